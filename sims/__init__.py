@@ -1,0 +1,1 @@
+"""Protocol-level simulators over one shared World (installed as tepl.sims)."""

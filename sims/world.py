@@ -1,0 +1,175 @@
+"""The one virtual microscope behind every simulator: sample, tip, optics and a clock.
+
+Each protocol simulator (PI GCS controller, RHK R9, Andor library) holds a reference to the same
+``World``: the stage simulator writes ``stage_um``, the R9 simulator writes ``tip_z_nm``, the shutter
+writes ``shutter_open``, and the CCD simulator asks ``spectrum_photons`` what light reaches the slit.
+
+Time: ``world.clock`` is simulated. In tests and scripted runs it advances only when a simulator says an
+operation took time (an exposure, a servo settle, a command on the wire), so a 1 s exposure returns at
+once with 1 s worth of photons. ``real_time=True`` makes it follow the wall clock (used when a simulator
+is served on a TCP port for third-party clients, or to pace a demo).
+
+Randomness: every stream comes from ``world.rng(name)``, derived from the world seed and the stream's
+name, so each run replays exactly.
+
+Ground truth (emitter table, tip and sample parameters, the spectrograph's true dispersion) is kept in
+``world.ground_truth()``; only tests and the recorder's simulation block may read it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from typing import Any
+
+import numpy as np
+
+# Light reaching the spectrograph from the sample passes a 633 nm long-pass edge filter (paper 000).
+LONGPASS_EDGE_NM = 636.0
+LONGPASS_WIDTH_NM = 1.0
+
+
+class Clock:
+    """Simulated time in seconds. Manual by default; follows the wall clock when ``real_time``."""
+
+    def __init__(self, real_time: bool = False):
+        self.real_time = real_time
+        self._t_s = 0.0
+        self._wall0 = time.monotonic()
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        if self.real_time:
+            return time.monotonic() - self._wall0
+        with self._lock:
+            return self._t_s
+
+    def advance(self, dt_s: float) -> None:
+        """Let ``dt_s`` seconds pass (sleeps when real-time, else moves simulated time on)."""
+        if dt_s <= 0:
+            return
+        if self.real_time:
+            time.sleep(dt_s)
+            return
+        with self._lock:
+            self._t_s += dt_s
+
+    sleep = advance
+
+
+class World:
+    """Shared state of the simulated microscope.
+
+    Coordinates: the tip and the laser focus are fixed; the sample rides on the XYZ stage. The sample
+    point under the tip is ``stage_um[:2] * 1000`` nm plus the slow thermal drift. ``tip_z_nm`` is the
+    tip apex height above the Au substrate plane (z = 0); the dot surfaces stand above it.
+    """
+
+    def __init__(self, sample: Any = None, seed: int = 0, real_time: bool = False,
+                 drift_nm_per_s: tuple[float, float] = (0.004, -0.003)):
+        self.seed = int(seed)
+        self.clock = Clock(real_time)
+        self.lock = threading.RLock()
+        if sample is None:
+            from tepl.sims.tepl_sample import TeplSample
+
+            sample = TeplSample.generate(seed=self.seed)
+        self.sample = sample
+        self.stage_um = np.array([50.0, 50.0, 50.0])
+        self.tip_z_nm = 2000.0  # retracted
+        self.shutter_open = False  # excitation reaches the sample only when open
+        self.lamp_on = False  # Ar-Hg calibration lamp in front of the slit
+        self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
+        self.crashed = False  # set when the tip is driven into the hard substrate
+        self._truth: dict[str, dict] = {}
+
+    # ------------------------------------------------------------------ randomness and truth
+    def rng(self, name: str) -> np.random.Generator:
+        """A reproducible random stream for the named subsystem (e.g. ``"ccd"``)."""
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+
+    def record_truth(self, name: str, values: dict) -> None:
+        """Simulators register their hidden parameters here (e.g. the true dispersion)."""
+        self._truth[name] = values
+
+    def ground_truth(self) -> dict:
+        """Everything the twin knows that a measurement must find out. Tests only."""
+        truth = {"sample": self.sample.ground_truth(), "world": {
+            "seed": self.seed,
+            "drift_nm_per_s": self.drift_nm_per_s.tolist(),
+            "longpass_edge_nm": LONGPASS_EDGE_NM,
+        }}
+        truth.update(self._truth)
+        return truth
+
+    # ------------------------------------------------------------------ geometry
+    def tip_xy_nm(self, t_s: float | None = None) -> tuple[float, float]:
+        """Sample coordinates (nm) under the tip at time ``t_s`` (default now), drift included."""
+        t = self.clock.now() if t_s is None else t_s
+        x = self.stage_um[0] * 1000.0 + self.drift_nm_per_s[0] * t
+        y = self.stage_um[1] * 1000.0 + self.drift_nm_per_s[1] * t
+        return float(x), float(y)
+
+    def surface_nm(self) -> float:
+        """Height (nm) of the surface the tip apex would touch at its present lateral position."""
+        x, y = self.tip_xy_nm()
+        return float(self.sample.topography_nm(np.array([x]), np.array([y]))[0])
+
+    def tip_distance_nm(self) -> float:
+        """Apex-to-surface distance (nm); negative when the tip is pressed into a dot."""
+        return self.tip_z_nm - self.surface_nm()
+
+    def set_tip_z_nm(self, z_nm: float) -> None:
+        """Place the apex; below the hard Au plane it stops there and the world records a crash."""
+        if z_nm < 0.0:
+            self.crashed = True
+            z_nm = 0.0
+        self.tip_z_nm = float(z_nm)
+
+    def shear_amplitude(self) -> float:
+        """Tuning-fork amplitude as a fraction of free amplitude at the present tip position."""
+        return float(self.sample.shear_amplitude(np.array([self.tip_distance_nm()]))[0])
+
+    # ------------------------------------------------------------------ optics
+    def spectrum_photons(self, wavelength_nm: np.ndarray, exposure_s: float,
+                         resolution_fwhm_nm: float = 0.62) -> np.ndarray:
+        """Expected photons per pixel reaching the CCD during the next ``exposure_s`` seconds.
+
+        ``wavelength_nm`` holds the true centre wavelength of every pixel. Sample light needs the shutter
+        open and passes the long-pass filter; the calibration lamp shines straight into the slit.
+        """
+        wl = np.asarray(wavelength_nm, float)
+        photons = np.zeros_like(wl)
+        t0 = self.clock.now()
+        if self.shutter_open:
+            x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
+            rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
+            edge = 0.5 * (1.0 + np.tanh((wl - LONGPASS_EDGE_NM) / LONGPASS_WIDTH_NM))
+            photons += rate * edge * exposure_s
+        if self.lamp_on:
+            photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
+        return photons
+
+
+# Ar-Hg pencil-lamp lines in air (nm) with rough relative intensities (photons/s at the CCD, peak line).
+ARHG_LINES_NM = np.array([
+    404.656, 435.833, 546.074, 576.960, 579.066, 696.543, 706.722, 714.704, 727.294, 738.398,
+    750.387, 763.511, 772.376, 794.818, 800.616, 811.531, 826.452, 842.465, 852.144, 866.794,
+    912.297, 922.450,
+])
+ARHG_RATES = np.array([
+    2e4, 4e4, 6e4, 2e4, 2e4, 1.5e4, 1e4, 3e3, 5e3, 8e3,
+    2e4, 4e4, 1.2e4, 1e4, 1e4, 2e4, 1e4, 1.5e4, 5e3, 3e3,
+    8e3, 4e3,
+])
+
+
+def arhg_lamp_rate(wavelength_nm: np.ndarray, resolution_fwhm_nm: float) -> np.ndarray:
+    """Photons/s per pixel from the Ar-Hg lamp, each line a Gaussian of the instrument width."""
+    wl = np.asarray(wavelength_nm, float)
+    pitch = np.abs(np.gradient(wl)) if wl.size > 1 else np.ones_like(wl)
+    sigma = resolution_fwhm_nm / 2.3548
+    d = (wl[:, None] - ARHG_LINES_NM[None, :]) / sigma
+    profile = np.exp(-0.5 * d * d) / (sigma * np.sqrt(2 * np.pi))
+    return (profile * ARHG_RATES[None, :]).sum(axis=1) * pitch * sigma * np.sqrt(2 * np.pi)

@@ -1,0 +1,235 @@
+"""Role interfaces: the small contracts procedures are written against.
+
+A procedure never talks to a concrete driver; it asks the station for a role (``stage``, ``zcontrol``,
+``spectrometer``, ``shutter``) and uses these methods only. Each base class does the checks once (limits,
+bounds, state) and delegates to ``_do_*`` hooks that a driver-backed implementation fills in, so an
+out-of-limit request is refused here, before any byte reaches a device.
+
+Units are in the names: ``_um`` micrometres, ``_nm`` nanometres, ``_s`` seconds, ``_c`` degrees Celsius.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class LimitError(ValueError):
+    """A request outside a configured safety limit; raised before anything moves."""
+
+
+class DeviceError(RuntimeError):
+    """A device (or its simulator) reported an error or replied something we cannot accept."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed interval with a unit, used for travel and parameter bounds."""
+
+    low: float
+    high: float
+    unit: str = ""
+
+    def check(self, value: float, what: str) -> float:
+        value = float(value)
+        if not np.isfinite(value) or value < self.low or value > self.high:
+            raise LimitError(
+                f"{what} = {value:g} {self.unit} is outside the allowed range "
+                f"[{self.low:g}, {self.high:g}] {self.unit}".replace("  ", " ")
+            )
+        return value
+
+
+# --------------------------------------------------------------------------------------------------
+class Stage(abc.ABC):
+    """Closed-loop XYZ sample scanner. Positions in micrometres."""
+
+    axes: tuple[str, ...] = ("x", "y", "z")
+
+    def __init__(self, travel_um: Mapping[str, Range]):
+        missing = set(self.axes) - set(travel_um)
+        if missing:
+            raise ValueError(f"stage travel limits missing for axes {sorted(missing)}")
+        self.travel_um = dict(travel_um)
+
+    def move_to_um(self, **targets_um: float) -> None:
+        """Start an absolute move of the named axes (``x=10.0, y=12.5``); limits checked first."""
+        checked = {}
+        for axis, value in targets_um.items():
+            if axis not in self.axes:
+                raise LimitError(f"unknown stage axis {axis!r}; this stage has {list(self.axes)}")
+            checked[axis] = self.travel_um[axis].check(value, f"stage {axis} target")
+        if checked:
+            self._do_move_to(checked)
+
+    def move_and_wait_um(self, timeout_s: float = 10.0, **targets_um: float) -> None:
+        self.move_to_um(**targets_um)
+        self.wait_on_target(timeout_s)
+
+    @abc.abstractmethod
+    def position_um(self) -> dict[str, float]:
+        """Measured (sensor) position of every axis, µm."""
+
+    @abc.abstractmethod
+    def on_target(self) -> bool:
+        """True when every axis has settled on its commanded target."""
+
+    @abc.abstractmethod
+    def wait_on_target(self, timeout_s: float = 10.0) -> None:
+        """Block until on target; raise DeviceError after ``timeout_s`` seconds."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop all motion at once."""
+
+    @abc.abstractmethod
+    def _do_move_to(self, targets_um: dict[str, float]) -> None: ...
+
+    def settings(self) -> dict:
+        return {"travel_um": {a: [r.low, r.high] for a, r in self.travel_um.items()}}
+
+
+# --------------------------------------------------------------------------------------------------
+class ZController(abc.ABC):
+    """Shear-force (tuning-fork) Z feedback holding the tip above the sample.
+
+    ``z_nm`` is the tip apex height above the substrate reference (the topography channel). While the
+    loop is frozen the tip can be placed at an absolute ``z_nm`` (a distance sweep or a press); the
+    lowest allowed ``z_nm`` is the configured floor, so a press never goes deeper than the limit.
+    """
+
+    STATES = ("retracted", "engaged", "frozen")
+
+    def __init__(self, z_range_nm: Range):
+        self.z_range_nm = z_range_nm
+
+    @abc.abstractmethod
+    def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
+        """Close the loop at the amplitude setpoint (fraction of free amplitude); returns z_nm at rest."""
+
+    @abc.abstractmethod
+    def freeze(self) -> None:
+        """Hold Z where it is (feedback off, position kept)."""
+
+    @abc.abstractmethod
+    def retract(self) -> None:
+        """Withdraw the tip fully. Must be safe to call in any state, repeatedly."""
+
+    @abc.abstractmethod
+    def state(self) -> str:
+        """One of ``retracted``, ``engaged``, ``frozen``."""
+
+    @abc.abstractmethod
+    def z_nm(self) -> float:
+        """Tip apex height above the substrate reference, nm."""
+
+    @abc.abstractmethod
+    def amplitude(self) -> float:
+        """Tuning-fork amplitude as a fraction of its free amplitude (1.0 far from the surface)."""
+
+    @abc.abstractmethod
+    def phase_deg(self) -> float:
+        """Tuning-fork phase, degrees."""
+
+    def set_z_nm(self, z_nm: float) -> None:
+        """Place the frozen tip at ``z_nm``; refused if outside the Z range or if the loop is not frozen."""
+        z_nm = self.z_range_nm.check(z_nm, "tip z")
+        if self.state() != "frozen":
+            raise LimitError(f"tip z can only be set while the loop is frozen (it is {self.state()})")
+        self._do_set_z(z_nm)
+
+    @abc.abstractmethod
+    def _do_set_z(self, z_nm: float) -> None: ...
+
+    @abc.abstractmethod
+    def coarse_step(self, steps: int) -> None:
+        """Coarse positioner steps: positive towards the sample, negative away."""
+
+    def settings(self) -> dict:
+        return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high]}
+
+
+# --------------------------------------------------------------------------------------------------
+class Spectrometer(abc.ABC):
+    """Spectrograph + CCD read in full vertical binning: one spectrum per acquisition."""
+
+    def __init__(self, exposure_s: Range):
+        self.exposure_range_s = exposure_s
+        self._calibration_nm: np.ndarray | None = None
+
+    def acquire(self, exposure_s: float, accumulations: int = 1) -> np.ndarray:
+        """One spectrum (CCD counts per pixel, float64), summed over ``accumulations`` exposures."""
+        exposure_s = self.exposure_range_s.check(exposure_s, "exposure")
+        if int(accumulations) < 1:
+            raise LimitError(f"accumulations = {accumulations} must be at least 1")
+        return self._do_acquire(exposure_s, int(accumulations))
+
+    def acquire_series(self, exposure_s: float, frames: int, cycle_s: float | None = None) -> np.ndarray:
+        """Kinetic series: ``frames`` spectra, one every ``cycle_s`` (≥ exposure); shape (frames, pixels)."""
+        exposure_s = self.exposure_range_s.check(exposure_s, "exposure")
+        if int(frames) < 1:
+            raise LimitError(f"frames = {frames} must be at least 1")
+        return self._do_acquire_series(exposure_s, int(frames), cycle_s or exposure_s)
+
+    def wavelengths_nm(self) -> np.ndarray:
+        """Wavelength of each pixel, nm: the station's calibration if one is set, else the spectrograph's."""
+        if self._calibration_nm is not None:
+            return self._calibration_nm.copy()
+        return self._do_wavelengths()
+
+    def set_calibration_nm(self, wavelengths_nm: np.ndarray | None) -> None:
+        """Install a measured pixel-to-wavelength table (or None to fall back to the spectrograph's)."""
+        self._calibration_nm = None if wavelengths_nm is None else np.asarray(wavelengths_nm, float)
+
+    @abc.abstractmethod
+    def set_center_wavelength_nm(self, center_wavelength_nm: float) -> None: ...
+
+    @abc.abstractmethod
+    def center_wavelength_nm(self) -> float: ...
+
+    @abc.abstractmethod
+    def set_grating(self, grating: int) -> None: ...
+
+    @abc.abstractmethod
+    def grating(self) -> int: ...
+
+    @abc.abstractmethod
+    def temperature_c(self) -> tuple[float, str]:
+        """(sensor temperature °C, status word: off / not_reached / not_stabilized / stabilized / drift)."""
+
+    @abc.abstractmethod
+    def cool(self, target_c: float, wait: bool = True, timeout_s: float = 900.0) -> float:
+        """Switch the cooler on to ``target_c``; if ``wait``, block until stabilized. Returns °C."""
+
+    @abc.abstractmethod
+    def _do_acquire(self, exposure_s: float, accumulations: int) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _do_acquire_series(self, exposure_s: float, frames: int, cycle_s: float) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _do_wavelengths(self) -> np.ndarray: ...
+
+    def settings(self) -> dict:
+        return {"exposure_range_s": [self.exposure_range_s.low, self.exposure_range_s.high]}
+
+
+# --------------------------------------------------------------------------------------------------
+class Shutter(abc.ABC):
+    """A shutter (or a switchable light source, e.g. a calibration lamp): open lets light through."""
+
+    @abc.abstractmethod
+    def open(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Must be safe to call in any state, repeatedly."""
+
+    @abc.abstractmethod
+    def is_open(self) -> bool: ...
+
+    def settings(self) -> dict:
+        return {"open": self.is_open()}
