@@ -1,0 +1,324 @@
+"""RHK R9 remote interface (TCP port 12600) with its shear-force Z PI controller, over the shared World.
+
+The R9 software takes one command per line, comma-separated fields, ``\\n``-terminated, and answers each
+with one chunk of text and no terminator: ``Done`` for a set-command, the value as text for a get, and
+two replies (an acknowledgement, then a second one when the procedure has finished) for
+``StartProcedure``. Anything it cannot do gets an ``Error: ...`` text.
+
+State kept here: amplitude setpoint (V), PI gains, the tip-control mode (``Unlimit`` = feedback on,
+``Freeze`` = hold, ``Retract`` = withdraw to the upper bound), the Z piezo output and the coarse
+positioner's base height. The tip apex height above the substrate is ``coarse_base_nm + piezo_nm`` and
+is written to ``world.tip_z_nm``. The feedback is evaluated lazily at every command from the World clock:
+Z relaxes (first order, time constant of a few ms) towards the height where the tuning-fork amplitude
+equals the setpoint, clipped to the Z range, so it follows the topography as the stage moves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tepl.sims.tcp import LoopbackServer
+
+DONE = "Done"
+TIP_CONTROL_WORDS = ("Unlimit", "Freeze", "Retract")
+CONTROLLER_NAMES = ("Z PI Controller 1", "Z PI Controller")
+Z_POSITION_PARAMETER = "Z Position"  # frozen Z output, m
+PROCEDURES = ("Pan Single Step In", "Pan Single Step Out")
+
+WIRE_TIME_S = 5e-4  # one command on the wire and through the R9 software
+PAN_STEP_S = 0.01  # one stick-slip coarse step
+LOOP_TAU_S = 3e-3  # feedback time constant at the default integral gain
+RETRACT_TAU_S = 2e-3  # withdrawal time constant
+DEFAULT_INTEGRAL_GAIN = 50.0
+DEFAULT_PROPORTIONAL_GAIN = 0.5
+AMPLITUDE_NOISE = 1e-3  # rms, fraction of the free amplitude
+Z_NOISE_NM = 0.01  # rms noise on the z0-src readback
+PHASE_SHIFT_DEG = 25.0  # tuning-fork phase change from free to full damping
+PHASE_NOISE_DEG = 0.05
+FREQUENCY_SHIFT_HZ = 4.0  # resonance shift from free to full damping
+SEARCH_DISTANCE_NM = (-50.0, 1.0e4)  # where the setpoint distance is searched for
+
+
+class R9Error(Exception):
+    """A command the R9 refuses; its text becomes the ``Error: ...`` reply."""
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise R9Error(f"bad value '{text}' for {what} (expected a number)") from None
+    if not math.isfinite(value):
+        raise R9Error(f"bad value '{text}' for {what} (expected a finite number)")
+    return value
+
+
+class R9Controller:
+    """The R9 software's state and its shear-force feedback loop.
+
+    ``free_amplitude_V``: tuning-fork amplitude far from the surface, V. ``z_lower_m`` / ``z_upper_m``: Z
+    piezo range, m (lower = fully extended towards the sample). ``coarse_step_nm``: height change of one
+    ``Pan Single Step``. All sessions of a server share one controller.
+    """
+
+    def __init__(self, world: Any, free_amplitude_V: float = 0.1, z_lower_m: float = 0.0,
+                 z_upper_m: float = 2.0e-6, coarse_step_nm: float = 80.0):
+        if not z_upper_m > z_lower_m:
+            raise ValueError(f"Z range [{z_lower_m}, {z_upper_m}] m is empty")
+        if not free_amplitude_V > 0:
+            raise ValueError(f"free amplitude {free_amplitude_V} V must be positive")
+        self.world = world
+        self.free_amplitude_V = float(free_amplitude_V)
+        self.z_lower_m, self.z_upper_m = float(z_lower_m), float(z_upper_m)
+        self.z_lower_nm, self.z_upper_nm = self.z_lower_m * 1e9, self.z_upper_m * 1e9
+        self.coarse_step_nm = float(coarse_step_nm)
+        self.setpoint_V = 0.9 * self.free_amplitude_V
+        self.integral_gain = DEFAULT_INTEGRAL_GAIN
+        self.proportional_gain = DEFAULT_PROPORTIONAL_GAIN
+        self.tip_control = "Retract"
+        self.piezo_nm = self.z_upper_nm
+        self.coarse_base_nm = 0.0
+        self._rng = world.rng("r9")
+        self._distance_cache: dict[float, float] = {}
+        self._t_last_s = world.clock.now()
+        with world.lock:
+            world.set_tip_z_nm(self.apex_nm)
+        world.record_truth("r9", {
+            "free_amplitude_V": self.free_amplitude_V,
+            "z_range_m": [self.z_lower_m, self.z_upper_m],
+            "coarse_step_nm": self.coarse_step_nm,
+            "loop_tau_s": LOOP_TAU_S,
+        })
+
+    # ------------------------------------------------------------------ physics
+    @property
+    def apex_nm(self) -> float:
+        """Tip apex height above the substrate plane, nm."""
+        return self.coarse_base_nm + self.piezo_nm
+
+    def _amplitude_at(self, distance_nm: float) -> float:
+        return float(self.world.sample.shear_amplitude(np.array([distance_nm]))[0])
+
+    def setpoint_distance_nm(self) -> float:
+        """Tip-surface distance (nm) where the amplitude equals the setpoint; ±inf when out of reach."""
+        fraction = self.setpoint_V / self.free_amplitude_V
+        if fraction not in self._distance_cache:
+            lo, hi = SEARCH_DISTANCE_NM
+            if self._amplitude_at(hi) <= fraction:
+                d = math.inf  # amplitude never drops to the setpoint: the loop withdraws
+            elif self._amplitude_at(lo) >= fraction:
+                d = -math.inf  # amplitude never rises to the setpoint: the loop pushes in
+            else:
+                for _ in range(60):
+                    mid = 0.5 * (lo + hi)
+                    if self._amplitude_at(mid) < fraction:
+                        lo = mid
+                    else:
+                        hi = mid
+                d = hi
+            self._distance_cache[fraction] = d
+        return self._distance_cache[fraction]
+
+    def _relax(self) -> None:
+        """Advance the loop to the present World time and write the apex height to the World."""
+        now = self.world.clock.now()
+        dt = max(now - self._t_last_s, 0.0)
+        self._t_last_s = now
+        target = None
+        tau = LOOP_TAU_S
+        if self.tip_control == "Retract":
+            target, tau = self.z_upper_nm, RETRACT_TAU_S
+        elif self.tip_control == "Unlimit" and self.integral_gain > 0:
+            tau = LOOP_TAU_S * DEFAULT_INTEGRAL_GAIN / self.integral_gain
+            d = self.setpoint_distance_nm()
+            if math.isinf(d):
+                target = self.z_upper_nm if d > 0 else self.z_lower_nm
+            else:
+                target = self.world.surface_nm() + d - self.coarse_base_nm
+                target = min(max(target, self.z_lower_nm), self.z_upper_nm)
+        if target is not None and dt > 0:
+            self.piezo_nm = target + (self.piezo_nm - target) * math.exp(-dt / tau)
+        self.world.set_tip_z_nm(self.apex_nm)
+
+    def _channel(self, name: str) -> float:
+        if name == "z0-src":
+            return (self.piezo_nm + Z_NOISE_NM * self._rng.standard_normal()) * 1e-9
+        damping = 1.0 - self.world.shear_amplitude()
+        if name == "LIA 1 Amplitude":
+            fraction = 1.0 - damping + AMPLITUDE_NOISE * self._rng.standard_normal()
+            return self.free_amplitude_V * fraction
+        if name == "LIA 1 Phase":
+            return PHASE_SHIFT_DEG * damping + PHASE_NOISE_DEG * self._rng.standard_normal()
+        if name == "Frequency Shift":
+            return FREQUENCY_SHIFT_HZ * damping + 0.01 * self._rng.standard_normal()
+        raise R9Error(f"unknown channel '{name}'")
+
+    # ------------------------------------------------------------------ protocol
+    def handle(self, line: str) -> list[str]:
+        """Execute one command line (without its terminator); return the replies, in order."""
+        self.world.clock.advance(WIRE_TIME_S)
+        fields = [f.strip() for f in line.strip().split(",")]
+        command, args = fields[0], fields[1:]
+        try:
+            if command == "StartProcedure":
+                return self._start_procedure(args)
+            with self.world.lock:
+                self._relax()
+                if command == "SetHWSubParameter":
+                    return [self._set_sub(args)]
+                if command == "GetHWSubParameter":
+                    return [self._get_sub(args)]
+                if command == "SetHWParameter":
+                    return [self._set_param(args)]
+                if command == "GetHWParameter":
+                    return [self._get_param(args)]
+                if command == "ReadChannelValue":
+                    self._nargs(args, 1, line)
+                    return [repr(self._channel(args[0]))]
+                if command == "StopProcedure":
+                    self._nargs(args, 1, line)
+                    self._procedure(args[0])
+                    return [DONE]
+                raise R9Error(f"unknown command '{command}'")
+        except R9Error as exc:
+            return [f"Error: {exc}"]
+
+    @staticmethod
+    def _nargs(args: list[str], n: int, line: str) -> None:
+        if len(args) != n:
+            raise R9Error(f"expected {n} field(s) after the command in '{line.strip()}', got {len(args)}")
+
+    @staticmethod
+    def _controller(args: list[str]) -> list[str]:
+        if not args or args[0] not in CONTROLLER_NAMES:
+            name = args[0] if args else ""
+            raise R9Error(f"unknown controller '{name}'")
+        return args[1:]
+
+    @staticmethod
+    def _procedure(name: str) -> str:
+        if name not in PROCEDURES:
+            raise R9Error(f"unknown procedure '{name}'")
+        return name
+
+    def _sub_key(self, rest: list[str], with_value: bool) -> tuple[str, str | None]:
+        """Split ``Name[, Value][, <v>]`` into (name, value text)."""
+        value = None
+        if with_value:
+            if not rest:
+                raise R9Error("missing value")
+            rest, value = rest[:-1], rest[-1]
+        if not rest:
+            raise R9Error("missing parameter name")
+        name, sub = rest[0], rest[1:]
+        value_field = name in ("Set Point", "Upper Bound", "Lower Bound", Z_POSITION_PARAMETER)
+        expected = ["Value"] if value_field else []
+        known = value_field or name in ("Integral Gain", "Proportional Gain")
+        if not known:
+            raise R9Error(f"unknown parameter '{name}' of Z PI Controller")
+        if sub != expected:
+            form = ", ".join([name, *expected])
+            raise R9Error(f"parameter '{name}' is addressed as '{form}'")
+        return name, value
+
+    def _set_sub(self, args: list[str]) -> str:
+        name, text = self._sub_key(self._controller(args), with_value=True)
+        value = _number(text, name)
+        if name == "Set Point":
+            self.setpoint_V = value
+        elif name == "Integral Gain":
+            self.integral_gain = value
+        elif name == "Proportional Gain":
+            self.proportional_gain = value
+        elif name == Z_POSITION_PARAMETER:
+            if self.tip_control != "Freeze":
+                raise R9Error(f"{name} can only be set while Tip Control is Freeze "
+                              f"(it is {self.tip_control})")
+            z_nm = value * 1e9
+            if not self.z_lower_nm <= z_nm <= self.z_upper_nm:
+                raise R9Error(f"{name} {value!r} m is outside the Z range "
+                              f"[{self.z_lower_m!r}, {self.z_upper_m!r}] m")
+            self.piezo_nm = z_nm
+            self.world.set_tip_z_nm(self.apex_nm)
+        else:
+            raise R9Error(f"parameter '{name}' is read-only")
+        return DONE
+
+    def _get_sub(self, args: list[str]) -> str:
+        name, _ = self._sub_key(self._controller(args), with_value=False)
+        value = {
+            "Set Point": self.setpoint_V,
+            "Integral Gain": self.integral_gain,
+            "Proportional Gain": self.proportional_gain,
+            "Upper Bound": self.z_upper_m,
+            "Lower Bound": self.z_lower_m,
+            Z_POSITION_PARAMETER: self.piezo_nm * 1e-9,
+        }[name]
+        return repr(float(value))
+
+    def _set_param(self, args: list[str]) -> str:
+        rest = self._controller(args)
+        if len(rest) != 2 or rest[0] != "Tip Control":
+            raise R9Error(f"unknown parameter '{', '.join(rest)}' of Z PI Controller")
+        if rest[1] not in TIP_CONTROL_WORDS:
+            raise R9Error(f"bad Tip Control '{rest[1]}' (expected one of {', '.join(TIP_CONTROL_WORDS)})")
+        self.tip_control = rest[1]
+        return DONE
+
+    def _get_param(self, args: list[str]) -> str:
+        rest = self._controller(args)
+        if rest != ["Tip Control"]:
+            raise R9Error(f"unknown parameter '{', '.join(rest)}' of Z PI Controller")
+        return self.tip_control
+
+    def _start_procedure(self, args: list[str]) -> list[str]:
+        """Coarse step: acknowledge, move the base by one step, let PAN_STEP_S pass, report completion.
+
+        The slip moves the apex by the full step before the loop can react, so a step towards a surface
+        closer than one step hits it: an approach steps with the tip retracted, then extends the loop.
+        """
+        self._nargs(args, 1, "StartProcedure, " + ", ".join(args))
+        name = self._procedure(args[0])
+        sign = -1.0 if name == "Pan Single Step In" else 1.0
+        with self.world.lock:
+            self._relax()
+            self.coarse_base_nm += sign * self.coarse_step_nm  # the slip is faster than the loop
+            self.world.set_tip_z_nm(self.apex_nm)
+        self.world.clock.advance(PAN_STEP_S)
+        with self.world.lock:
+            self._relax()
+        return [DONE, DONE]
+
+    def query(self, line: str) -> str:
+        """All replies to one command line, concatenated as they would appear on the wire."""
+        return "".join(self.handle(line))
+
+
+class R9Session:
+    """One TCP client of the R9 remote interface (newline-framed; any chunking of the input)."""
+
+    def __init__(self, controller: R9Controller):
+        self.controller = controller
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> bytes:
+        self._buffer += data
+        out: list[str] = []
+        while b"\n" in self._buffer:
+            raw, self._buffer = self._buffer.split(b"\n", 1)
+            line = raw.decode("utf-8", errors="replace").strip()
+            if line:
+                out.extend(self.controller.handle(line))
+        return "".join(out).encode("utf-8")
+
+
+def serve(world: Any, port: int = 12600, controller: R9Controller | None = None) -> LoopbackServer:
+    """A loopback server speaking the R9 remote interface (not yet started: use ``with`` or ``.start()``).
+
+    Every connection shares ``controller`` (a new ``R9Controller(world)`` when omitted).
+    """
+    controller = controller if controller is not None else R9Controller(world)
+    return LoopbackServer(lambda: R9Session(controller), port)

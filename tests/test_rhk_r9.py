@@ -1,0 +1,431 @@
+"""RHK R9 remote interface: the driver's exact command lines and reply checks, the simulator's semantics
+against the World, and the same driver over a loopback TCP socket."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from tepl.drivers.rhk_r9 import R9, R9InProcess, R9Socket, R9ZController
+from tepl.roles import DeviceError, LimitError, Range
+from tepl.sims.rhk_r9 import R9Controller, R9Session, serve
+from tepl.sims.world import World
+
+C = "Z PI Controller 1"
+
+
+class StandInSample:
+    """Flat substrate with one Gaussian bump; the tuning fork is damped over the last nanometre."""
+
+    bump_xy_nm = (50_100.0, 50_000.0)
+    bump_height_nm = 10.0
+    bump_sigma_nm = 15.0
+    decay_nm = 0.8
+
+    def topography_nm(self, x_nm: np.ndarray, y_nm: np.ndarray) -> np.ndarray:
+        r2 = (np.asarray(x_nm) - self.bump_xy_nm[0]) ** 2 + (np.asarray(y_nm) - self.bump_xy_nm[1]) ** 2
+        return self.bump_height_nm * np.exp(-r2 / (2 * self.bump_sigma_nm**2))
+
+    def shear_amplitude(self, distance_nm: np.ndarray) -> np.ndarray:
+        return 1.0 - np.exp(-np.maximum(np.asarray(distance_nm, float), 0.0) / self.decay_nm)
+
+    def distance_at(self, fraction: float) -> float:
+        """Tip-surface distance (nm) where the amplitude is ``fraction`` of free: the loop's truth."""
+        return -self.decay_nm * math.log(1.0 - fraction)
+
+    def photon_rate(self, x_nm, y_nm, tip_z_nm, wavelength_nm, t0_s, exposure_s) -> np.ndarray:
+        return np.zeros_like(np.asarray(wavelength_nm, float))
+
+    def ground_truth(self) -> dict:
+        return {"bump_xy_nm": list(self.bump_xy_nm), "bump_height_nm": self.bump_height_nm}
+
+
+class Recorder:
+    """A transport that records every line and answers from a script."""
+
+    def __init__(self, *replies: str):
+        self.lines: list[str] = []
+        self.replies = list(replies)
+
+    def query(self, line: str) -> str:
+        self.lines.append(line)
+        return self.replies.pop(0)
+
+
+@pytest.fixture
+def world() -> World:
+    return World(sample=StandInSample(), drift_nm_per_s=(0.0, 0.0))
+
+
+@pytest.fixture
+def r9sim(world) -> R9Controller:
+    return R9Controller(world)
+
+
+def q(ctrl: R9Controller, line: str) -> str:
+    return "".join(ctrl.handle(line))
+
+
+def z_nm(ctrl: R9Controller) -> float:
+    return float(q(ctrl, "ReadChannelValue, z0-src")) * 1e9
+
+
+# ---------------------------------------------------------------------------------------- driver lines
+@pytest.mark.parametrize("call, lines, replies, result", [
+    (lambda r: r.set_setpoint_V(0.09), [f"SetHWSubParameter, {C}, Set Point, Value, 0.09"], ["Done"], None),
+    (lambda r: r.setpoint_V(), [f"GetHWSubParameter, {C}, Set Point, Value"], ["0.09"], 0.09),
+    (lambda r: r.set_integral_gain(12.5), [f"SetHWSubParameter, {C}, Integral Gain, 12.5"], ["Done"], None),
+    (lambda r: r.integral_gain(), [f"GetHWSubParameter, {C}, Integral Gain"], ["12.5"], 12.5),
+    (lambda r: r.set_proportional_gain(0.25), [f"SetHWSubParameter, {C}, Proportional Gain, 0.25"],
+     ["Done"], None),
+    (lambda r: r.proportional_gain(), [f"GetHWSubParameter, {C}, Proportional Gain"], ["0.25"], 0.25),
+    (lambda r: r.z_bounds_m(),
+     [f"GetHWSubParameter, {C}, Lower Bound, Value", f"GetHWSubParameter, {C}, Upper Bound, Value"],
+     ["0.0", "2e-06"], (0.0, 2e-6)),
+    (lambda r: r.set_tip_control("Unlimit"), [f"SetHWParameter, {C}, Tip Control, Unlimit"], ["Done"], None),
+    (lambda r: r.set_tip_control("Freeze"), [f"SetHWParameter, {C}, Tip Control, Freeze"], ["Done"], None),
+    (lambda r: r.set_tip_control("Retract"), [f"SetHWParameter, {C}, Tip Control, Retract"], ["Done"], None),
+    (lambda r: r.tip_control(), [f"GetHWParameter, {C}, Tip Control"], ["Freeze"], "Freeze"),
+    (lambda r: r.set_z_position_m(1.5e-6), [f"SetHWSubParameter, {C}, Z Position, Value, 1.5e-06"],
+     ["Done"], None),
+    (lambda r: r.z_m(), ["ReadChannelValue, z0-src"], ["1.2e-06"], 1.2e-6),
+    (lambda r: r.amplitude_V(), ["ReadChannelValue, LIA 1 Amplitude"], ["0.0901"], 0.0901),
+    (lambda r: r.phase_deg(), ["ReadChannelValue, LIA 1 Phase"], ["-3.5"], -3.5),
+    (lambda r: r.step_in(), ["StartProcedure, Pan Single Step In"], ["DoneDone"], None),
+    (lambda r: r.step_out(), ["StartProcedure, Pan Single Step Out"], ["DoneDone"], None),
+    (lambda r: r.stop_procedure("Pan Single Step In"), ["StopProcedure, Pan Single Step In"], ["Done"], None),
+])
+def test_driver_sends_the_manual_lines(call, lines, replies, result):
+    transport = Recorder(*replies)
+    assert call(R9(transport)) == result
+    assert transport.lines == lines
+
+
+def test_driver_uses_configured_controller_and_channel_names():
+    transport = Recorder("Done", "1e-09", "0.1", "2.0")
+    r9 = R9(transport, controller="Z PI Controller", z_channel="Z", amplitude_channel="Amp",
+            phase_channel="Phi")
+    r9.set_setpoint_V(0.08)
+    r9.z_m(), r9.amplitude_V(), r9.phase_deg()
+    assert transport.lines == ["SetHWSubParameter, Z PI Controller, Set Point, Value, 0.08",
+                               "ReadChannelValue, Z", "ReadChannelValue, Amp", "ReadChannelValue, Phi"]
+
+
+@pytest.mark.parametrize("call, reply, message", [
+    (lambda r: r.set_setpoint_V(0.09), "Error: unknown parameter 'Set Point'", "Set Point.*Error"),
+    (lambda r: r.set_tip_control("Freeze"), "", "Tip Control, Freeze"),
+    (lambda r: r.set_integral_gain(1.0), "0.5", "Integral Gain"),
+    (lambda r: r.z_m(), "Error: unknown channel 'z0-src'", "ReadChannelValue, z0-src"),
+    (lambda r: r.amplitude_V(), "n/a", "not a number"),
+    (lambda r: r.tip_control(), "Engaged", "not a tip-control word"),
+    (lambda r: r.step_in(), "Done", "Pan Single Step In.*did not complete"),
+    (lambda r: r.step_out(), "Error: unknown procedure 'Pan Single Step Out'", "Pan Single Step Out"),
+    (lambda r: r.step_in(), "DoneError: motor fault", "did not complete"),
+])
+def test_driver_turns_bad_replies_into_device_errors(call, reply, message):
+    with pytest.raises(DeviceError, match=message):
+        call(R9(Recorder(reply)))
+
+
+def test_driver_rejects_reversed_bounds():
+    with pytest.raises(DeviceError, match="bounds"):
+        R9(Recorder("2e-06", "0.0")).z_bounds_m()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda r: r.set_setpoint_V(float("nan")), "setpoint"),
+    (lambda r: r.set_setpoint_V("0.1V"), "setpoint"),
+    (lambda r: r.set_integral_gain(float("inf")), "integral gain"),
+    (lambda r: r.set_z_position_m(None), "Z position"),
+    (lambda r: r.set_tip_control("Engage"), "tip control"),
+])
+def test_driver_validates_before_sending(call, message):
+    transport = Recorder()
+    with pytest.raises(ValueError, match=message):
+        call(R9(transport))
+    assert transport.lines == []
+
+
+# ---------------------------------------------------------------------------------------- simulator
+def test_sets_reply_done_and_read_back(r9sim):
+    assert q(r9sim, f"SetHWSubParameter, {C}, Set Point, Value, 0.085") == "Done"
+    assert float(q(r9sim, f"GetHWSubParameter, {C}, Set Point, Value")) == 0.085
+    assert q(r9sim, f"SetHWSubParameter, {C}, Integral Gain, 20") == "Done"
+    assert float(q(r9sim, f"GetHWSubParameter, {C}, Integral Gain")) == 20.0
+    assert q(r9sim, f"SetHWSubParameter, {C}, Proportional Gain, 0.3") == "Done"
+    assert float(q(r9sim, f"GetHWSubParameter, {C}, Proportional Gain")) == 0.3
+    assert float(q(r9sim, f"GetHWSubParameter, {C}, Upper Bound, Value")) == 2.0e-6
+    assert float(q(r9sim, f"GetHWSubParameter, {C}, Lower Bound, Value")) == 0.0
+    assert q(r9sim, f"GetHWParameter, {C}, Tip Control") == "Retract"
+    assert q(r9sim, f"SetHWParameter, {C}, Tip Control, Freeze") == "Done"
+    assert q(r9sim, f"GetHWParameter, {C}, Tip Control") == "Freeze"
+
+
+@pytest.mark.parametrize("line, words", [
+    ("Foo, 1", ["unknown command", "'Foo'"]),
+    ("ReadChannelValue, LIA 9 Amplitude", ["unknown channel", "'LIA 9 Amplitude'"]),
+    (f"SetHWSubParameter, {C}, Set Point, Value, lots", ["bad value", "'lots'"]),
+    (f"SetHWSubParameter, {C}, Set Point, Value, nan", ["bad value", "'nan'"]),
+    (f"SetHWSubParameter, {C}, Set Point, 0.1", ["Set Point, Value"]),
+    (f"SetHWSubParameter, {C}, Dither, Value, 1", ["unknown parameter", "'Dither'"]),
+    (f"SetHWSubParameter, {C}, Upper Bound, Value, 1e-6", ["read-only", "Upper Bound"]),
+    (f"SetHWParameter, {C}, Tip Control, Engage", ["bad Tip Control", "'Engage'"]),
+    ("SetHWParameter, Z PI Controller 7, Tip Control, Freeze", ["unknown controller", "'Z PI Controller 7'"]),
+    (f"SetHWSubParameter, {C}, Z Position, Value, 1e-6", ["only be set while Tip Control is Freeze"]),
+    ("StartProcedure, Coarse Dance", ["unknown procedure", "'Coarse Dance'"]),
+])
+def test_bad_commands_get_error_replies(r9sim, world, line, words):
+    z_before = world.tip_z_nm
+    reply = q(r9sim, line)
+    assert reply.startswith("Error: ")
+    for word in words:
+        assert word in reply
+    assert world.tip_z_nm == z_before and r9sim.coarse_base_nm == 0.0
+
+
+def test_z_position_outside_range_refused_when_frozen(r9sim, world):
+    q(r9sim, f"SetHWParameter, {C}, Tip Control, Freeze")
+    assert "outside the Z range" in q(r9sim, f"SetHWSubParameter, {C}, Z Position, Value, 2.5e-6")
+    assert q(r9sim, f"SetHWSubParameter, {C}, Z Position, Value, 1.25e-6") == "Done"
+    assert world.tip_z_nm == pytest.approx(1250.0)
+    assert z_nm(r9sim) == pytest.approx(1250.0, abs=0.1)
+
+
+def test_every_command_advances_the_clock(r9sim, world):
+    t0 = world.clock.now()
+    q(r9sim, "ReadChannelValue, z0-src")
+    assert world.clock.now() > t0
+
+
+def engage(ctrl: R9Controller, world: World, fraction: float = 0.9) -> None:
+    q(ctrl, f"SetHWSubParameter, {C}, Set Point, Value, {fraction * ctrl.free_amplitude_V!r}")
+    q(ctrl, f"SetHWParameter, {C}, Tip Control, Unlimit")
+    world.clock.advance(0.1)
+
+
+def test_unlimit_holds_the_setpoint_distance(r9sim, world):
+    free = float(q(r9sim, "ReadChannelValue, LIA 1 Amplitude"))
+    assert free == pytest.approx(0.1, rel=0.01)
+    engage(r9sim, world)
+    assert z_nm(r9sim) == pytest.approx(world.tip_z_nm, abs=0.1)
+    assert world.tip_distance_nm() == pytest.approx(world.sample.distance_at(0.9), abs=0.05)
+    amps = [float(q(r9sim, "ReadChannelValue, LIA 1 Amplitude")) for _ in range(20)]
+    assert np.mean(amps) == pytest.approx(0.09, abs=0.001)
+    assert float(q(r9sim, "ReadChannelValue, LIA 1 Phase")) > 1.0  # damped fork: phase moved off free
+    assert not world.crashed
+
+
+def test_unlimit_tracks_a_bump(r9sim, world):
+    engage(r9sim, world)
+    z_flat, surface_flat = z_nm(r9sim), world.surface_nm()
+    world.stage_um[0] = world.sample.bump_xy_nm[0] / 1000.0  # the top of the bump under the tip
+    world.clock.advance(0.05)
+    z_bump, surface_bump = z_nm(r9sim), world.surface_nm()
+    assert surface_bump - surface_flat > 9.0
+    assert z_bump - z_flat == pytest.approx(surface_bump - surface_flat, abs=0.3)
+    assert world.tip_distance_nm() == pytest.approx(world.sample.distance_at(0.9), abs=0.3)
+
+
+def test_freeze_holds_z_while_the_stage_moves(r9sim, world):
+    engage(r9sim, world)
+    q(r9sim, f"SetHWParameter, {C}, Tip Control, Freeze")
+    z_before, distance_before = z_nm(r9sim), world.tip_distance_nm()
+    world.stage_um[0] = world.sample.bump_xy_nm[0] / 1000.0
+    world.clock.advance(0.05)
+    assert z_nm(r9sim) == pytest.approx(z_before, abs=0.05)
+    rise = world.surface_nm() - world.sample.topography_nm(np.array([50_000.0]), np.array([50_000.0]))[0]
+    assert world.tip_distance_nm() == pytest.approx(distance_before - rise, abs=0.05)
+    assert float(q(r9sim, "ReadChannelValue, LIA 1 Amplitude")) < 0.01  # pressed into the bump
+
+
+def test_retract_goes_to_the_upper_bound(r9sim, world):
+    engage(r9sim, world)
+    assert q(r9sim, f"SetHWParameter, {C}, Tip Control, Retract") == "Done"
+    world.clock.advance(0.05)
+    assert z_nm(r9sim) == pytest.approx(2000.0, abs=0.1)
+    assert world.tip_z_nm == pytest.approx(2000.0, abs=0.01)
+    assert float(q(r9sim, "ReadChannelValue, LIA 1 Amplitude")) == pytest.approx(0.1, rel=0.01)
+
+
+def test_setpoint_above_free_amplitude_withdraws(r9sim, world):
+    engage(r9sim, world, fraction=1.2)
+    assert world.tip_z_nm == pytest.approx(2000.0, abs=0.01)
+
+
+def test_zero_integral_gain_does_not_move_z(r9sim, world):
+    q(r9sim, f"SetHWSubParameter, {C}, Integral Gain, 0")
+    engage(r9sim, world)
+    assert world.tip_z_nm == pytest.approx(2000.0, abs=0.01)
+
+
+def test_coarse_steps_move_the_apex_by_one_step(world):
+    ctrl = R9Controller(world, coarse_step_nm=50.0)
+    q(ctrl, f"SetHWParameter, {C}, Tip Control, Freeze")
+    t0 = world.clock.now()
+    assert q(ctrl, "StartProcedure, Pan Single Step In") == "DoneDone"
+    assert world.clock.now() - t0 > 0.005  # a step takes time
+    assert world.tip_z_nm == pytest.approx(1950.0)
+    assert z_nm(ctrl) == pytest.approx(2000.0, abs=0.1)
+    q(ctrl, "StartProcedure, Pan Single Step Out")
+    q(ctrl, "StartProcedure, Pan Single Step Out")
+    assert world.tip_z_nm == pytest.approx(2050.0)
+    assert q(ctrl, "StopProcedure, Pan Single Step Out") == "Done"
+
+
+def test_stepping_in_onto_the_substrate_crashes(r9sim, world):
+    q(r9sim, f"SetHWParameter, {C}, Tip Control, Freeze")
+    q(r9sim, f"SetHWSubParameter, {C}, Z Position, Value, 3e-8")
+    assert not world.crashed
+    q(r9sim, "StartProcedure, Pan Single Step In")
+    assert world.crashed
+
+
+def test_session_frames_lines_across_chunks(r9sim):
+    session = R9Session(r9sim)
+    assert session.feed(b"GetHWParameter, Z PI Con") == b""
+    reply = session.feed(b"troller 1, Tip Control\nReadChannelValue, z0-src\nStartProcedure, Pan Single")
+    assert reply.startswith(b"Retract")
+    assert float(reply[len(b"Retract"):]) == pytest.approx(2.0e-6, abs=1e-10)
+    assert session.feed(b" Step Out\r\n") == b"DoneDone"
+    assert r9sim.coarse_base_nm == 80.0
+
+
+# ---------------------------------------------------------------------------------------- over TCP
+@pytest.fixture
+def served(world):
+    ctrl = R9Controller(world)
+    with serve(world, 0, controller=ctrl) as server:
+        yield ctrl, server
+
+
+def test_one_connection_per_query_client(served, world):
+    """A client that opens a fresh connection per command and reads one chunk, as R9 user scripts do."""
+    ctrl, server = served
+
+    def ask(line: str) -> bytes:
+        with socket.create_connection(server.address, timeout=2) as sock:
+            sock.sendall(line.encode() + b"\n")
+            return sock.recv(4096)
+
+    assert ask("SetHWSubParameter, Z PI Controller, Set Point, Value, 0.07") == b"Done"
+    assert ctrl.setpoint_V == 0.07
+    assert float(ask("GetHWSubParameter, Z PI Controller 1, Upper Bound, Value")) == 2.0e-6
+    assert ask("Foo").startswith(b"Error: unknown command 'Foo'")
+
+
+def test_driver_over_loopback_tcp(served, world):
+    ctrl, server = served
+    transport = R9Socket(*server.address, timeout_s=2.0)
+    r9 = R9(transport)
+    try:
+        r9.set_setpoint_V(0.085)
+        assert ctrl.setpoint_V == 0.085 and r9.setpoint_V() == 0.085
+        assert r9.z_bounds_m() == (0.0, 2.0e-6)
+        r9.set_tip_control("Freeze")
+        assert r9.tip_control() == "Freeze" and ctrl.tip_control == "Freeze"
+        r9.set_z_position_m(1.5e-6)
+        assert world.tip_z_nm == pytest.approx(1500.0)
+        assert r9.z_m() == pytest.approx(1.5e-6, abs=1e-10)
+        r9.step_in()
+        assert ctrl.coarse_base_nm == -80.0 and world.tip_z_nm == pytest.approx(1420.0)
+        with pytest.raises(DeviceError, match="LIA 9"):
+            r9.read_channel("LIA 9")
+        r9.set_tip_control("Retract")
+    finally:
+        transport.close()
+
+
+def _scripted_server(chunks: list[bytes], received: list[bytes]):
+    """A one-shot TCP peer: reads one line, records it, sends ``chunks`` as separate segments."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while not data.endswith(b"\n"):
+                data += conn.recv(4096)
+            received.append(data)
+            for chunk in chunks:
+                conn.sendall(chunk)
+                threading.Event().wait(0.05)
+            conn.recv(4096)
+        listener.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()
+
+
+def test_socket_reads_procedure_replies_sent_in_two_chunks():
+    received: list[bytes] = []
+    transport = R9Socket(*_scripted_server([b"Done", b"Done"], received), timeout_s=2.0)
+    try:
+        R9(transport).step_in()
+    finally:
+        transport.close()
+    assert received == [b"StartProcedure, Pan Single Step In\n"]
+
+
+def test_socket_times_out_with_a_device_error():
+    transport = R9Socket(*_scripted_server([], []), timeout_s=0.1)
+    try:
+        with pytest.raises(DeviceError, match="no reply.*z0-src"):
+            R9(transport).z_m()
+    finally:
+        transport.close()
+
+
+def test_socket_refused_connection_is_a_device_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DeviceError, match="cannot connect"):
+        R9Socket("127.0.0.1", port, timeout_s=0.5).query("ReadChannelValue, z0-src")
+
+
+# ---------------------------------------------------------------------------------------- Z controller
+@pytest.fixture
+def zc(world, r9sim) -> R9ZController:
+    return R9ZController(R9(R9InProcess(r9sim)), Range(0.0, 2000.0, "nm"), sleep=world.clock.advance)
+
+
+def test_engage_out_of_reach_asks_for_coarse_steps(zc, r9sim, world):
+    zc.coarse_step(-1)
+    assert r9sim.coarse_base_nm == 80.0 and world.tip_z_nm == pytest.approx(2080.0, abs=0.1)
+    with pytest.raises(DeviceError, match="surface not reached.*step the coarse positioner in"):
+        zc.engage()
+    assert world.tip_z_nm == pytest.approx(80.0, abs=0.1)  # fully extended, still above the surface
+    zc.retract()
+    zc.coarse_step(1)
+    z = zc.engage()
+    assert z == pytest.approx(world.tip_z_nm, abs=0.1)
+    assert world.tip_distance_nm() == pytest.approx(world.sample.distance_at(0.9), abs=0.05)
+    assert not world.crashed
+
+
+def test_engage_fraction_and_steps_are_checked(zc, r9sim):
+    with pytest.raises(LimitError, match="setpoint fraction"):
+        zc.engage(1.2)
+    with pytest.raises(LimitError, match="coarse steps"):
+        zc.coarse_step(1.5)
+    assert r9sim.tip_control == "Retract" and r9sim.coarse_base_nm == 0.0
+
+
+def test_amplitude_is_a_fraction_of_the_measured_free_amplitude(zc, world):
+    assert zc.amplitude() == pytest.approx(1.0, abs=0.01)
+    zc.engage(0.8)
+    assert zc.amplitude() == pytest.approx(0.8, abs=0.01)
+    assert world.tip_distance_nm() == pytest.approx(world.sample.distance_at(0.8), abs=0.05)
+    settings = zc.settings()
+    assert settings["setpoint_V"] == pytest.approx(0.8 * settings["free_amplitude_V"])
+    assert settings["z_bounds_m"] == [0.0, 2.0e-6]
+    assert settings["channels"] == {"z": "z0-src", "amplitude": "LIA 1 Amplitude", "phase": "LIA 1 Phase"}
+    assert zc.state() == "engaged"
+    zc.retract()
+    assert zc.state() == "retracted"
