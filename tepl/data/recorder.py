@@ -1,0 +1,385 @@
+"""One self-describing, NeXus-compatible HDF5 file per run, written as the run goes.
+
+Layout (see docs/design.md, "HDF5 contract")::
+
+    /entry                      NXentry; @procedure @status @start_time @end_time @error @reason
+                                @software_version
+    /entry/parameters           NXcollection: one dataset per parameter, with @units
+    /entry/config               the station config text
+    /entry/instrument/<name>    NXcollection per instrument (settings at start; nested dicts are groups)
+    /entry/data                 NXdata: @signal, @axes, @<axis>_indices
+    /entry/sample/simulation    the twin's ground truth (simulated stations only)
+    /entry/log                  time-stamped event lines
+
+Crash safety: every dataset is allocated in full (and filled with its fill value) when it is created, so
+writing data later only touches raw data, never the file's metadata. After ``flush()`` the file on disk is
+complete and consistent; a writer killed afterwards loses only what it wrote since the last flush.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+STATUSES_AT_CLOSE = ("complete", "aborted", "failed", "stopped")
+
+UNIT_BY_SUFFIX = {
+    "s": "s", "ms": "ms", "us": "us", "ns": "ns", "ps": "ps", "min": "min",
+    "m": "m", "mm": "mm", "um": "um", "nm": "nm",
+    "eV": "eV", "meV": "meV",
+    "GPa": "GPa", "MPa": "MPa", "Pa": "Pa",
+    "N": "N", "nN": "nN", "uN": "uN",
+    "V": "V", "mV": "mV", "A": "A", "mA": "mA",
+    "W": "W", "mW": "mW", "uW": "uW",
+    "deg": "deg", "rad": "rad",
+    "Hz": "Hz", "kHz": "kHz", "MHz": "MHz",
+    "K": "K", "c": "degC", "C": "degC",
+    "pct": "%", "percent": "%",
+}
+
+_STR = h5py.string_dtype("utf-8")
+_JSON_ATTR = "encoding"
+
+
+def unit_from_key(key: str) -> str:
+    """The unit named by a key's suffix (``exposure_s`` -> "s", ``temperature_c`` -> "degC"), or ""."""
+    if "_" not in key:
+        return ""
+    return UNIT_BY_SUFFIX.get(key.rsplit("_", 1)[1], "")
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO 8601 UTC, millisecond resolution."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, str) for v in value)
+
+
+def _as_attr(value: Any) -> Any:
+    """A Python value converted to something h5py stores as an attribute."""
+    if value is None:
+        return h5py.Empty("f4")
+    if isinstance(value, str | bool | int | float | np.generic | np.ndarray):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if _is_str_list(value):
+        return np.array(value, dtype=_STR)
+    if isinstance(value, list | tuple):
+        try:
+            arr = np.asarray(value)
+        except ValueError:
+            arr = None
+        if arr is not None and arr.dtype.kind in "biuf":
+            return arr
+    return json.dumps(value, default=str)
+
+
+def write_value(group: h5py.Group, key: str, value: Any, unit: str | None = None) -> None:
+    """Store ``value`` under ``group[key]``: dicts become NXcollection groups, scalars and arrays become
+    datasets with @units (given, or derived from the key's suffix), strings and lists of strings are stored
+    as-is, None as an empty attribute; anything else is stored as JSON text with @encoding="json"."""
+    key = str(key).replace("/", "_")
+    if isinstance(value, Mapping):
+        sub = group.create_group(key)
+        sub.attrs["NX_class"] = "NXcollection"
+        for k, v in value.items():
+            write_value(sub, k, v)
+        return
+    if value is None:
+        group.attrs[key] = h5py.Empty("f4")
+        return
+    unit = unit_from_key(key) if unit is None else unit
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str):
+        ds = group.create_dataset(key, data=value, dtype=_STR)
+    elif _is_str_list(value) or (isinstance(value, np.ndarray) and value.dtype.kind in "UO"):
+        ds = group.create_dataset(key, data=np.asarray(value, dtype=object).astype(str).astype(_STR),
+                                  dtype=_STR)
+    else:
+        arr = None
+        if isinstance(value, bool | int | float | complex | np.generic | np.ndarray | list | tuple):
+            try:
+                arr = np.asarray(value)
+            except ValueError:
+                arr = None
+        if arr is not None and arr.dtype.kind in "biufcV" and arr.dtype != object:
+            ds = group.create_dataset(key, data=arr)
+        else:
+            ds = group.create_dataset(key, data=json.dumps(value, default=_json_default), dtype=_STR)
+            ds.attrs[_JSON_ATTR] = "json"
+    if unit:
+        ds.attrs["units"] = unit
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """One chunk per scan line: 1 along the first axis, whole along the others (1-D: the whole axis);
+    trailing axes are shrunk only if a chunk would exceed 16 MiB."""
+    if len(shape) == 1:
+        return (shape[0],)
+    chunk = [1, *shape[1:]]
+    i = 1
+    while int(np.prod(chunk)) * itemsize > 16 * 2**20 and i < len(chunk):
+        chunk[i] = max(1, chunk[i] // 2)
+        if chunk[i] == 1:
+            i += 1
+    return tuple(chunk)
+
+
+class Recorder:
+    """Writes one run to ``path``. Use as a context manager or call ``close()`` in a ``finally``.
+
+    ``parameters``: ``{"exposure_s": {"value": 0.5, "unit": "s"}, ...}``; ``instruments``:
+    ``{"stage": {nested settings}, ...}``; ``simulation``: the twin's ground truth (nested dict of arrays,
+    scalars, strings), or None on real hardware. The file is refused if it exists, unless ``overwrite``.
+    """
+
+    def __init__(self, path, procedure: str, parameters: dict[str, dict], config_text: str,
+                 instruments: dict[str, dict], software_version: str, simulation: dict | None = None,
+                 overwrite: bool = False):
+        self._path = Path(path)
+        self._closed = False
+        self._signal: str | None = None
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._file = h5py.File(self._path, "w" if overwrite else "x", locking=False)
+        except FileExistsError as exc:
+            raise FileExistsError(f"{self._path} already exists; pass overwrite=True to replace it") from exc
+        except OSError as exc:
+            if self._path.exists() and not overwrite:
+                raise FileExistsError(
+                    f"{self._path} already exists; pass overwrite=True to replace it") from exc
+            raise
+        try:
+            self._write_header(procedure, parameters, config_text, instruments, software_version, simulation)
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            self._closed = True
+            self._path.unlink(missing_ok=True)
+            raise
+
+    def _write_header(self, procedure, parameters, config_text, instruments, software_version, simulation):
+        f = self._file
+        f.attrs["default"] = "entry"
+        f.attrs["file_name"] = self._path.name
+        f.attrs["file_time"] = utc_now_iso()
+        f.attrs["creator"] = f"tepl {software_version}"
+        f.attrs["HDF5_Version"] = h5py.version.hdf5_version
+        f.attrs["h5py_version"] = h5py.version.version
+        entry = f.create_group("entry")
+        entry.attrs.update({"NX_class": "NXentry", "default": "data", "procedure": str(procedure),
+                            "status": "running", "start_time": utc_now_iso(),
+                            "software_version": str(software_version)})
+        params = entry.create_group("parameters")
+        params.attrs["NX_class"] = "NXcollection"
+        for name, spec in parameters.items():
+            if not isinstance(spec, Mapping) or "value" not in spec:
+                raise ValueError(f"parameter {name!r} must be a dict with 'value' (and 'unit'), got {spec!r}")
+            write_value(params, name, spec["value"], unit=str(spec.get("unit") or ""))
+        entry.create_dataset("config", data=str(config_text or ""), dtype=_STR)
+        inst = entry.create_group("instrument")
+        inst.attrs["NX_class"] = "NXinstrument"
+        for name, settings in (instruments or {}).items():
+            if not isinstance(settings, Mapping):
+                kind = type(settings).__name__
+                raise ValueError(f"instrument {name!r} settings must be a dict, got {kind}")
+            write_value(inst, name, settings)
+        data = entry.create_group("data")
+        data.attrs["NX_class"] = "NXdata"
+        log = entry.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(64,), dtype=_STR)
+        log.attrs["NX_class"] = "NXnote"
+        if simulation is not None:
+            sample = entry.create_group("sample")
+            sample.attrs["NX_class"] = "NXsample"
+            write_value(sample, "simulation", dict(simulation))
+
+    # ------------------------------------------------------------------ data
+    @property
+    def path(self) -> Path:
+        """The run file's path."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"recorder for {self._path} is closed")
+
+    @property
+    def _data(self) -> h5py.Group:
+        return self._file["entry/data"]
+
+    def add_axis(self, name: str, values, unit: str, dim: str | None = None) -> None:
+        """A 1-D axis ``/entry/data/<name>`` with @units. ``dim`` names the dimension an auxiliary axis
+        lies along (``energy_eV`` along ``wavelength_nm``); it defaults to the axis itself. An index axis
+        created automatically for a signal dimension is replaced."""
+        self._check_open()
+        values = np.asarray(values)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"axis {name!r} must be a non-empty 1-D array, got shape {values.shape}")
+        if values.dtype.kind not in "biuf":
+            raise ValueError(f"axis {name!r} must be numeric, got dtype {values.dtype}")
+        data = self._data
+        if name in data:
+            if not data[name].attrs.get("auto_index", False):
+                raise ValueError(f"/entry/data/{name} already exists in {self._path}")
+            del data[name]
+        ds = data.create_dataset(name, data=values)
+        ds.attrs["units"] = str(unit)
+        ds.attrs["dim"] = str(dim or name)
+        self._index_axis(name, str(dim or name))
+
+    def _index_axis(self, name: str, dim: str) -> None:
+        if self._signal is None:
+            return
+        dims = [str(d) for d in self._data.attrs["axes"]]
+        if dim in dims:
+            self._data.attrs[f"{name}_indices"] = np.int32(dims.index(dim))
+
+    def add_dataset(self, name: str, shape: tuple, dims: tuple[str, ...], unit: str, dtype="f4",
+                    fill=float("nan"), signal: bool = False) -> None:
+        """Pre-allocate ``/entry/data/<name>`` of ``shape`` (chunked one scan line per chunk, filled with
+        ``fill``; NaN fill on an integer dtype becomes 0). ``dims`` names each dimension. With
+        ``signal=True`` it becomes the NXdata signal: @signal, @axes=dims and @<axis>_indices for every axis
+        (dimensions without an axis get an integer index axis until one is added)."""
+        self._check_open()
+        shape = tuple(int(n) for n in shape)
+        dims = tuple(str(d) for d in dims)
+        if not shape or any(n <= 0 for n in shape):
+            raise ValueError(f"dataset {name!r}: shape must be non-empty with positive sizes, got {shape}")
+        if len(dims) != len(shape):
+            raise ValueError(f"dataset {name!r}: {len(dims)} dims {dims} for a {len(shape)}-D shape {shape}")
+        if name in self._data:
+            raise ValueError(f"/entry/data/{name} already exists in {self._path}")
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc" and isinstance(fill, float) and math.isnan(fill):
+            fill = 0
+        chunks = _chunks(shape, dtype.itemsize)
+        chunk_bytes = int(np.prod(chunks)) * dtype.itemsize
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        ds = self._data.create_dataset(
+            name, shape=shape, dtype=dtype, chunks=chunks, fillvalue=fill, dcpl=dcpl,
+            rdcc_nbytes=min(64 * 2**20, max(2**20, 4 * chunk_bytes)))
+        ds.attrs["units"] = str(unit)
+        ds.attrs["dims"] = np.array(dims, dtype=_STR)
+        if signal:
+            self._set_signal(name, dims, shape)
+        self._file.flush()
+
+    def _set_signal(self, name: str, dims: tuple[str, ...], shape: tuple[int, ...]) -> None:
+        data = self._data
+        if self._signal is not None:
+            raise ValueError(f"{self._path} already has a signal ({self._signal!r}); {name!r} cannot be one")
+        self._signal = name
+        data.attrs["signal"] = name
+        data.attrs["axes"] = np.array(dims, dtype=_STR)
+        for dim, n in zip(dims, shape, strict=True):
+            if dim not in data:
+                ds = data.create_dataset(dim, data=np.arange(n, dtype="i4"))
+                ds.attrs["units"] = ""
+                ds.attrs["dim"] = dim
+                ds.attrs["auto_index"] = True
+        for axis_name, ds in data.items():
+            if "dim" in ds.attrs:
+                self._index_axis(axis_name, str(ds.attrs["dim"]))
+
+    def write(self, name: str, index, value) -> None:
+        """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
+        self._check_open()
+        try:
+            ds = self._data[name]
+        except KeyError:
+            raise KeyError(f"no dataset /entry/data/{name} in {self._path}") from None
+        ds[index] = value
+
+    def flush(self) -> None:
+        """Push everything written so far to the file on disk."""
+        self._check_open()
+        self._file.flush()
+
+    def set_attrs(self, path: str, **attrs) -> None:
+        """Set attributes on an object: ``path`` is absolute ("/entry") or a name in /entry/data.
+        None deletes an attribute; dicts are stored as JSON text."""
+        self._check_open()
+        obj_path = path if path.startswith("/") else f"/entry/data/{path}"
+        if obj_path not in self._file:
+            raise KeyError(f"no object {obj_path} in {self._path}")
+        obj = self._file[obj_path]
+        for key, value in attrs.items():
+            if value is None:
+                if key in obj.attrs:
+                    del obj.attrs[key]
+            else:
+                obj.attrs[key] = _as_attr(value)
+
+    def append_event(self, message: str) -> None:
+        """Append ``"<ISO time> <message>"`` to /entry/log and flush."""
+        self._check_open()
+        log = self._file["entry/log"]
+        n = log.shape[0]
+        log.resize((n + 1,))
+        log[n] = f"{utc_now_iso()} {message}"
+        self._file.flush()
+
+    def close(self, status: str, reason: str | None = None, error: str | None = None) -> None:
+        """Record how the run ended (``status`` in complete|aborted|failed|stopped, ``reason`` why it
+        ended, ``error`` on failure), set end_time, flush and close. Later calls do nothing."""
+        if self._closed:
+            return
+        if status not in STATUSES_AT_CLOSE:
+            raise ValueError(f"status must be one of {STATUSES_AT_CLOSE}, got {status!r}")
+        try:
+            entry = self._file["entry"]
+            entry.attrs["status"] = status
+            entry.attrs["end_time"] = utc_now_iso()
+            if reason is not None:
+                entry.attrs["reason"] = str(reason)
+            if error is not None:
+                entry.attrs["error"] = str(error)
+            self._file.flush()
+        finally:
+            self._file.close()
+            self._closed = True
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Close as "complete" on a normal exit, "aborted" on KeyboardInterrupt, "failed" otherwise."""
+        if exc_type is None:
+            self.close("complete")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("aborted", reason="interrupted")
+        else:
+            self.close("failed", reason="exception", error=f"{exc_type.__name__}: {exc}")
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self._file.flush()
+                self._file.close()
+        except Exception:
+            pass
+
