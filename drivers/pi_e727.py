@@ -1,0 +1,398 @@
+"""PI E-727 digital piezo controller (GCS 2.0) and the closed-loop XYZ stage (P-611.3 NanoCube) on it.
+
+``E727`` (pymeasure) speaks GCS 2.0 as the PI manual and PIPython do: commands end with LF, numbers are
+written as ``format(x, ".12g")`` (``MOV 1 10``, ``MOV 1 12.5``), set-commands never reply and are followed
+by ``ERR?`` (non-zero raises ``GCSError``), #5/#7/#24 are single bytes without LF, and a reply goes on
+while its line ends in a space (``1=... \\n2=... \\n3=...\\n``). The adapter is a VISA resource string
+(``"TCPIP::host::50000::SOCKET"``, ``"ASRL/dev/ttyUSB0::INSTR"``) or a pymeasure adapter. Positions in µm,
+velocities in µm/s. ``E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z -> controller axes).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.validators import strict_discrete_set
+
+from tepl.roles import DeviceError, Range, Stage
+
+GCS_ERRORS = {
+    0: "no error", 1: "parameter syntax error", 2: "unknown command", 3: "command too long",
+    5: "move with servo off or axis not referenced", 7: "position out of limits",
+    8: "velocity out of limits", 10: "controller was stopped by command", 15: "invalid axis identifier",
+    17: "parameter out of range", 24: "incorrect number of parameters", 54: "unknown parameter",
+    73: "motion not allowed while the wave generator is active",
+}
+READY_REPLY, BUSY_REPLY = b"\xb1\n", b"\xb0\n"
+STOPPED_CODE = 10
+MAX_REPLY_LINES = 1000
+_AXIS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,16}")
+
+
+class GCSError(DeviceError):
+    """The controller reported GCS error ``code`` after ``command``."""
+
+    def __init__(self, code: int, command: str = ""):
+        self.code, self.command = int(code), command
+        where = f" ({command})" if command else ""
+        super().__init__(f"E-727 error {code}: {GCS_ERRORS.get(self.code, 'unknown error code')}{where}")
+
+
+# ---------------------------------------------------------------------------------------- values
+def gcs_number(value: float, what: str = "value") -> str:
+    """A finite number written as GCS clients write it (``.12g``: 10.0 -> ``10``, 12.5 -> ``12.5``)."""
+    try:
+        number = math.nan if isinstance(value, (bool, str, bytes)) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a finite number, not {value!r}")
+    return format(number, ".12g")
+
+
+def check_axis(axis: str) -> str:
+    """A GCS axis identifier: 1-16 letters, digits, '_' or '-'."""
+    if not isinstance(axis, str) or not _AXIS_NAME.fullmatch(axis):
+        raise ValueError(f"invalid E-727 axis identifier {axis!r}")
+    return axis
+
+
+def parse_flag(text: str) -> bool:
+    """A GCS boolean: exactly ``0`` or ``1``."""
+    if text.strip() not in ("0", "1"):
+        raise DeviceError(f"E-727 replied {text!r} where 0 or 1 was expected")
+    return text.strip() == "1"
+
+
+def parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DeviceError(f"E-727 replied {text!r} where a number was expected") from None
+
+
+def parse_int(text: str) -> int:
+    if not text.strip().isdigit():
+        raise DeviceError(f"E-727 replied {text!r} where an error code was expected")
+    return int(text)
+
+
+def split_axis_line(line: str) -> tuple[str, str]:
+    """``"1=1.5e+01"`` -> ``("1", "1.5e+01")``."""
+    axis, sep, value = line.partition("=")
+    if not sep or not axis.strip() or not value.strip():
+        raise DeviceError(f"E-727 reply line {line!r} is not 'axis=value'")
+    return axis.strip(), value.strip()
+
+
+def _flag_arg(value: object, what: str) -> str:
+    if value not in (True, False):  # also admits 0 and 1
+        raise ValueError(f"{what} must be a bool, not {value!r}")
+    return "1" if value else "0"
+
+
+def _finite(value: float, _values=()) -> float:
+    gcs_number(value)
+    return float(value)
+
+
+def _positive(value: float, _values=()) -> float:
+    if _finite(value) <= 0:
+        raise ValueError(f"velocity must be positive, not {value!r}")
+    return float(value)
+
+
+_FLAG = dict(validator=strict_discrete_set, values=(False, True), set_process=int, cast=str, maxsplit=0,
+             get_process=parse_flag, check_set_errors=True)
+_NUMBER = dict(set_process=gcs_number, cast=str, maxsplit=0, get_process=parse_float, check_set_errors=True)
+
+
+def _axis_measurement(command: str, docs: str, parse: Callable[[str], object] = parse_float):
+    return Channel.measurement(command, docs, cast=str, maxsplit=0, get_process=parse)
+
+
+# ---------------------------------------------------------------------------------------- axis
+class E727Axis(Channel):
+    """One controller axis, addressed by its GCS identifier; replies ``axis=value`` are checked and unwrapped."""
+
+    def ask(self, command: str, query_delay: float | None = None) -> str:
+        axis, value = split_axis_line(super().ask(command, query_delay))
+        if axis != str(self.id):
+            raise DeviceError(f"E-727 answered for axis {axis!r} when asked about axis {self.id!r}")
+        return value
+
+    servo_enabled = Channel.control(
+        "SVO? {ch}", "SVO {ch} %d", "Control the closed-loop servo (bool).", **_FLAG)
+    target_um = Channel.control(
+        "MOV? {ch}", "MOV {ch} %s", "Control the commanded absolute target (float, µm); setting starts a move.",
+        validator=_finite, **_NUMBER)
+    velocity_um_s = Channel.control(
+        "VEL? {ch}", "VEL {ch} %s", "Control the closed-loop velocity (float, µm/s).", validator=_positive, **_NUMBER)
+    drift_compensation_enabled = Channel.control(
+        "DCO? {ch}", "DCO {ch} %d", "Control drift compensation (bool).", **_FLAG)
+    position_um = _axis_measurement("POS? {ch}", "Get the sensor position (float, µm).")
+    on_target = _axis_measurement("ONT? {ch}", "Get the on-target state (bool).", parse_flag)
+    travel_min_um = _axis_measurement("TMN? {ch}", "Get the lowest commandable position (float, µm).")
+    travel_max_um = _axis_measurement("TMX? {ch}", "Get the highest commandable position (float, µm).")
+    autozero_done = _axis_measurement("ATZ? {ch}", "Get whether AutoZero succeeded (bool).", parse_flag)
+    stage_type = _axis_measurement("CST? {ch}", "Get the connected stage type (str).", str)
+
+
+# ---------------------------------------------------------------------------------------- controller
+class E727(Instrument):
+    """PI E-727 piezo controller over GCS 2.0 (TCP port 50000, RS-232 at 115200 baud, or any adapter).
+
+    Per-axis properties live on ``axis_1``, ``axis_2``, ``axis_3`` (``channels["1"]``...); the methods below
+    address several axes in one command and return dicts keyed by axis identifier.
+    """
+
+    channels = Instrument.MultiChannelCreator(E727Axis, ("1", "2", "3"), prefix="axis_")
+
+    idn = Instrument.measurement("*IDN?", "Get the identification string (str).", cast=str, maxsplit=0)
+    gcs_version = Instrument.measurement(
+        "CSV?", "Get the GCS syntax version (float, 2.0).", cast=str, maxsplit=0, get_process=parse_float)
+    error_code = Instrument.measurement(
+        "ERR?", "Get and clear the last GCS error code (int, 0 = no error).", cast=str, maxsplit=0,
+        get_process=parse_int)
+
+    def __init__(self, adapter, name: str = "PI E-727", **kwargs):
+        kwargs.setdefault("write_termination", "\n")
+        kwargs.setdefault("read_termination", "\n")
+        kwargs.setdefault("encoding", "cp1252")
+        kwargs.setdefault("asrl", {"baud_rate": 115200})
+        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        self.last_command = ""
+        self._axes: list[str] | None = None
+        self._all_axes: list[str] | None = None
+
+    # ---- transport helpers
+    def write(self, command: str, **kwargs) -> None:
+        self.last_command = command
+        super().write(command, **kwargs)
+
+    def _single_byte(self, code: int) -> None:
+        self.last_command = f"#{code}"
+        self.write_bytes(bytes([code]))
+
+    def read_lines(self) -> list[str]:
+        """One GCS reply: lines are read while they end in a space; returned without that space."""
+        lines = []
+        while len(lines) < MAX_REPLY_LINES:
+            line = self.read()
+            if not line.endswith(" "):
+                return [*lines, line]
+            lines.append(line[:-1])
+        raise DeviceError(f"E-727 reply to {self.last_command!r} did not end after {MAX_REPLY_LINES} lines")
+
+    def ask_lines(self, command: str) -> list[str]:
+        self.write(command)
+        return self.read_lines()
+
+    def check_error(self, command: str | None = None, allowed: Iterable[int] = ()) -> int:
+        """Read ``ERR?``; raise GCSError unless the code is 0 or in ``allowed``. Returns the code."""
+        command = self.last_command if command is None else command
+        code = self.error_code
+        if code and code not in set(allowed):
+            raise GCSError(code, command)
+        return code
+
+    def check_set_errors(self) -> list:
+        self.check_error()
+        return []
+
+    def send(self, command: str) -> None:
+        """A set-command followed by ``ERR?``."""
+        self.write(command)
+        self.check_error(command)
+
+    # ---- axes
+    def axes(self) -> list[str]:
+        """Configured axis identifiers (``SAI?``)."""
+        self._axes = " ".join(self.ask_lines("SAI?")).split()
+        return list(self._axes)
+
+    def all_axes(self) -> list[str]:
+        """All axis identifiers (``SAI? ALL``), the bit order of the #5 motion mask; read once."""
+        if self._all_axes is None:
+            self._all_axes = " ".join(self.ask_lines("SAI? ALL")).split()
+        return list(self._all_axes)
+
+    def _axis_list(self, axes: Iterable[str] | None) -> list[str]:
+        names = [check_axis(a) for a in ([] if axes is None else ([axes] if isinstance(axes, str) else axes))]
+        if self._axes is not None and (unknown := [a for a in names if a not in self._axes]):
+            raise ValueError(f"unknown E-727 axes {unknown}; the controller has {self._axes}")
+        return names
+
+    def query_axes(self, command: str, axes: Iterable[str] | None = None) -> dict[str, str]:
+        """``CMD? [axes]`` -> ``{axis: value text}``; checks the reply names exactly the axes asked for."""
+        names = self._axis_list(axes)
+        lines = self.ask_lines(" ".join([command, *names]))
+        reply = dict(split_axis_line(line) for line in lines)
+        if names and list(reply) != names:
+            raise DeviceError(f"E-727 answered {command} for axes {list(reply)}, asked for {names}")
+        return reply
+
+    def _set_axes(self, command: str, values: Mapping[str, object], fmt: Callable[[object, str], str]) -> None:
+        if not values:
+            raise ValueError(f"{command} needs at least one axis")
+        names = self._axis_list(list(values))
+        self.send(" ".join([command, *(f"{a} {fmt(values[a], f'{command} {a}')}" for a in names)]))
+
+    # ---- servo, motion
+    def servo_states(self, axes: Iterable[str] | None = None) -> dict[str, bool]:
+        return {a: parse_flag(v) for a, v in self.query_axes("SVO?", axes).items()}
+
+    def set_servo(self, states: Mapping[str, bool]) -> None:
+        """``SVO a 0|1 ...``: open or close the loop of each axis."""
+        self._set_axes("SVO", states, _flag_arg)
+
+    def move_um(self, targets_um: Mapping[str, float]) -> None:
+        """``MOV a x ...``: absolute targets (µm); all axes start together or none moves."""
+        self._set_axes("MOV", targets_um, gcs_number)
+
+    def move_relative_um(self, steps_um: Mapping[str, float]) -> None:
+        """``MVR a dx ...``: steps (µm) relative to the commanded targets."""
+        self._set_axes("MVR", steps_um, gcs_number)
+
+    def targets_um(self, axes: Iterable[str] | None = None) -> dict[str, float]:
+        return {a: parse_float(v) for a, v in self.query_axes("MOV?", axes).items()}
+
+    def positions_um(self, axes: Iterable[str] | None = None) -> dict[str, float]:
+        return {a: parse_float(v) for a, v in self.query_axes("POS?", axes).items()}
+
+    def on_target_states(self, axes: Iterable[str] | None = None) -> dict[str, bool]:
+        return {a: parse_flag(v) for a, v in self.query_axes("ONT?", axes).items()}
+
+    def travel_range_um(self, axes: Iterable[str] | None = None) -> dict[str, tuple[float, float]]:
+        """``TMN?`` and ``TMX?``: the commandable range of each axis (µm)."""
+        low = self.query_axes("TMN?", axes)
+        high = self.query_axes("TMX?", axes)
+        return {a: (parse_float(low[a]), parse_float(high[a])) for a in low}
+
+    def velocities_um_s(self, axes: Iterable[str] | None = None) -> dict[str, float]:
+        return {a: parse_float(v) for a, v in self.query_axes("VEL?", axes).items()}
+
+    def set_velocity_um_s(self, velocities: Mapping[str, float]) -> None:
+        """``VEL a v ...``: closed-loop velocities (µm/s, > 0)."""
+        self._set_axes("VEL", velocities, lambda v, what: gcs_number(_positive(v), what))
+
+    def stop(self, single_byte: bool = True) -> None:
+        """Stop all axes at once: #24 (or ``STP``). The error 10 this leaves is read and swallowed."""
+        if single_byte:
+            self._single_byte(24)
+        else:
+            self.write("STP")
+        self.check_error(allowed=(STOPPED_CODE,))
+
+    def halt(self, axes: Iterable[str] | None = None) -> None:
+        """``HLT [axes]``: halt axes smoothly; the resulting error 10 is swallowed."""
+        self.write(" ".join(["HLT", *self._axis_list(axes)]))
+        self.check_error(allowed=(STOPPED_CODE,))
+
+    def is_ready(self) -> bool:
+        """#7: True when the controller is ready (0xB1), False while busy (0xB0)."""
+        self._single_byte(7)
+        reply = self.read_bytes(2)
+        if reply not in (READY_REPLY, BUSY_REPLY):
+            raise DeviceError(f"E-727 answered #7 with {reply!r}, expected {READY_REPLY!r} or {BUSY_REPLY!r}")
+        return reply == READY_REPLY
+
+    def moving(self) -> dict[str, bool]:
+        """#5: motion state of every axis (hex bit mask over ``SAI? ALL``)."""
+        axes = self.all_axes()
+        self._single_byte(5)
+        text = self.read().strip()
+        try:
+            mask = int(text, 16)
+        except ValueError:
+            raise DeviceError(f"E-727 answered #5 with {text!r}, expected a hex bit mask") from None
+        return {a: bool(mask >> i & 1) for i, a in enumerate(axes)}
+
+
+# ---------------------------------------------------------------------------------------- stage role
+DEFAULT_AXIS_MAP = {"x": "1", "y": "2", "z": "3"}
+
+
+class E727Stage(Stage):
+    """Closed-loop XYZ stage on an E-727: servos on at start, one MOV per move, ONT? polled to settle.
+
+    ``travel_um`` (per role axis, µm) defaults to the controller's TMN?/TMX? range and may only narrow it.
+    ``sleep`` is how the stage waits between polls (``world.clock.advance`` on a simulated station).
+    """
+
+    def __init__(self, instrument: E727, axis_map: Mapping[str, str] | None = None,
+                 travel_um: Mapping[str, Range] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 settle_timeout_s: float = 10.0, poll_interval_s: float = 0.005):
+        self.instrument = instrument
+        self.axis_map = dict(DEFAULT_AXIS_MAP if axis_map is None else axis_map)
+        if sorted(self.axis_map) != sorted(self.axes):
+            raise ValueError(f"axis_map must map exactly the stage axes {list(self.axes)}, got {self.axis_map}")
+        if not settle_timeout_s > 0 or not poll_interval_s > 0:
+            raise ValueError("settle_timeout_s and poll_interval_s must be positive")
+        self._sleep, self.settle_timeout_s, self.poll_interval_s = sleep, settle_timeout_s, poll_interval_s
+        controller_axes = instrument.axes()
+        for role, axis in self.axis_map.items():
+            if axis not in controller_axes:
+                raise ValueError(f"stage axis {role} is mapped to E-727 axis {axis!r}, "
+                                 f"but the controller has axes {controller_axes}")
+        self._controller_axes = [self.axis_map[role] for role in self.axes]
+        instrument.set_servo({axis: True for axis in self._controller_axes})
+        ranges = instrument.travel_range_um(self._controller_axes)
+        self.controller_travel_um = {role: Range(*ranges[self.axis_map[role]], unit="µm") for role in self.axes}
+        super().__init__(self._checked_travel(travel_um))
+
+    def _checked_travel(self, travel_um: Mapping[str, Range] | None) -> dict[str, Range]:
+        if travel_um is None:
+            return dict(self.controller_travel_um)
+        travel = {}
+        for role, limits in travel_um.items():
+            if role not in self.axis_map:
+                raise ValueError(f"travel limits given for unknown stage axis {role!r}")
+            limits = limits if isinstance(limits, Range) else Range(*limits, unit="µm")
+            hw = self.controller_travel_um[role]
+            if not hw.low <= limits.low <= limits.high <= hw.high:
+                raise ValueError(
+                    f"configured travel for stage axis {role} [{limits.low:g}, {limits.high:g}] µm exceeds "
+                    f"the E-727 range of axis {self.axis_map[role]} [{hw.low:g}, {hw.high:g}] µm")
+            travel[role] = limits
+        return travel
+
+    def _by_role(self, values: Mapping[str, object]) -> dict:
+        return {role: values[self.axis_map[role]] for role in self.axes}
+
+    def position_um(self) -> dict[str, float]:
+        return self._by_role(self.instrument.positions_um(self._controller_axes))
+
+    def on_target(self) -> bool:
+        return all(self.instrument.on_target_states(self._controller_axes).values())
+
+    def wait_on_target(self, timeout_s: float | None = None) -> None:
+        """Poll ONT? every ``poll_interval_s`` until all axes settle; DeviceError after ``timeout_s``."""
+        timeout_s = self.settle_timeout_s if timeout_s is None else float(timeout_s)
+        waited_s, wall0 = 0.0, time.monotonic()
+        while not self.on_target():
+            if max(waited_s, time.monotonic() - wall0) >= timeout_s:
+                raise DeviceError(f"E-727 stage not on target after {timeout_s:g} s: at {self.position_um()} µm, "
+                                  f"targets {self._by_role(self.instrument.targets_um(self._controller_axes))} µm")
+            self._sleep(self.poll_interval_s)
+            waited_s += self.poll_interval_s
+
+    def stop(self) -> None:
+        self.instrument.stop()
+
+    def _do_move_to(self, targets_um: dict[str, float]) -> None:
+        self.instrument.move_um({self.axis_map[role]: value for role, value in targets_um.items()})
+
+    def settings(self) -> dict:
+        inst, axes = self.instrument, self._controller_axes
+        return {
+            **super().settings(), "idn": inst.idn, "axis_map": dict(self.axis_map),
+            "servo": self._by_role(inst.servo_states(axes)),
+            "velocity_um_s": self._by_role(inst.velocities_um_s(axes)),
+            "controller_travel_um": {r: [t.low, t.high] for r, t in self.controller_travel_um.items()},
+            "settle_timeout_s": self.settle_timeout_s, "poll_interval_s": self.poll_interval_s,
+        }
