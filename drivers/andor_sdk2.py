@@ -1,0 +1,262 @@
+"""Andor SDK2 driver for the iDus 420 spectroscopy CCD, read in full vertical binning.
+
+The driver is given a library object exposing the SDK2 C functions: on the rig ``load_sdk2(path)`` (a
+ctypes library: ``libandor.so`` on Linux, ``atmcd64d.dll`` on Windows), in simulation
+``tepl.sims.andor_sdk2.SimSDK2``. It passes what a C caller passes (numbers, ``ctypes.byref`` outputs,
+char buffers, ctypes arrays) and checks every return code: anything but the expected codes raises
+``DeviceError`` naming the function and the code.
+
+Units: seconds (``_s``), degrees Celsius (``_c``), micrometres (``_um``), MHz for readout speeds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tepl.roles import DeviceError
+
+DRV_SUCCESS = 20002
+DRV_NO_NEW_DATA = 20024
+DRV_ACQUIRING = 20072
+DRV_IDLE = 20073
+DRV_TEMP_CODES = (20034, 20035, 20036, 20037, 20040)
+
+SDK2_CODES = {
+    20001: "DRV_ERROR_CODES", 20002: "DRV_SUCCESS", 20003: "DRV_VXDNOTINSTALLED", 20013: "DRV_ERROR_ACK",
+    20022: "DRV_KINETIC_TIME_NOT_MET", 20023: "DRV_ACCUM_TIME_NOT_MET", 20024: "DRV_NO_NEW_DATA",
+    20026: "DRV_SPOOLERROR", 20034: "DRV_TEMP_OFF", 20035: "DRV_TEMP_NOT_STABILIZED",
+    20036: "DRV_TEMP_STABILIZED", 20037: "DRV_TEMP_NOT_REACHED", 20038: "DRV_TEMP_OUT_RANGE",
+    20039: "DRV_TEMP_NOT_SUPPORTED", 20040: "DRV_TEMP_DRIFT", 20064: "DRV_DATATYPE",
+    20066: "DRV_P1INVALID", 20067: "DRV_P2INVALID", 20068: "DRV_P3INVALID", 20069: "DRV_P4INVALID",
+    20070: "DRV_INIERROR", 20072: "DRV_ACQUIRING", 20073: "DRV_IDLE", 20074: "DRV_TEMPCYCLE",
+    20075: "DRV_NOT_INITIALIZED", 20076: "DRV_P5INVALID", 20077: "DRV_P6INVALID", 20078: "DRV_INVALID_MODE",
+    20089: "DRV_USBERROR", 20099: "DRV_BINNING_ERROR", 20100: "DRV_INVALID_AMPLIFIER",
+    20990: "DRV_ERROR_NOCAMERA", 20991: "DRV_NOT_SUPPORTED", 20992: "DRV_NOT_AVAILABLE",
+}
+
+# GetTemperature's return value is the thermal status; these are the words the roles use.
+TEMPERATURE_STATUS = {20034: "off", 20035: "not_stabilized", 20036: "stabilized", 20037: "not_reached",
+                      20040: "drift"}
+
+_I, _F = ctypes.c_int, ctypes.c_float
+_PI, _PF, _PL = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_long)
+
+# Argument types of the SDK2 functions this driver calls (atmcd32d.h); all return unsigned int.
+SDK2_SIGNATURES: dict[str, list] = {
+    "Initialize": [ctypes.c_char_p], "ShutDown": [],
+    "GetCameraSerialNumber": [_PI], "GetHeadModel": [ctypes.c_char_p],
+    "GetDetector": [_PI, _PI], "GetPixelSize": [_PF, _PF],
+    "GetTemperatureRange": [_PI, _PI], "SetTemperature": [_I], "CoolerON": [], "CoolerOFF": [],
+    "IsCoolerOn": [_PI], "GetTemperature": [_PI], "GetTemperatureF": [_PF],
+    "SetReadMode": [_I], "SetAcquisitionMode": [_I], "SetTriggerMode": [_I], "SetExposureTime": [_F],
+    "SetNumberAccumulations": [_I], "SetAccumulationCycleTime": [_F], "SetNumberKinetics": [_I],
+    "SetKineticCycleTime": [_F], "GetAcquisitionTimings": [_PF, _PF, _PF], "GetReadOutTime": [_PF],
+    "SetShutter": [_I, _I, _I, _I],
+    "GetNumberHSSpeeds": [_I, _I, _PI], "GetHSSpeed": [_I, _I, _I, _PF], "SetHSSpeed": [_I, _I],
+    "StartAcquisition": [], "GetStatus": [_PI], "WaitForAcquisition": [], "WaitForAcquisitionTimeOut": [_I],
+    "AbortAcquisition": [], "GetAcquisitionProgress": [_PL, _PL],
+    "GetAcquiredData": [ctypes.POINTER(ctypes.c_int32), ctypes.c_ulong],
+    "GetAcquiredData16": [ctypes.POINTER(ctypes.c_uint16), ctypes.c_ulong],
+    "GetMostRecentImage": [ctypes.POINTER(ctypes.c_int32), ctypes.c_ulong],
+}
+
+SHUTTER_MODES = {"auto": 0, "open": 1, "closed": 2}
+ACQUISITION_MODES = {1: "single", 2: "accumulate", 3: "kinetics"}
+
+
+def load_sdk2(path: str) -> ctypes.CDLL:
+    """Load the SDK2 library (stdcall ``WinDLL`` on Windows) and declare the functions the driver uses."""
+    loader = ctypes.WinDLL if os.name == "nt" else ctypes.CDLL  # type: ignore[attr-defined]
+    try:
+        lib = loader(path)
+    except OSError as e:
+        raise DeviceError(f"cannot load the Andor SDK2 library {path!r}: {e}") from e
+    for name, argtypes in SDK2_SIGNATURES.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.argtypes, fn.restype = argtypes, ctypes.c_uint
+    return lib
+
+
+def _plain(obj: Any) -> Any:
+    """A ctypes output as a Python number; floats to the 7 significant digits a C float holds."""
+    return float(f"{obj.value:.7g}") if isinstance(obj, ctypes.c_float) else obj.value
+
+
+class IDus:
+    """Andor iDus CCD through SDK2: cooling, FVB single / accumulate / kinetic acquisitions.
+
+    ``sleep`` is used while waiting for the last readout of an acquisition to settle (pass
+    ``world.clock.advance`` in simulation). ``hs_speed_mhz`` picks the horizontal readout speed; by default
+    the slowest (lowest read noise).
+    """
+
+    def __init__(self, lib: Any, sleep: Callable[[float], None] = time.sleep, ini_dir: str = "",
+                 hs_speed_mhz: float | None = None, wait_timeout_ms: int = 1000, timeout_margin_s: float = 10.0):
+        self.lib, self.sleep = lib, sleep
+        self.wait_timeout_ms, self.timeout_margin_s = int(wait_timeout_ms), float(timeout_margin_s)
+        self._call("Initialize", ini_dir.encode())
+        self.serial_number = self._get("GetCameraSerialNumber")[0]
+        head = ctypes.create_string_buffer(256)
+        self._call("GetHeadModel", head)
+        self.head_model = head.value.decode(errors="replace").strip()
+        self.detector_pixels: tuple[int, int] = self._get("GetDetector", 2)
+        self.pixel_size_um: tuple[float, float] = self._get("GetPixelSize", 2, ctypes.c_float)
+        self.temperature_range_c: tuple[int, int] = self._get("GetTemperatureRange", 2)
+        n_speeds = self._get("GetNumberHSSpeeds", 1, ctypes.c_int, 0, 0)[0]
+        self.hs_speeds_mhz = [self._get("GetHSSpeed", 1, ctypes.c_float, 0, 0, i)[0] for i in range(n_speeds)]
+        self._call("SetReadMode", 0)
+        self._call("SetTriggerMode", 0)
+        self._acquisition_mode = 1
+        self._call("SetAcquisitionMode", 1)
+        self.set_hs_speed_mhz(min(self.hs_speeds_mhz) if hs_speed_mhz is None else hs_speed_mhz)
+        self.set_shutter("auto")
+        self._exposure_s = self._accumulations = self._frames = None
+        self._setpoint_c: int | None = None
+        self._last_temperature = (float("nan"), "off")
+        self.temperature_c()
+
+    # ------------------------------------------------------------------ library plumbing
+    def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
+        code = int(getattr(self.lib, name)(*args))
+        if code not in ok:
+            raise DeviceError(f"Andor SDK2 {name} returned {code} ({SDK2_CODES.get(code, 'unknown code')})")
+        return code
+
+    def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
+        outs = [ctype() for _ in range(n_out)]
+        self._call(name, *inputs, *(ctypes.byref(o) for o in outs))
+        return tuple(_plain(o) for o in outs)
+
+    # ------------------------------------------------------------------ cooling
+    def set_temperature_c(self, setpoint_c: int) -> None:
+        """Cooler setpoint (whole °C) within the camera's GetTemperatureRange."""
+        low, high = self.temperature_range_c
+        if int(setpoint_c) != setpoint_c or not low <= setpoint_c <= high:
+            raise ValueError(f"CCD setpoint {setpoint_c} °C must be a whole number in [{low}, {high}] °C")
+        self._call("SetTemperature", int(setpoint_c))
+        self._setpoint_c = int(setpoint_c)
+
+    def cooler_on(self) -> None:
+        self._call("CoolerON")
+
+    def cooler_off(self) -> None:
+        self._call("CoolerOFF")
+
+    def is_cooler_on(self) -> bool:
+        return bool(self._get("IsCoolerOn")[0])
+
+    def temperature_c(self) -> tuple[float, str]:
+        """(sensor °C, status: off / not_reached / not_stabilized / stabilized / drift).
+
+        During an acquisition the SDK does not read the sensor; the last reading is returned then.
+        """
+        t = ctypes.c_float()
+        code = self._call("GetTemperatureF", ctypes.byref(t), ok=(*DRV_TEMP_CODES, DRV_ACQUIRING))
+        if code != DRV_ACQUIRING:
+            self._last_temperature = (float(t.value), TEMPERATURE_STATUS[code])
+        return self._last_temperature
+
+    # ------------------------------------------------------------------ settings
+    def set_hs_speed_mhz(self, speed_mhz: float) -> None:
+        """Horizontal readout speed, one of ``hs_speeds_mhz``."""
+        matches = [i for i, s in enumerate(self.hs_speeds_mhz) if abs(s - speed_mhz) < 1e-3]
+        if not matches:
+            raise ValueError(f"readout speed {speed_mhz} MHz is not one of {self.hs_speeds_mhz} MHz")
+        self._call("SetHSSpeed", 0, matches[0])
+        self.hs_speed_mhz = self.hs_speeds_mhz[matches[0]]
+
+    def set_shutter(self, mode: str, closing_ms: int = 0, opening_ms: int = 0) -> None:
+        """Camera shutter: ``auto`` (open during exposures), ``open`` or ``closed``; TTL high opens."""
+        if mode not in SHUTTER_MODES:
+            raise ValueError(f"shutter mode {mode!r} is not one of {sorted(SHUTTER_MODES)}")
+        self._call("SetShutter", 1, SHUTTER_MODES[mode], int(closing_ms), int(opening_ms))
+        self.shutter_mode = mode
+
+    def acquisition_timings_s(self) -> tuple[float, float, float]:
+        """(exposure, accumulate cycle, kinetic cycle) in s, as the camera will actually run them."""
+        return self._get("GetAcquisitionTimings", 3, ctypes.c_float)
+
+    # ------------------------------------------------------------------ acquisition
+    def acquire_single(self, exposure_s: float) -> np.ndarray:
+        """One FVB spectrum (counts per pixel, int32)."""
+        return self._acquire(1, exposure_s)[0]
+
+    def acquire_accumulate(self, exposure_s: float, accumulations: int, cycle_s: float = 0.0) -> np.ndarray:
+        """Sum of ``accumulations`` FVB exposures made on the chip, one every ``cycle_s`` (0: as fast as possible)."""
+        return self._acquire(2, exposure_s, accumulations=accumulations, accumulate_cycle_s=cycle_s)[0]
+
+    def acquire_kinetic(self, exposure_s: float, frames: int, cycle_s: float = 0.0,
+                        accumulations: int = 1) -> np.ndarray:
+        """``frames`` FVB spectra, one every ``cycle_s`` (0: as fast as possible); shape (frames, pixels)."""
+        return self._acquire(3, exposure_s, accumulations=accumulations, frames=frames, kinetic_cycle_s=cycle_s)
+
+    def _acquire(self, mode: int, exposure_s: float, accumulations: int = 1, frames: int = 1,
+                 accumulate_cycle_s: float = 0.0, kinetic_cycle_s: float = 0.0) -> np.ndarray:
+        for what, value in (("exposure", exposure_s), ("accumulate cycle", accumulate_cycle_s),
+                            ("kinetic cycle", kinetic_cycle_s)):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{what} time {value} s must be a finite, non-negative number of seconds")
+        if int(accumulations) < 1 or int(frames) < 1:
+            raise ValueError(f"accumulations ({accumulations}) and frames ({frames}) must be at least 1")
+        self._call("SetAcquisitionMode", mode)
+        self._call("SetExposureTime", ctypes.c_float(exposure_s))
+        if mode in (2, 3):
+            self._call("SetNumberAccumulations", int(accumulations))
+            self._call("SetAccumulationCycleTime", ctypes.c_float(accumulate_cycle_s))
+        if mode == 3:
+            self._call("SetNumberKinetics", int(frames))
+            self._call("SetKineticCycleTime", ctypes.c_float(kinetic_cycle_s))
+        self._acquisition_mode, self._accumulations, self._frames = mode, int(accumulations), int(frames)
+        exposure, accumulate_cycle, kinetic_cycle = self.acquisition_timings_s()
+        self._exposure_s = exposure
+        expected_s = kinetic_cycle * frames if mode == 3 else accumulate_cycle * (accumulations if mode == 2 else 1)
+        self._call("StartAcquisition")
+        self._wait_until_idle(int(frames), expected_s)
+        size = int(frames) * self.detector_pixels[0]
+        data = (ctypes.c_int32 * size)()
+        self._call("GetAcquiredData", data, size)
+        return np.ctypeslib.as_array(data).reshape(int(frames), self.detector_pixels[0]).copy()
+
+    def _wait_until_idle(self, frames: int, expected_s: float) -> None:
+        """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin."""
+        budget_s, waited_s = expected_s + self.timeout_margin_s, 0.0
+        while self._get("GetStatus")[0] == DRV_ACQUIRING:
+            if self._get("GetAcquisitionProgress", 2, ctypes.c_long)[1] >= frames:
+                self.sleep(0.002)  # all scans are in; the readout is finishing
+                waited_s += 0.002
+            elif self._call("WaitForAcquisitionTimeOut", self.wait_timeout_ms,
+                            ok=(DRV_SUCCESS, DRV_NO_NEW_DATA)) == DRV_NO_NEW_DATA:
+                waited_s += self.wait_timeout_ms / 1000.0
+            if waited_s > budget_s:
+                self.abort()
+                raise DeviceError(f"Andor acquisition did not finish within {budget_s:.1f} s; aborted")
+
+    def abort(self) -> None:
+        """Stop a running acquisition (no-op when idle)."""
+        self._call("AbortAcquisition", ok=(DRV_SUCCESS, DRV_IDLE))
+
+    def shutdown(self) -> None:
+        """Switch the cooler off and release the camera."""
+        self.abort()
+        self.cooler_off()
+        self._call("ShutDown")
+
+    def settings(self) -> dict:
+        t_c, status = self.temperature_c()
+        return {
+            "serial_number": self.serial_number, "head_model": self.head_model,
+            "detector_pixels": list(self.detector_pixels), "pixel_size_um": list(self.pixel_size_um),
+            "temperature_c": t_c, "temperature_status": status, "setpoint_c": self._setpoint_c,
+            "cooler_on": self.is_cooler_on(), "read_mode": "fvb",
+            "acquisition_mode": ACQUISITION_MODES[self._acquisition_mode], "exposure_s": self._exposure_s,
+            "accumulations": self._accumulations, "frames": self._frames, "hs_speed_mhz": self.hs_speed_mhz,
+            "shutter_mode": self.shutter_mode, "trigger_mode": "internal",
+        }

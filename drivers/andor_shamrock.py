@@ -1,0 +1,196 @@
+"""Andor Shamrock / Kymera spectrograph driver through the ShamrockCIF library.
+
+The driver is given a library object exposing the ShamrockCIF C functions: on the rig
+``load_shamrock(path)`` (``libshamrockcif.so`` on Linux, ``ShamrockCIF.dll`` on Windows), in simulation
+``tepl.sims.andor_shamrock.SimShamrock``. Every return code is checked; anything but SHAMROCK_SUCCESS
+raises ``DeviceError`` naming the function and the code.
+
+Units: nanometres (``_nm``) for wavelengths, micrometres (``_um``) for pixel widths, metres for the focal
+length the EEPROM reports, degrees for its angles. Gratings are numbered from 1.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from tepl.roles import DeviceError
+
+SHAMROCK_SUCCESS = 20202
+SHAMROCK_CODES = {
+    20201: "SHAMROCK_COMMUNICATION_ERROR", 20202: "SHAMROCK_SUCCESS", 20266: "SHAMROCK_P1INVALID",
+    20267: "SHAMROCK_P2INVALID", 20268: "SHAMROCK_P3INVALID", 20269: "SHAMROCK_P4INVALID",
+    20270: "SHAMROCK_P5INVALID", 20275: "SHAMROCK_NOT_INITIALIZED", 20292: "SHAMROCK_NOT_AVAILABLE",
+}
+
+_I, _F = ctypes.c_int, ctypes.c_float
+_PI, _PF = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float)
+
+# Argument types of the ShamrockCIF functions this driver calls (ShamrockCIF.h); all return unsigned int.
+SHAMROCK_SIGNATURES: dict[str, list] = {
+    "ShamrockInitialize": [ctypes.c_char_p], "ShamrockClose": [],
+    "ShamrockGetNumberDevices": [_PI], "ShamrockGetSerialNumber": [_I, ctypes.c_char_p],
+    "ShamrockEepromGetOpticalParams": [_I, _PF, _PF, _PF],
+    "ShamrockGetNumberGratings": [_I, _PI], "ShamrockGetGrating": [_I, _PI], "ShamrockSetGrating": [_I, _I],
+    "ShamrockGetGratingInfo": [_I, _I, _PF, ctypes.c_char_p, _PI, _PI],
+    "ShamrockWavelengthIsPresent": [_I, _PI], "ShamrockGetWavelength": [_I, _PF],
+    "ShamrockSetWavelength": [_I, _F], "ShamrockGetWavelengthLimits": [_I, _I, _PF, _PF],
+    "ShamrockSetPixelWidth": [_I, _F], "ShamrockSetNumberPixels": [_I, _I],
+    "ShamrockGetCalibration": [_I, _PF, _I],
+    "ShamrockShutterIsPresent": [_I, _PI], "ShamrockGetShutter": [_I, _PI], "ShamrockSetShutter": [_I, _I],
+}
+
+
+def load_shamrock(path: str) -> ctypes.CDLL:
+    """Load the ShamrockCIF library (stdcall ``WinDLL`` on Windows) and declare the functions used."""
+    loader = ctypes.WinDLL if os.name == "nt" else ctypes.CDLL  # type: ignore[attr-defined]
+    try:
+        lib = loader(path)
+    except OSError as e:
+        raise DeviceError(f"cannot load the Andor Shamrock library {path!r}: {e}") from e
+    for name, argtypes in SHAMROCK_SIGNATURES.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.argtypes, fn.restype = argtypes, ctypes.c_uint
+    return lib
+
+
+def _plain(obj: Any) -> Any:
+    """A ctypes output as a Python number; floats to the 7 significant digits a C float holds."""
+    return float(f"{obj.value:.7g}") if isinstance(obj, ctypes.c_float) else obj.value
+
+
+class Kymera:
+    """A Kymera / Shamrock spectrograph: turret, centre wavelength, pixel calibration, shutter.
+
+    ``pixel_width_um`` and ``number_pixels`` describe the camera on the exit port; the library's
+    calibration (``calibration_nm``) is computed for them.
+    """
+
+    def __init__(self, lib: Any, device: int = 0, ini_dir: str = "", pixel_width_um: float = 26.0,
+                 number_pixels: int = 1024):
+        self.lib, self.device = lib, int(device)
+        self._call("ShamrockInitialize", ini_dir.encode())
+        n_devices = self._get("ShamrockGetNumberDevices", ctypes.c_int, with_device=False)[0]
+        if not 0 <= self.device < n_devices:
+            raise DeviceError(f"spectrograph index {self.device} not present ({n_devices} found)")
+        serial = ctypes.create_string_buffer(64)
+        self._call("ShamrockGetSerialNumber", self.device, serial)
+        self.serial_number = serial.value.decode(errors="replace").strip()
+        self.focal_length_m, self.angular_deviation_deg, self.focal_tilt_deg = self._get(
+            "ShamrockEepromGetOpticalParams", ctypes.c_float, n_out=3)
+        self.shutter_present = bool(self._get("ShamrockShutterIsPresent", ctypes.c_int)[0])
+        self.setup_pixels(pixel_width_um, number_pixels)
+
+    # ------------------------------------------------------------------ library plumbing
+    def _call(self, name: str, *args: Any) -> None:
+        code = int(getattr(self.lib, name)(*args))
+        if code != SHAMROCK_SUCCESS:
+            raise DeviceError(f"Andor Shamrock {name} returned {code} ({SHAMROCK_CODES.get(code, 'unknown code')})")
+
+    def _get(self, name: str, ctype: Any, *inputs: Any, n_out: int = 1, with_device: bool = True) -> tuple:
+        outs = [ctype() for _ in range(n_out)]
+        head = (self.device,) if with_device else ()
+        self._call(name, *head, *inputs, *(ctypes.byref(o) for o in outs))
+        return tuple(_plain(o) for o in outs)
+
+    # ------------------------------------------------------------------ gratings
+    def number_gratings(self) -> int:
+        return self._get("ShamrockGetNumberGratings", ctypes.c_int)[0]
+
+    def grating(self) -> int:
+        """The grating in the beam, numbered from 1."""
+        return self._get("ShamrockGetGrating", ctypes.c_int)[0]
+
+    def set_grating(self, grating: int) -> None:
+        """Turn the turret to ``grating`` (1..number_gratings); takes seconds on the real instrument."""
+        n = self.number_gratings()
+        if int(grating) != grating or not 1 <= grating <= n:
+            raise ValueError(f"grating {grating} does not exist; this turret has gratings 1..{n}")
+        if grating != self.grating():
+            self._call("ShamrockSetGrating", self.device, int(grating))
+
+    def grating_info(self, grating: int | None = None) -> dict:
+        """Lines per mm, blaze (text and nm when it reads as a number), home and offset steps."""
+        g = self.grating() if grating is None else int(grating)
+        lines, home, offset = ctypes.c_float(), ctypes.c_int(), ctypes.c_int()
+        blaze = ctypes.create_string_buffer(64)
+        self._call("ShamrockGetGratingInfo", self.device, g, ctypes.byref(lines), blaze, ctypes.byref(home),
+                   ctypes.byref(offset))
+        text = blaze.value.decode(errors="replace").strip()
+        number = re.match(r"\s*([0-9.]+)", text)
+        return {"grating": g, "lines_per_mm": float(lines.value), "blaze": text,
+                "blaze_nm": float(number.group(1)) if number else None, "home": home.value, "offset": offset.value}
+
+    # ------------------------------------------------------------------ wavelength
+    def center_wavelength_nm(self) -> float:
+        return float(self._get("ShamrockGetWavelength", ctypes.c_float)[0])
+
+    def wavelength_limits_nm(self, grating: int | None = None) -> tuple[float, float]:
+        """(lowest, highest) centre wavelength the grating can be turned to, nm."""
+        g = self.grating() if grating is None else int(grating)
+        return self._get("ShamrockGetWavelengthLimits", ctypes.c_float, g, n_out=2)
+
+    def set_center_wavelength_nm(self, center_wavelength_nm: float) -> None:
+        """Turn the grating so ``center_wavelength_nm`` falls on the middle of the detector."""
+        low, high = self.wavelength_limits_nm()
+        if not (math.isfinite(center_wavelength_nm) and low <= center_wavelength_nm <= high):
+            raise ValueError(f"centre wavelength {center_wavelength_nm} nm is outside this grating's range "
+                             f"[{low:.1f}, {high:.1f}] nm")
+        self._call("ShamrockSetWavelength", self.device, ctypes.c_float(center_wavelength_nm))
+
+    # ------------------------------------------------------------------ calibration
+    def setup_pixels(self, pixel_width_um: float, number_pixels: int) -> None:
+        """Tell the library the detector geometry its calibration is computed for."""
+        if not (math.isfinite(pixel_width_um) and pixel_width_um > 0) or int(number_pixels) < 1:
+            raise ValueError(f"detector geometry {number_pixels} pixels of {pixel_width_um} µm is not valid")
+        self._call("ShamrockSetPixelWidth", self.device, ctypes.c_float(pixel_width_um))
+        self._call("ShamrockSetNumberPixels", self.device, int(number_pixels))
+        self.pixel_width_um, self.number_pixels = float(pixel_width_um), int(number_pixels)
+
+    def calibration_nm(self) -> np.ndarray:
+        """Wavelength of each detector pixel (nm, float64) from the library's grating model."""
+        values = (ctypes.c_float * self.number_pixels)()
+        self._call("ShamrockGetCalibration", self.device, values, self.number_pixels)
+        wl = np.ctypeslib.as_array(values).astype(float)
+        if not np.all(np.isfinite(wl)) or not np.all(np.diff(wl) > 0):
+            raise DeviceError("Andor Shamrock GetCalibration returned a wavelength table that is not increasing "
+                              f"(first {wl[0]:g} nm, last {wl[-1]:g} nm)")
+        return wl
+
+    # ------------------------------------------------------------------ shutter
+    def _require_shutter(self) -> None:
+        if not self.shutter_present:
+            raise DeviceError(f"spectrograph {self.serial_number} has no shutter")
+
+    def open_shutter(self) -> None:
+        self._require_shutter()
+        self._call("ShamrockSetShutter", self.device, 1)
+
+    def close_shutter(self) -> None:
+        self._require_shutter()
+        self._call("ShamrockSetShutter", self.device, 0)
+
+    def shutter_is_open(self) -> bool:
+        self._require_shutter()
+        return self._get("ShamrockGetShutter", ctypes.c_int)[0] == 1
+
+    def close(self) -> None:
+        """Release the library."""
+        self._call("ShamrockClose")
+
+    def settings(self) -> dict:
+        limits = self.wavelength_limits_nm()
+        return {
+            "serial_number": self.serial_number, "focal_length_m": self.focal_length_m,
+            "angular_deviation_deg": self.angular_deviation_deg, "focal_tilt_deg": self.focal_tilt_deg,
+            "grating": self.grating_info(), "center_wavelength_nm": self.center_wavelength_nm(),
+            "wavelength_limits_nm": list(limits), "pixel_width_um": self.pixel_width_um,
+            "number_pixels": self.number_pixels,
+            "shutter_open": self.shutter_is_open() if self.shutter_present else None,
+        }

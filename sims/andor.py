@@ -1,0 +1,282 @@
+"""Pieces shared by the Andor library simulators: C-style argument handling and the TE cooler model.
+
+The SDK2 (camera) and ShamrockCIF (spectrograph) libraries are C libraries called through ctypes. Their
+simulators receive exactly what a ctypes call would pass: numbers (Python or ``ctypes.c_int/c_float``),
+``ctypes.byref(obj)`` / ``ctypes.pointer(obj)`` for outputs, ``ctypes.create_string_buffer`` for strings,
+ctypes arrays for data. A malformed argument is answered with the library's "parameter n invalid" code.
+
+``SimSDK2`` lives in ``tepl.sims.andor_sdk2``, ``SimShamrock`` in ``tepl.sims.andor_shamrock``;
+``make_sim_libraries(world)`` builds the pair that share one optical path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+
+def make_sim_libraries(world: Any, **ccd_options: Any) -> tuple[Any, Any]:
+    """A simulated SDK2 library (iDus 420) behind a simulated ShamrockCIF library (Kymera 328i)."""
+    from tepl.sims.andor_sdk2 import SimSDK2
+    from tepl.sims.andor_shamrock import SimShamrock
+
+    shamrock = SimShamrock(world)
+    return SimSDK2(world, shamrock, **ccd_options), shamrock
+
+
+class ArgError(Exception):
+    """Argument ``position`` (1-based) cannot be used; the library answers its P<n>INVALID code."""
+
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
+
+
+class Busy(Exception):
+    """The request needs an idle camera; the library answers DRV_ACQUIRING."""
+
+
+def val(arg: Any) -> Any:
+    """The value of an input argument given as a Python number/bytes or as a ctypes simple object."""
+    return arg.value if hasattr(arg, "value") and not isinstance(arg, (bytes, str)) else arg
+
+
+def set_out(ref: Any, value: Any, position: int) -> None:
+    """Write through an output argument passed as ``ctypes.byref(obj)`` or ``ctypes.pointer(obj)``."""
+    obj = getattr(ref, "_obj", None)
+    if obj is None and hasattr(ref, "contents"):
+        obj = ref.contents
+    if obj is None or not hasattr(obj, "value"):
+        raise ArgError(position)
+    obj.value = value
+
+
+def set_text(buffer: Any, text: str, position: int) -> None:
+    """Fill a char buffer made with ``ctypes.create_string_buffer`` (truncated to fit, NUL-terminated)."""
+    if not isinstance(buffer, ctypes.Array) or buffer._type_ is not ctypes.c_char:
+        raise ArgError(position)
+    buffer.value = text.encode()[: len(buffer) - 1]
+
+
+def c_array(array: Any, n: int, dtype: Any, position: int) -> np.ndarray:
+    """A numpy view of at least ``n`` elements of a ctypes array (or pointer) of ``dtype``."""
+    try:
+        out = np.ctypeslib.as_array(array) if isinstance(array, ctypes.Array) else \
+            np.ctypeslib.as_array(array, shape=(n,))
+    except (TypeError, ValueError) as e:
+        raise ArgError(position) from e
+    if out.dtype != np.dtype(dtype) or out.size < n:
+        raise ArgError(position)
+    return out
+
+
+def api_factory(not_initialized: int, p_invalid: dict[int, int], wire_time_s: float,
+                busy: int | None = None, before: str | None = None):
+    """Decorator factory for simulated library functions.
+
+    Each call takes ``wire_time_s`` of simulated time, is refused with ``not_initialized`` before the
+    library is initialised (unless ``requires_init=False``), runs ``self.<before>()`` first when named,
+    and maps ``ArgError`` / ``Busy`` to the library's codes. Calls are serialised by ``self._lock``.
+    """
+
+    def api(requires_init: bool = True):
+        def wrap(fn):
+            @functools.wraps(fn)
+            def call(self, *args):
+                with self._lock:
+                    self.world.clock.advance(wire_time_s)
+                    if requires_init and not self._initialized:
+                        return not_initialized
+                    if before is not None:
+                        getattr(self, before)()
+                    try:
+                        return fn(self, *args)
+                    except ArgError as e:
+                        return p_invalid.get(e.position, max(p_invalid.values()))
+                    except Busy:
+                        return busy
+
+            return call
+
+        return wrap
+
+    return api
+
+
+QE_PEAK, QE_PEAK_NM, QE_WIDTH_NM = 0.58, 680.0, 250.0
+SATURATION_COUNTS = 65535  # 16-bit ADC
+COSMIC_RATE_PER_S = 0.05  # cosmic-ray hits on the whole 26.6 x 6.6 mm chip
+DARK_E_PER_PX_S_AT_M80 = 0.004  # dark current at -80 °C, doubling every 7 °C
+
+
+def quantum_efficiency(wavelength_nm: np.ndarray) -> np.ndarray:
+    """Open-electrode CCD quantum efficiency (fraction) vs wavelength (nm): ~0.5 across 600-800 nm."""
+    wl = np.asarray(wavelength_nm, float)
+    return np.clip(QE_PEAK * np.exp(-0.5 * ((wl - QE_PEAK_NM) / QE_WIDTH_NM) ** 2), 0.01, 1.0)
+
+
+class AcquisitionSchedule:
+    """The exposure schedule of one StartAcquisition and the frames it fills.
+
+    Exposure ``a`` of frame ``k`` starts at t0 + k·kinetic_cycle + a·accumulate_cycle and is read out
+    ``exposure_s + readout_s`` later. ``WaitForAcquisition`` moves the clock to each exposure's start,
+    takes the world's light then, and moves it on to the end of the readout. A client that polls
+    ``GetStatus`` while sleeping on the clock gets the exposures whose end has passed, and those take the
+    world's light at the time of the poll.
+    """
+
+    def __init__(self, t0_s: float, frames: int, accumulations: int, exposure_s: float, readout_s: float,
+                 accumulate_cycle_s: float, kinetic_cycle_s: float, n_pixels: int):
+        self.frames, self.accumulations, self.exposure_s = frames, accumulations, exposure_s
+        self.schedule = [(k, t0_s + k * kinetic_cycle_s + a * accumulate_cycle_s)
+                         for k in range(frames) for a in range(accumulations)]
+        self.readout_s = readout_s
+        self.data = np.zeros((frames, n_pixels), np.int64)
+        self.done = 0  # exposures read out
+        self.aborted = False
+
+    @staticmethod
+    def cycle_times(acq_mode: int, exposure_s: float, readout_s: float, accumulations: int,
+                    accumulate_cycle_s: float, kinetic_cycle_s: float) -> tuple[float, float, float]:
+        """(exposure, accumulate cycle, kinetic cycle) in s, as GetAcquisitionTimings reports them."""
+        exposure = float(np.float32(exposure_s))
+        n_acc = accumulations if acq_mode in (2, 3) else 1
+        acc = max(accumulate_cycle_s, exposure + readout_s) if acq_mode in (2, 3) else exposure + readout_s
+        kin = max(kinetic_cycle_s, n_acc * acc) if acq_mode == 3 else n_acc * acc
+        return exposure, acc, kin
+
+    @property
+    def running(self) -> bool:
+        return not self.aborted and self.done < len(self.schedule)
+
+    def next_end_s(self) -> float:
+        return self.schedule[self.done][1] + self.exposure_s + self.readout_s
+
+    def frames_done(self) -> int:
+        return self.done // self.accumulations
+
+
+class FvbSensor:
+    """The CCD read in full vertical binning: one column sum of ``n_y`` pixels per spectral pixel."""
+
+    def __init__(self, rng: np.random.Generator, n_x: int, n_y: int, gain_e_per_count: float,
+                 baseline_counts: float):
+        self.rng, self.n_x, self.n_y = rng, n_x, n_y
+        self.gain_e_per_count, self.baseline_counts = float(gain_e_per_count), float(baseline_counts)
+        self.cosmic_ray_hits: list[tuple[int, int, float]] = []  # (exposure, column, electrons)
+
+    @staticmethod
+    def dark_e_per_pixel_s(temperature_c: float) -> float:
+        """Dark current per pixel (e-/s) at ``temperature_c``."""
+        return DARK_E_PER_PX_S_AT_M80 * 2.0 ** ((temperature_c + 80.0) / 7.0)
+
+    def read(self, photons: np.ndarray | None, wavelength_nm: np.ndarray | None, exposure_s: float,
+             temperature_c: float, read_noise_e: float, exposure_index: int = 0) -> np.ndarray:
+        """ADC counts (int64) of one readout: Poisson(QE·photons + dark) + read noise, gain, baseline."""
+        rng = self.rng
+        mean_e = np.full(self.n_x, self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s)
+        if photons is not None:
+            mean_e += quantum_efficiency(wavelength_nm) * np.clip(photons, 0.0, None)
+        electrons = rng.poisson(mean_e).astype(float) + rng.normal(0.0, read_noise_e, self.n_x)
+        for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
+            column = int(rng.integers(0, self.n_x))
+            deposit_e = float(rng.lognormal(math.log(2000.0), 0.6))
+            electrons[column] += deposit_e
+            self.cosmic_ray_hits.append((exposure_index, column, deposit_e))
+        counts = np.rint(self.baseline_counts + electrons / self.gain_e_per_count)
+        return np.clip(counts, 0, SATURATION_COUNTS).astype(np.int64)
+
+    def truth(self) -> dict:
+        return {
+            "baseline_counts": self.baseline_counts, "gain_e_per_count": self.gain_e_per_count,
+            "saturation_counts": SATURATION_COUNTS,
+            "qe": {"peak": QE_PEAK, "peak_nm": QE_PEAK_NM, "width_nm": QE_WIDTH_NM},
+            "dark_e_per_pixel_s_at_minus80_c": DARK_E_PER_PX_S_AT_M80,
+            "cosmic_ray_hits": list(self.cosmic_ray_hits),
+        }
+
+
+class CoolerModel:
+    """Thermoelectric cooler and sensor temperature, integrated exactly over simulated time.
+
+    Cooling runs at ``COOL_C_PER_S`` towards the setpoint (or the lowest temperature the TEC reaches on
+    air, ``FLOOR_C``); raising the setpoint warms at ``WARM_C_PER_S``; with the cooler off the sensor
+    relaxes to ambient with time constant ``OFF_TAU_S``. The status follows the SDK: OFF, NOT_REACHED
+    while more than ``TOLERANCE_C`` from the setpoint, NOT_STABILIZED for ``STABILIZE_S`` after arriving,
+    STABILIZED afterwards, DRIFT when it leaves the setpoint again after having stabilised.
+    """
+
+    OFF, NOT_STABILIZED, STABILIZED, NOT_REACHED, DRIFT = 20034, 20035, 20036, 20037, 20040
+    RANGE_C = (-100, 20)
+    AMBIENT_C = 20.0
+    FLOOR_C = -85.0
+    COOL_C_PER_S = 10.0 / 60.0
+    WARM_C_PER_S = 6.0 / 60.0
+    OFF_TAU_S = 150.0
+    TOLERANCE_C = 1.0
+    STABILIZE_S = 90.0
+
+    def __init__(self, now_s: float):
+        self.temperature_c = self.AMBIENT_C
+        self.setpoint_c = float(self.RANGE_C[1])
+        self.on = False
+        self._last_s = now_s
+        self._arrived_s: float | None = None
+        self._was_stable = False
+
+    def update(self, now_s: float) -> None:
+        dt = now_s - self._last_s
+        if dt <= 0.0:
+            return
+        t0, self._last_s = self._last_s, now_s
+        if not self.on:
+            self.temperature_c = self.AMBIENT_C + (self.temperature_c - self.AMBIENT_C) * math.exp(-dt / self.OFF_TAU_S)
+            return
+        target = max(self.setpoint_c, self.FLOOR_C)
+        gap = target - self.temperature_c
+        if gap == 0.0:
+            if self._arrived_s is None:
+                self._arrived_s = t0
+        else:
+            rate = self.WARM_C_PER_S if gap > 0 else self.COOL_C_PER_S
+            need_s = abs(gap) / rate
+            if need_s <= dt:
+                self.temperature_c = target
+                self._arrived_s = t0 + need_s
+            else:
+                self.temperature_c += math.copysign(rate * dt, gap)
+        if self._arrived_s is not None and now_s - self._arrived_s >= self.STABILIZE_S \
+                and abs(self.temperature_c - self.setpoint_c) <= self.TOLERANCE_C:
+            self._was_stable = True
+
+    def set_setpoint(self, setpoint_c: float, now_s: float) -> None:
+        self.update(now_s)
+        self.setpoint_c = float(setpoint_c)
+        self._arrived_s, self._was_stable = None, False
+
+    def switch(self, on: bool, now_s: float) -> None:
+        self.update(now_s)
+        if on != self.on:
+            self.on = on
+            self._arrived_s, self._was_stable = None, False
+
+    def disturb(self, delta_c: float, now_s: float) -> None:
+        """A sudden heat load (e.g. the fan stops for a moment): the sensor jumps by ``delta_c``."""
+        self.update(now_s)
+        self.temperature_c += delta_c
+        self._arrived_s = None
+
+    def status(self, now_s: float) -> int:
+        self.update(now_s)
+        if not self.on:
+            return self.OFF
+        if abs(self.temperature_c - self.setpoint_c) > self.TOLERANCE_C:
+            return self.DRIFT if self._was_stable else self.NOT_REACHED
+        if self._arrived_s is None or now_s - self._arrived_s < self.STABILIZE_S:
+            return self.NOT_STABILIZED
+        self._was_stable = True
+        return self.STABILIZED

@@ -1,0 +1,399 @@
+"""Simulated Andor iDus 420 (DU420_OE) behind the SDK2 library interface (libandor.so / atmcd64d.dll).
+
+``SimSDK2`` is a Python object with the SDK2 C function names, argument conventions (inputs by value as
+Python numbers or ctypes objects, outputs through ``ctypes.byref(c_int()/c_float())``, char buffers and
+ctypes arrays) and integer return codes, so the driver code is the same for the simulator and the rig.
+
+Physics: the CCD is read in full vertical binning (FVB; other read modes answer DRV_NOT_SUPPORTED). Light
+comes from ``world.spectrum_photons`` at the true wavelength of each pixel, which the attached spectrograph
+simulator knows. Signal = Poisson(QE·photons + dark) + read noise, divided by the gain, on a baseline, rare
+cosmic-ray spikes, 16-bit ADC. The thermoelectric cooler is integrated over ``world.clock`` time and
+``GetTemperature`` returns the thermal status the way the SDK does. Acquisitions run on a schedule in
+simulated time (see ``AcquisitionSchedule``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from tepl.sims.andor import (
+    AcquisitionSchedule,
+    ArgError,
+    Busy,
+    CoolerModel,
+    FvbSensor,
+    api_factory,
+    c_array,
+    set_out,
+    set_text,
+    val,
+)
+
+DRV_SUCCESS = 20002
+DRV_NO_NEW_DATA = 20024
+DRV_P1INVALID, DRV_P2INVALID, DRV_P3INVALID, DRV_P4INVALID = 20066, 20067, 20068, 20069
+DRV_ACQUIRING = 20072
+DRV_IDLE = 20073
+DRV_NOT_INITIALIZED = 20075
+DRV_NOT_SUPPORTED = 20991
+DRV_NOT_AVAILABLE = 20992
+_P_INVALID = {1: DRV_P1INVALID, 2: DRV_P2INVALID, 3: DRV_P3INVALID, 4: DRV_P4INVALID}
+
+WIRE_TIME_S = 0.2e-3  # USB round trip per library call
+HS_SPEEDS_MHZ = (0.1, 0.05, 0.033)  # index 0 is the fastest, as the SDK lists them
+READ_NOISE_E = (7.0, 5.0, 4.0)  # rms electrons at each horizontal speed
+VERTICAL_SHIFT_S = 4.25e-6  # per row, FVB
+
+_api = api_factory(DRV_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S, busy=DRV_ACQUIRING, before="_catch_up")
+
+
+class SimSDK2:
+    """An iDus 420 on USB: 1024 × 255 pixels of 26 µm, TE cooled, one conventional amplifier."""
+
+    def __init__(self, world: Any, spectrograph: Any = None, serial: int = 14821, head_model: str = "DU420_OE",
+                 n_x: int = 1024, n_y: int = 255, pixel_um: float = 26.0, gain_e_per_count: float = 1.5):
+        self.world = world
+        self.spectrograph = spectrograph
+        self._lock = threading.RLock()
+        self.serial, self.head_model = int(serial), head_model
+        self.n_x, self.n_y, self.pixel_um = int(n_x), int(n_y), float(pixel_um)
+        rng = world.rng("ccd")
+        self.sensor = FvbSensor(rng, self.n_x, self.n_y, gain_e_per_count, float(rng.uniform(480.0, 540.0)))
+        self.cooler = CoolerModel(world.clock.now())
+        self._initialized = False
+        self._acq: AcquisitionSchedule | None = None
+        self._reset_settings()
+
+    def _reset_settings(self) -> None:
+        self._acq_mode, self._exposure_s, self._n_acc, self._acc_cycle_s = 1, 0.01, 1, 0.0
+        self._n_kin, self._kin_cycle_s, self._hs_index, self._shutter_mode = 1, 0.0, 0, 0
+
+    # ------------------------------------------------------------------ model
+    def _readout_s(self) -> float:
+        return self.n_x / (HS_SPEEDS_MHZ[self._hs_index] * 1e6) + self.n_y * VERTICAL_SHIFT_S
+
+    def _timings(self) -> tuple[float, float, float]:
+        return AcquisitionSchedule.cycle_times(self._acq_mode, self._exposure_s, self._readout_s(), self._n_acc,
+                                               self._acc_cycle_s, self._kin_cycle_s)
+
+    def _record_truth(self) -> None:
+        self.world.record_truth("ccd", {
+            "serial": self.serial, "head_model": self.head_model, "pixels": [self.n_x, self.n_y],
+            "pixel_um": self.pixel_um, "read_noise_e": READ_NOISE_E[self._hs_index],
+            "hs_speed_mhz": HS_SPEEDS_MHZ[self._hs_index], **self.sensor.truth(),
+        })
+
+    def _expose(self, exposure_s: float) -> np.ndarray:
+        """Counts of one FVB readout after ``exposure_s`` of the light reaching the chip now."""
+        photons = wl = None
+        if self.spectrograph is not None and self._shutter_mode in (0, 1):
+            wl = self.spectrograph.true_wavelengths_nm(self.n_x, self.pixel_um)
+            photons = self.world.spectrum_photons(wl, exposure_s)
+        return self.sensor.read(photons, wl, exposure_s, self.cooler.temperature_c,
+                                READ_NOISE_E[self._hs_index], self._acq.done if self._acq else 0)
+
+    def _run_next_exposure(self, on_time: bool) -> None:
+        """Read out the next scheduled exposure; ``on_time`` first moves the clock to its start."""
+        acq = self._acq
+        frame, start_s = acq.schedule[acq.done]
+        clock = self.world.clock
+        if on_time and clock.now() < start_s:
+            clock.advance(start_s - clock.now())
+        self.cooler.update(clock.now())
+        acq.data[frame] += self._expose(acq.exposure_s)
+        if on_time and clock.now() < start_s + acq.exposure_s + acq.readout_s:
+            clock.advance(start_s + acq.exposure_s + acq.readout_s - clock.now())
+        acq.done += 1
+        self._record_truth()
+
+    def _catch_up(self) -> None:
+        """Bring the cooler and any running acquisition up to the present simulated time."""
+        now = self.world.clock.now()
+        self.cooler.update(now)
+        while self._acq is not None and self._acq.running and self._acq.next_end_s() <= now:
+            self._run_next_exposure(on_time=False)
+
+    def _busy(self) -> bool:
+        return self._acq is not None and self._acq.running
+
+    # ------------------------------------------------------------------ init and identity
+    @_api(requires_init=False)
+    def Initialize(self, ini_dir: Any = b"") -> int:
+        if self._initialized:
+            return DRV_NOT_AVAILABLE
+        self.world.clock.advance(2.0)  # firmware load
+        self._initialized = True
+        self._reset_settings()
+        self._acq = None
+        self._record_truth()
+        return DRV_SUCCESS
+
+    @_api()
+    def ShutDown(self) -> int:
+        if self._acq is not None and self._acq.running:
+            self._acq.aborted = True
+        self.cooler.switch(False, self.world.clock.now())
+        self._initialized = False
+        return DRV_SUCCESS
+
+    @_api()
+    def GetCameraSerialNumber(self, number_ref: Any) -> int:
+        set_out(number_ref, self.serial, 1)
+        return DRV_SUCCESS
+
+    @_api()
+    def GetHeadModel(self, buffer: Any) -> int:
+        set_text(buffer, self.head_model, 1)
+        return DRV_SUCCESS
+
+    @_api()
+    def GetDetector(self, x_ref: Any, y_ref: Any) -> int:
+        set_out(x_ref, self.n_x, 1)
+        set_out(y_ref, self.n_y, 2)
+        return DRV_SUCCESS
+
+    @_api()
+    def GetPixelSize(self, x_ref: Any, y_ref: Any) -> int:
+        set_out(x_ref, self.pixel_um, 1)
+        set_out(y_ref, self.pixel_um, 2)
+        return DRV_SUCCESS
+
+    # ------------------------------------------------------------------ cooling
+    @_api()
+    def GetTemperatureRange(self, min_ref: Any, max_ref: Any) -> int:
+        set_out(min_ref, int(self.cooler.RANGE_C[0]), 1)
+        set_out(max_ref, int(self.cooler.RANGE_C[1]), 2)
+        return DRV_SUCCESS
+
+    @_api()
+    def SetTemperature(self, temperature_c: Any) -> int:
+        t = int(val(temperature_c))
+        if not self.cooler.RANGE_C[0] <= t <= self.cooler.RANGE_C[1]:
+            return DRV_P1INVALID
+        self.cooler.set_setpoint(t, self.world.clock.now())
+        return DRV_SUCCESS
+
+    @_api()
+    def CoolerON(self) -> int:
+        self.cooler.switch(True, self.world.clock.now())
+        return DRV_SUCCESS
+
+    @_api()
+    def CoolerOFF(self) -> int:
+        self.cooler.switch(False, self.world.clock.now())
+        return DRV_SUCCESS
+
+    @_api()
+    def IsCoolerOn(self, on_ref: Any) -> int:
+        set_out(on_ref, int(self.cooler.on), 1)
+        return DRV_SUCCESS
+
+    def _temperature(self, temperature_ref: Any, value: float) -> int:
+        if self._busy():
+            return DRV_ACQUIRING
+        set_out(temperature_ref, value, 1)
+        return self.cooler.status(self.world.clock.now())
+
+    @_api()
+    def GetTemperature(self, temperature_ref: Any) -> int:
+        """Writes the sensor temperature (whole °C); the return value is the thermal status."""
+        return self._temperature(temperature_ref, int(round(self.cooler.temperature_c)))
+
+    @_api()
+    def GetTemperatureF(self, temperature_ref: Any) -> int:
+        """Writes the sensor temperature (°C, float); the return value is the thermal status."""
+        return self._temperature(temperature_ref, self.cooler.temperature_c)
+
+    # ------------------------------------------------------------------ modes and timing
+    def _setting(self, value: Any, allowed: Any, position: int = 1) -> Any:
+        if self._busy():
+            raise Busy
+        v = val(value)
+        if not allowed(v):
+            raise ArgError(position)
+        return v
+
+    @_api()
+    def SetReadMode(self, mode: Any) -> int:
+        """Only 0 (full vertical binning) is simulated."""
+        return DRV_SUCCESS if int(self._setting(mode, lambda v: int(v) in range(5))) == 0 else DRV_NOT_SUPPORTED
+
+    @_api()
+    def SetAcquisitionMode(self, mode: Any) -> int:
+        m = int(self._setting(mode, lambda v: int(v) in range(1, 6)))
+        if m not in (1, 2, 3):
+            return DRV_NOT_SUPPORTED
+        self._acq_mode = m
+        return DRV_SUCCESS
+
+    @_api()
+    def SetTriggerMode(self, mode: Any) -> int:
+        """Only 0 (internal) is simulated: nothing in the simulated rig sends trigger pulses."""
+        m = int(self._setting(mode, lambda v: int(v) in (0, 1, 6, 7, 9, 10, 12)))
+        return DRV_SUCCESS if m == 0 else DRV_NOT_SUPPORTED
+
+    @_api()
+    def SetExposureTime(self, exposure_s: Any) -> int:
+        self._exposure_s = float(self._setting(exposure_s, lambda v: math.isfinite(v) and 0.0 <= v <= 1e5))
+        return DRV_SUCCESS
+
+    @_api()
+    def SetNumberAccumulations(self, number: Any) -> int:
+        self._n_acc = int(self._setting(number, lambda v: int(v) >= 1))
+        return DRV_SUCCESS
+
+    @_api()
+    def SetAccumulationCycleTime(self, cycle_s: Any) -> int:
+        self._acc_cycle_s = float(self._setting(cycle_s, lambda v: math.isfinite(v) and v >= 0.0))
+        return DRV_SUCCESS
+
+    @_api()
+    def SetNumberKinetics(self, number: Any) -> int:
+        self._n_kin = int(self._setting(number, lambda v: int(v) >= 1))
+        return DRV_SUCCESS
+
+    @_api()
+    def SetKineticCycleTime(self, cycle_s: Any) -> int:
+        self._kin_cycle_s = float(self._setting(cycle_s, lambda v: math.isfinite(v) and v >= 0.0))
+        return DRV_SUCCESS
+
+    @_api()
+    def GetAcquisitionTimings(self, exposure_ref: Any, accumulate_ref: Any, kinetic_ref: Any) -> int:
+        exposure, acc, kin = self._timings()
+        set_out(exposure_ref, exposure, 1)
+        set_out(accumulate_ref, acc, 2)
+        set_out(kinetic_ref, kin, 3)
+        return DRV_SUCCESS
+
+    @_api()
+    def GetReadOutTime(self, readout_ref: Any) -> int:
+        set_out(readout_ref, self._readout_s(), 1)
+        return DRV_SUCCESS
+
+    @_api()
+    def SetShutter(self, ttl_type: Any, mode: Any, closing_ms: Any, opening_ms: Any) -> int:
+        """Camera shutter: mode 0 auto (opens for each exposure), 1 permanently open, 2 permanently closed."""
+        self._setting(ttl_type, lambda v: int(v) in (0, 1), 1)
+        m = int(self._setting(mode, lambda v: int(v) in (0, 1, 2), 2))
+        self._setting(closing_ms, lambda v: int(v) >= 0, 3)
+        self._setting(opening_ms, lambda v: int(v) >= 0, 4)
+        self._shutter_mode = m
+        return DRV_SUCCESS
+
+    @staticmethod
+    def _check_channel_amp(channel: Any, amplifier: Any) -> None:
+        if int(val(channel)) != 0 or int(val(amplifier)) != 0:
+            raise ArgError(1 if int(val(channel)) != 0 else 2)
+
+    @_api()
+    def GetNumberHSSpeeds(self, channel: Any, amplifier: Any, number_ref: Any) -> int:
+        self._check_channel_amp(channel, amplifier)
+        set_out(number_ref, len(HS_SPEEDS_MHZ), 3)
+        return DRV_SUCCESS
+
+    @_api()
+    def GetHSSpeed(self, channel: Any, amplifier: Any, index: Any, speed_ref: Any) -> int:
+        """Horizontal readout speed number ``index`` in MHz."""
+        self._check_channel_amp(channel, amplifier)
+        if not 0 <= int(val(index)) < len(HS_SPEEDS_MHZ):
+            raise ArgError(3)
+        set_out(speed_ref, HS_SPEEDS_MHZ[int(val(index))], 4)
+        return DRV_SUCCESS
+
+    @_api()
+    def SetHSSpeed(self, amplifier: Any, index: Any) -> int:
+        self._setting(amplifier, lambda v: int(v) == 0, 1)
+        self._hs_index = int(self._setting(index, lambda v: 0 <= int(v) < len(HS_SPEEDS_MHZ), 2))
+        self._record_truth()
+        return DRV_SUCCESS
+
+    # ------------------------------------------------------------------ acquisition
+    @_api()
+    def StartAcquisition(self) -> int:
+        if self._busy():
+            return DRV_ACQUIRING
+        exposure, acc, kin = self._timings()
+        self.sensor.cosmic_ray_hits = []
+        self._acq = AcquisitionSchedule(self.world.clock.now(), self._n_kin if self._acq_mode == 3 else 1,
+                                        self._n_acc if self._acq_mode in (2, 3) else 1, exposure,
+                                        self._readout_s(), acc, kin, self.n_x)
+        return DRV_SUCCESS
+
+    @_api()
+    def GetStatus(self, status_ref: Any) -> int:
+        set_out(status_ref, DRV_ACQUIRING if self._busy() else DRV_IDLE, 1)
+        return DRV_SUCCESS
+
+    @_api()
+    def WaitForAcquisition(self) -> int:
+        """Returns after the next exposure is read out; DRV_NO_NEW_DATA at once when nothing runs."""
+        if not self._busy():
+            return DRV_NO_NEW_DATA
+        self._run_next_exposure(on_time=True)
+        return DRV_SUCCESS
+
+    @_api()
+    def WaitForAcquisitionTimeOut(self, timeout_ms: Any) -> int:
+        timeout_s = max(0, int(val(timeout_ms))) / 1000.0
+        clock = self.world.clock
+        if not self._busy() or self._acq.next_end_s() - clock.now() > timeout_s:
+            clock.advance(timeout_s)
+            self._catch_up()
+            return DRV_NO_NEW_DATA
+        self._run_next_exposure(on_time=True)
+        return DRV_SUCCESS
+
+    @_api()
+    def AbortAcquisition(self) -> int:
+        if not self._busy():
+            return DRV_IDLE
+        self._acq.aborted = True
+        return DRV_SUCCESS
+
+    @_api()
+    def GetAcquisitionProgress(self, accumulations_ref: Any, series_ref: Any) -> int:
+        acq = self._acq
+        done, n_acc = (acq.done, acq.accumulations) if acq is not None else (0, 1)
+        complete = acq is not None and not acq.running and not acq.aborted
+        set_out(accumulations_ref, n_acc if complete else done % n_acc, 1)
+        set_out(series_ref, done // n_acc, 2)
+        return DRV_SUCCESS
+
+    def _copy_out(self, array: Any, size: Any, frames: np.ndarray, dtype: Any) -> int:
+        n = int(val(size))
+        if n != frames.size:
+            return DRV_P2INVALID
+        info = np.iinfo(dtype)
+        c_array(array, n, dtype, 1)[:n] = np.clip(frames.ravel(), info.min, info.max)
+        return DRV_SUCCESS
+
+    def _acquired(self, array: Any, size: Any, dtype: Any) -> int:
+        acq = self._acq
+        if self._busy():
+            return DRV_ACQUIRING
+        if acq is None or acq.aborted:
+            return DRV_NO_NEW_DATA
+        return self._copy_out(array, size, acq.data, dtype)
+
+    @_api()
+    def GetAcquiredData(self, array: Any, size: Any) -> int:
+        """The whole acquisition as int32, frame after frame; ``size`` must be frames × 1024."""
+        return self._acquired(array, size, np.int32)
+
+    @_api()
+    def GetAcquiredData16(self, array: Any, size: Any) -> int:
+        """As GetAcquiredData, into a uint16 array (values above 65535 are clipped)."""
+        return self._acquired(array, size, np.uint16)
+
+    @_api()
+    def GetMostRecentImage(self, array: Any, size: Any) -> int:
+        """The last completed frame (works during a kinetic series)."""
+        acq = self._acq
+        if acq is None or acq.frames_done() == 0:
+            return DRV_NO_NEW_DATA
+        return self._copy_out(array, size, acq.data[acq.frames_done() - 1], np.int32)
+

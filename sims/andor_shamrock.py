@@ -1,0 +1,354 @@
+"""Simulated Andor Kymera 328i spectrograph behind the ShamrockCIF library interface.
+
+``SimShamrock`` is a Python object with the C library's function names (``ShamrockInitialize``,
+``ShamrockSetWavelength``, ``ShamrockGetCalibration`` ...), its argument conventions (inputs by value,
+outputs through ``ctypes.byref(c_int()/c_float())``, string buffers and float arrays) and its integer return
+codes, so the driver cannot tell it from ``libshamrockcif.so``.
+
+Optics: a Czerny-Turner with focal length f, deviation angle between incident and diffracted beam and a
+detector tilt. ``ShamrockGetCalibration`` answers the grating equation with the NOMINAL parameters (the
+EEPROM values, as the real library does); the light that reaches the CCD follows the TRUE parameters, which
+differ slightly (a lateral detector shift of a fraction of a pixel and a focal length a few 0.1 % off, both
+seeded). The true wavelength of every detector pixel is recorded as ground truth ``"spectrograph"``.
+
+The spectrograph's shutter stands for the excitation shutter of the simulated rig: opening it sets
+``world.shutter_open``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tepl.sims.andor import ArgError, api_factory, c_array, set_out, set_text, val
+
+SHAMROCK_COMMUNICATION_ERROR = 20201
+SHAMROCK_SUCCESS = 20202
+SHAMROCK_P1INVALID = 20266
+SHAMROCK_P2INVALID = 20267
+SHAMROCK_P3INVALID = 20268
+SHAMROCK_P4INVALID = 20269
+SHAMROCK_P5INVALID = 20270
+SHAMROCK_NOT_INITIALIZED = 20275
+SHAMROCK_NOT_AVAILABLE = 20292
+
+_P_INVALID = {1: SHAMROCK_P1INVALID, 2: SHAMROCK_P2INVALID, 3: SHAMROCK_P3INVALID,
+              4: SHAMROCK_P4INVALID, 5: SHAMROCK_P5INVALID}
+
+WIRE_TIME_S = 0.3e-3  # USB round trip per library call
+GRATING_CHANGE_S = 12.0  # turret exchange
+ROTATION_DEG_PER_S = 20.0
+MAX_GRATING_ANGLE_DEG = 35.0
+
+
+@dataclass(frozen=True)
+class Grating:
+    lines_per_mm: float
+    blaze: str  # as the library reports it (nm, text)
+
+
+KYMERA_328I_GRATINGS = (Grating(150.0, "800"), Grating(600.0, "750"), Grating(1200.0, "500"))
+
+
+def grating_wavelengths_nm(center_wavelength_nm: float, lines_per_mm: float, focal_length_mm: float,
+                           deviation_deg: float, tilt_deg: float, pixel_width_um: float, n_pixels: int,
+                           detector_shift_um: float = 0.0, order: int = 1) -> np.ndarray:
+    """Wavelength (nm) at the centre of each pixel of a detector in the spectrograph's focal plane.
+
+    Grating equation m·λ = d·(sin α + sin β) with α - β = the deviation angle; the grating is turned so
+    that ``center_wavelength_nm`` falls on the middle of the chip. ``detector_shift_um`` moves the chip
+    along the dispersion direction.
+    """
+    d_nm = 1e6 / lines_per_mm
+    half = math.radians(deviation_deg) / 2.0
+    sin_phi = order * center_wavelength_nm / (2.0 * d_nm * math.cos(half))
+    phi = math.asin(max(-1.0, min(1.0, sin_phi)))
+    alpha, beta_c = phi + half, phi - half
+    x_mm = ((np.arange(n_pixels) - (n_pixels - 1) / 2.0) * pixel_width_um + detector_shift_um) / 1000.0
+    tilt = math.radians(tilt_deg)
+    beta = beta_c + np.arctan(x_mm * math.cos(tilt) / (focal_length_mm + x_mm * math.sin(tilt)))
+    return d_nm * (math.sin(alpha) + np.sin(beta)) / order
+
+
+_api = api_factory(SHAMROCK_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S)
+
+
+class SimShamrock:
+    """A Kymera 328i with a three-grating turret and an entrance shutter, one device (index 0)."""
+
+    def __init__(self, world: Any, serial: str = "KY-7342", focal_length_m: float = 0.328,
+                 deviation_deg: float = 14.0, tilt_deg: float = 0.0,
+                 gratings: tuple[Grating, ...] = KYMERA_328I_GRATINGS,
+                 detector_pixels: int = 1024, detector_pixel_um: float = 26.0):
+        self.world = world
+        self._lock = threading.RLock()
+        self.serial = serial
+        self.gratings = tuple(gratings)
+        self.focal_length_m = float(focal_length_m)
+        self.deviation_deg = float(deviation_deg)
+        self.tilt_deg = float(tilt_deg)
+        self.detector_pixels = int(detector_pixels)
+        self.detector_pixel_um = float(detector_pixel_um)
+        rng = world.rng("spectrograph")
+        # Hidden truth: the chip sits a little off the optical axis and the focal length is a little off.
+        shift_nm = rng.uniform(0.3, 0.5) * rng.choice([-1.0, 1.0])
+        pair_nm = self._nominal(700.0, 1, 2)
+        nm_per_um = (pair_nm[1] - pair_nm[0]) / self.detector_pixel_um
+        self.true_detector_shift_um = float(shift_nm / nm_per_um)
+        self.true_focal_length_m = self.focal_length_m * (1.0 + rng.uniform(0.002, 0.0035) * rng.choice([-1, 1]))
+        self._initialized = False
+        self._grating = 1
+        self._center_nm = 0.0
+        self._pixel_width_um = 0.0
+        self._n_pixels = 0
+        self._shutter_mode = 0
+
+    # ------------------------------------------------------------------ optics used by the CCD simulator
+    def _nominal(self, center_nm: float, grating: int, n_pixels: int, pixel_um: float | None = None):
+        return grating_wavelengths_nm(center_nm, self.gratings[grating - 1].lines_per_mm,
+                                      self.focal_length_m * 1000.0, self.deviation_deg, self.tilt_deg,
+                                      self.detector_pixel_um if pixel_um is None else pixel_um, n_pixels)
+
+    def true_wavelengths_nm(self, n_pixels: int | None = None, pixel_width_um: float | None = None) -> np.ndarray:
+        """True centre wavelength (nm) of each pixel of the attached detector at the present settings."""
+        return grating_wavelengths_nm(
+            self._center_nm, self.gratings[self._grating - 1].lines_per_mm, self.true_focal_length_m * 1000.0,
+            self.deviation_deg, self.tilt_deg,
+            self.detector_pixel_um if pixel_width_um is None else pixel_width_um,
+            self.detector_pixels if n_pixels is None else n_pixels, self.true_detector_shift_um)
+
+    def _limits_nm(self, grating: int) -> tuple[float, float]:
+        d_nm = 1e6 / self.gratings[grating - 1].lines_per_mm
+        half = math.radians(self.deviation_deg) / 2.0
+        return 0.0, 2.0 * d_nm * math.cos(half) * math.sin(math.radians(MAX_GRATING_ANGLE_DEG))
+
+    def _grating_angle_deg(self, grating: int, center_nm: float) -> float:
+        d_nm = 1e6 / self.gratings[grating - 1].lines_per_mm
+        half = math.radians(self.deviation_deg) / 2.0
+        return math.degrees(math.asin(center_nm / (2.0 * d_nm * math.cos(half))))
+
+    def _record_truth(self) -> None:
+        nominal = self._nominal(self._center_nm, self._grating, self.detector_pixels)
+        true = self.true_wavelengths_nm()
+        self.world.record_truth("spectrograph", {
+            "serial": self.serial,
+            "grating": self._grating,
+            "lines_per_mm": self.gratings[self._grating - 1].lines_per_mm,
+            "center_wavelength_nm": self._center_nm,
+            "focal_length_nominal_m": self.focal_length_m,
+            "focal_length_true_m": self.true_focal_length_m,
+            "detector_shift_um": self.true_detector_shift_um,
+            "detector_pixels": self.detector_pixels,
+            "detector_pixel_um": self.detector_pixel_um,
+            "true_wavelength_nm": true.tolist(),
+            "nominal_wavelength_nm": nominal.tolist(),
+        })
+
+    def _check_device(self, device: Any) -> None:
+        if int(val(device)) != 0:
+            raise ArgError(1)
+
+    def _check_grating(self, grating: Any, position: int) -> int:
+        g = int(val(grating))
+        if not 1 <= g <= len(self.gratings):
+            raise ArgError(position)
+        return g
+
+    # ------------------------------------------------------------------ init and identity
+    @_api(requires_init=False)
+    def ShamrockInitialize(self, ini_dir: Any = b"") -> int:
+        if not self._initialized:
+            self._initialized = True
+            self._grating, self._center_nm = 1, 0.0
+            self._pixel_width_um, self._n_pixels = 0.0, 0
+            self._shutter_mode = 0
+            self.world.shutter_open = False
+            self._record_truth()
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockClose(self) -> int:
+        self._initialized = False
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetNumberDevices(self, n_ref: Any) -> int:
+        set_out(n_ref, 1, 1)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetSerialNumber(self, device: Any, buffer: Any) -> int:
+        self._check_device(device)
+        set_text(buffer, self.serial, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockEepromGetOpticalParams(self, device: Any, focal_ref: Any, deviation_ref: Any, tilt_ref: Any) -> int:
+        """Focal length in metres, angular deviation and focal tilt in degrees."""
+        self._check_device(device)
+        set_out(focal_ref, self.focal_length_m, 2)
+        set_out(deviation_ref, self.deviation_deg, 3)
+        set_out(tilt_ref, self.tilt_deg, 4)
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ gratings
+    @_api()
+    def ShamrockGetNumberGratings(self, device: Any, n_ref: Any) -> int:
+        self._check_device(device)
+        set_out(n_ref, len(self.gratings), 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetGrating(self, device: Any, grating_ref: Any) -> int:
+        self._check_device(device)
+        set_out(grating_ref, self._grating, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockSetGrating(self, device: Any, grating: Any) -> int:
+        self._check_device(device)
+        g = self._check_grating(grating, 2)
+        if g != self._grating:
+            self.world.clock.advance(GRATING_CHANGE_S)
+            self._grating = g
+            self._center_nm = min(self._center_nm, self._limits_nm(g)[1])
+            self._record_truth()
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetGratingInfo(self, device: Any, grating: Any, lines_ref: Any, blaze_buffer: Any,
+                               home_ref: Any, offset_ref: Any) -> int:
+        self._check_device(device)
+        g = self._check_grating(grating, 2)
+        set_out(lines_ref, self.gratings[g - 1].lines_per_mm, 3)
+        set_text(blaze_buffer, self.gratings[g - 1].blaze, 4)
+        set_out(home_ref, 41000 + 100000 * (g - 1), 5)
+        set_out(offset_ref, 0, 6)
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ wavelength
+    @_api()
+    def ShamrockWavelengthIsPresent(self, device: Any, present_ref: Any) -> int:
+        self._check_device(device)
+        set_out(present_ref, 1, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetWavelength(self, device: Any, wavelength_ref: Any) -> int:
+        self._check_device(device)
+        set_out(wavelength_ref, self._center_nm, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockSetWavelength(self, device: Any, wavelength_nm: Any) -> int:
+        self._check_device(device)
+        target = float(val(wavelength_nm))
+        low, high = self._limits_nm(self._grating)
+        if not (math.isfinite(target) and low <= target <= high):
+            return SHAMROCK_P2INVALID
+        turn_deg = abs(self._grating_angle_deg(self._grating, target)
+                       - self._grating_angle_deg(self._grating, self._center_nm))
+        self.world.clock.advance(0.2 + turn_deg / ROTATION_DEG_PER_S)
+        self._center_nm = target
+        self._record_truth()
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetWavelengthLimits(self, device: Any, grating: Any, min_ref: Any, max_ref: Any) -> int:
+        self._check_device(device)
+        low, high = self._limits_nm(self._check_grating(grating, 2))
+        set_out(min_ref, low, 3)
+        set_out(max_ref, high, 4)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGotoZeroOrder(self, device: Any) -> int:
+        self._check_device(device)
+        return self.ShamrockSetWavelength(0, 0.0)
+
+    @_api()
+    def ShamrockAtZeroOrder(self, device: Any, at_zero_ref: Any) -> int:
+        self._check_device(device)
+        set_out(at_zero_ref, int(self._center_nm == 0.0), 2)
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ calibration
+    @_api()
+    def ShamrockSetPixelWidth(self, device: Any, width_um: Any) -> int:
+        self._check_device(device)
+        width = float(val(width_um))
+        if not (math.isfinite(width) and 0.0 < width <= 1000.0):
+            return SHAMROCK_P2INVALID
+        self._pixel_width_um = width
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetPixelWidth(self, device: Any, width_ref: Any) -> int:
+        self._check_device(device)
+        set_out(width_ref, self._pixel_width_um, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockSetNumberPixels(self, device: Any, n_pixels: Any) -> int:
+        self._check_device(device)
+        n = int(val(n_pixels))
+        if not 0 < n <= 65536:
+            return SHAMROCK_P2INVALID
+        self._n_pixels = n
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetNumberPixels(self, device: Any, n_ref: Any) -> int:
+        self._check_device(device)
+        set_out(n_ref, self._n_pixels, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetCalibration(self, device: Any, values: Any, n_pixels: Any) -> int:
+        """Nominal wavelength (nm) of each pixel; all zeros until pixel width and count are set."""
+        self._check_device(device)
+        n = int(val(n_pixels))
+        if n <= 0:
+            return SHAMROCK_P3INVALID
+        out = c_array(values, n, np.float32, 2)
+        if self._pixel_width_um <= 0.0 or self._n_pixels <= 0:
+            out[:n] = 0.0
+        else:
+            wl = self._nominal(self._center_nm, self._grating, self._n_pixels, self._pixel_width_um)
+            out[:n] = wl[:n] if n <= wl.size else np.concatenate([wl, np.zeros(n - wl.size)])
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ shutter
+    @_api()
+    def ShamrockShutterIsPresent(self, device: Any, present_ref: Any) -> int:
+        self._check_device(device)
+        set_out(present_ref, 1, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockIsModePossible(self, device: Any, mode: Any, possible_ref: Any) -> int:
+        self._check_device(device)
+        set_out(possible_ref, int(int(val(mode)) in (0, 1)), 3)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetShutter(self, device: Any, mode_ref: Any) -> int:
+        self._check_device(device)
+        set_out(mode_ref, self._shutter_mode, 2)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockSetShutter(self, device: Any, mode: Any) -> int:
+        """0 closed, 1 open (2, BNC-controlled, is not fitted on this unit)."""
+        self._check_device(device)
+        m = int(val(mode))
+        if m not in (0, 1):
+            return SHAMROCK_P2INVALID
+        self.world.clock.advance(0.02)
+        self._shutter_mode = m
+        self.world.shutter_open = m == 1
+        return SHAMROCK_SUCCESS
