@@ -91,8 +91,8 @@ class TeplSample:
     # ------------------------------------------------------------------ construction
     @classmethod
     def generate(cls, seed: int = 0, n_dots: int = 6, *, params: TipSampleParams | None = None,
-                 height_nm: float = 10.0, height_sd_nm: float = 0.3, energy_eV: float = 1.905,
-                 energy_sd_eV: float = 0.010, energy_limits_eV: tuple[float, float] = (1.88, 1.925),
+                 height_nm: float = 10.0, height_sd_nm: float = 0.3, energy_eV: float = 1.900,
+                 energy_sd_eV: float = 0.010, energy_limits_eV: tuple[float, float] = (1.88, 1.915),
                  fwhm_eV: float = 0.170, fwhm_sd_eV: float = 0.003, lorentz_fraction: float = 0.35,
                  min_separation_nm: float = 30.0, margin_nm: float = 15.0,
                  mean_on_s: float = 300.0, mean_off_s: float = 6.0) -> TeplSample:

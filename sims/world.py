@@ -82,6 +82,7 @@ class World:
         self.lamp_on = False  # Ar-Hg calibration lamp in front of the slit
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
+        self.lowest_tip_distance_nm = float("inf")  # closest approach to the surface so far (truth)
         self._truth: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ randomness and truth
@@ -126,6 +127,7 @@ class World:
             self.crashed = True
             z_nm = 0.0
         self.tip_z_nm = float(z_nm)
+        self.lowest_tip_distance_nm = min(self.lowest_tip_distance_nm, self.tip_distance_nm())
 
     def shear_amplitude(self) -> float:
         """Tuning-fork amplitude as a fraction of free amplitude at the present tip position."""

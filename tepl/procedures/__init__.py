@@ -1,0 +1,35 @@
+"""Procedures: the experiments tepl runs, all through one run loop (``tepl.procedures.base.run``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tepl.procedures.base import AbortRequested, Event, Procedure, RunControl, run
+from tepl.procedures.calibrate import Calibrate
+from tepl.procedures.gap import DistanceSweep, PressureRamp
+from tepl.procedures.params import Parameter, ParameterError
+from tepl.procedures.scans import LineScan, Raster
+
+PROCEDURES: dict[str, type[Procedure]] = {
+    cls.name: cls for cls in (Raster, LineScan, DistanceSweep, PressureRamp, Calibrate)
+}
+
+__all__ = ["PROCEDURES", "AbortRequested", "Event", "Parameter", "ParameterError", "Procedure",
+           "RunControl", "make_procedure", "run", "run_procedure"]
+
+
+def make_procedure(name: str, **values: Any) -> Procedure:
+    """The procedure called ``name`` (as in ``tepl list``) with its parameters checked."""
+    try:
+        cls = PROCEDURES[name]
+    except KeyError:
+        raise ParameterError(f"unknown procedure {name!r}; known: {', '.join(sorted(PROCEDURES))}") from None
+    return cls(**values)
+
+
+def run_procedure(name: str, station: Any, out: str | Path, control: RunControl | None = None,
+                  listeners: list | None = None, overwrite: bool = False, **values: Any) -> Path:
+    """Run a procedure by name from Python: ``run_procedure("raster", station, "map.h5", step_nm=5)``."""
+    return run(make_procedure(name, **values), station, out, control=control, listeners=listeners,
+               overwrite=overwrite)

@@ -1,0 +1,180 @@
+"""Command line: ``tepl list | run | info | plot | serve | import | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SIMULATORS = ("pi-e727", "rhk-r9")
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from tepl.procedures import PROCEDURES
+
+    for name, cls in PROCEDURES.items():
+        print(f"{name}: {cls.summary}")
+        print(f"  roles: {', '.join(cls.roles)}")
+        for p in cls.parameters:
+            print(f"  {p.describe()}")
+    return 0
+
+
+class _ProgressBar:
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width = stream, width
+
+    def __call__(self, event) -> None:
+        if event.kind == "progress" and event.total:
+            filled = int(self.width * event.done / event.total)
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {event.done}/{event.total} {event.message:<40.40}")
+            if event.done == event.total:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif event.kind == "log":
+            self.stream.write(f"\n{event.message}\n")
+        elif event.kind == "status" and event.message not in ("paused", "resumed"):
+            self.stream.write(f"\nrun {event.message}: {event.data.get('path', '')}\n")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tepl.procedures import make_procedure, run
+    from tepl.procedures.params import parse_assignments
+    from tepl.station import build_station
+
+    procedure = make_procedure(args.procedure, **parse_assignments(args.set or []))
+    station = build_station(args.config)
+    if args.dry_run:
+        print(procedure.dry_run(station))
+        return 0
+    if args.out is None:
+        raise SystemExit("tepl run: --out FILE.h5 is required (or --dry-run)")
+    try:
+        path = run(procedure, station, args.out, listeners=[_ProgressBar()], overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: tip withdrawn, shutter closed, data kept in {args.out}", file=sys.stderr)
+        return 130
+    print(path)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from tepl.data.runfile import describe
+
+    print(describe(args.file))
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from tepl.plotting import plot_run
+
+    out_dir = Path(args.out) if args.out else Path(args.file).with_suffix("")
+    for path in plot_run(args.file, out_dir):
+        print(path)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from tepl.data.sif import import_sif
+
+    src = Path(args.file)
+    if src.suffix.lower() != ".sif":
+        raise SystemExit(f"tepl import: {src}: only Andor .sif files are supported")
+    out = Path(args.out) if args.out else src.with_suffix(".h5")
+    print(import_sif(src, out))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from tepl.config import load_config
+    from tepl.sims.tepl_sample import TeplSample
+    from tepl.sims.world import World
+
+    sim = load_config(args.config).data.get("simulation", {})
+    seed = int(sim.get("seed", 0))
+    world = World(sample=TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6))), seed=seed,
+                  real_time=True)
+    if args.simulator == "pi-e727":
+        from tepl.sims.pi_e727 import serve
+    else:
+        from tepl.sims.rhk_r9 import serve
+    server = serve(world, args.port).start()
+    host, port = server.address
+    print(f"{args.simulator} simulator on {host}:{port} (Ctrl-C stops)", flush=True)
+    try:
+        import time
+
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tepl.demo import run_demo
+
+    run_demo(Path(args.out), config=args.config)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tepl", description="tip-enhanced PL microscope control")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="procedures with their parameters, units, defaults and bounds")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("run", help="run a procedure into one HDF5 file")
+    p.add_argument("procedure")
+    p.add_argument("--config", default=None, help="station config (default: the embedded config/sim.yaml)")
+    p.add_argument("--out", default=None, help="output FILE.h5")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="parameter value (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="check limits and estimate time, move nothing")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("info", help="describe a run file")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("plot", help="PNG figures of a run file")
+    p.add_argument("file")
+    p.add_argument("--out", default=None, help="output folder (default: beside the file)")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("import", help="convert an Andor .sif file into a tepl HDF5 file")
+    p.add_argument("file")
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("serve", help="serve a protocol simulator on 127.0.0.1 until stopped")
+    p.add_argument("simulator", choices=SIMULATORS)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--config", default=None, help="station config whose simulation section to use")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("demo", help="a simulated TEPL session: calibrate, raster, sweeps, ramps, figures")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--config", default=None)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tepl.config import ConfigError
+    from tepl.procedures.params import ParameterError
+    from tepl.roles import DeviceError, LimitError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ParameterError, LimitError, DeviceError, FileExistsError, FileNotFoundError,
+            ValueError) as exc:
+        print(f"tepl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""A simulated TEPL session (``make demo`` / ``tepl demo``): the experiments of paper 000, end to end.
+
+calibrate → raster that finds the dots → distance sweep and pressure ramp on the brightest dot →
+the same ramp on bare Au; every run an HDF5 file in ``out``, every file its PNG figures.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tepl.data.runfile import read_run
+from tepl.procedures import run_procedure
+from tepl.station import build_station
+
+BARE_AU_UM = (50.3, 50.0)  # a spot of bare gold outside the dot field of the simulated sample
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def find_dots(raster_path: Path) -> list:
+    """Spots of the raster's integrated-intensity map (stage coordinates, nm)."""
+    from tepl.analysis.maps import find_spots, intensity_map
+
+    run = read_run(raster_path)
+    image = intensity_map(run.data["wavelength_nm"], run.data["spectra"])
+    return find_spots(image, run.data["x_nm"], run.data["y_nm"])
+
+
+def run_demo(out: Path, config: str | None = None) -> list[Path]:
+    """Run the session into ``out``; return the files written (HDF5 and PNG)."""
+    from tepl.plotting import plot_run
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    station = build_station(config)
+    temperature_c, status = station.spectrometer.temperature_c()
+    _say(f"station {station.name}: CCD at {temperature_c:.0f} °C ({status})")
+    written: list[Path] = []
+
+    def step(name: str, procedure: str, **params) -> Path:
+        path = out / f"{name}.h5"
+        run_procedure(procedure, station, path, overwrite=True, **params)
+        figures = plot_run(path, out / "figures" / name)
+        written.extend([path, *figures])
+        _say(f"  {procedure:15s} -> {path}  ({len(figures)} figures, {time.monotonic() - t0:.0f} s elapsed)")
+        return path
+
+    _say("1. calibrate: Ar-Hg lamp lines")
+    cal = read_run(step("01-calibrate", "calibrate"))
+    _say("   " + (cal.log[-1] if cal.log else "no calibration report"))
+
+    _say("2. raster 150 nm x 150 nm, 5 nm pixels, snake order")
+    raster = step("02-raster", "raster", size_x_nm=150.0, size_y_nm=150.0, step_nm=5.0, exposure_s=0.1)
+    dots = find_dots(raster)
+    if not dots:
+        raise RuntimeError("the raster found no dots")
+    for d in dots:
+        _say(f"   dot at ({d.x_nm:.1f}, {d.y_nm:.1f}) nm, spot FWHM {d.fwhm_nm:.1f} nm, amplitude {d.amplitude:.0f}")
+    brightest = max(dots, key=lambda d: d.amplitude)
+    x_um, y_um = brightest.x_nm / 1000.0, brightest.y_nm / 1000.0
+
+    _say(f"3. distance sweep above the brightest dot ({x_um:.4f}, {y_um:.4f}) µm")
+    step("03-distance-sweep", "distance-sweep", x_um=x_um, y_um=y_um, start_gap_nm=40.0, stop_gap_nm=12.0)
+
+    _say("4. pressure ramp on the dot")
+    ramp = read_run(step("04-pressure-ramp-dot", "pressure-ramp", x_um=x_um, y_um=y_um))
+    _report_ramp(ramp)
+
+    _say(f"5. the same ramp on bare Au at {BARE_AU_UM} µm")
+    au = read_run(step("05-pressure-ramp-au", "pressure-ramp", x_um=BARE_AU_UM[0], y_um=BARE_AU_UM[1]))
+    _report_ramp(au)
+    station.close()
+    _say(f"done in {time.monotonic() - t0:.0f} s: {sum(p.suffix == '.h5' for p in written)} run files and "
+         f"{sum(p.suffix == '.png' for p in written)} figures in {out.resolve()}")
+    return written
+
+
+def _report_ramp(run) -> None:
+    energy = run.data["peak_energy_eV"]
+    gap = run.data["gap_nm"]
+    ok = np.isfinite(energy)
+    if not ok.any():
+        _say("   no peak fitted")
+        return
+    pressing = run.data["direction"] > 0
+    shift = (np.nanmin(energy[pressing]) - energy[ok][0]) * 1000.0
+    imax = np.nanargmax(np.where(pressing, run.data["peak_intensity"], np.nan))
+    _say(f"   peak shift at deepest press {shift:+.1f} meV, intensity maximum at gap {gap[imax]:.2f} nm, "
+         f"max pressure {np.nanmax(run.data['pressure_GPa']):.2f} GPa")

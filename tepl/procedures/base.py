@@ -1,0 +1,211 @@
+"""The one run loop every procedure goes through.
+
+A procedure declares its parameters (units, bounds) and the roles it needs, checks the station's limits in
+``check`` (before anything moves), pre-allocates its datasets in ``prepare`` and does the work in
+``execute``, calling ``ctx.checkpoint()`` at safe points and ``ctx.progress()`` as it goes.
+
+``run()`` owns the exits: on completion, operator stop, abort, any exception or Ctrl-C it first puts the
+station in its safe state (tip withdrawn, shutter closed), then records in the file what happened and why,
+keeping every line already written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tepl import __version__
+from tepl.procedures.params import Parameter, ParameterSet
+from tepl.roles import LimitError
+
+
+class AbortRequested(Exception):
+    """Raised at a safe point after the operator asked to abort."""
+
+
+@dataclass
+class Event:
+    """Something a procedure reports: ``progress`` (done/total), ``log``, ``status`` or ``data``."""
+
+    kind: str
+    message: str = ""
+    done: int = 0
+    total: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class RunControl:
+    """Thread-safe requests from the operator (GUI, CLI, script) to a running procedure."""
+
+    def __init__(self) -> None:
+        self._resume = threading.Event()
+        self._resume.set()
+        self._stop = threading.Event()
+        self._abort = threading.Event()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def stop(self) -> None:
+        """Finish the current line, keep the data, end cleanly."""
+        self._stop.set()
+
+    def abort(self) -> None:
+        """End at the next safe point; the run is marked aborted."""
+        self._abort.set()
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def abort_requested(self) -> bool:
+        return self._abort.is_set()
+
+
+class RunContext:
+    """What ``execute`` gets: the station, the recorder, events and the operator's requests."""
+
+    def __init__(self, station: Any, recorder: Any, control: RunControl,
+                 listeners: list[Callable[[Event], None]]):
+        self.station = station
+        self.recorder = recorder
+        self.control = control
+        self._listeners = listeners
+
+    def emit(self, event: Event) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        self.emit(Event("progress", message, done, total))
+
+    def log(self, message: str) -> None:
+        self.recorder.append_event(message)
+        self.emit(Event("log", message))
+
+    def checkpoint(self) -> None:
+        """A safe point: wait here while paused; raise AbortRequested if the operator aborted."""
+        if self.control.abort_requested:
+            raise AbortRequested("aborted by the operator")
+        if self.control.paused:
+            self.emit(Event("status", "paused"))
+            while self.control.paused and not self.control.abort_requested:
+                time.sleep(0.02)
+            if self.control.abort_requested:
+                raise AbortRequested("aborted by the operator")
+            self.emit(Event("status", "resumed"))
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.control.stop_requested
+
+
+class Procedure:
+    """Base class of every procedure. Subclasses set ``name``, ``parameters``, ``roles``."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    roles: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **values: Any):
+        self.params = ParameterSet.resolve(self.parameters, values)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.params[name]
+
+    # ---- hooks ---------------------------------------------------------------------------------
+    def check(self, station: Any) -> list[str]:
+        """Check the parameters against the station's limits; raise LimitError, return checks done."""
+        return []
+
+    def estimate_s(self, station: Any) -> float:
+        """Estimated duration in seconds (instrument time, excluding computation)."""
+        return 0.0
+
+    def prepare(self, ctx: RunContext) -> None:
+        """Pre-allocate datasets and axes in ``ctx.recorder``."""
+
+    def execute(self, ctx: RunContext) -> None:
+        raise NotImplementedError
+
+    # ---- shared -------------------------------------------------------------------------------
+    def dry_run(self, station: Any) -> str:
+        """Walk the checks without moving anything; report limits checked and estimated time."""
+        self._check_roles(station)
+        checks = self.check(station)
+        lines = [f"procedure {self.name} on station {station.name}: dry run, nothing moved"]
+        lines += [f"  {p.name} = {self.params[p.name]!r} {p.unit}".rstrip() for p in self.parameters]
+        lines += [f"  ok: {c}" for c in checks]
+        lines.append(f"  estimated time: {self.estimate_s(station):.1f} s")
+        return "\n".join(lines)
+
+    def _check_roles(self, station: Any) -> None:
+        missing = [r for r in self.roles if not station.has_role(r)]
+        if missing:
+            raise LimitError(f"{self.name} needs the roles {missing}, which station {station.name} lacks")
+
+
+def run(procedure: Procedure, station: Any, out_path: str | Path,
+        control: RunControl | None = None, listeners: list[Callable[[Event], None]] | None = None,
+        overwrite: bool = False) -> Path:
+    """Run ``procedure`` on ``station`` into one HDF5 file; return its path.
+
+    Parameters and limits are checked before the file is created and before anything moves. Whatever
+    happens afterwards, the station is put in its safe state first, then the file is closed with status
+    ``complete``, ``stopped``, ``aborted`` or ``failed`` and the reason. Exceptions and Ctrl-C are
+    re-raised after the file is closed.
+    """
+    from tepl.data.recorder import Recorder
+
+    procedure._check_roles(station)
+    procedure.check(station)
+    control = control or RunControl()
+    recorder = Recorder(
+        out_path, procedure=procedure.name, parameters=procedure.params.as_record(),
+        config_text=station.config.text, instruments=station.settings(),
+        software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
+        overwrite=overwrite,
+    )
+    ctx = RunContext(station, recorder, control, list(listeners or []))
+    status, reason, error = "complete", None, None
+    pending: BaseException | None = None
+    try:
+        procedure.prepare(ctx)
+        recorder.flush()
+        procedure.execute(ctx)
+        if control.stop_requested:
+            status, reason = "stopped", "stopped by the operator after the current line"
+    except AbortRequested as exc:
+        status, reason = "aborted", str(exc)
+    except KeyboardInterrupt as exc:
+        status, reason, pending = "aborted", "interrupted by Ctrl-C (SIGINT)", exc
+    except BaseException as exc:  # noqa: BLE001 - every exit must reach the safe state
+        status, reason, pending = "failed", f"{type(exc).__name__}: {exc}", exc
+        error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    finally:
+        safe = station.safe_state()
+        try:
+            recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
+            if status != "complete":
+                recorder.append_event(f"run ended: {status}: {reason}")
+        finally:
+            recorder.close(status, reason=reason, error=error)
+    ctx.emit(Event("status", status, data={"reason": reason, "path": str(recorder.path)}))
+    if pending is not None:
+        raise pending
+    return Path(recorder.path)

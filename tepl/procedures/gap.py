@@ -1,0 +1,235 @@
+"""Procedures at one spot that set the tip-sample gap: ``distance-sweep`` and ``pressure-ramp``.
+
+The gap is the tip apex height above the substrate reference (nm), as the Z controller reads it. Both
+procedures engage the shear-force loop on the spot to find the surface, freeze it, then place the tip at
+each gap. A press is refused before it starts when it would go deeper than ``limits.max_press_depth_nm``
+below the contact point, and the ramp stops pressing as soon as the live estimate of pressure or force
+passes its limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tepl.analysis.strain import force_nN_from_pressure, pressure_GPa_from_strain, strain_percent_from_shift
+from tepl.procedures.base import Procedure, RunContext
+from tepl.procedures.common import (
+    add_spectral_axes,
+    approach_spot,
+    check_exposure,
+    check_gaps,
+    check_press_depth,
+    check_stage_point,
+    live_fit,
+)
+from tepl.procedures.params import Parameter, ParameterError
+
+_OVERHEAD_S = 0.05
+
+
+def _spot_parameters(x_default: float = 50.0, y_default: float = 50.0) -> tuple[Parameter, ...]:
+    return (
+        Parameter("x_um", x_default, "µm", 0.0, 100.0, doc="spot, stage x"),
+        Parameter("y_um", y_default, "µm", 0.0, 100.0, doc="spot, stage y"),
+    )
+
+
+def _steps(start: float, stop: float, step: float) -> np.ndarray:
+    """Gaps from ``start`` to ``stop`` inclusive in steps of ``step`` (sign taken from the direction)."""
+    n = int(round(abs(stop - start) / step)) + 1
+    return np.linspace(start, stop, n)
+
+
+class DistanceSweep(Procedure):
+    name = "distance-sweep"
+    summary = "spectra at a list of tip-sample gaps above one spot (TEPL approach curve)"
+    roles = ("stage", "zcontrol", "spectrometer", "shutter")
+    parameters = _spot_parameters() + (
+        Parameter("start_gap_nm", 40.0, "nm", 0.0, 2000.0, doc="first (farthest) gap"),
+        Parameter("stop_gap_nm", 8.5, "nm", 0.0, 2000.0, doc="last (closest) gap"),
+        Parameter("step_nm", 0.5, "nm", 0.01, 1000.0, doc="gap step"),
+        Parameter("exposure_s", 0.5, "s", 1e-4, 3600.0, doc="CCD exposure per gap"),
+    )
+
+    def gaps_nm(self) -> np.ndarray:
+        return _steps(self["start_gap_nm"], self["stop_gap_nm"], self["step_nm"])
+
+    def check(self, station) -> list[str]:
+        return [check_stage_point(station, self["x_um"], self["y_um"]),
+                check_exposure(station, self["exposure_s"]),
+                check_gaps(station, self.gaps_nm())]
+
+    def estimate_s(self, station) -> float:
+        return self.gaps_nm().size * (self["exposure_s"] + _OVERHEAD_S)
+
+    def prepare(self, ctx: RunContext) -> None:
+        gaps = self.gaps_nm()
+        wl = ctx.station.spectrometer.wavelengths_nm()
+        rec = ctx.recorder
+        rec.add_axis("step", np.arange(gaps.size), "")
+        add_spectral_axes(rec, wl)
+        rec.add_dataset("spectra", (gaps.size, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
+        rec.add_dataset("gap_nm", (gaps.size,), ("step",), "nm")
+        rec.add_dataset("target_gap_nm", (gaps.size,), ("step",), "nm")
+
+    def execute(self, ctx: RunContext) -> None:
+        st, rec = ctx.station, ctx.recorder
+        gaps = self.gaps_nm()
+        st.shutter.close()
+        contact = approach_spot(ctx, self["x_um"], self["y_um"])
+        check_press_depth(st, contact, float(gaps.min()))
+        st.zcontrol.freeze()
+        st.shutter.open()
+        for i, gap in enumerate(gaps):
+            ctx.checkpoint()
+            st.zcontrol.set_z_nm(gap)
+            rec.write("target_gap_nm", i, gap)
+            rec.write("gap_nm", i, st.zcontrol.z_nm())
+            rec.write("spectra", i, st.spectrometer.acquire(self["exposure_s"]))
+            rec.flush()
+            ctx.progress(i + 1, gaps.size, f"gap {gap:.2f} nm")
+            if ctx.stop_requested:
+                break
+
+
+class PressureRamp(Procedure):
+    name = "pressure-ramp"
+    summary = "press the tip into one spot and release in steps, a spectrum at each (strain, pressure)"
+    roles = ("stage", "zcontrol", "spectrometer", "shutter")
+    parameters = _spot_parameters() + (
+        Parameter("start_gap_nm", 14.0, "nm", 0.0, 2000.0, doc="gap before pressing and after release"),
+        Parameter("min_gap_nm", 2.0, "nm", 0.0, 2000.0, doc="deepest gap of the press"),
+        Parameter("step_nm", 0.25, "nm", 0.01, 100.0, doc="gap step"),
+        Parameter("exposure_s", 1.0, "s", 1e-4, 3600.0, doc="CCD exposure per step"),
+        Parameter("blink_retries", 10, "", 0, 100, kind=int,
+                  doc="a step whose emission suddenly drops below a quarter of the previous one is measured again"),
+        Parameter("quench_stop_fraction", 0.0, "", 0.0, 0.95,
+                  doc="stop pressing once the fitted intensity fell this fraction below its maximum (0: off)"),
+    )
+
+    def __init__(self, **values):
+        super().__init__(**values)
+        if self["min_gap_nm"] >= self["start_gap_nm"]:
+            raise ParameterError(
+                f"parameter min_gap_nm = {self['min_gap_nm']:g} nm must be below "
+                f"start_gap_nm = {self['start_gap_nm']:g} nm"
+            )
+
+    def planned_gaps_nm(self) -> tuple[np.ndarray, np.ndarray]:
+        press = _steps(self["start_gap_nm"], self["min_gap_nm"], self["step_nm"])
+        gaps = np.concatenate([press, press[-2::-1]])
+        direction = np.concatenate([np.ones(press.size), -np.ones(press.size - 1)]).astype(np.int8)
+        return gaps, direction
+
+    def check(self, station) -> list[str]:
+        gaps, _ = self.planned_gaps_nm()
+        model = station.strain_model
+        return [check_stage_point(station, self["x_um"], self["y_um"]),
+                check_exposure(station, self["exposure_s"]),
+                check_gaps(station, gaps),
+                f"press depth ≤ {station.limits['max_press_depth_nm']} nm below contact (checked after engage)",
+                f"live pressure ≤ {station.limits['max_pressure_GPa']} GPa and force ≤ "
+                f"{station.limits['max_force_nN']} nN (contact area {model.contact_area_nm2} nm²)"]
+
+    def estimate_s(self, station) -> float:
+        return self.planned_gaps_nm()[0].size * (self["exposure_s"] + _OVERHEAD_S)
+
+    def prepare(self, ctx: RunContext) -> None:
+        gaps, _ = self.planned_gaps_nm()
+        wl = ctx.station.spectrometer.wavelengths_nm()
+        rec = ctx.recorder
+        n = gaps.size
+        rec.add_axis("step", np.arange(n), "")
+        add_spectral_axes(rec, wl)
+        rec.add_dataset("spectra", (n, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
+        rec.add_dataset("gap_nm", (n,), ("step",), "nm")
+        rec.add_dataset("direction", (n,), ("step",), "", dtype="i1", fill=0)
+        rec.add_dataset("pressure_GPa", (n,), ("step",), "GPa")
+        rec.add_dataset("force_nN", (n,), ("step",), "nN")
+        rec.add_dataset("peak_energy_eV", (n,), ("step",), "eV")
+        rec.add_dataset("peak_intensity", (n,), ("step",), "counts")
+
+    def execute(self, ctx: RunContext) -> None:
+        st, rec = ctx.station, ctx.recorder
+        model = st.strain_model
+        limits = st.limits
+        wl = st.spectrometer.wavelengths_nm()
+        planned, _ = self.planned_gaps_nm()
+        press = planned[: (planned.size + 1) // 2]
+        st.shutter.close()
+        contact = approach_spot(ctx, self["x_um"], self["y_um"])
+        check_press_depth(st, contact, float(press.min()))
+        st.zcontrol.freeze()
+        st.shutter.open()
+        state = {"step": 0, "intensity": np.nan, "pressure": 0.0}
+        history: list[tuple[float, float]] = []  # (peak energy eV, intensity) of the steps so far
+
+        def reference_eV() -> float:
+            """Unstrained peak energy: the first step at least a quarter as bright as the brightest so far
+            (a dot that was blinking off when the ramp began must not become the reference)."""
+            brightest = max((i for _, i in history if np.isfinite(i)), default=np.nan)
+            for energy, intensity in history:
+                if np.isfinite(intensity) and intensity >= 0.25 * brightest:
+                    return energy
+            return np.nan
+
+        def acquire_fitted() -> tuple[np.ndarray, float, float]:
+            """A spectrum and its live fit; dark spectra (a blinking dot) are measured again."""
+            for attempt in range(self["blink_retries"] + 1):
+                spectrum = st.spectrometer.acquire(self["exposure_s"])
+                fit = live_fit(wl, spectrum)
+                energy = float(fit.center_eV[0]) if fit.ok[0] else np.nan
+                intensity = float(fit.amplitude[0]) if fit.ok[0] else np.nan
+                previous = state["intensity"]
+                dark = np.isnan(intensity) or (np.isfinite(previous) and intensity < 0.25 * previous)
+                if not dark or attempt == self["blink_retries"]:
+                    break
+                ctx.log(f"emission dropped to {intensity:.0f} from {previous:.0f} counts (blinking?): measuring again")
+                ctx.checkpoint()
+            return spectrum, energy, intensity
+
+        def measure(gap: float, direction: int) -> tuple[float, float, float]:
+            ctx.checkpoint()
+            st.zcontrol.set_z_nm(gap)
+            spectrum, energy, intensity = acquire_fitted()
+            history.append((energy, intensity))
+            shift_eV = energy - reference_eV()
+            if np.isfinite(shift_eV):  # no peak: keep the last estimate rather than guess
+                strain = strain_percent_from_shift(shift_eV, model)
+                state["pressure"] = max(0.0, float(pressure_GPa_from_strain(strain, model)))
+            if np.isfinite(intensity):
+                state["intensity"] = intensity
+            pressure = state["pressure"]
+            force = float(force_nN_from_pressure(pressure, model=model))
+            step = state["step"]
+            for name, value in (("gap_nm", st.zcontrol.z_nm()), ("direction", direction),
+                                ("pressure_GPa", pressure), ("force_nN", force),
+                                ("peak_energy_eV", energy), ("peak_intensity", intensity)):
+                rec.write(name, step, value)
+            rec.write("spectra", step, spectrum)
+            rec.flush()
+            state["step"] = step + 1
+            ctx.progress(step + 1, planned.size, f"gap {gap:.2f} nm, {pressure:.2f} GPa")
+            return intensity, pressure, force
+
+        max_intensity = 0.0
+        reached: list[float] = []
+        for gap in press:
+            intensity, pressure, force = measure(gap, +1)
+            reached.append(gap)
+            if np.isfinite(intensity):
+                max_intensity = max(max_intensity, intensity)
+            if pressure > limits["max_pressure_GPa"] or force > limits["max_force_nN"]:
+                ctx.log(f"pressure {pressure:.2f} GPa / force {force:.1f} nN reached the limit at gap "
+                        f"{gap:.2f} nm: releasing")
+                break
+            frac = self["quench_stop_fraction"]
+            if frac > 0 and np.isfinite(intensity) and intensity < (1.0 - frac) * max_intensity:
+                ctx.log(f"quench onset at gap {gap:.2f} nm (intensity {intensity:.0f} < "
+                        f"{1 - frac:.2f} x max {max_intensity:.0f}): releasing")
+                break
+            if ctx.stop_requested:
+                ctx.log("stop requested: releasing")
+                break
+        for gap in reached[-2::-1]:
+            measure(gap, -1)

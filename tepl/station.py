@@ -1,0 +1,243 @@
+"""The station: builds the instruments a config names, real or simulated, and owns the safe state.
+
+This is the one place that chooses hardware or simulator (design rule 5). ``address: sim`` (or
+``library: sim``) selects the protocol simulator behind the same driver code that runs on the rig.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from tepl.analysis.strain import StrainModel
+from tepl.config import ConfigError, StationConfig, load_config
+from tepl.roles import Range, Shutter, Spectrometer, Stage, ZController
+
+log = logging.getLogger(__name__)
+
+
+def _tcp_address(key: str, address: str, default_port: int) -> tuple[str, int]:
+    parsed = urlparse(address)
+    if parsed.scheme != "tcp" or not parsed.hostname:
+        raise ConfigError(f"{key}: {address!r} is not 'sim' or 'tcp://HOST:PORT'")
+    return parsed.hostname, parsed.port or default_port
+
+
+class SimLamp(Shutter):
+    """The simulated Ar-Hg calibration lamp in front of the slit (on = open)."""
+
+    def __init__(self, world: Any):
+        self.world = world
+
+    def open(self) -> None:
+        self.world.lamp_on = True
+
+    def close(self) -> None:
+        self.world.lamp_on = False
+
+    def is_open(self) -> bool:
+        return bool(self.world.lamp_on)
+
+
+class ManualLamp(Shutter):
+    """A lamp the operator places by hand: the procedure logs what to do and goes on."""
+
+    def __init__(self) -> None:
+        self._on = False
+
+    def open(self) -> None:
+        log.warning("place the Ar-Hg lamp in front of the spectrograph slit and switch it on")
+        self._on = True
+
+    def close(self) -> None:
+        self._on = False
+
+    def is_open(self) -> bool:
+        return self._on
+
+
+class Station:
+    """Instruments by role, the config they came from, limits, and the simulated World if any."""
+
+    ROLE_NAMES = ("stage", "zcontrol", "spectrometer", "shutter", "lamp")
+
+    def __init__(self, config: StationConfig, world: Any = None):
+        self.config = config
+        self.world = world
+        self.name: str = config.data["station"]["name"]
+        self.limits: dict = config.data["limits"]
+        cal = config.data.get("calibration", {})
+        self.strain_model = StrainModel.from_config(cal.get("strain"))
+        self.stage: Stage | None = None
+        self.zcontrol: ZController | None = None
+        self.spectrometer: Spectrometer | None = None
+        self.shutter: Shutter | None = None
+        self.lamp: Shutter | None = None
+
+    # ---- roles ------------------------------------------------------------------------------------
+    def has_role(self, name: str) -> bool:
+        return getattr(self, name, None) is not None
+
+    def role(self, name: str) -> Any:
+        if not self.has_role(name):
+            raise LookupError(f"station {self.name} has no {name}")
+        return getattr(self, name)
+
+    @property
+    def sleep(self):
+        """Wait function: simulated time on a simulated station, the wall clock otherwise."""
+        return self.world.clock.advance if self.world is not None else time.sleep
+
+    def settings(self) -> dict:
+        """Every instrument's settings, for the run file."""
+        out = {}
+        for name in self.ROLE_NAMES:
+            inst = getattr(self, name)
+            if inst is None:
+                continue
+            try:
+                out[name] = inst.settings()
+            except Exception as exc:  # a snapshot must never stop a run from starting
+                out[name] = {"error": f"settings unavailable: {exc}"}
+        return out
+
+    def simulation_truth(self) -> dict | None:
+        return self.world.ground_truth() if self.world is not None else None
+
+    def safe_state(self) -> dict:
+        """Withdraw the tip and close the shutter, whatever state things are in; report what holds."""
+        report: dict[str, Any] = {}
+        if self.zcontrol is not None:
+            try:
+                self.zcontrol.retract()
+                report["tip"] = self.zcontrol.state()
+            except Exception as exc:
+                report["tip"] = f"retract failed: {exc}"
+                log.error("could not withdraw the tip: %s", exc)
+        for name in ("shutter", "lamp"):
+            inst = getattr(self, name)
+            if inst is None:
+                continue
+            try:
+                inst.close()
+                report[name] = "open" if inst.is_open() else "closed"
+            except Exception as exc:
+                report[name] = f"close failed: {exc}"
+                log.error("could not close the %s: %s", name, exc)
+        if self.stage is not None:
+            try:
+                self.stage.stop()
+            except Exception as exc:
+                log.error("could not stop the stage: %s", exc)
+        return report
+
+    def close(self) -> None:
+        self.safe_state()
+
+
+# ---- builders -----------------------------------------------------------------------------------------
+def _build_stage(station: Station, cfg: dict, world: Any) -> Stage:
+    from tepl.drivers.pi_e727 import E727, E727Stage
+
+    if cfg["address"] == "sim":
+        from tepl.sims.pi_e727 import GCSAdapter, GCSController
+
+        if world is None:
+            raise ConfigError("instruments.stage.address: 'sim' needs a 'simulation' section")
+        adapter: Any = GCSAdapter(GCSController(world))
+    elif cfg["address"].startswith("tcp://"):
+        host, port = _tcp_address("instruments.stage.address", cfg["address"], 50000)
+        adapter = f"TCPIP::{host}::{port}::SOCKET"
+    else:
+        adapter = cfg["address"]
+    limits = station.limits["stage_travel_um"]
+    travel = {axis: Range(*limits[axis], unit="µm") for axis in "xyz"}
+    return E727Stage(E727(adapter), axis_map=cfg.get("axes", {"x": "1", "y": "2", "z": "3"}),
+                     travel_um=travel, sleep=station.sleep,
+                     settle_timeout_s=cfg.get("settle_timeout_s", 10.0))
+
+
+def _build_zcontrol(station: Station, cfg: dict, world: Any) -> ZController:
+    from tepl.drivers.rhk_r9 import R9, R9InProcess, R9Socket, R9ZController
+
+    if cfg["address"] == "sim":
+        from tepl.sims.rhk_r9 import R9Controller
+
+        if world is None:
+            raise ConfigError("instruments.zcontrol.address: 'sim' needs a 'simulation' section")
+        transport: Any = R9InProcess(R9Controller(world))
+    else:
+        host, port = _tcp_address("instruments.zcontrol.address", cfg["address"], 12600)
+        transport = R9Socket(host, port)
+    kwargs = {k: cfg[k] for k in ("controller", "z_channel", "amplitude_channel", "phase_channel") if k in cfg}
+    r9 = R9(transport, **kwargs)
+    return R9ZController(r9, z_range_nm=Range(*station.limits["tip_z_nm"], unit="nm"),
+                         setpoint_fraction=cfg.get("setpoint_fraction", 0.9), sleep=station.sleep)
+
+
+def _build_spectrometer(station: Station, cfg: dict, world: Any) -> tuple[Spectrometer, Shutter]:
+    from tepl.drivers.andor import AndorSpectrometer, IDus, Kymera, KymeraShutter
+
+    if cfg["library"] == "sim":
+        from tepl.sims.andor import make_sim_libraries
+
+        if world is None:
+            raise ConfigError("instruments.spectrometer.library: 'sim' needs a 'simulation' section")
+        sdk2, shamrock = make_sim_libraries(world)
+    else:
+        from tepl.drivers.andor import load_sdk2, load_shamrock
+
+        sdk2 = load_sdk2(cfg["library"]["sdk2"])
+        shamrock = load_shamrock(cfg["library"]["spectrograph"])
+    ccd = IDus(sdk2, sleep=station.sleep)
+    kymera = Kymera(shamrock)
+    spectrometer = AndorSpectrometer(ccd, kymera, exposure_s=Range(*station.limits["exposure_s"], unit="s"),
+                                     sleep=station.sleep)
+    if "grating" in cfg:
+        spectrometer.set_grating(cfg["grating"])
+    if "center_wavelength_nm" in cfg:
+        spectrometer.set_center_wavelength_nm(cfg["center_wavelength_nm"])
+    return spectrometer, KymeraShutter(kymera)
+
+
+def build_station(config: StationConfig | str | Path | None = None, cool: bool = True) -> Station:
+    """Build every instrument the config names. ``cool`` brings the CCD to its target temperature."""
+    if not isinstance(config, StationConfig):
+        config = load_config(config)
+    data = config.data
+    world = None
+    if config.simulated:
+        from tepl.sims.tepl_sample import TeplSample
+        from tepl.sims.world import World
+
+        sim = data["simulation"]
+        seed = int(sim.get("seed", 0))
+        sample = TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6)))
+        world = World(sample=sample, seed=seed, real_time=bool(sim.get("real_time", False)))
+    station = Station(config, world)
+    inst = data["instruments"]
+    station.stage = _build_stage(station, inst["stage"], world)
+    station.zcontrol = _build_zcontrol(station, inst["zcontrol"], world)
+    station.spectrometer, station.shutter = _build_spectrometer(station, inst["spectrometer"], world)
+    lamp = inst.get("lamp", {}).get("driver")
+    if lamp == "sim-lamp":
+        if world is None:
+            raise ConfigError("instruments.lamp.driver: 'sim-lamp' needs a 'simulation' section")
+        station.lamp = SimLamp(world)
+    elif lamp == "manual":
+        station.lamp = ManualLamp()
+    cal_file = data.get("calibration", {}).get("wavelength_file")
+    if cal_file:
+        from tepl.data.runfile import read_run
+
+        cal = read_run(cal_file)
+        if cal.procedure != "calibrate":
+            raise ConfigError(f"calibration.wavelength_file: {cal_file} is not a calibrate run")
+        station.spectrometer.set_calibration_nm(cal.data["wavelength_nm"])
+    station.safe_state()
+    if cool and "target_temperature_c" in inst["spectrometer"]:
+        station.spectrometer.cool(inst["spectrometer"]["target_temperature_c"], wait=config.simulated)
+    return station

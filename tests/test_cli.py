@@ -1,0 +1,70 @@
+"""The command line as a user runs it (subprocesses of `python -m tepl.cli`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tepl.data.runfile import read_run
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def tepl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "tepl.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tepl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def test_list_shows_parameters_with_units_and_bounds():
+    out = tepl("list").stdout
+    for name in ("raster", "line-scan", "distance-sweep", "pressure-ramp", "calibrate"):
+        assert f"{name}:" in out
+    assert "step_nm = 5.0 nm in [0.2, 10000]" in out
+    assert "exposure_s" in out and " s in [" in out
+
+
+def test_run_info_plot(tmp_path):
+    out = tmp_path / "line.h5"
+    tepl("run", "line-scan", "--out", str(out), "--set", "length_nm=20", "--set", "step_nm=5")
+    r = read_run(out)
+    assert r.status == "complete" and r.data["spectra"].shape[0] == 5
+    assert r.parameters["length_nm"] == (20.0, "nm")
+    info = tepl("info", str(out)).stdout
+    assert "line-scan" in info and "complete" in info and "spectra" in info
+    pngs = tepl("plot", str(out), "--out", str(tmp_path / "fig")).stdout.split()
+    assert pngs and all(Path(p).stat().st_size > 1000 for p in pngs)
+
+
+def test_run_refuses_bad_input_with_clear_messages(tmp_path):
+    p = tepl("run", "raster", "--out", str(tmp_path / "x.h5"), "--set", "step_nm=-1", check=False)
+    assert p.returncode == 2 and "step_nm" in p.stderr
+    p = tepl("run", "raster", "--out", str(tmp_path / "x.h5"), "--set", "center_x_um=100", check=False)
+    assert p.returncode == 2 and "outside the allowed range" in p.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path("config/sim.yaml").read_text().replace("max_force_nN: 20", "max_force_nN: 0"))
+    p = tepl("run", "raster", "--config", str(bad), "--out", str(tmp_path / "x.h5"), check=False)
+    assert p.returncode == 2 and "limits.max_force_nN" in p.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_dry_run(tmp_path):
+    out = tepl("run", "pressure-ramp", "--dry-run").stdout
+    assert "estimated time" in out and "nothing moved" in out
+
+
+def test_import_sif_matches_solis_csv(tmp_path):
+    out = tmp_path / "sif.h5"
+    tepl("import", str(FIXTURES / "idus420_kymera193_cli-0.sif"), "--out", str(out))
+    r = read_run(out)
+    csv = np.loadtxt(FIXTURES / "idus420_kymera193_cli-0.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(r.data["wavelength_nm"], csv[:, 0], atol=1e-3)
+    np.testing.assert_allclose(np.ravel(r.data["spectra"]), csv[:, 1], rtol=1e-6)
+    p = tepl("import", str(FIXTURES / "corrupt.sif"), "--out", str(tmp_path / "c.h5"), check=False)
+    assert p.returncode == 2 and "corrupt.sif" in p.stderr
+    assert not (tmp_path / "c.h5").exists()

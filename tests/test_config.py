@@ -1,0 +1,50 @@
+"""Station config: schema validation with errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+
+from tepl.config import CONFIG_DIR, ConfigError, load_config, parse_config
+
+SIM_TEXT = (CONFIG_DIR / "sim.yaml").read_text()
+
+
+def test_shipped_configs_validate():
+    assert load_config().simulated
+    lab = load_config(CONFIG_DIR / "lab-tepl.yaml")
+    assert not lab.simulated
+    assert lab.data["instruments"]["stage"]["address"].startswith("tcp://")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("settle_timeout_s: 5", "settle_timeout_s: 5\n    baud: 9600"), "unknown key instruments.stage.baud"),
+    (("    address: sim                 # in-process GCS 2.0 simulator\n", ""),
+     "instruments.stage.address: required key missing"),
+    (("max_press_depth_nm: 10", "max_press_depth_nm: -3"), "limits.max_press_depth_nm"),
+    (("tip_z_nm: [0, 2000]", "tip_z_nm: [500, 100]"), "limits.tip_z_nm: lower bound 500"),
+    (("exposure_s: [0.001, 120]", "exposure_s: [0, 120]"), "limits.exposure_s"),
+    (("x: [0, 100], y", "x: [0, 100, 3], y"), "limits.stage_travel_um.x"),
+    (("driver: rhk-r9", "driver: rhk-r8"), "instruments.zcontrol.driver"),
+    (("limits:", "limit:"), "unknown key limit"),
+])
+def test_bad_config_names_the_key(edit, message):
+    old, new = edit
+    assert old in SIM_TEXT
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        parse_config(SIM_TEXT.replace(old, new, 1), "sim.yaml")
+
+
+def test_not_yaml_and_missing_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("a: [1, 2", "broken.yaml")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "none.yaml")
+
+
+def test_bad_tcp_address_is_refused_before_connecting():
+    from tepl.station import build_station
+
+    text = SIM_TEXT.replace("address: sim                 # in-process GCS 2.0 simulator",
+                            "address: tcp://", 1)
+    with pytest.raises(ConfigError, match="instruments.stage.address"):
+        build_station(parse_config(text, "sim.yaml"))

@@ -1,0 +1,121 @@
+"""Acceptance 3: the simulated TEPL station reproduces paper 000's figures when its own procedures run
+and the project's own fits analyse the files. Truth comes from /entry/sample/simulation in each file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tepl.analysis.maps import find_spots, intensity_map
+from tepl.analysis.peaks import fit_peaks
+from tepl.data.runfile import read_run
+
+WINDOW_NM = (640.0, 800.0)
+
+
+def _fits(run):
+    return fit_peaks(run.data["wavelength_nm"], run.data["spectra"], window_nm=WINDOW_NM)
+
+
+@pytest.fixture(scope="module")
+def ramp_dot(session_runs):
+    run = read_run(session_runs["ramp_dot"])
+    return run, _fits(run)
+
+
+@pytest.fixture(scope="module")
+def ramp_au(session_runs):
+    run = read_run(session_runs["ramp_au"])
+    return run, _fits(run)
+
+
+UNSTRAINED_GAP_NM = 11.0  # above the ~10 nm dots: no strain, the reference plateau of a ramp
+
+
+def test_ramp_on_dot_redshift_quench_and_reversibility(ramp_dot):
+    run, fit = ramp_dot
+    assert run.status == "complete"
+    assert fit.ok.all()
+    gap, direction = run.data["gap_nm"], run.data["direction"]
+    bright = fit.amplitude >= 0.25 * np.max(fit.amplitude[gap >= UNSTRAINED_GAP_NM])  # not blinking off
+    before = (direction > 0) & (gap >= UNSTRAINED_GAP_NM) & bright
+    after = (direction < 0) & (gap >= UNSTRAINED_GAP_NM) & bright
+    start_eV = fit.center_eV[before].mean()
+    deepest = np.argmin(gap)
+    shift_meV = (fit.center_eV[deepest] - start_eV) * 1000.0
+    assert -67.0 <= shift_meV <= -57.0, shift_meV
+    pressing = direction > 0
+    gap_at_max = gap[pressing][np.argmax(fit.amplitude[pressing])]
+    assert abs(gap_at_max - 8.5) <= 0.5, gap_at_max
+    back_meV = (fit.center_eV[after].mean() - start_eV) * 1000.0
+    assert abs(back_meV) < 3.0, back_meV
+    assert direction[-1] == -1 and abs(gap[-1] - gap[0]) < 0.3
+    assert np.nanmax(run.data["pressure_GPa"]) < 1.0
+    # the live pressure estimate follows the paper's scale: ~0.78 GPa at ~60 meV
+    assert 0.6 < run.data["pressure_GPa"][deepest] < 0.95
+
+
+def test_dot_linewidth(ramp_dot):
+    run, _ = ramp_dot
+    _, all_steps = ramp_dot
+    plateau = (run.data["direction"] > 0) & (run.data["gap_nm"] >= UNSTRAINED_GAP_NM)
+    plateau &= all_steps.amplitude >= 0.25 * all_steps.amplitude[plateau].max()
+    fit = fit_peaks(run.data["wavelength_nm"], run.data["spectra"][plateau].mean(axis=0), window_nm=WINDOW_NM)
+    assert 150.0 <= float(fit.fwhm_eV) * 1000.0 <= 190.0
+
+
+def test_bare_gold_gap_plasmon(ramp_au):
+    run, fit = ramp_au
+    assert run.status == "complete" and fit.ok.all()
+    gap, pressing = run.data["gap_nm"], run.data["direction"] > 0
+    slope_eV_per_nm, _ = np.polyfit(gap[pressing], fit.center_eV[pressing], 1, w=1 / fit.center_eV_err[pressing])
+    shift_meV = slope_eV_per_nm * (gap[pressing].min() - gap[pressing].max()) * 1000.0
+    assert abs(shift_meV) < 3.0, shift_meV
+    mean = fit_peaks(run.data["wavelength_nm"], run.data["spectra"].mean(axis=0), window_nm=WINDOW_NM)
+    assert 210.0 <= float(mean.fwhm_eV) * 1000.0 <= 260.0
+    assert abs(float(mean.center_eV) - 1.90) < 0.02
+
+
+def test_dot_far_brighter_than_gap_plasmon(ramp_dot, ramp_au):
+    assert np.max(ramp_dot[1].amplitude) > 10 * np.max(ramp_au[1].amplitude)
+
+
+def test_raster_finds_every_dot(session_runs):
+    run = read_run(session_runs["raster"])
+    assert run.status == "complete"
+    x_nm, y_nm = run.data["x_nm"], run.data["y_nm"]
+    spots = find_spots(intensity_map(run.data["wavelength_nm"], run.data["spectra"]), x_nm, y_nm)
+    truth = run.simulation["sample"]
+    inside = ((truth["x_nm"] >= x_nm.min()) & (truth["x_nm"] <= x_nm.max())
+              & (truth["y_nm"] >= y_nm.min()) & (truth["y_nm"] <= y_nm.max()))
+    assert inside.sum() >= 3
+    found = np.array([[s.x_nm, s.y_nm] for s in spots])
+    for tx, ty in zip(truth["x_nm"][inside], truth["y_nm"][inside], strict=True):
+        d = np.hypot(found[:, 0] - tx, found[:, 1] - ty)
+        assert d.min() <= 5.0, (tx, ty, d.min())
+        spot = spots[int(np.argmin(d))]
+        assert 7.0 <= spot.fwhm_nm <= 13.0, spot.fwhm_nm
+    assert len(spots) == inside.sum(), "false spots"
+
+
+def test_raster_height_shows_the_dots(session_runs):
+    run = read_run(session_runs["raster"])
+    height = run.data["height_nm"]
+    assert np.ptp(height) > 7.0  # ~10 nm dots over flat gold
+
+
+def test_calibration_recovers_true_wavelengths(session_runs):
+    run = read_run(session_runs["calibrate"])
+    true_nm = np.asarray(run.simulation["spectrograph"]["true_wavelength_nm"])
+    rms = np.sqrt(np.mean((run.data["wavelength_nm"] - true_nm) ** 2))
+    nominal_rms = np.sqrt(np.mean((run.data["nominal_wavelength_nm"] - true_nm) ** 2))
+    assert rms < 0.1, rms
+    assert nominal_rms > 0.2  # there was something to correct
+
+
+def test_distance_sweep_grows_steeply_on_approach(session_runs):
+    run = read_run(session_runs["sweep"])
+    fit = _fits(run)
+    gap = run.data["gap_nm"]
+    far, near = np.argmax(gap), np.argmin(gap)
+    assert fit.amplitude[near] > 20 * max(fit.amplitude[far], 1.0)
