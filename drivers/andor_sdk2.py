@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from tepl.drivers.andor_lib import load_library, plain
 from tepl.roles import DeviceError
 
 DRV_SUCCESS = 20002
@@ -73,21 +73,7 @@ ACQUISITION_MODES = {1: "single", 2: "accumulate", 3: "kinetics"}
 
 def load_sdk2(path: str) -> ctypes.CDLL:
     """Load the SDK2 library (stdcall ``WinDLL`` on Windows) and declare the functions the driver uses."""
-    loader = ctypes.WinDLL if os.name == "nt" else ctypes.CDLL  # type: ignore[attr-defined]
-    try:
-        lib = loader(path)
-    except OSError as e:
-        raise DeviceError(f"cannot load the Andor SDK2 library {path!r}: {e}") from e
-    for name, argtypes in SDK2_SIGNATURES.items():
-        fn = getattr(lib, name, None)
-        if fn is not None:
-            fn.argtypes, fn.restype = argtypes, ctypes.c_uint
-    return lib
-
-
-def _plain(obj: Any) -> Any:
-    """A ctypes output as a Python number; floats to the 7 significant digits a C float holds."""
-    return float(f"{obj.value:.7g}") if isinstance(obj, ctypes.c_float) else obj.value
+    return load_library(path, SDK2_SIGNATURES, "Andor SDK2")
 
 
 class IDus:
@@ -133,7 +119,7 @@ class IDus:
     def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
         outs = [ctype() for _ in range(n_out)]
         self._call(name, *inputs, *(ctypes.byref(o) for o in outs))
-        return tuple(_plain(o) for o in outs)
+        return tuple(plain(o) for o in outs)
 
     # ------------------------------------------------------------------ cooling
     def set_temperature_c(self, setpoint_c: int) -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import re
 from typing import Any
 
 import numpy as np
 
+from tepl.drivers.andor_lib import load_library, plain
 from tepl.roles import DeviceError
 
 SHAMROCK_SUCCESS = 20202
@@ -48,21 +48,7 @@ SHAMROCK_SIGNATURES: dict[str, list] = {
 
 def load_shamrock(path: str) -> ctypes.CDLL:
     """Load the ShamrockCIF library (stdcall ``WinDLL`` on Windows) and declare the functions used."""
-    loader = ctypes.WinDLL if os.name == "nt" else ctypes.CDLL  # type: ignore[attr-defined]
-    try:
-        lib = loader(path)
-    except OSError as e:
-        raise DeviceError(f"cannot load the Andor Shamrock library {path!r}: {e}") from e
-    for name, argtypes in SHAMROCK_SIGNATURES.items():
-        fn = getattr(lib, name, None)
-        if fn is not None:
-            fn.argtypes, fn.restype = argtypes, ctypes.c_uint
-    return lib
-
-
-def _plain(obj: Any) -> Any:
-    """A ctypes output as a Python number; floats to the 7 significant digits a C float holds."""
-    return float(f"{obj.value:.7g}") if isinstance(obj, ctypes.c_float) else obj.value
+    return load_library(path, SHAMROCK_SIGNATURES, "Andor Shamrock")
 
 
 class Kymera:
@@ -97,7 +83,7 @@ class Kymera:
         outs = [ctype() for _ in range(n_out)]
         head = (self.device,) if with_device else ()
         self._call(name, *head, *inputs, *(ctypes.byref(o) for o in outs))
-        return tuple(_plain(o) for o in outs)
+        return tuple(plain(o) for o in outs)
 
     # ------------------------------------------------------------------ gratings
     def number_gratings(self) -> int:
