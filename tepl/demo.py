@@ -81,14 +81,11 @@ def run_demo(out: Path, config: str | None = None) -> list[Path]:
 
 
 def _report_ramp(run) -> None:
-    energy = run.data["peak_energy_eV"]
-    gap = run.data["gap_nm"]
-    ok = np.isfinite(energy)
-    if not ok.any():
-        _say("   no peak fitted")
-        return
-    pressing = run.data["direction"] > 0
-    shift = (np.nanmin(energy[pressing]) - energy[ok][0]) * 1000.0
-    imax = np.nanargmax(np.where(pressing, run.data["peak_intensity"], np.nan))
-    _say(f"   peak shift at deepest press {shift:+.1f} meV, intensity maximum at gap {gap[imax]:.2f} nm, "
-         f"max pressure {np.nanmax(run.data['pressure_GPa']):.2f} GPa")
+    from tepl.analysis.ramp import summarize_ramp
+
+    d = run.data
+    s = summarize_ramp(d["wavelength_nm"], d["spectra"], d["gap_nm"], d["direction"])
+    _say(f"   peak shift at the deepest press ({s.deepest_gap_nm:.2f} nm): {s.shift_at_deepest_meV:+.1f} ± "
+         f"{s.shift_at_deepest_err_meV:.1f} meV; intensity maximum at gap {s.gap_at_max_intensity_nm:.2f} nm; "
+         f"after release {s.release_offset_meV:+.1f} ± {s.release_offset_err_meV:.1f} meV; unstrained FWHM "
+         f"{s.plateau_fwhm_meV:.0f} meV; live pressure up to {np.nanmax(d['pressure_GPa']):.2f} GPa")

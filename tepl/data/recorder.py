@@ -157,6 +157,7 @@ class Recorder:
                  overwrite: bool = False):
         self._path = Path(path)
         self._closed = False
+        self._datasets: dict[str, h5py.Dataset] = {}  # handles of the datasets written per pixel
         self._signal: str | None = None
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -284,6 +285,7 @@ class Recorder:
             rdcc_nbytes=min(64 * 2**20, max(2**20, 4 * chunk_bytes)))
         ds.attrs["units"] = str(unit)
         ds.attrs["dims"] = np.array(dims, dtype=_STR)
+        self._datasets[name] = ds
         if signal:
             self._set_signal(name, dims, shape)
         self._file.flush()
@@ -308,10 +310,11 @@ class Recorder:
     def write(self, name: str, index, value) -> None:
         """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
         self._check_open()
-        try:
-            ds = self._data[name]
-        except KeyError:
-            raise KeyError(f"no dataset /entry/data/{name} in {self._path}") from None
+        ds = self._datasets.get(name)
+        if ds is None:
+            if name not in self._data:
+                raise KeyError(f"no dataset /entry/data/{name} in {self._path}")
+            ds = self._datasets[name] = self._data[name]
         ds[index] = value
 
     def flush(self) -> None:
