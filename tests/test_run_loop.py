@@ -93,6 +93,19 @@ def test_ctrl_c_in_process(station, tmp_path):
     _assert_safe(station)
 
 
+def test_real_sigint_in_process(station, tmp_path):
+    """A real SIGINT (not an exception from a listener) becomes an abort at the next safe point."""
+    path = tmp_path / "real_sigint.h5"
+    with pytest.raises(KeyboardInterrupt):
+        run(make_procedure("raster", **SMALL), station, path,
+            listeners=[_at_line(2, lambda: os.kill(os.getpid(), signal.SIGINT))])
+    r = read_run(path)
+    assert r.status == "aborted" and "Ctrl-C" in r.reason
+    assert _lines_filled(r) == 2
+    _assert_safe(station)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_ctrl_c_from_the_command_line(tmp_path):
     """A real SIGINT to `tepl run`: exit code 130, file aborted, safe state recorded by the process."""
     path = tmp_path / "cli_sigint.h5"

@@ -11,6 +11,7 @@ keeping every line already written.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import traceback
@@ -22,6 +23,8 @@ from typing import Any, ClassVar
 from tepl import __version__
 from tepl.procedures.params import Parameter, ParameterSet
 from tepl.roles import LimitError
+
+SIGINT_REASON = "interrupted by Ctrl-C (SIGINT)"
 
 
 class AbortRequested(Exception):
@@ -47,6 +50,7 @@ class RunControl:
         self._resume.set()
         self._stop = threading.Event()
         self._abort = threading.Event()
+        self.abort_reason = ""
 
     def pause(self) -> None:
         self._resume.clear()
@@ -58,8 +62,10 @@ class RunControl:
         """Finish the current line, keep the data, end cleanly."""
         self._stop.set()
 
-    def abort(self) -> None:
-        """End at the next safe point; the run is marked aborted."""
+    def abort(self, reason: str = "aborted by the operator") -> None:
+        """End at the next safe point; the run is marked aborted with ``reason``."""
+        if not self._abort.is_set():
+            self.abort_reason = reason
         self._abort.set()
         self._resume.set()
 
@@ -100,13 +106,13 @@ class RunContext:
     def checkpoint(self) -> None:
         """A safe point: wait here while paused; raise AbortRequested if the operator aborted."""
         if self.control.abort_requested:
-            raise AbortRequested("aborted by the operator")
+            raise AbortRequested(self.control.abort_reason)
         if self.control.paused:
             self.emit(Event("status", "paused"))
             while self.control.paused and not self.control.abort_requested:
                 time.sleep(0.02)
             if self.control.abort_requested:
-                raise AbortRequested("aborted by the operator")
+                raise AbortRequested(self.control.abort_reason)
             self.emit(Event("status", "resumed"))
 
     @property
@@ -160,6 +166,26 @@ class Procedure:
             raise LimitError(f"{self.name} needs the roles {missing}, which station {station.name} lacks")
 
 
+def _catch_sigint(control: RunControl):
+    """In the main thread, turn the first Ctrl-C into an abort at the next safe point (a KeyboardInterrupt
+    raised at an arbitrary bytecode can be swallowed by a finalizer); a second Ctrl-C interrupts at once.
+    Returns the handler to restore, or None when not in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigint(signum, frame):
+        if control.abort_requested and control.abort_reason == SIGINT_REASON:
+            raise KeyboardInterrupt
+        control.abort(SIGINT_REASON)
+
+    return signal.signal(signal.SIGINT, on_sigint)
+
+
+def _restore_sigint(previous_handler) -> None:
+    if previous_handler is not None:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
 def run(procedure: Procedure, station: Any, out_path: str | Path,
         control: RunControl | None = None, listeners: list[Callable[[Event], None]] | None = None,
         overwrite: bool = False) -> Path:
@@ -175,12 +201,17 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     procedure._check_roles(station)
     procedure.check(station)
     control = control or RunControl()
-    recorder = Recorder(
-        out_path, procedure=procedure.name, parameters=procedure.params.as_record(),
-        config_text=station.config.text, instruments=station.settings(),
-        software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
-        overwrite=overwrite,
-    )
+    previous_handler = _catch_sigint(control)
+    try:
+        recorder = Recorder(
+            out_path, procedure=procedure.name, parameters=procedure.params.as_record(),
+            config_text=station.config.text, instruments=station.settings(),
+            software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
+            overwrite=overwrite,
+        )
+    except BaseException:
+        _restore_sigint(previous_handler)
+        raise
     ctx = RunContext(station, recorder, control, list(listeners or []))
     status, reason, error = "complete", None, None
     pending: BaseException | None = None
@@ -192,19 +223,24 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
             status, reason = "stopped", "stopped by the operator after the current line"
     except AbortRequested as exc:
         status, reason = "aborted", str(exc)
+        if control.abort_reason == SIGINT_REASON:
+            pending = KeyboardInterrupt()
     except KeyboardInterrupt as exc:
-        status, reason, pending = "aborted", "interrupted by Ctrl-C (SIGINT)", exc
+        status, reason, pending = "aborted", SIGINT_REASON, exc
     except BaseException as exc:  # noqa: BLE001 - every exit must reach the safe state
         status, reason, pending = "failed", f"{type(exc).__name__}: {exc}", exc
         error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     finally:
-        safe = station.safe_state()
+        if previous_handler is not None:  # nothing interrupts the safe state and the closing of the file
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            safe = station.safe_state()
             recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
             if status != "complete":
                 recorder.append_event(f"run ended: {status}: {reason}")
         finally:
             recorder.close(status, reason=reason, error=error)
+            _restore_sigint(previous_handler)
     ctx.emit(Event("status", status, data={"reason": reason, "path": str(recorder.path)}))
     if pending is not None:
         raise pending
