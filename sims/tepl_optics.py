@@ -45,7 +45,8 @@ class TipSampleParams:
     plasmon_center_eV: float = 1.90
     plasmon_fwhm_eV: float = 0.235
     plasmon_lorentz_fwhm_eV: float = 0.18
-    plasmon_rate_at_2nm: float = 6.0e4
+    plasmon_rate_at_2nm: float = 1.5e5
+    plasmon_block_fwhm_nm: float = 10.0  # a dot in the gap takes the plasmon's place (apex-sized footprint)
     plasmon_decay_nm: float = 40.0
     shear_decay_nm: float = 0.76  # amplitude 0.9 of free at 1.75 nm
     roughness_rms_nm: float = 0.3

@@ -176,7 +176,7 @@ class TeplSample:
 
     def plasmon_rate(self, x_nm: float, y_nm: float, tip_z_nm: float) -> float:
         """Total gap-plasmon photons/s: the tip over Au; a dot in the gap takes its place."""
-        covered = lateral_coupling(self._lateral_nm(x_nm, y_nm), self.params.lateral_fwhm_nm).sum()
+        covered = lateral_coupling(self._lateral_nm(x_nm, y_nm), self.params.plasmon_block_fwhm_nm).sum()
         return float(plasmon_rate(tip_z_nm, self.params)) * max(0.0, 1.0 - float(covered))
 
     def photon_rate(self, x_nm: float, y_nm: float, tip_z_nm: float, wavelength_nm: np.ndarray,

@@ -98,6 +98,7 @@ class World:
         """Everything the twin knows that a measurement must find out. Tests only."""
         truth = {"sample": self.sample.ground_truth(), "world": {
             "seed": self.seed,
+            "clock_s": self.clock.now(),  # simulated time of this snapshot (a run's start)
             "drift_nm_per_s": self.drift_nm_per_s.tolist(),
             "longpass_edge_nm": LONGPASS_EDGE_NM,
         }}

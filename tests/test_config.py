@@ -20,7 +20,7 @@ def test_shipped_configs_validate():
     (("settle_timeout_s: 5", "settle_timeout_s: 5\n    baud: 9600"), "unknown key instruments.stage.baud"),
     (("    address: sim                 # in-process GCS 2.0 simulator\n", ""),
      "instruments.stage.address: required key missing"),
-    (("max_press_depth_nm: 10", "max_press_depth_nm: -3"), "limits.max_press_depth_nm"),
+    (("max_press_depth_nm: 11", "max_press_depth_nm: -3"), "limits.max_press_depth_nm"),
     (("tip_z_nm: [0, 2000]", "tip_z_nm: [500, 100]"), "limits.tip_z_nm: lower bound 500"),
     (("exposure_s: [0.001, 120]", "exposure_s: [0, 120]"), "limits.exposure_s"),
     (("x: [0, 100], y", "x: [0, 100, 3], y"), "limits.stage_travel_um.x"),

@@ -277,5 +277,6 @@ def test_spots_of_a_simulated_tepl_raster():
 
     assert len(spots) >= 3
     for s in spots:
-        assert np.min(np.hypot(truth["x_nm"] - s.x_nm, truth["y_nm"] - s.y_nm)) < 2.5
+        # a spot cut short by blinking has no Gaussian fit: its centroid is good to about half a pixel
+        assert np.min(np.hypot(truth["x_nm"] - s.x_nm, truth["y_nm"] - s.y_nm)) < (2.5 if s.fit_ok else 3.5)
         assert 6.0 < s.fwhm_nm < 15.0

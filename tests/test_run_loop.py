@@ -158,13 +158,17 @@ def test_out_of_travel_raster_refused_before_anything_moves(station, tmp_path):
     np.testing.assert_array_equal(station.world.stage_um, before)
 
 
-def test_too_deep_press_refused_before_pressing(station, tmp_path):
+def test_too_deep_press_refused_before_pressing(tmp_path):
+    from tepl.config import CONFIG_DIR, parse_config
+    from tepl.station import build_station
+
+    text = (CONFIG_DIR / "sim.yaml").read_text()
+    station = build_station(parse_config(text.replace("max_press_depth_nm: 11", "max_press_depth_nm: 5"), "sim"))
     truth = station.world.ground_truth()["sample"]
     x_um, y_um = truth["x_nm"][0] / 1000.0, truth["y_nm"][0] / 1000.0
     station.world.lowest_tip_distance_nm = float("inf")
-    with pytest.raises(LimitError, match="max_press_depth_nm"):
-        run(make_procedure("pressure-ramp", x_um=x_um, y_um=y_um, min_gap_nm=0.5), station,
-            tmp_path / "deep.h5")
+    with pytest.raises(LimitError, match="max_press_depth_nm = 5"):
+        run(make_procedure("pressure-ramp", x_um=x_um, y_um=y_um), station, tmp_path / "deep.h5")
     r = read_run(tmp_path / "deep.h5")
     assert r.status == "failed" and "max_press_depth_nm" in r.reason
     assert station.world.lowest_tip_distance_nm > 0.0, "the tip pressed before the refusal"

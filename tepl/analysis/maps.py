@@ -274,6 +274,16 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
     return sorted(spots, key=lambda s: -s.amplitude)
 
 
+def _centroid_px(image: np.ndarray, r: int, c: int, background: float) -> tuple[float, float]:
+    """Intensity-weighted centre (row, column) of the 3 x 3 pixels around a maximum, above background."""
+    r0, c0 = max(r - 1, 0), max(c - 1, 0)
+    window = np.clip(image[r0:r + 2, c0:c + 2] - background, 0.0, None)
+    if window.sum() <= 0:
+        return float(r), float(c)
+    rows, cols = np.mgrid[r0:r0 + window.shape[0], c0:c0 + window.shape[1]]
+    return float((rows * window).sum() / window.sum()), float((cols * window).sum() / window.sum())
+
+
 def _make_spot(fitted: tuple[np.ndarray, np.ndarray] | None, peak: tuple[int, int], sigma0_px: float,
                image: np.ndarray, background: float, noise: float, half_px: int,
                axes: tuple[float, float, float, float]) -> Spot | None:
@@ -289,16 +299,19 @@ def _make_spot(fitted: tuple[np.ndarray, np.ndarray] | None, peak: tuple[int, in
         err = np.sqrt(np.clip(np.diag(cov)[_N_BACKGROUND: _N_BACKGROUND + 5], 0, None))
         ok = bool(np.all(np.isfinite(params)) and a > 0
                   and abs(xc - c) <= half_px and abs(yc - r) <= half_px)
+        # narrower than a pixel or insignificant: a bump, or a spot cut short (an emitter that blinked off
+        # while the scan crossed it; single-pixel spikes were set aside before fitting)
+        ok = ok and not (_FWHM_PER_SIGMA * sx * sx_nm < sx_nm or _FWHM_PER_SIGMA * sy * sy_nm < sy_nm
+                         or a < 5.0 * err[0])
     if not ok:
         if prominence < 10.0 * noise:
             return None  # a weak maximum that no Gaussian describes: noise
         fwhm_px = _FWHM_PER_SIGMA * sigma0_px
-        return Spot(float(x_start + c * x_pitch), float(y_start + r * y_pitch),
+        cy, cx = _centroid_px(image, r, c, background)
+        return Spot(float(x_start + cx * x_pitch), float(y_start + cy * y_pitch),
                     float(fwhm_px * (sx_nm + sy_nm) / 2), float(fwhm_px * sx_nm), float(fwhm_px * sy_nm),
                     prominence, background, *([float("nan")] * 6), prominence, False)
     fwhm_x, fwhm_y = _FWHM_PER_SIGMA * sx * sx_nm, _FWHM_PER_SIGMA * sy * sy_nm
-    if fwhm_x < sx_nm or fwhm_y < sy_nm or a < 5.0 * err[0]:
-        return None  # a single-pixel spike or an insignificant bump
     i_sx, i_sy = _N_BACKGROUND + 3, _N_BACKGROUND + 4
     var_mean = 0.25 * (_FWHM_PER_SIGMA ** 2) * (cov[i_sx, i_sx] * sx_nm ** 2 + cov[i_sy, i_sy] * sy_nm ** 2
                                                  + 2 * cov[i_sx, i_sy] * sx_nm * sy_nm)

@@ -100,7 +100,7 @@ class PressureRamp(Procedure):
         Parameter("start_gap_nm", 14.0, "nm", 0.0, 2000.0, doc="gap before pressing and after release"),
         Parameter("min_gap_nm", 2.0, "nm", 0.0, 2000.0, doc="deepest gap of the press"),
         Parameter("step_nm", 0.25, "nm", 0.01, 100.0, doc="gap step"),
-        Parameter("exposure_s", 1.0, "s", 1e-4, 3600.0, doc="CCD exposure per step"),
+        Parameter("exposure_s", 2.0, "s", 1e-4, 3600.0, doc="CCD exposure per step"),
         Parameter("blink_retries", 10, "", 0, 100, kind=int,
                   doc="a step whose emission suddenly drops below a quarter of the previous one is measured again"),
         Parameter("quench_stop_fraction", 0.0, "", 0.0, 0.95,

@@ -1,0 +1,34 @@
+"""The shutter-role contract for the calibration lamps the station can build."""
+
+import pytest
+
+from tepl.sims.world import World
+from tepl.station import ManualLamp, SimLamp
+from tests.contracts.roles import ShutterContract
+
+
+class StandIn:
+    def ground_truth(self):
+        return {}
+
+
+class TestSimLamp(ShutterContract):
+    @pytest.fixture
+    def world(self):
+        return World(sample=StandIn())
+
+    @pytest.fixture
+    def shutter(self, world):
+        return SimLamp(world)
+
+    def test_lamp_lights_the_world(self, shutter, world):
+        shutter.open()
+        assert world.lamp_on
+        shutter.close()
+        assert not world.lamp_on
+
+
+class TestManualLamp(ShutterContract):
+    @pytest.fixture
+    def shutter(self):
+        return ManualLamp()
