@@ -243,7 +243,6 @@ def test_peak_energy_map_masks_failed_fits(monkeypatch):
 
 
 def test_peak_energy_map_with_the_real_fitter():
-    pytest.importorskip("tepl.analysis.peaks")
     wavelength_nm = np.linspace(600.0, 850.0, 512)
     energy_eV = 1239.84198 / wavelength_nm
     centers_eV = np.array([[1.70, 1.72], [1.74, 1.76]])

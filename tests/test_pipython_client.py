@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +19,6 @@ from pipython.pidevice.interfaces.pisocket import PISocket
 
 from tepl.sims.pi_e727 import serve
 from tepl.sims.world import World
-
-CLI = Path(__file__).resolve().parents[1] / "tepl" / "cli.py"
-HAS_SERVE_CLI = CLI.exists() and "serve" in CLI.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +96,6 @@ def test_move_with_servo_off_raises_5_and_stop_is_swallowed(dev):
     assert dev.qERR() == 0
 
 
-@pytest.mark.skipif(not HAS_SERVE_CLI, reason="tepl/cli.py with a 'serve' command is not there yet")
 def test_cli_serve_accepts_pipython(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -155,12 +155,10 @@ def test_integrated_counts_above_baseline():
 
 
 def test_raster(tmp_path):
-    pytest.importorskip("tepl.analysis.peaks", reason="tepl.analysis.peaks.fit_peaks is not written yet")
     paths = plot_run(raster_file(tmp_path / "partial.h5", filled_lines=2), tmp_path)  # a stopped run
     assert_pngs(paths, ["peak_energy", "intensity", "height"], "partial")
 
 
 def test_pressure_ramp(tmp_path):
-    pytest.importorskip("tepl.analysis.peaks", reason="tepl.analysis.peaks.fit_peaks is not written yet")
     paths = plot_run(gap_file(tmp_path / "ramp.h5", "pressure-ramp"), tmp_path)
     assert_pngs(paths, ["contour", "shift"], "ramp")

@@ -35,7 +35,6 @@ def tcp_world():
 
 @pytest.fixture(scope="module")
 def tcp_instrument(tcp_world):
-    pytest.importorskip("pyvisa_py", reason="the TCPIP::...::SOCKET resource needs pyvisa-py")
     with serve(tcp_world, 0) as server:
         inst = E727(f"TCPIP::127.0.0.1::{server.port}::SOCKET", timeout=2000)
         yield inst
