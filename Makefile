@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_fit.py
 	$(BIN)/python bench/bench_raster.py
+	$(BIN)/python bench/twin_figures.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache
