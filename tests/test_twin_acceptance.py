@@ -117,6 +117,24 @@ def test_calibration_recovers_true_wavelengths(session_runs):
     assert nominal_rms > 0.2  # there was something to correct
 
 
+def test_files_are_self_describing_nexus(session_runs):
+    import h5py
+
+    with h5py.File(session_runs["ramp_dot"], "r") as f:
+        data = f["/entry/data"]
+        assert f["/entry"].attrs["NX_class"] == "NXentry" and data.attrs["NX_class"] == "NXdata"
+        assert data.attrs["signal"] == "spectra"
+        assert list(data.attrs["axes"]) == ["step", "wavelength_nm"]
+        assert data.attrs["gap_nm_indices"] == 0 and data.attrs["energy_eV_indices"] == 1
+        assert data["gap_nm"].attrs["units"] == "nm" and data["pressure_GPa"].attrs["units"] == "GPa"
+        assert f["/entry"].attrs["status"] == "complete"
+        assert "x_nm" in f["/entry/sample/simulation/sample"]
+        assert "stage" in f["/entry/instrument"] and "spectrometer" in f["/entry/instrument"]
+    with h5py.File(session_runs["raster"], "r") as f:
+        assert list(f["/entry/data"].attrs["axes"]) == ["y_nm", "x_nm", "wavelength_nm"]
+        assert f["/entry/data/height_nm"].shape == f["/entry/data/spectra"].shape[:2]
+
+
 def test_distance_sweep_grows_steeply_on_approach(session_runs):
     run = read_run(session_runs["sweep"])
     fit = _fits(run)

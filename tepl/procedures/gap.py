@@ -71,6 +71,7 @@ class DistanceSweep(Procedure):
         rec.add_dataset("spectra", (gaps.size, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
         rec.add_dataset("gap_nm", (gaps.size,), ("step",), "nm")
         rec.add_dataset("target_gap_nm", (gaps.size,), ("step",), "nm")
+        rec.set_attrs("/entry/data", gap_nm_indices=0)  # measured gap: an auxiliary axis of the step dimension
 
     def execute(self, ctx: RunContext) -> None:
         st, rec = ctx.station, ctx.recorder
@@ -144,6 +145,7 @@ class PressureRamp(Procedure):
         rec.add_dataset("spectra", (n, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
         rec.add_dataset("gap_nm", (n,), ("step",), "nm")
         rec.add_dataset("direction", (n,), ("step",), "", dtype="i1", fill=0)
+        rec.set_attrs("/entry/data", gap_nm_indices=0)
         rec.add_dataset("pressure_GPa", (n,), ("step",), "GPa")
         rec.add_dataset("force_nN", (n,), ("step",), "nN")
         rec.add_dataset("peak_energy_eV", (n,), ("step",), "eV")
