@@ -14,29 +14,10 @@ from tepl.sims.andor import FvbSensor, quantum_efficiency
 from tepl.sims.andor_sdk2 import SimSDK2
 from tepl.sims.andor_shamrock import SimShamrock
 from tepl.sims.world import ARHG_LINES_NM, World
+from tests.standins import BandSample
 
 OK, SHAM_OK = 20002, 20202
 NOT_REACHED, NOT_STABILIZED, STABILIZED, TEMP_OFF, DRIFT = 20037, 20035, 20036, 20034, 20040
-
-
-class StandInSample:
-    """A minimal sample: flat, one emission band at 700 nm that switches off at ``off_after_s``."""
-
-    def __init__(self, rate_per_px_s: float = 2e3, off_after_s: float = float("inf")):
-        self.rate, self.off_after_s = rate_per_px_s, off_after_s
-
-    def topography_nm(self, x, y):
-        return np.zeros_like(np.asarray(x, float))
-
-    def shear_amplitude(self, d):  # fraction of the free amplitude vs gap (nm)
-        return np.clip(np.asarray(d, float) / 5.0, 0.0, 1.0)
-
-    def photon_rate(self, x_nm, y_nm, tip_z_nm, wavelength_nm, t0_s, dt_s):
-        on = 1.0 if t0_s < self.off_after_s else 0.0
-        return on * self.rate * np.exp(-0.5 * ((np.asarray(wavelength_nm) - 700.0) / 15.0) ** 2)
-
-    def ground_truth(self):
-        return {"band_nm": 700.0, "off_after_s": self.off_after_s}
 
 
 # ====================================================================== drivers on a recording library
@@ -209,7 +190,7 @@ def test_loaders_report_a_missing_library():
 # ====================================================================== simulators
 @pytest.fixture
 def rig():
-    world = World(sample=StandInSample(), seed=7)
+    world = World(sample=BandSample(), seed=7)
     shamrock = SimShamrock(world)
     return world, shamrock, SimSDK2(world, shamrock)
 
@@ -351,7 +332,7 @@ def test_saturation_accumulation_and_kinetic_timing(rig):
 
 
 def test_kinetic_frames_see_the_world_at_their_own_time():
-    world = World(sample=StandInSample(rate_per_px_s=5e3, off_after_s=0.0), seed=3)
+    world = World(sample=BandSample(rate_per_px_s=5e3, off_after_s=0.0), seed=3)
     shamrock = SimShamrock(world)
     ccd, _ = _ready((world, shamrock, SimSDK2(world, shamrock)))
     world.shutter_open = True

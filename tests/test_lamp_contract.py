@@ -5,17 +5,13 @@ import pytest
 from tepl.sims.world import World
 from tepl.station import ManualLamp, SimLamp
 from tests.contracts.roles import ShutterContract
-
-
-class StandIn:
-    def ground_truth(self):
-        return {}
+from tests.standins import BandSample
 
 
 class TestSimLamp(ShutterContract):
     @pytest.fixture
     def world(self):
-        return World(sample=StandIn())
+        return World(sample=BandSample())
 
     @pytest.fixture
     def shutter(self, world):

@@ -1,47 +1,18 @@
-"""RHK R9 remote interface: the driver's exact command lines and reply checks, the simulator's semantics
-against the World, and the same driver over a loopback TCP socket."""
+"""RHK R9 remote interface: the driver's exact command lines and reply checks and the simulator's semantics
+against the World (the same driver over loopback TCP: test_rhk_r9_tcp.py)."""
 
 from __future__ import annotations
-
-import math
-import socket
-import threading
 
 import numpy as np
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9InProcess, R9Socket, R9ZController
+from tepl.drivers.rhk_r9 import R9, R9InProcess, R9ZController
 from tepl.roles import DeviceError, LimitError, Range
-from tepl.sims.rhk_r9 import R9Controller, R9Session, serve
+from tepl.sims.rhk_r9 import R9Controller, R9Session
 from tepl.sims.world import World
+from tests.standins import BumpSample
 
 C = "Z PI Controller 1"
-
-
-class StandInSample:
-    """Flat substrate with one Gaussian bump; the tuning fork is damped over the last nanometre."""
-
-    bump_xy_nm = (50_100.0, 50_000.0)
-    bump_height_nm = 10.0
-    bump_sigma_nm = 15.0
-    decay_nm = 0.8
-
-    def topography_nm(self, x_nm: np.ndarray, y_nm: np.ndarray) -> np.ndarray:
-        r2 = (np.asarray(x_nm) - self.bump_xy_nm[0]) ** 2 + (np.asarray(y_nm) - self.bump_xy_nm[1]) ** 2
-        return self.bump_height_nm * np.exp(-r2 / (2 * self.bump_sigma_nm**2))
-
-    def shear_amplitude(self, distance_nm: np.ndarray) -> np.ndarray:
-        return 1.0 - np.exp(-np.maximum(np.asarray(distance_nm, float), 0.0) / self.decay_nm)
-
-    def distance_at(self, fraction: float) -> float:
-        """Tip-surface distance (nm) where the amplitude is ``fraction`` of free: the loop's truth."""
-        return -self.decay_nm * math.log(1.0 - fraction)
-
-    def photon_rate(self, x_nm, y_nm, tip_z_nm, wavelength_nm, t0_s, exposure_s) -> np.ndarray:
-        return np.zeros_like(np.asarray(wavelength_nm, float))
-
-    def ground_truth(self) -> dict:
-        return {"bump_xy_nm": list(self.bump_xy_nm), "bump_height_nm": self.bump_height_nm}
 
 
 class Recorder:
@@ -58,7 +29,7 @@ class Recorder:
 
 @pytest.fixture
 def world() -> World:
-    return World(sample=StandInSample(), drift_nm_per_s=(0.0, 0.0))
+    return World(sample=BumpSample(), drift_nm_per_s=(0.0, 0.0))
 
 
 @pytest.fixture
@@ -292,101 +263,6 @@ def test_session_frames_lines_across_chunks(r9sim):
     assert float(reply[len(b"Retract"):]) == pytest.approx(2.0e-6, abs=1e-10)
     assert session.feed(b" Step Out\r\n") == b"DoneDone"
     assert r9sim.coarse_base_nm == 80.0
-
-
-# ---------------------------------------------------------------------------------------- over TCP
-@pytest.fixture
-def served(world):
-    ctrl = R9Controller(world)
-    with serve(world, 0, controller=ctrl) as server:
-        yield ctrl, server
-
-
-def test_one_connection_per_query_client(served, world):
-    """A client that opens a fresh connection per command and reads one chunk, as R9 user scripts do."""
-    ctrl, server = served
-
-    def ask(line: str) -> bytes:
-        with socket.create_connection(server.address, timeout=2) as sock:
-            sock.sendall(line.encode() + b"\n")
-            return sock.recv(4096)
-
-    assert ask("SetHWSubParameter, Z PI Controller, Set Point, Value, 0.07") == b"Done"
-    assert ctrl.setpoint_V == 0.07
-    assert float(ask("GetHWSubParameter, Z PI Controller 1, Upper Bound, Value")) == 2.0e-6
-    assert ask("Foo").startswith(b"Error: unknown command 'Foo'")
-
-
-def test_driver_over_loopback_tcp(served, world):
-    ctrl, server = served
-    transport = R9Socket(*server.address, timeout_s=2.0)
-    r9 = R9(transport)
-    try:
-        r9.set_setpoint_V(0.085)
-        assert ctrl.setpoint_V == 0.085 and r9.setpoint_V() == 0.085
-        assert r9.z_bounds_m() == (0.0, 2.0e-6)
-        r9.set_tip_control("Freeze")
-        assert r9.tip_control() == "Freeze" and ctrl.tip_control == "Freeze"
-        r9.set_z_position_m(1.5e-6)
-        assert world.tip_z_nm == pytest.approx(1500.0)
-        assert r9.z_m() == pytest.approx(1.5e-6, abs=1e-10)
-        r9.step_in()
-        assert ctrl.coarse_base_nm == -80.0 and world.tip_z_nm == pytest.approx(1420.0)
-        with pytest.raises(DeviceError, match="LIA 9"):
-            r9.read_channel("LIA 9")
-        r9.set_tip_control("Retract")
-    finally:
-        transport.close()
-
-
-def _scripted_server(chunks: list[bytes], received: list[bytes]):
-    """A one-shot TCP peer: reads one line, records it, sends ``chunks`` as separate segments."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def run() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            data = b""
-            while not data.endswith(b"\n"):
-                data += conn.recv(4096)
-            received.append(data)
-            for chunk in chunks:
-                conn.sendall(chunk)
-                threading.Event().wait(0.05)
-            conn.recv(4096)
-        listener.close()
-
-    threading.Thread(target=run, daemon=True).start()
-    return listener.getsockname()
-
-
-def test_socket_reads_procedure_replies_sent_in_two_chunks():
-    received: list[bytes] = []
-    transport = R9Socket(*_scripted_server([b"Done", b"Done"], received), timeout_s=2.0)
-    try:
-        R9(transport).step_in()
-    finally:
-        transport.close()
-    assert received == [b"StartProcedure, Pan Single Step In\n"]
-
-
-def test_socket_times_out_with_a_device_error():
-    transport = R9Socket(*_scripted_server([], []), timeout_s=0.1)
-    try:
-        with pytest.raises(DeviceError, match="no reply.*z0-src"):
-            R9(transport).z_m()
-    finally:
-        transport.close()
-
-
-def test_socket_refused_connection_is_a_device_error():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(DeviceError, match="cannot connect"):
-        R9Socket("127.0.0.1", port, timeout_s=0.5).query("ReadChannelValue, z0-src")
 
 
 # ---------------------------------------------------------------------------------------- Z controller

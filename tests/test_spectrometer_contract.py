@@ -12,12 +12,12 @@ from tepl.roles import DeviceError, LimitError, Range
 from tepl.sims.andor import make_sim_libraries
 from tepl.sims.world import World
 from tests.contracts.roles import ShutterContract, SpectrometerContract
-from tests.test_andor import StandInSample
+from tests.standins import BandSample
 
 
 @pytest.fixture
 def world():
-    return World(sample=StandInSample(), seed=11)
+    return World(sample=BandSample(), seed=11)
 
 
 @pytest.fixture

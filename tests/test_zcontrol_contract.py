@@ -12,7 +12,7 @@ from tepl.roles import Range
 from tepl.sims.rhk_r9 import R9Controller, serve
 from tepl.sims.world import World
 from tests.contracts.roles import ZControllerContract
-from tests.test_rhk_r9 import StandInSample
+from tests.standins import BumpSample
 
 Z_RANGE_NM = Range(0.0, 2000.0, "nm")
 
@@ -20,7 +20,7 @@ Z_RANGE_NM = Range(0.0, 2000.0, "nm")
 class TestR9ZControllerInProcess(ZControllerContract):
     @pytest.fixture
     def world(self) -> World:
-        return World(sample=StandInSample())
+        return World(sample=BumpSample())
 
     @pytest.fixture
     def zcontrol(self, world) -> R9ZController:
@@ -31,7 +31,7 @@ class TestR9ZControllerInProcess(ZControllerContract):
 class TestR9ZControllerOverTcp(ZControllerContract):
     @pytest.fixture
     def world(self) -> World:
-        return World(sample=StandInSample(), real_time=True)
+        return World(sample=BumpSample(), real_time=True)
 
     @pytest.fixture
     def zcontrol(self, world):
