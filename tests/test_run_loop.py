@@ -179,3 +179,14 @@ def test_dry_run_reports_limits_and_time(station):
     report = make_procedure("raster", **SMALL).dry_run(station)
     assert "nothing moved" in report and "estimated time" in report
     assert "inside stage travel" in report
+
+
+def test_data_events_carry_what_the_file_records(station, tmp_path):
+    events = []
+    path = run(make_procedure("line-scan", length_nm=20.0, step_nm=5.0, exposure_s=0.05), station,
+               tmp_path / "live.h5", listeners=[events.append])
+    spectra = [e.data for e in events if e.kind == "data" and e.data["name"] == "spectra"]
+    r = read_run(path)
+    assert len(spectra) == r.data["spectra"].shape[0] == 5
+    for item in spectra:
+        np.testing.assert_allclose(r.data["spectra"][item["index"]], item["value"], rtol=1e-6)

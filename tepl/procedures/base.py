@@ -96,6 +96,11 @@ class RunContext:
         for listener in self._listeners:
             listener(event)
 
+    def write(self, name: str, index: Any, value: Any) -> None:
+        """Record ``/entry/data/<name>[index] = value`` and tell listeners (live plots) about it."""
+        self.recorder.write(name, index, value)
+        self.emit(Event("data", name, data={"name": name, "index": index, "value": value}))
+
     def progress(self, done: int, total: int, message: str = "") -> None:
         self.emit(Event("progress", message, done, total))
 

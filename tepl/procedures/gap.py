@@ -84,9 +84,9 @@ class DistanceSweep(Procedure):
         for i, gap in enumerate(gaps):
             ctx.checkpoint()
             st.zcontrol.set_z_nm(gap)
-            rec.write("target_gap_nm", i, gap)
-            rec.write("gap_nm", i, st.zcontrol.z_nm())
-            rec.write("spectra", i, st.spectrometer.acquire(self["exposure_s"]))
+            ctx.write("target_gap_nm", i, gap)
+            ctx.write("gap_nm", i, st.zcontrol.z_nm())
+            ctx.write("spectra", i, st.spectrometer.acquire(self["exposure_s"]))
             rec.flush()
             ctx.progress(i + 1, gaps.size, f"gap {gap:.2f} nm")
             if ctx.stop_requested:
@@ -207,8 +207,8 @@ class PressureRamp(Procedure):
             for name, value in (("gap_nm", st.zcontrol.z_nm()), ("direction", direction),
                                 ("pressure_GPa", pressure), ("force_nN", force),
                                 ("peak_energy_eV", energy), ("peak_intensity", intensity)):
-                rec.write(name, step, value)
-            rec.write("spectra", step, spectrum)
+                ctx.write(name, step, value)
+            ctx.write("spectra", step, spectrum)
             rec.flush()
             state["step"] = step + 1
             ctx.progress(step + 1, planned.size, f"gap {gap:.2f} nm, {pressure:.2f} GPa")

@@ -93,13 +93,13 @@ class Raster(Procedure):
             for ix, x in cols:
                 ctx.checkpoint()
                 st.stage.move_and_wait_um(x=x / 1000.0, y=y / 1000.0)
-                rec.write("height_nm", (iy, ix), st.zcontrol.z_nm())
+                ctx.write("height_nm", (iy, ix), st.zcontrol.z_nm())
                 line[ix] = st.spectrometer.acquire(self["exposure_s"])
-                rec.write("spectra", (iy, ix), line[ix])
+                ctx.write("spectra", (iy, ix), line[ix])
             fit = live_fit(wl, line)
-            rec.write("peak_energy_eV", iy, np.where(fit.ok, fit.center_eV, np.nan))
-            rec.write("peak_intensity", iy, np.where(fit.ok, fit.amplitude, np.nan))
-            rec.write("peak_fwhm_eV", iy, np.where(fit.ok, fit.fwhm_eV, np.nan))
+            ctx.write("peak_energy_eV", iy, np.where(fit.ok, fit.center_eV, np.nan))
+            ctx.write("peak_intensity", iy, np.where(fit.ok, fit.amplitude, np.nan))
+            ctx.write("peak_fwhm_eV", iy, np.where(fit.ok, fit.fwhm_eV, np.nan))
             rec.flush()
             ctx.progress(iy + 1, n_lines, f"line {iy + 1}/{n_lines}")
             if ctx.stop_requested:
@@ -153,8 +153,8 @@ class LineScan(Procedure):
         for ix, x in enumerate(x_nm):
             ctx.checkpoint()
             st.stage.move_and_wait_um(x=x / 1000.0, y=y_um)
-            rec.write("height_nm", ix, st.zcontrol.z_nm())
-            rec.write("spectra", ix, st.spectrometer.acquire(self["exposure_s"]))
+            ctx.write("height_nm", ix, st.zcontrol.z_nm())
+            ctx.write("spectra", ix, st.spectrometer.acquire(self["exposure_s"]))
             rec.flush()
             ctx.progress(ix + 1, x_nm.size, f"pixel {ix + 1}/{x_nm.size}")
             if ctx.stop_requested:
