@@ -1,4 +1,4 @@
-"""Command line: ``tepl list | run | info | plot | serve | import | demo``."""
+"""Command line: ``tepl list | run | info | plot | serve | import | demo | gui``."""
 
 from __future__ import annotations
 
@@ -119,6 +119,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gui(args: argparse.Namespace) -> int:
+    import signal
+
+    from PyQt5.QtWidgets import QApplication
+
+    from tepl.gui.console import Console
+    from tepl.station import build_station
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    station = build_station(args.config)
+    console = Console(station, Path(args.out))
+    console.resize(1200, 800)
+    console.show()
+    signal.signal(signal.SIGINT, lambda signum, frame: console.close())  # Ctrl-C: abort the run, then quit
+    try:
+        return int(app.exec_())
+    finally:
+        station.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tepl", description="tip-enhanced PL microscope control")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--config", default=None)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("gui", help="operator console: set up a procedure, run it, watch it live")
+    p.add_argument("--config", default=None, help="station config (default: the embedded config/sim.yaml)")
+    p.add_argument("--out", default="runs", help="folder for the run files (default: runs)")
+    p.set_defaults(func=_cmd_gui)
     return parser
 
 
