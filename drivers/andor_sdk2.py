@@ -205,7 +205,11 @@ class IDus:
         self._exposure_s = exposure
         expected_s = kinetic_cycle * frames if mode == 3 else accumulate_cycle * (accumulations if mode == 2 else 1)
         self._call("StartAcquisition")
-        self._wait_until_idle(int(frames), expected_s)
+        try:
+            self._wait_until_idle(int(frames), expected_s)
+        except BaseException:
+            self.abort()  # never leave the camera acquiring behind an error or Ctrl-C
+            raise
         size = int(frames) * self.detector_pixels[0]
         data = (ctypes.c_int32 * size)()
         self._call("GetAcquiredData", data, size)
@@ -229,10 +233,15 @@ class IDus:
         """Stop a running acquisition (no-op when idle)."""
         self._call("AbortAcquisition", ok=(DRV_SUCCESS, DRV_IDLE))
 
-    def shutdown(self) -> None:
-        """Switch the cooler off and release the camera."""
+    def shutdown(self, warm_to_c: float = -20.0, timeout_s: float = 900.0, poll_s: float = 5.0) -> None:
+        """Switch the cooler off, wait until the sensor is warmer than ``warm_to_c`` (Andor's advice before
+        ShutDown, to spare the sensor thermal stress), then release the camera."""
         self.abort()
         self.cooler_off()
+        waited_s = 0.0
+        while self.temperature_c()[0] < warm_to_c and waited_s < timeout_s:
+            self.sleep(poll_s)
+            waited_s += poll_s
         self._call("ShutDown")
 
     def settings(self) -> dict:

@@ -5,20 +5,21 @@ written as ``format(x, ".12g")`` (``MOV 1 10``, ``MOV 1 12.5``), set-commands ne
 by ``ERR?`` (non-zero raises ``GCSError``), #5/#7/#24 are single bytes without LF, and a reply goes on
 while its line ends in a space (``1=... \\n2=... \\n3=...\\n``). The adapter is a VISA resource string
 (``"TCPIP::host::50000::SOCKET"``, ``"ASRL/dev/ttyUSB0::INSTR"``) or a pymeasure adapter. Positions in µm,
-velocities in µm/s. ``E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z -> controller axes).
+velocities in µm/s. ``pi_e727_stage.E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z ->
+controller axes).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 
-from tepl.roles import DeviceError, Range, Stage
+from tepl.roles import DeviceError
 
 GCS_ERRORS = {
     0: "no error", 1: "parameter syntax error", 2: "unknown command", 3: "command too long",
@@ -31,6 +32,9 @@ READY_REPLY, BUSY_REPLY = b"\xb1\n", b"\xb0\n"
 STOPPED_CODE = 10
 MAX_REPLY_LINES = 1000
 _AXIS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,16}")
+
+
+log = logging.getLogger(__name__)
 
 
 class GCSError(DeviceError):
@@ -311,88 +315,3 @@ class E727(Instrument):
         except ValueError:
             raise DeviceError(f"E-727 answered #5 with {text!r}, expected a hex bit mask") from None
         return {a: bool(mask >> i & 1) for i, a in enumerate(axes)}
-
-
-# ---------------------------------------------------------------------------------------- stage role
-DEFAULT_AXIS_MAP = {"x": "1", "y": "2", "z": "3"}
-
-
-class E727Stage(Stage):
-    """Closed-loop XYZ stage on an E-727: servos on at start, one MOV per move, ONT? polled to settle.
-
-    ``travel_um`` (per role axis, µm) defaults to the controller's TMN?/TMX? range and may only narrow it.
-    ``sleep`` is how the stage waits between polls (``world.clock.advance`` on a simulated station).
-    """
-
-    def __init__(self, instrument: E727, axis_map: Mapping[str, str] | None = None,
-                 travel_um: Mapping[str, Range] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 settle_timeout_s: float = 10.0, poll_interval_s: float = 0.005):
-        self.instrument = instrument
-        self.axis_map = dict(DEFAULT_AXIS_MAP if axis_map is None else axis_map)
-        if sorted(self.axis_map) != sorted(self.axes):
-            raise ValueError(f"axis_map must map exactly the stage axes {list(self.axes)}, got {self.axis_map}")
-        if not settle_timeout_s > 0 or not poll_interval_s > 0:
-            raise ValueError("settle_timeout_s and poll_interval_s must be positive")
-        self._sleep, self.settle_timeout_s, self.poll_interval_s = sleep, settle_timeout_s, poll_interval_s
-        controller_axes = instrument.axes()
-        for role, axis in self.axis_map.items():
-            if axis not in controller_axes:
-                raise ValueError(f"stage axis {role} is mapped to E-727 axis {axis!r}, "
-                                 f"but the controller has axes {controller_axes}")
-        self._controller_axes = [self.axis_map[role] for role in self.axes]
-        instrument.set_servo({axis: True for axis in self._controller_axes})
-        ranges = instrument.travel_range_um(self._controller_axes)
-        self.controller_travel_um = {role: Range(*ranges[self.axis_map[role]], unit="µm") for role in self.axes}
-        super().__init__(self._checked_travel(travel_um))
-
-    def _checked_travel(self, travel_um: Mapping[str, Range] | None) -> dict[str, Range]:
-        if travel_um is None:
-            return dict(self.controller_travel_um)
-        travel = {}
-        for role, limits in travel_um.items():
-            if role not in self.axis_map:
-                raise ValueError(f"travel limits given for unknown stage axis {role!r}")
-            limits = limits if isinstance(limits, Range) else Range(*limits, unit="µm")
-            hw = self.controller_travel_um[role]
-            if not hw.low <= limits.low <= limits.high <= hw.high:
-                raise ValueError(
-                    f"configured travel for stage axis {role} [{limits.low:g}, {limits.high:g}] µm exceeds "
-                    f"the E-727 range of axis {self.axis_map[role]} [{hw.low:g}, {hw.high:g}] µm")
-            travel[role] = limits
-        return travel
-
-    def _by_role(self, values: Mapping[str, object]) -> dict:
-        return {role: values[self.axis_map[role]] for role in self.axes}
-
-    def position_um(self) -> dict[str, float]:
-        return self._by_role(self.instrument.positions_um(self._controller_axes))
-
-    def on_target(self) -> bool:
-        return all(self.instrument.on_target_states(self._controller_axes).values())
-
-    def wait_on_target(self, timeout_s: float | None = None) -> None:
-        """Poll ONT? every ``poll_interval_s`` until all axes settle; DeviceError after ``timeout_s``."""
-        timeout_s = self.settle_timeout_s if timeout_s is None else float(timeout_s)
-        waited_s, wall0 = 0.0, time.monotonic()
-        while not self.on_target():
-            if max(waited_s, time.monotonic() - wall0) >= timeout_s:
-                raise DeviceError(f"E-727 stage not on target after {timeout_s:g} s: at {self.position_um()} µm, "
-                                  f"targets {self._by_role(self.instrument.targets_um(self._controller_axes))} µm")
-            self._sleep(self.poll_interval_s)
-            waited_s += self.poll_interval_s
-
-    def stop(self) -> None:
-        self.instrument.stop()
-
-    def _do_move_to(self, targets_um: dict[str, float]) -> None:
-        self.instrument.move_um({self.axis_map[role]: value for role, value in targets_um.items()})
-
-    def settings(self) -> dict:
-        inst, axes = self.instrument, self._controller_axes
-        return {
-            **super().settings(), "idn": inst.idn, "axis_map": dict(self.axis_map),
-            "servo": self._by_role(inst.servo_states(axes)),
-            "velocity_um_s": self._by_role(inst.velocities_um_s(axes)),
-            "controller_travel_um": {r: [t.low, t.high] for r, t in self.controller_travel_um.items()},
-            "settle_timeout_s": self.settle_timeout_s, "poll_interval_s": self.poll_interval_s,
-        }

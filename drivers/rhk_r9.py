@@ -5,7 +5,8 @@ terminated by ``\\n``. Each reply is one chunk of text with no terminator: ``Don
 number as text for a get, and for ``StartProcedure`` two replies, an acknowledgement and a second one when
 the procedure has finished. Refusals come back as text that is neither (``Error: ...``).
 
-``R9`` is the command table; ``R9Socket`` (the rig) and ``R9InProcess`` (the simulator) are its
+``R9`` is the command table; ``R9Socket`` (the rig) or any object with ``query(line) -> str`` (such as the
+simulator's in-process transport) is its
 transports, both ``query(line) -> str``. ``R9ZController`` is the ``ZController`` role: Z in nm from the
 ``z0-src`` channel, amplitude as a fraction of the free amplitude measured while retracted.
 """
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from tepl.roles import DeviceError, LimitError, Range, ZController
 
@@ -104,21 +105,6 @@ class R9Socket:
     def close(self) -> None:
         with self._lock:
             self._close()
-
-
-class R9InProcess:
-    """Transport to an in-process R9 simulator (``tepl.sims.rhk_r9.R9Controller``)."""
-
-    def __init__(self, controller: Any):
-        self.controller = controller
-
-    def query(self, line: str) -> str:
-        if "\n" in line or "\r" in line:
-            raise ValueError(f"an R9 command is one line, got {line!r}")
-        return "".join(self.controller.handle(line))
-
-    def close(self) -> None:
-        pass
 
 
 def _finite(value: float, what: str) -> float:
@@ -280,6 +266,8 @@ class R9ZController(ZController):
         self.bound_margin_nm = float(bound_margin_nm)
         self.free_amplitude_reads = int(free_amplitude_reads)
         self.free_amplitude_V: float | None = None
+        self.z_offset_nm = 0.0  # apex height above the substrate reference minus the Z piezo reading
+        self._z_referenced = True
 
     @staticmethod
     def _check_fraction(fraction: float) -> float:
@@ -290,8 +278,9 @@ class R9ZController(ZController):
         return fraction
 
     def _bounds_nm(self) -> tuple[float, float]:
+        """The Z piezo's range in the frame of ``z_nm``."""
         lower_m, upper_m = self.r9.z_bounds_m()
-        return lower_m * 1e9, upper_m * 1e9
+        return lower_m * 1e9 + self.z_offset_nm, upper_m * 1e9 + self.z_offset_nm
 
     def _wait_settled(self, timeout_s: float, what: str) -> float:
         """Poll Z until two reads agree; return z_nm."""
@@ -345,7 +334,13 @@ class R9ZController(ZController):
         return _STATE_OF_WORD[self.r9.tip_control()]
 
     def z_nm(self) -> float:
-        return self.r9.z_m() * 1e9
+        return self.r9.z_m() * 1e9 + self.z_offset_nm
+
+    def set_z_reference_nm(self, apex_z_nm: float) -> None:
+        """Declare the apex height (nm above the substrate reference) at the present Z, e.g. the shear-force
+        contact distance after engaging on bare substrate; needed again after coarse steps."""
+        self.z_offset_nm = _finite(apex_z_nm, "apex z") - self.r9.z_m() * 1e9
+        self._z_referenced = True
 
     def amplitude(self) -> float:
         if self.free_amplitude_V is None:
@@ -358,11 +353,21 @@ class R9ZController(ZController):
         return self.r9.phase_deg()
 
     def _do_set_z(self, z_nm: float) -> None:
-        self.r9.set_z_position_m(z_nm * 1e-9)
+        if not self._z_referenced:
+            raise LimitError("tip z lost its reference in the last coarse steps: engage on bare substrate and "
+                             "call set_z_reference_nm first")
+        self.r9.set_z_position_m((z_nm - self.z_offset_nm) * 1e-9)
 
     def coarse_step(self, steps: int) -> None:
+        """Coarse steps (positive towards the sample), only with the tip retracted: a step of tens of nm with
+        the tip engaged or frozen near the surface would crash it. The apex then stands at a new height that
+        the Z channel does not see, so ``set_z_nm`` is refused until ``set_z_reference_nm`` is called."""
         if isinstance(steps, bool) or int(steps) != steps:
             raise LimitError(f"coarse steps = {steps!r} must be a whole number")
+        if int(steps) != 0 and self.state() != "retracted":
+            raise LimitError(f"coarse steps only with the tip retracted (it is {self.state()}): retract first")
+        if int(steps) != 0:
+            self._z_referenced = False
         for _ in range(abs(int(steps))):
             if steps > 0:
                 self.r9.step_in()

@@ -297,6 +297,21 @@ class R9Controller:
         return "".join(self.handle(line))
 
 
+class R9InProcess:
+    """The driver's transport to an in-process ``R9Controller`` (what ``R9Socket`` is on the rig)."""
+
+    def __init__(self, controller: Any):
+        self.controller = controller
+
+    def query(self, line: str) -> str:
+        if "\n" in line or "\r" in line:
+            raise ValueError(f"an R9 command is one line, got {line!r}")
+        return "".join(self.controller.handle(line))
+
+    def close(self) -> None:
+        pass
+
+
 class R9Session:
     """One TCP client of the R9 remote interface (newline-framed; any chunking of the input)."""
 

@@ -23,6 +23,7 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         session = self.server.session_factory()  # type: ignore[attr-defined]
         sock: socket.socket = self.request
+        self.server.connections.add(sock)  # type: ignore[attr-defined]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         greeting = getattr(session, "greeting", None)
         if greeting is not None:
@@ -40,6 +41,9 @@ class _Handler(socketserver.BaseRequestHandler):
             if reply:
                 sock.sendall(reply)
 
+    def finish(self) -> None:
+        self.server.connections.discard(self.request)  # type: ignore[attr-defined]
+
 
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
@@ -50,10 +54,11 @@ class LoopbackServer:
     """A threaded TCP server on 127.0.0.1 (only loopback addresses are accepted)."""
 
     def __init__(self, session_factory: Callable[[], Session], port: int = 0, host: str = "127.0.0.1"):
-        if not (host.startswith("127.") or host in ("localhost", "::1")):
+        if not (host.startswith("127.") or host == "localhost"):
             raise ValueError(f"simulators serve on loopback only, not on {host!r}")
         self._server = _Server((host, port), _Handler)
         self._server.session_factory = session_factory  # type: ignore[attr-defined]
+        self._server.connections = set()  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 
     @property
@@ -75,7 +80,15 @@ class LoopbackServer:
         self._server.serve_forever()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop accepting, close every open client connection, release the port."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread = None
+        for sock in list(self._server.connections):  # type: ignore[attr-defined]
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._server.server_close()
 
     def __enter__(self) -> LoopbackServer:

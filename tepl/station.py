@@ -140,7 +140,8 @@ class Station:
 
 # ---- builders -----------------------------------------------------------------------------------------
 def _build_stage(station: Station, cfg: dict, world: Any) -> Stage:
-    from tepl.drivers.pi_e727 import E727, E727Stage
+    from tepl.drivers.pi_e727 import E727
+    from tepl.drivers.pi_e727_stage import E727Stage
 
     if cfg["address"] == "sim":
         from tepl.sims.pi_e727 import GCSAdapter, GCSController
@@ -161,10 +162,10 @@ def _build_stage(station: Station, cfg: dict, world: Any) -> Stage:
 
 
 def _build_zcontrol(station: Station, cfg: dict, world: Any) -> ZController:
-    from tepl.drivers.rhk_r9 import R9, R9InProcess, R9Socket, R9ZController
+    from tepl.drivers.rhk_r9 import R9, R9Socket, R9ZController
 
     if cfg["address"] == "sim":
-        from tepl.sims.rhk_r9 import R9Controller
+        from tepl.sims.rhk_r9 import R9Controller, R9InProcess
 
         if world is None:
             raise ConfigError("instruments.zcontrol.address: 'sim' needs a 'simulation' section")

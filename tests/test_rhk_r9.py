@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9InProcess, R9ZController
+from tepl.drivers.rhk_r9 import R9, R9ZController
 from tepl.roles import DeviceError, LimitError, Range
-from tepl.sims.rhk_r9 import R9Controller, R9Session
+from tepl.sims.rhk_r9 import R9Controller, R9InProcess, R9Session
 from tepl.sims.world import World
 from tests.standins import BumpSample
 
@@ -305,3 +305,21 @@ def test_amplitude_is_a_fraction_of_the_measured_free_amplitude(zc, world):
     assert zc.state() == "engaged"
     zc.retract()
     assert zc.state() == "retracted"
+
+
+def test_coarse_steps_only_retracted_and_they_drop_the_z_reference(zc, r9sim, world):
+    zc.engage(0.9)
+    with pytest.raises(LimitError, match="retracted"):
+        zc.coarse_step(1)
+    assert not world.crashed
+    zc.retract()
+    zc.coarse_step(2)  # towards the sample, retracted: the apex now stands 2 steps lower than the Z channel says
+    zc.engage(0.9)
+    zc.freeze()
+    with pytest.raises(LimitError, match="reference"):
+        zc.set_z_nm(zc.z_nm() + 5.0)
+    # re-reference with the true apex height (the truth here; on the rig: engaging on bare substrate)
+    zc.set_z_reference_nm(world.tip_z_nm)
+    assert abs(zc.z_nm() - world.tip_z_nm) < 0.2
+    zc.set_z_nm(world.tip_z_nm + 5.0)
+    assert abs(zc.z_nm() - world.tip_z_nm) < 0.2

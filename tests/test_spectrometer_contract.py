@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -59,16 +57,16 @@ def test_shutter_drives_the_excitation(world, shutter):
     assert not world.shutter_open
 
 
-def test_cooling_takes_simulated_minutes_and_no_wall_time(world, libraries, kymera):
+def test_cooling_takes_simulated_minutes(world, libraries, kymera):
     spectrometer = AndorSpectrometer(IDus(libraries[0], sleep=world.clock.advance), kymera,
                                      Range(0.001, 120.0, "s"), sleep=world.clock.advance)
     assert spectrometer.temperature_c() == (pytest.approx(20.0), "off")
-    wall0, sim0 = time.monotonic(), world.clock.now()
+    sim0 = world.clock.now()
     assert spectrometer.cool(-60, wait=False) == pytest.approx(20.0, abs=0.1)
     assert spectrometer.temperature_c()[1] == "not_reached"
     assert spectrometer.cool(-60) == pytest.approx(-60.0)
     assert spectrometer.temperature_c()[1] == "stabilized"
-    assert 8 * 60 < world.clock.now() - sim0 < 12 * 60 and time.monotonic() - wall0 < 2.0
+    assert 8 * 60 < world.clock.now() - sim0 < 12 * 60
     with pytest.raises(DeviceError, match="did not stabilise"):
         spectrometer.cool(-95, timeout_s=1200)  # below what the TE cooler reaches on air
     with pytest.raises(LimitError, match="cooling target"):

@@ -7,7 +7,8 @@ import types
 
 import pytest
 
-from tepl.drivers.pi_e727 import E727, E727Stage, GCSError
+from tepl.drivers.pi_e727 import E727, GCSError
+from tepl.drivers.pi_e727_stage import E727Stage
 from tepl.roles import DeviceError, LimitError, Range
 from tepl.sims.pi_e727 import GCSAdapter, GCSController, serve
 from tepl.sims.world import World

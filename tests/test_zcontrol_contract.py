@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9InProcess, R9Socket, R9ZController
+from tepl.drivers.rhk_r9 import R9, R9Socket, R9ZController
 from tepl.roles import Range
-from tepl.sims.rhk_r9 import R9Controller, serve
+from tepl.sims.rhk_r9 import R9Controller, R9InProcess, serve
 from tepl.sims.world import World
 from tests.contracts.roles import ZControllerContract
 from tests.standins import BumpSample
