@@ -3,29 +3,32 @@
 ``plot_run(h5_path, out_dir)`` writes, named ``<file stem>_<kind>.png``:
 
 ==================  =====================================================================================
-raster              peak_energy (fitted peak energy map), intensity (integrated counts map), height map
+raster              peak_energy (fitted peak energy map), intensity (``maps.intensity_map``, the map spots
+                    are found on), height map
 line-scan           contour (position vs photon energy, colour = counts), height (topography profile)
-distance-sweep      spectra (spectra coloured by gap), approach (integrated intensity vs gap)
+distance-sweep      spectra (spectra coloured by gap), approach (``maps.intensity_map`` vs gap)
 pressure-ramp       contour (photon energy vs step, colour = counts, fitted peak overlaid), shift
-                    (peak shift and fitted intensity vs gap, pressing and releasing distinguished)
+                    (peak shift from the unstrained plateau of ``summarize_ramp``, and fitted intensity, vs
+                    gap, pressing and releasing distinguished)
 calibrate           lamp (lamp spectrum with the identified lines marked)
 import-sif / other  spectrum (the spectrum, or each frame)
 ==================  =====================================================================================
 
-Unfilled pixels (NaN, e.g. a stopped run) are left blank. Figures are drawn with matplotlib's Agg
-canvas, without pyplot, so this is safe to call from any thread.
+Spectra are analysed in ``tepl.units.FIT_WINDOW_NM``. Unfilled pixels (NaN, e.g. a stopped run) are left
+blank. Figures are drawn with matplotlib's Agg canvas, without pyplot, so this is safe to call from any
+thread.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from tepl.analysis.maps import intensity_map, peak_energy_map
 from tepl.data.runfile import Run, read_run
-
-HC_EV_NM = 1239.84198
-FIT_WINDOW_NM = (640.0, 800.0)
+from tepl.units import FIT_WINDOW_NM, HC_EV_NM
 
 
 def _figure(n_rows: int = 1, n_cols: int = 1, size=(6.4, 4.8), **kw):
@@ -50,40 +53,6 @@ def _energy_eV(run: Run) -> np.ndarray:
     return HC_EV_NM / np.asarray(run.data["wavelength_nm"], float)
 
 
-def _window(wavelength_nm: np.ndarray, window_nm=FIT_WINDOW_NM) -> np.ndarray:
-    inside = (wavelength_nm >= window_nm[0]) & (wavelength_nm <= window_nm[1])
-    return inside if np.count_nonzero(inside) >= 3 else np.ones_like(wavelength_nm, bool)
-
-
-def integrated_counts(wavelength_nm: np.ndarray, spectra: np.ndarray, window_nm=FIT_WINDOW_NM) -> np.ndarray:
-    """Counts summed over ``window_nm`` above each spectrum's baseline (its 5th percentile in the window);
-    shape ``spectra.shape[:-1]``, NaN where a spectrum is unfilled."""
-    s = np.asarray(spectra, float)[..., _window(np.asarray(wavelength_nm, float), window_nm)]
-    filled = np.all(np.isfinite(s), axis=-1)
-    total = np.full(s.shape[:-1], np.nan)
-    rows = s[filled]
-    total[filled] = np.sum(rows - np.percentile(rows, 5, axis=-1, keepdims=True), axis=-1)
-    return total
-
-
-def fitted_peaks(wavelength_nm: np.ndarray, spectra: np.ndarray) -> dict[str, np.ndarray]:
-    """``tepl.analysis.peaks.fit_peaks`` over the filled spectra: {"center_eV", "amplitude", "fwhm_eV"},
-    each shaped ``spectra.shape[:-1]``, NaN where unfilled or where the fit failed."""
-    from tepl.analysis.peaks import fit_peaks
-
-    spectra = np.asarray(spectra, float)
-    flat = spectra.reshape(-1, spectra.shape[-1])
-    filled = np.all(np.isfinite(flat), axis=1)
-    out = {k: np.full(flat.shape[0], np.nan) for k in ("center_eV", "amplitude", "fwhm_eV")}
-    if np.any(filled):
-        fit = fit_peaks(np.asarray(wavelength_nm, float), flat[filled], window_nm=FIT_WINDOW_NM)
-        ok = np.asarray(fit.ok, bool).reshape(-1)
-        for key in out:
-            values = np.asarray(getattr(fit, key), float).reshape(-1)
-            out[key][filled] = np.where(ok, values, np.nan)
-    return {k: v.reshape(spectra.shape[:-1]) for k, v in out.items()}
-
-
 def _relative(axis: np.ndarray) -> tuple[np.ndarray, float]:
     axis = np.asarray(axis, float)
     return axis - axis[0], float(axis[0])
@@ -94,10 +63,10 @@ def _plot_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
     spectra = run.data["spectra"]
     x, x0 = _relative(run.data.get("x_nm", np.arange(spectra.shape[1])))
     y, y0 = _relative(run.data.get("y_nm", np.arange(spectra.shape[0])))
-    peaks = fitted_peaks(wl, spectra)
     maps = [
-        ("peak_energy", peaks["center_eV"], "fitted peak energy (eV)", "viridis"),
-        ("intensity", integrated_counts(wl, spectra), "integrated counts above baseline", "inferno"),
+        ("peak_energy", peak_energy_map(wl, spectra, FIT_WINDOW_NM).center_eV, "fitted peak energy (eV)",
+         "viridis"),
+        ("intensity", intensity_map(wl, spectra, FIT_WINDOW_NM), "integrated counts above background", "inferno"),
     ]
     if "height_nm" in run.data:
         maps.append(("height", run.data["height_nm"], "height (nm)", "copper"))
@@ -154,11 +123,28 @@ def _plot_distance_sweep(run: Run, out_dir: Path, stem: str) -> list[Path]:
     ax.set_ylabel("counts")
     paths = [_save(fig, out_dir, stem, "spectra", run)]
     fig, ax = _figure()
-    ax.plot(gap[done], integrated_counts(run.data["wavelength_nm"], spectra[done]), "o-")
+    ax.plot(gap[done], intensity_map(run.data["wavelength_nm"], spectra, FIT_WINDOW_NM)[done], "o-")
     ax.set_xlabel("tip-sample gap (nm)")
-    ax.set_ylabel("integrated counts above baseline")
+    ax.set_ylabel("integrated counts above background")
     paths.append(_save(fig, out_dir, stem, "approach", run))
     return paths
+
+
+def _ramp_reference_eV(run: Run, center_eV: np.ndarray, gap: np.ndarray,
+                       direction: np.ndarray) -> tuple[float, str]:
+    """The ramp's unstrained peak energy (``summarize_ramp``'s bright plateau before pressing) and what it
+    is; the first fitted step when the ramp has no such plateau (or no recorded gaps)."""
+    from tepl.analysis.ramp import summarize_ramp
+
+    if "gap_nm" in run.data:
+        try:
+            summary = summarize_ramp(run.data["wavelength_nm"], run.data["spectra"], gap, direction,
+                                     window_nm=FIT_WINDOW_NM)
+            return summary.reference_eV, "the unstrained plateau"
+        except ValueError:
+            pass
+    finite = np.flatnonzero(np.isfinite(center_eV))
+    return (float(center_eV[finite[0]]) if finite.size else np.nan), "the first fitted step"
 
 
 def _plot_pressure_ramp(run: Run, out_dir: Path, stem: str) -> list[Path]:
@@ -168,28 +154,28 @@ def _plot_pressure_ramp(run: Run, out_dir: Path, stem: str) -> list[Path]:
     gap = _gap(run, n)
     direction = np.asarray(run.data.get("direction", np.ones(n)), float)
     energy = _energy_eV(run)
-    peaks = fitted_peaks(run.data["wavelength_nm"], spectra)
+    peaks = peak_energy_map(run.data["wavelength_nm"], spectra, FIT_WINDOW_NM)
     fig, ax = _figure()
     mesh = ax.pcolormesh(step, energy, np.ma.masked_invalid(spectra.T), cmap="inferno", shading="nearest")
     fig.colorbar(mesh, ax=ax, label="counts")
-    ax.plot(step, peaks["center_eV"], "o", ms=3, mfc="none", color="cyan", label="fitted peak")
+    ax.plot(step, peaks.center_eV, "o", ms=3, mfc="none", color="cyan", label="fitted peak")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("step (pressing, then releasing)")
     ax.set_ylabel("photon energy (eV)")
     paths = [_save(fig, out_dir, stem, "contour", run)]
 
     fig, (ax_shift, ax_int) = _figure(2, 1, size=(6.4, 6.4), sharex=True)
-    finite = np.flatnonzero(np.isfinite(peaks["center_eV"]))
-    reference = peaks["center_eV"][finite[0]] if finite.size else np.nan
-    shift_meV = (peaks["center_eV"] - reference) * 1000.0
+    reference, from_what = _ramp_reference_eV(run, peaks.center_eV, gap, direction)
+    shift_meV = (peaks.center_eV - reference) * 1000.0
     styles = ((1, "pressing", dict(marker="v", ls="-", color="tab:red", ms=6)),
               (-1, "releasing", dict(marker="^", ls="--", color="tab:blue", ms=4, mfc="none")))
     for sign, label, style in styles:
         sel = direction == sign
         if np.any(sel):
             ax_shift.plot(gap[sel], shift_meV[sel], label=label, **style)
-            ax_int.plot(gap[sel], peaks["amplitude"][sel], label=label, **style)
-    ax_shift.set_ylabel("peak shift from the first step (meV)")
+            ax_int.plot(gap[sel], peaks.amplitude[sel], label=label, **style)
+    ax_shift.axhline(0.0, color="0.6", lw=0.8)
+    ax_shift.set_ylabel(f"peak shift from {from_what} (meV)")
     ax_int.set_ylabel("fitted peak area (counts)")
     ax_int.set_xlabel("tip-sample gap (nm)")
     ax_int.invert_xaxis()
@@ -202,7 +188,8 @@ def _mean_spectrum(spectra: np.ndarray) -> np.ndarray:
     spectra = np.asarray(spectra, float)
     if spectra.ndim == 1:
         return spectra
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a wavelength never measured stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(spectra.reshape(-1, spectra.shape[-1]), axis=0)
 
 
@@ -211,16 +198,17 @@ def _plot_calibrate(run: Run, out_dir: Path, stem: str) -> list[Path]:
     spectrum = _mean_spectrum(run.data["spectra"])
     fig, ax = _figure(size=(8.0, 4.8))
     ax.plot(wl, spectrum, lw=1, color="k")
-    lines = None
+    lines = np.array([])
     for name in ("line_wavelength_nm", "lines_nm"):
         if name in run.data:
             lines = np.asarray(run.data[name], float)
             break
-    for i, line in enumerate(lines[np.isfinite(lines)] if lines is not None else []):
+    lines = lines[np.isfinite(lines)]
+    for i, line in enumerate(lines):
         ax.axvline(line, color="tab:red", lw=0.8, ls="--", label="identified lines" if i == 0 else None)
         ax.annotate(f"{line:.2f}", (line, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                     va="top", ha="right", fontsize=7, color="tab:red")
-    if lines is not None and lines.size:
+    if lines.size:
         ax.legend(loc="upper left", fontsize=8)
     ax.set_xlabel("wavelength (nm)")
     ax.set_ylabel("counts")
@@ -242,6 +230,7 @@ def _plot_spectrum(run: Run, out_dir: Path, stem: str) -> list[Path]:
     else:
         ax.plot(wl, _mean_spectrum(spectra), lw=1, label=f"mean of {spectra.shape[0]} spectra")
         ax.legend(fontsize=8)
+    ax.set_xlim(wl.min(), wl.max())  # also without finite counts, where autoscaling would reach 0 nm
     ax.set_xlabel("wavelength (nm)")
     ax.set_ylabel(run.units.get(run.signal) or "counts")
     top = ax.secondary_xaxis("top", functions=(_nm_to_eV, _nm_to_eV))
@@ -275,4 +264,9 @@ def plot_run(h5_path, out_dir) -> list[Path]:
     if "spectra" not in run.data and run.procedure in PLOTTERS:
         raise ValueError(f"{run.path}: {run.procedure} run has no /entry/data/spectra to plot")
     plotter = PLOTTERS.get(run.procedure, _plot_spectrum)
-    return plotter(run, out_dir, Path(h5_path).stem)
+    try:
+        return plotter(run, out_dir, Path(h5_path).stem)
+    except ValueError as exc:  # e.g. a wavelength axis that misses the fit window
+        if str(run.path) in str(exc):
+            raise
+        raise ValueError(f"{run.path}: cannot plot the {run.procedure} run: {exc}") from exc

@@ -218,39 +218,76 @@ class _FakeFit:
     ok: np.ndarray
 
 
-def test_peak_energy_map_masks_failed_fits(monkeypatch):
+def fake_fit_peaks(monkeypatch, failed_index: int | None = None) -> list:
+    """Replace tepl.analysis.peaks by a fake whose fit_peaks records its calls; centres are linspace(1.70,
+    1.76) over the spectra it is given, amplitude 10 × centre, the fit of spectrum ``failed_index`` fails."""
     calls = []
 
     def fit_peaks(wavelength_nm, spectra, window_nm=(640.0, 800.0)):
-        calls.append((wavelength_nm, spectra.shape, window_nm))
+        calls.append((wavelength_nm, spectra.copy(), window_nm))
         shape = spectra.shape[:-1]
         center = np.linspace(1.70, 1.76, int(np.prod(shape))).reshape(shape)
         ok = np.ones(shape, bool)
-        ok[0, 1] = False
+        if failed_index is not None:
+            ok.reshape(-1)[failed_index] = False
         return _FakeFit(center, np.full(shape, 0.05), 10.0 * center, np.zeros(shape), ok)
 
     fake = types.ModuleType("tepl.analysis.peaks")
     fake.fit_peaks = fit_peaks
     monkeypatch.setitem(sys.modules, "tepl.analysis.peaks", fake)
+    return calls
+
+
+def test_peak_energy_map_masks_failed_fits(monkeypatch):
+    calls = fake_fit_peaks(monkeypatch, failed_index=1)
     wavelength_nm = np.linspace(600.0, 850.0, 64)
     maps = peak_energy_map(wavelength_nm, np.zeros((2, 3, 64)))
     assert isinstance(maps, PeakEnergyMaps)
-    assert calls[0][1] == (2, 3, 64) and tuple(calls[0][2]) == (640.0, 800.0)
+    assert len(calls) == 1 and calls[0][1].shape == (6, 64) and tuple(calls[0][2]) == (640.0, 800.0)
+    assert maps.center_eV.shape == maps.amplitude.shape == (2, 3)
     assert np.isnan(maps.center_eV[0, 1]) and np.isnan(maps.amplitude[0, 1])
     assert np.isfinite(maps.center_eV).sum() == 5
     np.testing.assert_allclose(maps.amplitude[np.isfinite(maps.amplitude)],
                                10.0 * maps.center_eV[np.isfinite(maps.center_eV)])
 
 
+def test_peak_energy_map_fits_only_the_filled_spectra(monkeypatch):
+    """A stopped raster: the unfilled line (all NaN) and a spectrum with a NaN pixel give NaN, unfitted."""
+    calls = fake_fit_peaks(monkeypatch)
+    spectra = np.arange(3 * 4 * 64, dtype=float).reshape(3, 4, 64)
+    spectra[2] = np.nan
+    spectra[1, 3, 10] = np.nan
+    maps = peak_energy_map(np.linspace(600.0, 850.0, 64), spectra)
+    fitted = calls[0][1]
+    assert fitted.shape == (7, 64) and np.all(np.isfinite(fitted))
+    np.testing.assert_array_equal(fitted, spectra[:2].reshape(8, 64)[:7])
+    filled = np.ones((3, 4), bool)
+    filled[2] = False
+    filled[1, 3] = False
+    assert np.array_equal(np.isfinite(maps.center_eV), filled)
+    assert np.array_equal(np.isfinite(maps.amplitude), filled)
+    np.testing.assert_allclose(maps.center_eV[filled], np.linspace(1.70, 1.76, 7))
+
+
+def test_peak_energy_map_of_unfilled_spectra_only(monkeypatch):
+    calls = fake_fit_peaks(monkeypatch)
+    maps = peak_energy_map(np.linspace(600.0, 850.0, 64), np.full((2, 5, 64), np.nan))
+    assert calls == [] and maps.center_eV.shape == (2, 5)
+    assert np.all(np.isnan(maps.center_eV)) and np.all(np.isnan(maps.amplitude))
+
+
 def test_peak_energy_map_with_the_real_fitter():
     wavelength_nm = np.linspace(600.0, 850.0, 512)
     energy_eV = 1239.84198 / wavelength_nm
-    centers_eV = np.array([[1.70, 1.72], [1.74, 1.76]])
+    centers_eV = np.array([[1.70, 1.72], [1.74, 1.76], [1.75, 1.75]])
     sigma_eV = 0.030 * FWHM_TO_SIGMA * 2.0
     expected = 500.0 + 2000.0 * np.exp(-0.5 * ((energy_eV - centers_eV[..., None]) / sigma_eV) ** 2)
     spectra = np.random.default_rng(13).poisson(expected).astype(float)
+    spectra[2] = np.nan  # the last line of a stopped raster
     maps = peak_energy_map(wavelength_nm, spectra)
-    assert np.all(np.abs(maps.center_eV - centers_eV) < 0.005)
+    assert np.all(np.abs(maps.center_eV[:2] - centers_eV[:2]) < 0.005)
+    assert np.all(maps.amplitude[:2] > 0)
+    assert np.all(np.isnan(maps.center_eV[2])) and np.all(np.isnan(maps.amplitude[2]))
 
 
 def test_spots_of_a_simulated_tepl_raster():

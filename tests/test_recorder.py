@@ -64,7 +64,7 @@ def test_layout_follows_the_contract(tmp_path):
         entry = f["entry"]
         assert entry.attrs["NX_class"] == "NXentry" and f.attrs["default"] == "entry"
         assert entry.attrs["procedure"] == "raster" and entry.attrs["status"] == "complete"
-        assert entry.attrs["software_version"] == "tepl 0.1.0"
+        assert entry.attrs["software_version"] == "tepl 0.1.0" and f.attrs["creator"] == "tepl 0.1.0"
         assert entry.attrs["start_time"].endswith("+00:00") and entry.attrs["end_time"] >= entry.attrs["start_time"]
         assert entry["parameters/exposure_s"][()] == 0.5 and entry["parameters/exposure_s"].attrs["units"] == "s"
         assert entry["parameters/order"].asstr()[()] == "snake"
@@ -75,11 +75,12 @@ def test_layout_follows_the_contract(tmp_path):
         assert stage["servo"][()] and stage["model"].asstr()[()] == "P-611.3X"
         assert list(stage["axes"].asstr()[()]) == ["x", "y", "z"]
         np.testing.assert_array_equal(stage["travel_um"][()], [0.0, 100.0])
-        assert stage["travel_um"].attrs["units"] == "um"
+        assert stage["travel_um"].attrs["units"] == "µm"
         assert stage["controller/temperature_c"].attrs["units"] == "degC"
         assert isinstance(stage["controller"].attrs["serial"], h5py.Empty)
         spec = entry["instrument/spectrometer"]
         assert spec["center_wavelength_nm"].attrs["units"] == "nm" and spec["exposure_s"].attrs["units"] == "s"
+        assert spec["grating_lines_per_mm"].attrs["units"] == "1/mm"
         data = entry["data"]
         assert data.attrs["NX_class"] == "NXdata" and data.attrs["signal"] == "spectra"
         assert list(data.attrs["axes"]) == ["y_nm", "x_nm", "wavelength_nm"]
@@ -116,10 +117,28 @@ def test_reader_round_trip(tmp_path):
 
 
 def test_units_from_key_suffix():
-    cases = {"exposure_s": "s", "center_wavelength_nm": "nm", "temperature_c": "degC", "travel_um": "um",
+    cases = {"exposure_s": "s", "center_wavelength_nm": "nm", "temperature_c": "degC", "travel_um": "µm",
              "peak_eV": "eV", "pressure_GPa": "GPa", "force_nN": "nN", "bias_V": "V", "angle_deg": "deg",
-             "rate_Hz": "Hz", "model": "", "grating_lines_per_mm": "mm", "servo_on": ""}
+             "rate_Hz": "Hz", "model": "", "servo_on": "", "velocity_um_s": "s", "settled_at_s": "s",
+             "shift_at_deepest_meV": "meV", "gap_at_max_intensity_nm": "nm"}
     assert {key: unit_from_key(key) for key in cases} == cases
+
+
+def test_units_of_ratios_and_conditions():
+    cases = {"drift_nm_per_s": "nm/s", "lines_per_mm": "1/mm", "grating_lines_per_mm": "1/mm",
+             "shift_eV_per_percent": "eV/%", "pressure_GPa_per_percent": "GPa/%", "scan_um_per_s": "µm/s",
+             "gain_e_per_count": "", "rate_per_px_s": "", "samples_per_pixel": "",
+             "dark_e_per_pixel_s_at_minus80_c": "", "temperature_at_minus80_c": "",
+             "drift_nm_per_s_at_20_c": "nm/s", "stage_travel_um": "µm"}
+    assert {key: unit_from_key(key) for key in cases} == cases
+
+
+def test_creator_names_tepl_once(tmp_path):
+    for version, creator in (("tepl 0.1.0", "tepl 0.1.0"), ("0.1.0", "tepl 0.1.0"), ("test", "tepl test")):
+        path = tmp_path / f"{version}.h5"
+        Recorder(path, "raster", {}, "", {}, version).close("complete")
+        with h5py.File(path, "r") as f:
+            assert f.attrs["creator"] == creator and f["entry"].attrs["software_version"] == version
 
 
 def test_close_is_idempotent_and_records_why(tmp_path):

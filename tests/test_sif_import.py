@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from tepl import __version__
 from tepl.data.runfile import read_run
 from tepl.data.sif import SifImportError, import_sif
 
@@ -29,6 +30,13 @@ def test_import_matches_the_solis_csv_export(tmp_path):
     np.testing.assert_allclose(run.data["spectra"][0], reference[:, 1], rtol=np.finfo(np.float32).eps, atol=0)
     np.testing.assert_allclose(run.data["energy_eV"], 1239.84198 / reference[:, 0], rtol=1e-5)
     assert run.units["spectra"] == "counts" and run.units["wavelength_nm"] == "nm"
+
+
+def test_software_version_reads_like_a_run(tmp_path):
+    out = import_sif(SIF, tmp_path / "spectrum.h5")
+    assert read_run(out).software_version == f"tepl {__version__}"
+    with h5py.File(out, "r") as f:
+        assert f.attrs["creator"] == f"tepl {__version__}"
 
 
 def test_header_is_kept(tmp_path):

@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage, optimize
 
+from tepl.units import FIT_WINDOW_NM
+
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
@@ -52,7 +54,7 @@ class PeakEnergyMaps(NamedTuple):
 
 # ------------------------------------------------------------------------------------------- intensity
 def intensity_map(wavelength_nm: np.ndarray, spectra: np.ndarray,
-                  window_nm: tuple[float, float] = (640.0, 800.0), min_background_px: int = 10) -> np.ndarray:
+                  window_nm: tuple[float, float] = FIT_WINDOW_NM, min_background_px: int = 10) -> np.ndarray:
     """Background-subtracted integrated counts in ``window_nm`` for every spectrum of ``spectra[..., λ]``.
 
     The background (CCD baseline plus any flat or sloped offset) comes from the same spectrum outside the
@@ -111,8 +113,7 @@ def _axis_pitch(axis_nm: np.ndarray, name: str, size: int) -> tuple[float, float
 
 def _noise(image: np.ndarray) -> float:
     """Robust per-pixel noise from neighbour differences (insensitive to smooth structure)."""
-    diffs = [d[np.isfinite(d)] for d in (np.diff(image, axis=0).ravel(), np.diff(image, axis=1).ravel())]
-    d = np.concatenate(diffs)
+    d = np.concatenate([d[np.isfinite(d)] for d in (np.diff(image, axis=0).ravel(), np.diff(image, axis=1).ravel())])
     if d.size == 0:
         return 0.0
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
@@ -170,8 +171,7 @@ def _fit_spot(image: np.ndarray, main: int, peaks: list[tuple[int, int]], sigma0
         return None
     if not result.success:
         return None
-    dof = max(values.size - result.x.size, 1)
-    chi2 = float(np.sum(result.fun ** 2)) / dof
+    chi2 = float(np.sum(result.fun ** 2)) / max(values.size - result.x.size, 1)  # per degree of freedom
     try:
         covariance = np.linalg.inv(result.jac.T @ result.jac) * chi2
     except np.linalg.LinAlgError:
@@ -190,9 +190,7 @@ def _is_spike(image: np.ndarray, r: int, c: int, background: float) -> bool:
 def _line_minimum(image: np.ndarray, start: tuple[int, int], stop: tuple[int, int]) -> float:
     """Lowest value (linear interpolation) on the straight segment between two pixels."""
     n = int(np.ceil(2 * max(abs(stop[0] - start[0]), abs(stop[1] - start[1])))) + 1
-    rows = np.linspace(start[0], stop[0], n)
-    cols = np.linspace(start[1], stop[1], n)
-    return float(ndimage.map_coordinates(image, [rows, cols], order=1).min())
+    return float(ndimage.map_coordinates(image, np.linspace(start, stop, n, dtype=float).T, order=1).min())
 
 
 def _moment_sigma_px(image: np.ndarray, peak: tuple[int, int], background: float, radius_px: int) -> float:
@@ -236,8 +234,7 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
         return []
     background = float(np.median(img[finite]))
     noise = _noise(img)
-    if min_prominence is None:
-        min_prominence = 5.0 * noise
+    min_prominence = 5.0 * noise if min_prominence is None else min_prominence
     if min_prominence <= 0:
         return []
     filled = np.where(finite, img, background)
@@ -258,10 +255,9 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
             peaks.append((int(r), int(c)))
     if not peaks:
         return []
-    ry, rx = min_separation_nm / abs(y_pitch), min_separation_nm / abs(x_pitch)
 
     # One fit window per spot, about 2 FWHM either side (at least min_separation_nm).
-    sep_px = int(np.ceil(max(ry, rx)))
+    sep_px = int(np.ceil(min_separation_nm / min(abs(y_pitch), abs(x_pitch))))
     sigmas = [_moment_sigma_px(filled, p, background, max(sep_px, 2)) for p in peaks]
     half_px = max(int(np.ceil(2.0 * _FWHM_PER_SIGMA * max(sigmas))), sep_px, 3)
     spots: list[Spot] = []
@@ -328,14 +324,19 @@ def _make_spot(fitted: tuple[np.ndarray, np.ndarray] | None, peak: tuple[int, in
 
 # ------------------------------------------------------------------------------------------ peak energy
 def peak_energy_map(wavelength_nm: np.ndarray, spectra: np.ndarray,
-                    window_nm: tuple[float, float] = (640.0, 800.0)) -> PeakEnergyMaps:
-    """Peak-fit maps of ``spectra[..., λ]``: centre energy (eV) and amplitude, NaN where the fit failed."""
+                    window_nm: tuple[float, float] = FIT_WINDOW_NM) -> PeakEnergyMaps:
+    """Peak-fit maps of ``spectra[..., λ]``: centre energy (eV) and amplitude, shaped ``spectra.shape[:-1]``.
+    Only spectra without NaN are fitted; NaN where a spectrum is unfilled (a stopped run) or the fit failed."""
     from tepl.analysis.peaks import fit_peaks
 
-    fit = fit_peaks(wavelength_nm, spectra, window_nm=window_nm)
-    ok = np.asarray(fit.ok, bool)
-    return PeakEnergyMaps(center_eV=np.where(ok, np.asarray(fit.center_eV, float), np.nan),
-                          amplitude=np.where(ok, np.asarray(fit.amplitude, float), np.nan))
+    cube = np.asarray(spectra, float)
+    flat = cube.reshape(-1, cube.shape[-1])
+    filled = np.all(np.isfinite(flat), axis=-1)
+    maps = np.full((2, flat.shape[0]), np.nan)
+    if filled.any():
+        fit = fit_peaks(wavelength_nm, flat[filled], window_nm=window_nm)
+        maps[:, filled] = np.where(fit.ok, [fit.center_eV, fit.amplitude], np.nan)
+    return PeakEnergyMaps(*maps.reshape(2, *cube.shape[:-1]))
 
 
 # ------------------------------------------------------------------------------------------- line scans

@@ -13,8 +13,9 @@ Model, per CCD pixel i of photon energy E_i (eV) and energy width dE_i (eV, from
 counts per pixel. Counts per pixel are fitted directly on the energy axis: multiplying the density by the
 pixel's energy width plays the role of the lambda^2/hc Jacobian, and the CCD baseline stays a constant.
 
-Only pixels inside ``window_nm`` are used. The default window starts at 640 nm, clear of the 636 nm
-long-pass edge, so a peak whose blue side is cut by the filter is fitted on its undistorted part.
+Only pixels inside ``window_nm`` are used. The default window (``tepl.units.FIT_WINDOW_NM``) starts at
+640 nm, clear of the 636 nm long-pass edge, so a peak whose blue side is cut by the filter is fitted on its
+undistorted part.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-HC_EV_NM = 1239.841984
+from tepl.units import FIT_WINDOW_NM, HC_EV_NM
+
 PARAMETERS = ("center_eV", "fwhm_eV", "amplitude", "background", "eta")
 _G0 = 2.0 * np.sqrt(np.log(2.0) / np.pi)  # Gaussian of unit FWHM: peak density
 _K = 4.0 * np.log(2.0)
@@ -305,9 +307,10 @@ def _fit_block(energy, width, y, sigma, weighting, lo, hi, max_iter, tolerance, 
 
 
 # ---------------------------------------------------------------------------------------------- public
-def fit_peaks(wavelength_nm: np.ndarray, spectra: np.ndarray, window_nm: tuple[float, float] | None = (
-        640.0, 800.0), *, sigma: np.ndarray | None = None, weighting: str = "poisson", max_iter: int = 60,
-        tolerance: float = 1e-3, min_significance: float = 5.0, block_size: int = 256) -> PeakFit:
+def fit_peaks(wavelength_nm: np.ndarray, spectra: np.ndarray,
+              window_nm: tuple[float, float] | None = FIT_WINDOW_NM, *, sigma: np.ndarray | None = None,
+              weighting: str = "poisson", max_iter: int = 60, tolerance: float = 1e-3,
+              min_significance: float = 5.0, block_size: int = 256) -> PeakFit:
     """Fit one pseudo-Voigt peak on a constant background to every spectrum of ``spectra`` at once.
 
     wavelength_nm: (n_pixels,) pixel centres (nm), either order. spectra: (..., n_pixels) counts per
@@ -363,8 +366,8 @@ def fit_peaks(wavelength_nm: np.ndarray, spectra: np.ndarray, window_nm: tuple[f
                    chi2_red=shaped(chi2_red), n_iter=shaped(n_iter), ok=shaped(ok))
 
 
-def fit_peak(wavelength_nm: np.ndarray, spectrum: np.ndarray, window_nm: tuple[float, float] | None = (
-        640.0, 800.0), **options) -> PeakFit:
+def fit_peak(wavelength_nm: np.ndarray, spectrum: np.ndarray,
+             window_nm: tuple[float, float] | None = FIT_WINDOW_NM, **options) -> PeakFit:
     """Fit a single spectrum (n_pixels,); the fields of the result are 0-d arrays (use ``float()``)."""
     spectrum = np.asarray(spectrum, float)
     if spectrum.ndim != 1:

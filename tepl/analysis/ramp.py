@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tepl.analysis.peaks import fit_peaks
+from tepl.units import FIT_WINDOW_NM
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class RampSummary:
 
 
 def summarize_ramp(wavelength_nm: np.ndarray, spectra: np.ndarray, gap_nm: np.ndarray, direction: np.ndarray,
-                   unstrained_gap_nm: float = 11.0, window_nm: tuple[float, float] = (640.0, 800.0)) -> RampSummary:
+                   unstrained_gap_nm: float = 11.0, window_nm: tuple[float, float] = FIT_WINDOW_NM) -> RampSummary:
     """Fit every step of a ramp file's ``spectra[step, wavelength]`` and summarise it."""
     spectra = np.asarray(spectra, float)
     gap_nm, direction = np.asarray(gap_nm, float), np.asarray(direction)

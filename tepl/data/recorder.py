@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +33,7 @@ STATUSES_AT_CLOSE = ("complete", "aborted", "failed", "stopped")
 
 UNIT_BY_SUFFIX = {
     "s": "s", "ms": "ms", "us": "us", "ns": "ns", "ps": "ps", "min": "min",
-    "m": "m", "mm": "mm", "um": "um", "nm": "nm",
+    "m": "m", "mm": "mm", "um": "µm", "nm": "nm",
     "eV": "eV", "meV": "meV",
     "GPa": "GPa", "MPa": "MPa", "Pa": "Pa",
     "N": "N", "nN": "nN", "uN": "uN",
@@ -46,13 +47,20 @@ UNIT_BY_SUFFIX = {
 
 _STR = h5py.string_dtype("utf-8")
 _JSON_ATTR = "encoding"
+_CONDITION = re.compile(r"_at_[A-Za-z]*\d.*$")  # "_at_minus80_c": the condition of a value, not its unit
 
 
 def unit_from_key(key: str) -> str:
-    """The unit named by a key's suffix (``exposure_s`` -> "s", ``temperature_c`` -> "degC"), or ""."""
-    if "_" not in key:
-        return ""
-    return UNIT_BY_SUFFIX.get(key.rsplit("_", 1)[1], "")
+    """The unit named by a key's suffix (``exposure_s`` -> "s", ``travel_um`` -> "µm", ``temperature_c`` ->
+    "degC"), or "". A trailing condition ``_at_<number>...`` (``..._at_minus80_c``) is dropped first; a ratio
+    ``<name>[_<unit>]_per_<unit>`` gets a compound unit (``drift_nm_per_s`` -> "nm/s", ``lines_per_mm`` ->
+    "1/mm"), or "" when its denominator is not a single unit (``gain_e_per_count``)."""
+    key = _CONDITION.sub("", key)
+    if "_per_" in key:
+        numerator, denominator = key.split("_per_", 1)
+        per = UNIT_BY_SUFFIX.get(denominator, "")
+        return f"{UNIT_BY_SUFFIX.get(numerator.rsplit('_', 1)[-1], '') or '1'}/{per}" if per else ""
+    return UNIT_BY_SUFFIX.get(key.rsplit("_", 1)[1], "") if "_" in key else ""
 
 
 def utc_now_iso() -> str:
@@ -183,7 +191,8 @@ class Recorder:
         f.attrs["default"] = "entry"
         f.attrs["file_name"] = self._path.name
         f.attrs["file_time"] = utc_now_iso()
-        f.attrs["creator"] = f"tepl {software_version}"
+        version = str(software_version)  # "tepl 0.1.0" as given; a bare version gets the "tepl" prefix
+        f.attrs["creator"] = version if version.split(" ", 1)[0] == "tepl" else f"tepl {version}"
         f.attrs["HDF5_Version"] = h5py.version.hdf5_version
         f.attrs["h5py_version"] = h5py.version.version
         entry = f.create_group("entry")

@@ -19,9 +19,7 @@ import numpy as np
 
 from tepl import __version__
 from tepl.data.recorder import Recorder
-
-HC_EV_NM = 1239.84198
-"""h·c in eV·nm: photon energy (eV) = HC_EV_NM / wavelength (nm)."""
+from tepl.units import HC_EV_NM
 
 HEADER_UNITS = {
     "ExposureTime": "s", "CycleTime": "s", "AccumulatedCycleTime": "s", "StackCycleTime": "s",
@@ -132,7 +130,7 @@ def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
         raise FileExistsError(f"{h5_path} already exists; pass overwrite=True to replace it")
     recorder = Recorder(h5_path, "import-sif", parameters, config_text="",
                         instruments={"andor_sif": _header_for_hdf5(info)},
-                        software_version=__version__, overwrite=overwrite)
+                        software_version=f"tepl {__version__}", overwrite=overwrite)
     try:
         for key, header_unit in HEADER_UNITS.items():
             if key in info:
