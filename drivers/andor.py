@@ -57,7 +57,7 @@ class AndorSpectrometer(Spectrometer):
         return self.spectrograph.calibration_nm()
 
     # ------------------------------------------------------------------ spectrograph
-    def set_center_wavelength_nm(self, center_wavelength_nm: float) -> None:
+    def _do_set_center_wavelength_nm(self, center_wavelength_nm: float) -> None:
         """Turn the grating; refused (LimitError) outside the grating's range."""
         low, high = self.spectrograph.wavelength_limits_nm()
         value = Range(low, high, "nm").check(center_wavelength_nm, "centre wavelength")
@@ -66,7 +66,7 @@ class AndorSpectrometer(Spectrometer):
     def center_wavelength_nm(self) -> float:
         return self.spectrograph.center_wavelength_nm()
 
-    def set_grating(self, grating: int) -> None:
+    def _do_set_grating(self, grating: int) -> None:
         """Turn the turret to grating 1..n; refused (LimitError) for a grating that is not there."""
         n = self.spectrograph.number_gratings()
         if int(grating) != grating or not 1 <= grating <= n:

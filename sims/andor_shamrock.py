@@ -11,8 +11,8 @@ EEPROM values, as the real library does); the light that reaches the CCD follows
 differ slightly (a lateral detector shift of a fraction of a pixel and a focal length a few 0.1 % off, both
 seeded). The true wavelength of every detector pixel is recorded as ground truth ``"spectrograph"``.
 
-The spectrograph's shutter stands for the excitation shutter of the simulated rig: opening it sets
-``world.shutter_open``.
+The spectrograph's entrance shutter sets ``world.shutter_open``: closed, no light (sample or lamp) reaches
+the CCD.
 """
 
 from __future__ import annotations

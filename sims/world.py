@@ -2,7 +2,8 @@
 
 Each protocol simulator (PI GCS controller, RHK R9, Andor library) holds a reference to the same
 ``World``: the stage simulator writes ``stage_um``, the R9 simulator writes ``tip_z_nm``, the shutter
-writes ``shutter_open``, and the CCD simulator asks ``spectrum_photons`` what light reaches the slit.
+writes ``shutter_open`` (the spectrograph's entrance shutter), and the CCD simulator asks
+``spectrum_photons`` what light reaches the detector.
 
 Time: ``world.clock`` is simulated. In tests and scripted runs it advances only when a simulator says an
 operation took time (an exposure, a servo settle, a command on the wire), so a 1 s exposure returns at
@@ -78,7 +79,7 @@ class World:
         self.sample = sample
         self.stage_um = np.array([50.0, 50.0, 50.0])
         self.tip_z_nm = 2000.0  # retracted
-        self.shutter_open = False  # excitation reaches the sample only when open
+        self.shutter_open = False  # the spectrograph's entrance shutter: no light reaches the CCD when closed
         self.lamp_on = False  # Ar-Hg calibration lamp in front of the slit
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
@@ -139,17 +140,19 @@ class World:
                          resolution_fwhm_nm: float = 0.62) -> np.ndarray:
         """Expected photons per pixel reaching the CCD during the next ``exposure_s`` seconds.
 
-        ``wavelength_nm`` holds the true centre wavelength of every pixel. Sample light needs the shutter
-        open and passes the long-pass filter; the calibration lamp shines straight into the slit.
+        ``wavelength_nm`` holds the true centre wavelength of every pixel. Nothing arrives while the entrance
+        shutter is closed. The sample is always excited (the HeNe laser has no shutter on this rig); its light
+        passes the long-pass filter. The calibration lamp shines straight into the slit.
         """
         wl = np.asarray(wavelength_nm, float)
         photons = np.zeros_like(wl)
+        if not self.shutter_open:
+            return photons
         t0 = self.clock.now()
-        if self.shutter_open:
-            x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
-            rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
-            edge = 0.5 * (1.0 + np.tanh((wl - LONGPASS_EDGE_NM) / LONGPASS_WIDTH_NM))
-            photons += rate * edge * exposure_s
+        x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
+        rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
+        edge = 0.5 * (1.0 + np.tanh((wl - LONGPASS_EDGE_NM) / LONGPASS_WIDTH_NM))
+        photons += rate * edge * exposure_s
         if self.lamp_on:
             photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
         return photons

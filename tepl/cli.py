@@ -44,12 +44,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tepl.station import build_station
 
     procedure = make_procedure(args.procedure, **parse_assignments(args.set or []))
-    station = build_station(args.config)
-    if args.dry_run:
-        print(procedure.dry_run(station))
+    if args.dry_run:  # connect and read only: no safe-state moves, no cooling
+        print(procedure.dry_run(build_station(args.config, cool=False, safe=False)))
         return 0
     if args.out is None:
-        raise SystemExit("tepl run: --out FILE.h5 is required (or --dry-run)")
+        raise ValueError("--out FILE.h5 is required (or --dry-run)")
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it")
+    station = build_station(args.config)
     try:
         path = run(procedure, station, args.out, listeners=[_ProgressBar()], overwrite=args.overwrite)
     except KeyboardInterrupt:
@@ -82,19 +84,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if src.suffix.lower() != ".sif":
         raise SystemExit(f"tepl import: {src}: only Andor .sif files are supported")
     out = Path(args.out) if args.out else src.with_suffix(".h5")
-    print(import_sif(src, out))
+    print(import_sif(src, out, overwrite=args.overwrite))
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from tepl.config import load_config
-    from tepl.sims.tepl_sample import TeplSample
-    from tepl.sims.world import World
+    from tepl.station import build_world
 
-    sim = load_config(args.config).data.get("simulation", {})
-    seed = int(sim.get("seed", 0))
-    world = World(sample=TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6))), seed=seed,
-                  real_time=True)
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port {args.port} is not a TCP port (1-65535)")
+    world = build_world(load_config(args.config), real_time=True)
+    if world is None:
+        raise ValueError(f"{args.config}: a station without a 'simulation' section has nothing to serve")
     if args.simulator == "pi-e727":
         from tepl.sims.pi_e727 import serve
     else:
@@ -122,6 +124,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_gui(args: argparse.Namespace) -> int:
     import signal
 
+    from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
     from tepl.gui.console import Console
@@ -133,6 +136,9 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     console.resize(1200, 800)
     console.show()
     signal.signal(signal.SIGINT, lambda signum, frame: console.close())  # Ctrl-C: abort the run, then quit
+    wake = QTimer()  # Python runs its signal handlers only between bytecodes: wake it while Qt idles
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
     try:
         return int(app.exec_())
     finally:
@@ -167,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="convert an Andor .sif file into a tepl HDF5 file")
     p.add_argument("file")
     p.add_argument("--out", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("serve", help="serve a protocol simulator on 127.0.0.1 until stopped")
@@ -195,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, ParameterError, LimitError, DeviceError, FileExistsError, FileNotFoundError,
-            ValueError) as exc:
+    except (ConfigError, ParameterError, LimitError, DeviceError, OSError, ValueError) as exc:
         print(f"tepl {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -65,7 +65,8 @@ class Stage(abc.ABC):
         if checked:
             self._do_move_to(checked)
 
-    def move_and_wait_um(self, timeout_s: float = 10.0, **targets_um: float) -> None:
+    def move_and_wait_um(self, timeout_s: float | None = None, **targets_um: float) -> None:
+        """Move and wait on target; ``timeout_s`` None uses the stage's configured settle timeout."""
         self.move_to_um(**targets_um)
         self.wait_on_target(timeout_s)
 
@@ -78,8 +79,8 @@ class Stage(abc.ABC):
         """True when every axis has settled on its commanded target."""
 
     @abc.abstractmethod
-    def wait_on_target(self, timeout_s: float = 10.0) -> None:
-        """Block until on target; raise DeviceError after ``timeout_s`` seconds."""
+    def wait_on_target(self, timeout_s: float | None = None) -> None:
+        """Block until on target; raise DeviceError after ``timeout_s`` seconds (None: the configured one)."""
 
     @abc.abstractmethod
     def stop(self) -> None:
@@ -182,16 +183,38 @@ class Spectrometer(abc.ABC):
 
     def set_calibration_nm(self, wavelengths_nm: np.ndarray | None) -> None:
         """Install a measured pixel-to-wavelength table (or None to fall back to the spectrograph's)."""
-        self._calibration_nm = None if wavelengths_nm is None else np.asarray(wavelengths_nm, float)
+        if wavelengths_nm is None:
+            self._calibration_nm = None
+            return
+        table = np.asarray(wavelengths_nm, float)
+        pixels = self._do_wavelengths().size
+        if table.shape != (pixels,) or not np.all(np.isfinite(table)) or not np.all(np.diff(table) > 0):
+            raise ValueError(f"a wavelength calibration needs {pixels} finite increasing values, got shape "
+                             f"{table.shape}")
+        self._calibration_nm = table
+
+    def spectrograph_wavelengths_nm(self) -> np.ndarray:
+        """The spectrograph's own pixel-to-wavelength table (nm), whatever calibration is installed."""
+        return self._do_wavelengths()
+
+    def set_center_wavelength_nm(self, center_wavelength_nm: float) -> None:
+        """Turn the grating to a new centre (nm). A measured calibration belongs to the old setting: dropped."""
+        self._do_set_center_wavelength_nm(center_wavelength_nm)
+        self._calibration_nm = None
+
+    def set_grating(self, grating: int) -> None:
+        """Change grating (1..n). A measured calibration belongs to the old grating: dropped."""
+        self._do_set_grating(grating)
+        self._calibration_nm = None
 
     @abc.abstractmethod
-    def set_center_wavelength_nm(self, center_wavelength_nm: float) -> None: ...
+    def _do_set_center_wavelength_nm(self, center_wavelength_nm: float) -> None: ...
+
+    @abc.abstractmethod
+    def _do_set_grating(self, grating: int) -> None: ...
 
     @abc.abstractmethod
     def center_wavelength_nm(self) -> float: ...
-
-    @abc.abstractmethod
-    def set_grating(self, grating: int) -> None: ...
 
     @abc.abstractmethod
     def grating(self) -> int: ...

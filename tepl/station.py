@@ -7,14 +7,16 @@ This is the one place that chooses hardware or simulator (design rule 5). ``addr
 from __future__ import annotations
 
 import logging
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from tepl.analysis.strain import StrainModel
 from tepl.config import ConfigError, StationConfig, load_config
-from tepl.roles import Range, Shutter, Spectrometer, Stage, ZController
+from tepl.roles import DeviceError, Range, Shutter, Spectrometer, Stage, ZController
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +45,18 @@ class SimLamp(Shutter):
 
 
 class ManualLamp(Shutter):
-    """A lamp the operator places by hand: the procedure logs what to do and goes on."""
+    """A lamp the operator places by hand: ``open`` asks the operator and waits for the answer.
 
-    def __init__(self) -> None:
+    ``confirm(message) -> bool`` asks; the default reads a terminal and refuses when there is none.
+    """
+
+    def __init__(self, confirm: Callable[[str], bool] | None = None) -> None:
         self._on = False
+        self._confirm = confirm or _confirm_at_terminal
 
     def open(self) -> None:
-        log.warning("place the Ar-Hg lamp in front of the spectrograph slit and switch it on")
+        if not self._confirm("place the Ar-Hg lamp in front of the spectrograph slit, switch it on"):
+            raise DeviceError("the operator did not confirm the Ar-Hg lamp is on")
         self._on = True
 
     def close(self) -> None:
@@ -57,6 +64,12 @@ class ManualLamp(Shutter):
 
     def is_open(self) -> bool:
         return self._on
+
+
+def _confirm_at_terminal(message: str) -> bool:
+    if not sys.stdin or not sys.stdin.isatty():
+        raise DeviceError(f"{message}: needs an operator at a terminal (no terminal here)")
+    return input(f"{message}, then press Enter (n to cancel): ").strip().lower() not in ("n", "no")
 
 
 class Station:
@@ -204,20 +217,29 @@ def _build_spectrometer(station: Station, cfg: dict, world: Any) -> tuple[Spectr
     return spectrometer, KymeraShutter(kymera)
 
 
-def build_station(config: StationConfig | str | Path | None = None, cool: bool = True) -> Station:
-    """Build every instrument the config names. ``cool`` brings the CCD to its target temperature."""
+def build_world(config: StationConfig, real_time: bool | None = None):
+    """The simulated microscope a config's ``simulation`` section describes (None for a real station)."""
+    if not config.simulated:
+        return None
+    from tepl.sims.tepl_sample import TeplSample
+    from tepl.sims.world import World
+
+    sim = config.data["simulation"]
+    seed = int(sim.get("seed", 0))
+    sample = TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6)))
+    return World(sample=sample, seed=seed,
+                 real_time=bool(sim.get("real_time", False)) if real_time is None else real_time)
+
+
+def build_station(config: StationConfig | str | Path | None = None, cool: bool = True,
+                  safe: bool = True) -> Station:
+    """Build every instrument the config names. ``safe`` puts it in the safe state (tip withdrawn, shutter
+    closed); ``cool`` then brings the CCD to its target temperature. A dry run passes both False: it only
+    connects and reads."""
     if not isinstance(config, StationConfig):
         config = load_config(config)
     data = config.data
-    world = None
-    if config.simulated:
-        from tepl.sims.tepl_sample import TeplSample
-        from tepl.sims.world import World
-
-        sim = data["simulation"]
-        seed = int(sim.get("seed", 0))
-        sample = TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6)))
-        world = World(sample=sample, seed=seed, real_time=bool(sim.get("real_time", False)))
+    world = build_world(config)
     station = Station(config, world)
     inst = data["instruments"]
     station.stage = _build_stage(station, inst["stage"], world)
@@ -235,10 +257,15 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
         from tepl.data.runfile import read_run
 
         cal = read_run(cal_file)
-        if cal.procedure != "calibrate":
-            raise ConfigError(f"calibration.wavelength_file: {cal_file} is not a calibrate run")
-        station.spectrometer.set_calibration_nm(cal.data["wavelength_nm"])
-    station.safe_state()
+        if cal.procedure != "calibrate" or cal.status != "complete" or "line_pixel" not in cal.data:
+            raise ConfigError(f"calibration.wavelength_file: {cal_file} is not a complete calibrate run "
+                              f"({cal.procedure}, {cal.status})")
+        try:
+            station.spectrometer.set_calibration_nm(cal.data["wavelength_nm"])
+        except ValueError as exc:
+            raise ConfigError(f"calibration.wavelength_file: {cal_file}: {exc}") from None
+    if safe:
+        station.safe_state()
     if cool and "target_temperature_c" in inst["spectrometer"]:
         station.spectrometer.cool(inst["spectrometer"]["target_temperature_c"], wait=config.simulated)
     return station

@@ -275,7 +275,7 @@ def test_cooling_timeline_in_simulated_minutes(rig):
 def test_lamp_lines_at_true_wavelengths_and_nominal_calibration_offset(rig):
     world = rig[0]
     ccd, ky = _ready(rig)
-    world.lamp_on = True
+    world.lamp_on = world.shutter_open = True
     counts = ccd.acquire_single(0.5).astype(float)
     truth = world.ground_truth()
     true_wl = np.array(truth["spectrograph"]["true_wavelength_nm"])
@@ -318,7 +318,7 @@ def test_dark_baseline_read_noise_and_dark_current_against_truth(rig):
 def test_saturation_accumulation_and_kinetic_timing(rig):
     world, _, _ = rig
     ccd, _ = _ready(rig)
-    world.lamp_on = True
+    world.lamp_on = world.shutter_open = True
     single = ccd.acquire_single(0.2).astype(float)
     summed = ccd.acquire_accumulate(0.2, 4).astype(float)
     assert summed.sum() == pytest.approx(4 * single.sum(), rel=0.01)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tepl.analysis.calibration import Calibration, calibrate_wavelength, find_lines
+from tests.standins import BumpSample
 
 N_PIXELS = 1024
 FWHM_NM = 0.62
@@ -142,8 +143,8 @@ def test_calibrates_the_simulated_spectrograph_and_lamp():
                   pixel_width_um=26.0, n_pixels=N_PIXELS)
     nominal_nm = grating_wavelengths_nm(focal_length_mm=328.0, **optics)
     true_nm = grating_wavelengths_nm(focal_length_mm=328.0 * 1.004, detector_shift_um=-45.0, **optics)
-    world = World(sample=object(), seed=11)
-    world.lamp_on = True
+    world = World(sample=BumpSample(), seed=11)  # a sample that emits nothing: lamp light only
+    world.lamp_on = world.shutter_open = True
     photons = world.spectrum_photons(true_nm, exposure_s=0.2)
     counts = world.rng("ccd").poisson(photons) + BASELINE_COUNTS
     assert np.max(np.abs(nominal_nm - true_nm)) > 0.8

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tepl.config import CONFIG_DIR
 from tepl.data.runfile import read_run
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -47,15 +48,15 @@ def test_run_refuses_bad_input_with_clear_messages(tmp_path):
     p = tepl("run", "raster", "--out", str(tmp_path / "x.h5"), "--set", "center_x_um=100", check=False)
     assert p.returncode == 2 and "outside the allowed range" in p.stderr
     bad = tmp_path / "bad.yaml"
-    bad.write_text(Path("config/sim.yaml").read_text().replace("max_force_nN: 20", "max_force_nN: 0"))
+    bad.write_text((CONFIG_DIR / "sim.yaml").read_text().replace("max_force_nN: 20", "max_force_nN: 0"))
     p = tepl("run", "raster", "--config", str(bad), "--out", str(tmp_path / "x.h5"), check=False)
     assert p.returncode == 2 and "limits.max_force_nN" in p.stderr
     assert not (tmp_path / "x.h5").exists()
 
 
-def test_dry_run(tmp_path):
+def test_dry_run():
     out = tepl("run", "pressure-ramp", "--dry-run").stdout
-    assert "estimated time" in out and "nothing moved" in out
+    assert "estimated time" in out and "stage and tip not moved" in out
 
 
 def test_import_sif_matches_solis_csv(tmp_path):
@@ -68,3 +69,16 @@ def test_import_sif_matches_solis_csv(tmp_path):
     p = tepl("import", str(FIXTURES / "corrupt.sif"), "--out", str(tmp_path / "c.h5"), check=False)
     assert p.returncode == 2 and "corrupt.sif" in p.stderr
     assert not (tmp_path / "c.h5").exists()
+
+
+def test_existing_output_and_bad_port_are_refused(tmp_path):
+    existing = tmp_path / "taken.h5"
+    existing.write_bytes(b"keep me")
+    p = tepl("run", "raster", "--out", str(existing), check=False)
+    assert p.returncode == 2 and "--overwrite" in p.stderr and existing.read_bytes() == b"keep me"
+    p = tepl("serve", "pi-e727", "--port", "70000", check=False)
+    assert p.returncode == 2 and "--port 70000" in p.stderr
+    out = tmp_path / "sif.h5"
+    tepl("import", str(FIXTURES / "idus420_kymera193_cli-0.sif"), "--out", str(out))
+    assert tepl("import", str(FIXTURES / "idus420_kymera193_cli-0.sif"), "--out", str(out), check=False).returncode == 2
+    tepl("import", str(FIXTURES / "idus420_kymera193_cli-0.sif"), "--out", str(out), "--overwrite")

@@ -96,7 +96,7 @@ def test_dry_run_shows_the_checks_in_the_log(qtbot, console):
     console.select_procedure("line-scan")
     qtbot.mouseClick(console.dry_run_button, Qt.LeftButton)
     log = console.log_pane.toPlainText()
-    assert "dry run, nothing moved" in log and "estimated time" in log
+    assert "dry run, stage and tip not moved" in log and "estimated time" in log
     assert not console.out_dir.exists()
 
 
@@ -152,9 +152,9 @@ def test_pause_holds_the_run_resume_goes_on_stop_ends_after_the_line(qtbot, cons
     qtbot.waitUntil(lambda: np.isfinite(console.integrated_counts()).sum() > held, timeout=10_000)
     qtbot.mouseClick(console.stop_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: not console.is_running(), timeout=15_000)
-    assert console.run_status == "stopped"
+    assert console.run_status == "complete" and "stopped by the operator" in console.run_reason
     run = read_run(console.run_path)
-    assert run.status == "stopped"
+    assert run.status == "complete" and "stopped by the operator" in run.reason
     lines = np.isfinite(run.data["spectra"][..., 0]).all(axis=1)
     assert 1 <= lines.sum() < lines.size  # ended after a whole line, before the last
     np.testing.assert_array_equal(np.isfinite(run.data["spectra"][..., 0]).any(axis=1), lines)

@@ -27,4 +27,12 @@ class TestSimLamp(ShutterContract):
 class TestManualLamp(ShutterContract):
     @pytest.fixture
     def shutter(self):
-        return ManualLamp()
+        return ManualLamp(confirm=lambda message: True)
+
+    def test_refused_without_the_operator(self):
+        from tepl.roles import DeviceError
+
+        lamp = ManualLamp(confirm=lambda message: False)
+        with pytest.raises(DeviceError, match="did not confirm"):
+            lamp.open()
+        assert not lamp.is_open()

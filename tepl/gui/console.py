@@ -22,7 +22,7 @@ from tepl.procedures import PROCEDURES, Parameter, make_procedure
 
 _INT_LIMIT = 2**31 - 1
 _FLOAT_LIMIT = 1e15
-FINAL_STATUSES = ("complete", "stopped", "aborted", "failed")
+FINAL_STATUSES = ("complete", "aborted", "failed")
 
 
 def _decimals(param: Parameter) -> int:

@@ -159,7 +159,7 @@ class Procedure:
         """Walk the checks without moving anything; report limits checked and estimated time."""
         self._check_roles(station)
         checks = self.check(station)
-        lines = [f"procedure {self.name} on station {station.name}: dry run, nothing moved"]
+        lines = [f"procedure {self.name} on station {station.name}: dry run, stage and tip not moved"]
         lines += [f"  {p.name} = {self.params[p.name]!r} {p.unit}".rstrip() for p in self.parameters]
         lines += [f"  ok: {c}" for c in checks]
         lines.append(f"  estimated time: {self.estimate_s(station):.1f} s")
@@ -198,8 +198,8 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
 
     Parameters and limits are checked before the file is created and before anything moves. Whatever
     happens afterwards, the station is put in its safe state first, then the file is closed with status
-    ``complete``, ``stopped``, ``aborted`` or ``failed`` and the reason. Exceptions and Ctrl-C are
-    re-raised after the file is closed.
+    ``complete`` (with a reason when the operator stopped early), ``aborted`` or ``failed`` and the reason.
+    Exceptions and Ctrl-C are re-raised after the file is closed.
     """
     from tepl.data.recorder import Recorder
 
@@ -224,8 +224,8 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         procedure.prepare(ctx)
         recorder.flush()
         procedure.execute(ctx)
-        if control.stop_requested:
-            status, reason = "stopped", "stopped by the operator after the current line"
+        if control.stop_requested:  # complete as far as it went: the file's status stays in the contract
+            reason = "stopped by the operator after the current line"
     except AbortRequested as exc:
         status, reason = "aborted", str(exc)
         if control.abort_reason == SIGINT_REASON:
@@ -241,7 +241,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         try:
             safe = station.safe_state()
             recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
-            if status != "complete":
+            if reason:
                 recorder.append_event(f"run ended: {status}: {reason}")
         finally:
             recorder.close(status, reason=reason, error=error)

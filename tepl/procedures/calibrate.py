@@ -26,25 +26,26 @@ class Calibrate(Procedure):
     def estimate_s(self, station) -> float:
         return self["accumulations"] * (self["exposure_s"] + 0.035)
 
-    def prepare(self, ctx: RunContext) -> None:
-        spectrometer = ctx.station.spectrometer
-        spectrometer.set_calibration_nm(None)
-        self._nominal_nm = spectrometer.wavelengths_nm()
-
     def execute(self, ctx: RunContext) -> None:
         from tepl.analysis.calibration import calibrate_wavelength
 
         st, rec = ctx.station, ctx.recorder
-        st.shutter.close()
+        nominal_nm = st.spectrometer.spectrograph_wavelengths_nm()
         st.lamp.open()
+        st.shutter.open()
         ctx.checkpoint()
         counts = st.spectrometer.acquire(self["exposure_s"], self["accumulations"])
+        st.shutter.close()
         st.lamp.close()
-        cal = calibrate_wavelength(counts, self._nominal_nm, order=self["order"])
-        add_spectral_axes(rec, cal.wavelength_nm)
-        rec.add_axis("nominal_wavelength_nm", self._nominal_nm, "nm", dim="wavelength_nm")
         rec.add_dataset("spectra", counts.shape, ("wavelength_nm",), "counts", signal=True)
         ctx.write("spectra", slice(None), counts)
+        rec.add_axis("nominal_wavelength_nm", nominal_nm, "nm", dim="wavelength_nm")
+        try:
+            cal = calibrate_wavelength(counts, nominal_nm, order=self["order"])
+        except ValueError:
+            add_spectral_axes(rec, nominal_nm)  # the lamp spectrum stays readable on the nominal axis
+            raise
+        add_spectral_axes(rec, cal.wavelength_nm)
         n = len(cal.line_pixels)
         rec.add_dataset("line_pixel", (n,), ("line",), "px")
         rec.add_dataset("line_wavelength_nm", (n,), ("line",), "nm")

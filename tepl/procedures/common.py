@@ -7,9 +7,7 @@ from typing import Any
 import numpy as np
 
 from tepl.roles import LimitError, Range
-
-HC_EV_NM = 1239.84198  # photon energy (eV) × wavelength (nm)
-FIT_WINDOW_NM = (640.0, 800.0)  # red of the 633 nm long-pass edge, covering dot and gap-plasmon emission
+from tepl.units import FIT_WINDOW_NM, HC_EV_NM
 
 
 def add_spectral_axes(recorder: Any, wavelength_nm: np.ndarray) -> None:
@@ -29,6 +27,17 @@ def check_stage_point(station: Any, x_um: float, y_um: float, what: str = "spot"
 def check_exposure(station: Any, exposure_s: float) -> str:
     Range(*station.limits["exposure_s"], unit="s").check(exposure_s, "exposure")
     return f"exposure {exposure_s:g} s inside {station.limits['exposure_s']} s"
+
+
+def check_fit_window(station: Any) -> str:
+    """Procedures that fit peaks live need the spectrometer to cover most of the fit window."""
+    wl = station.spectrometer.wavelengths_nm()
+    low, high = max(FIT_WINDOW_NM[0], float(wl.min())), min(FIT_WINDOW_NM[1], float(wl.max()))
+    if high - low < 0.5 * (FIT_WINDOW_NM[1] - FIT_WINDOW_NM[0]):
+        raise LimitError(
+            f"the spectrometer covers {wl.min():.0f}-{wl.max():.0f} nm, but live peak fits need most of "
+            f"{FIT_WINDOW_NM[0]:.0f}-{FIT_WINDOW_NM[1]:.0f} nm: set center_wavelength_nm near 700 nm")
+    return f"spectrometer covers the {FIT_WINDOW_NM[0]:.0f}-{FIT_WINDOW_NM[1]:.0f} nm fit window"
 
 
 def check_gaps(station: Any, gaps_nm: np.ndarray) -> str:

@@ -17,14 +17,17 @@ from tepl.procedures.common import (
     add_spectral_axes,
     approach_spot,
     check_exposure,
+    check_fit_window,
     check_gaps,
     check_press_depth,
     check_stage_point,
     live_fit,
 )
 from tepl.procedures.params import Parameter, ParameterError
+from tepl.roles import LimitError
 
 _OVERHEAD_S = 0.05
+CONTACT_TOLERANCE_NM = 0.3  # a sweep may end this far below the shear-force contact point
 
 
 def _spot_parameters(x_default: float = 50.0, y_default: float = 50.0) -> tuple[Parameter, ...]:
@@ -35,9 +38,13 @@ def _spot_parameters(x_default: float = 50.0, y_default: float = 50.0) -> tuple[
 
 
 def _steps(start: float, stop: float, step: float) -> np.ndarray:
-    """Gaps from ``start`` to ``stop`` inclusive in steps of ``step`` (sign taken from the direction)."""
-    n = int(round(abs(stop - start) / step)) + 1
-    return np.linspace(start, stop, n)
+    """Gaps from ``start`` towards ``stop`` in steps of exactly ``step``, ending on ``stop``."""
+    direction = 1.0 if stop >= start else -1.0
+    n = int(np.floor(abs(stop - start) / step + 1e-9))
+    gaps = start + direction * step * np.arange(n + 1)
+    if abs(gaps[-1] - stop) > 1e-9:
+        gaps = np.append(gaps, stop)
+    return gaps
 
 
 class DistanceSweep(Procedure):
@@ -78,7 +85,10 @@ class DistanceSweep(Procedure):
         gaps = self.gaps_nm()
         st.shutter.close()
         contact = approach_spot(ctx, self["x_um"], self["y_um"])
-        check_press_depth(st, contact, float(gaps.min()))
+        if gaps.min() < contact - CONTACT_TOLERANCE_NM:
+            raise LimitError(
+                f"distance-sweep stays above the surface: gap {gaps.min():.2f} nm is below the contact point "
+                f"{contact:.2f} nm; use pressure-ramp to press (it watches pressure and force)")
         st.zcontrol.freeze()
         st.shutter.open()
         for i, gap in enumerate(gaps):
@@ -127,6 +137,7 @@ class PressureRamp(Procedure):
         model = station.strain_model
         return [check_stage_point(station, self["x_um"], self["y_um"]),
                 check_exposure(station, self["exposure_s"]),
+                check_fit_window(station),
                 check_gaps(station, gaps),
                 f"press depth ≤ {station.limits['max_press_depth_nm']} nm below contact (checked after engage)",
                 f"live pressure ≤ {station.limits['max_pressure_GPa']} GPa and force ≤ "
@@ -216,14 +227,20 @@ class PressureRamp(Procedure):
 
         max_intensity = 0.0
         reached: list[float] = []
+        previous_pressure = 0.0
         for gap in press:
             intensity, pressure, force = measure(gap, +1)
             reached.append(gap)
             if np.isfinite(intensity):
                 max_intensity = max(max_intensity, intensity)
-            if pressure > limits["max_pressure_GPa"] or force > limits["max_force_nN"]:
-                ctx.log(f"pressure {pressure:.2f} GPa / force {force:.1f} nN reached the limit at gap "
-                        f"{gap:.2f} nm: releasing")
+            # the next step would add about as much pressure as this one did: release before it would pass a limit
+            next_pressure = pressure + max(pressure - previous_pressure, 0.0)
+            next_force = float(force_nN_from_pressure(next_pressure, model=model))
+            previous_pressure = pressure
+            if next_pressure > limits["max_pressure_GPa"] or next_force > limits["max_force_nN"]:
+                ctx.log(f"at gap {gap:.2f} nm ({pressure:.2f} GPa, {force:.1f} nN) the next step would reach "
+                        f"{next_pressure:.2f} GPa / {next_force:.1f} nN, past the limit "
+                        f"({limits['max_pressure_GPa']} GPa, {limits['max_force_nN']} nN): releasing")
                 break
             frac = self["quench_stop_fraction"]
             if frac > 0 and np.isfinite(intensity) and intensity < (1.0 - frac) * max_intensity:

@@ -8,12 +8,14 @@ from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.common import (
     add_spectral_axes,
     check_exposure,
+    check_fit_window,
     check_stage_point,
     live_fit,
 )
 from tepl.procedures.params import Parameter
 
 _READOUT_S = 0.035  # FVB readout + stage settle per pixel, for the time estimate
+FLYBACK_RETRACT_NM = 1000.0  # moves longer than this between lines are made with the tip withdrawn
 
 
 def grid_nm(center_um: float, size_nm: float, step_nm: float) -> np.ndarray:
@@ -43,7 +45,7 @@ class Raster(Procedure):
 
     def check(self, station) -> list[str]:
         x_nm, y_nm = self.axes_nm()
-        checks = [check_exposure(station, self["exposure_s"])]
+        checks = [check_exposure(station, self["exposure_s"]), check_fit_window(station)]
         for corner_x in (x_nm[0], x_nm[-1]):
             for corner_y in (y_nm[0], y_nm[-1]):
                 check_stage_point(station, corner_x / 1000.0, corner_y / 1000.0, "scan corner")
@@ -88,8 +90,14 @@ class Raster(Procedure):
         st.stage.move_and_wait_um(x=x_nm[0] / 1000.0, y=y_nm[0] / 1000.0)
         st.zcontrol.engage()
         st.shutter.open()
+        last_x = x_nm[0]
         for iy, y, cols in self._lines():
             line = np.empty((x_nm.size, wl.size))
+            if abs(cols[0][1] - last_x) > FLYBACK_RETRACT_NM:  # a long jump to the line start: not in contact
+                st.zcontrol.retract()
+                st.stage.move_and_wait_um(x=cols[0][1] / 1000.0, y=y / 1000.0)
+                st.zcontrol.engage()
+            last_x = cols[-1][1]
             for ix, x in cols:
                 ctx.checkpoint()
                 st.stage.move_and_wait_um(x=x / 1000.0, y=y / 1000.0)

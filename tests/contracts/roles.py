@@ -90,9 +90,9 @@ class SpectrometerContract:
 
     def test_lamp_lines_appear_at_their_wavelengths(self, spectrometer, world):
         spectrometer.set_center_wavelength_nm(700.0)
-        world.lamp_on, world.shutter_open = True, False
+        world.lamp_on, world.shutter_open = True, True
         counts = spectrometer.acquire(0.5)
-        world.lamp_on = False
+        world.lamp_on, world.shutter_open = False, False
         wl = spectrometer.wavelengths_nm()
         brightest = wl[np.argmax(counts)]
         from tepl.sims.world import ARHG_LINES_NM
@@ -102,6 +102,17 @@ class SpectrometerContract:
         world.lamp_on, world.shutter_open = False, False
         counts = spectrometer.acquire(0.1)
         assert counts.std() < 50 and 100 < counts.mean() < 2000
+
+    def test_calibration_dropped_when_the_grating_turns(self, spectrometer):
+        spectrometer.set_center_wavelength_nm(700.0)
+        measured = spectrometer.wavelengths_nm() + 0.5
+        spectrometer.set_calibration_nm(measured)
+        np.testing.assert_allclose(spectrometer.wavelengths_nm(), measured)
+        np.testing.assert_allclose(spectrometer.spectrograph_wavelengths_nm(), measured - 0.5)
+        spectrometer.set_center_wavelength_nm(710.0)
+        assert abs(spectrometer.wavelengths_nm()[measured.size // 2] - 710.0) < 5.0
+        with pytest.raises(ValueError, match="calibration"):
+            spectrometer.set_calibration_nm(measured[:10])
 
     def test_series_shape(self, spectrometer):
         series = spectrometer.acquire_series(0.1, 3)
