@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tepl.analysis.maps import find_spots, intensity_map
 from tepl.analysis.peaks import fit_peaks
 from tepl.analysis.ramp import summarize_ramp
 from tepl.config import CONFIG_DIR, parse_config
 from tepl.data.runfile import read_run
-from tepl.demo import BARE_AU_UM
+from tepl.demo import BARE_AU_UM, find_dots
 from tepl.procedures import run_procedure
 from tepl.station import build_station
 
@@ -33,7 +32,7 @@ def figures(seed: int, out: Path) -> str:
     true_nm = np.asarray(cal.simulation["spectrograph"]["true_wavelength_nm"])
     cal_rms = np.sqrt(np.mean((cal.data["wavelength_nm"] - true_nm) ** 2))
     r = read_run(run_procedure("raster", st, out / "raster.h5", exposure_s=0.1))
-    spots = find_spots(intensity_map(r.data["wavelength_nm"], r.data["spectra"]), r.data["x_nm"], r.data["y_nm"])
+    spots = find_dots(r.path)
     truth, world = r.simulation["sample"], r.simulation["world"]
     drift = np.asarray(world["drift_nm_per_s"]) * float(world["clock_s"])
     found = np.array([[s.x_nm, s.y_nm] for s in spots])

@@ -26,9 +26,7 @@ def station():
 @pytest.fixture(scope="session")
 def session_runs(tmp_path_factory):
     """One simulated TEPL session, run once for all twin-acceptance tests: calibrate, raster, ramps, sweep."""
-    from tepl.analysis.maps import find_spots, intensity_map
-    from tepl.data.runfile import read_run
-    from tepl.demo import BARE_AU_UM
+    from tepl.demo import BARE_AU_UM, find_dots
     from tepl.procedures import run_procedure
     from tepl.station import build_station
 
@@ -37,10 +35,7 @@ def session_runs(tmp_path_factory):
     paths = {"calibrate": run_procedure("calibrate", st, out / "cal.h5")}
     paths["raster"] = run_procedure("raster", st, out / "raster.h5", size_x_nm=150.0, size_y_nm=150.0,
                                     step_nm=5.0, exposure_s=0.1)
-    raster = read_run(paths["raster"])
-    spots = find_spots(intensity_map(raster.data["wavelength_nm"], raster.data["spectra"]),
-                       raster.data["x_nm"], raster.data["y_nm"])
-    dot = max(spots, key=lambda s: s.amplitude)
+    dot = max(find_dots(paths["raster"]), key=lambda s: s.amplitude)
     x_um, y_um = dot.x_nm / 1000.0, dot.y_nm / 1000.0
     paths["ramp_dot"] = run_procedure("pressure-ramp", st, out / "ramp_dot.h5", x_um=x_um, y_um=y_um)
     paths["ramp_au"] = run_procedure("pressure-ramp", st, out / "ramp_au.h5", x_um=BARE_AU_UM[0],

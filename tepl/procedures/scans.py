@@ -7,6 +7,7 @@ import numpy as np
 from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.common import (
     add_spectral_axes,
+    approach_spot,
     check_exposure,
     check_fit_window,
     check_stage_point,
@@ -86,17 +87,13 @@ class Raster(Procedure):
         x_nm, y_nm = self.axes_nm()
         n_lines = y_nm.size
         st.shutter.close()
-        st.zcontrol.retract()
-        st.stage.move_and_wait_um(x=x_nm[0] / 1000.0, y=y_nm[0] / 1000.0)
-        st.zcontrol.engage()
+        approach_spot(ctx, x_nm[0] / 1000.0, y_nm[0] / 1000.0)
         st.shutter.open()
         last_x = x_nm[0]
         for iy, y, cols in self._lines():
             line = np.empty((x_nm.size, wl.size))
             if abs(cols[0][1] - last_x) > FLYBACK_RETRACT_NM:  # a long jump to the line start: not in contact
-                st.zcontrol.retract()
-                st.stage.move_and_wait_um(x=cols[0][1] / 1000.0, y=y / 1000.0)
-                st.zcontrol.engage()
+                approach_spot(ctx, cols[0][1] / 1000.0, y / 1000.0)
             last_x = cols[-1][1]
             for ix, x in cols:
                 ctx.checkpoint()
@@ -154,9 +151,7 @@ class LineScan(Procedure):
         x_nm = self.axis_nm()
         y_um = self["y_um"]
         st.shutter.close()
-        st.zcontrol.retract()
-        st.stage.move_and_wait_um(x=x_nm[0] / 1000.0, y=y_um)
-        st.zcontrol.engage()
+        approach_spot(ctx, x_nm[0] / 1000.0, y_um)
         st.shutter.open()
         for ix, x in enumerate(x_nm):
             ctx.checkpoint()
