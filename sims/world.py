@@ -84,6 +84,10 @@ class World:
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
         self.lowest_tip_distance_nm = float("inf")  # closest approach to the surface so far (truth)
+        self.longpass_edge_nm: float | None = LONGPASS_EDGE_NM  # filter before the spectrograph (None: none)
+        self.laser: Any = None  # sims.photons.Laser exciting the sample (confocal stations)
+        self.detection: Any = None  # sims.detection.DetectionPath: splitter, filters and SPADs
+        self._photon_rng: np.random.Generator | None = None
         self._truth: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ randomness and truth
@@ -101,8 +105,12 @@ class World:
             "seed": self.seed,
             "clock_s": self.clock.now(),  # simulated time of this snapshot (a run's start)
             "drift_nm_per_s": self.drift_nm_per_s.tolist(),
-            "longpass_edge_nm": LONGPASS_EDGE_NM,
+            "longpass_edge_nm": self.longpass_edge_nm,
         }}
+        if self.laser is not None:
+            truth["world"]["laser"] = self.laser.describe()
+        if self.detection is not None:
+            truth["world"]["detection"] = self.detection.describe()
         truth.update(self._truth)
         return truth
 
@@ -151,11 +159,28 @@ class World:
         t0 = self.clock.now()
         x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
         rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
-        edge = 0.5 * (1.0 + np.tanh((wl - LONGPASS_EDGE_NM) / LONGPASS_WIDTH_NM))
-        photons += rate * edge * exposure_s
+        if self.longpass_edge_nm is not None:
+            rate = rate * 0.5 * (1.0 + np.tanh((wl - self.longpass_edge_nm) / LONGPASS_WIDTH_NM))
+        photons += rate * exposure_s
         if self.lamp_on:
             photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
         return photons
+
+    # ------------------------------------------------------------------ photon counting
+    def detected_photons(self, t0_s: float, t1_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Detector clicks between simulated times ``t0_s`` and ``t1_s``: (time_ps int64, counted from
+        clock zero, sorted; channel int8, the 0-based detector). The sample point under the focus is taken
+        at the interval's middle (drift included); callers ask for short intervals (a FIFO read)."""
+        if self.detection is None or self.laser is None:
+            raise RuntimeError("this World has no laser and detection path (not a photon-counting station)")
+        if t1_s <= t0_s:
+            return np.zeros(0, np.int64), np.zeros(0, np.int8)
+        if self._photon_rng is None:
+            self._photon_rng = self.rng("photons")
+        x, y = self.tip_xy_nm(0.5 * (t0_s + t1_s))
+        time_ps, wavelength_nm = self.sample.collected_photons(x, y, t0_s, t1_s - t0_s, self.laser,
+                                                               self._photon_rng)
+        return self.detection.detect(time_ps, wavelength_nm, t0_s, t1_s, self._photon_rng)
 
 
 # Ar-Hg pencil-lamp lines in air (nm) with rough relative intensities (photons/s at the CCD, peak line).

@@ -25,6 +25,40 @@ _range = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems
 _address = {"type": "string", "minLength": 1,
             "description": "'sim', 'tcp://HOST:PORT', or a VISA resource string (e.g. ASRL/dev/ttyUSB0::INSTR)"}
 
+SAMPLE_KINDS = ("tepl", "perovskite-qd-a", "perovskite-qd-b", "flim-reference", "single-qd", "cryo")
+
+_detector = {
+    "type": "object", "additionalProperties": False, "required": ["name", "band_nm"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "band_nm": _range,
+        "efficiency": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "dark_counts_per_s": {"type": "number", "minimum": 0},
+        "dead_time_ns": {"type": "number", "minimum": 0},
+        "jitter_fwhm_ps": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+
+_TCSPC: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["driver", "library", "channels"],
+    "properties": {
+        "driver": {"enum": ["hydraharp", "timeharp260"]},
+        "library": {"type": "string", "minLength": 1, "description": "'sim' or the path of HHLib / TH260Lib"},
+        "model": {"type": "string", "description": "TimeHarp 260: 'TimeHarp 260 P' or 'TimeHarp 260 N'"},
+        "device_index": {"type": "integer", "minimum": 0, "maximum": 7},
+        "sync_divider": {"enum": [1, 2, 4, 8, 16]},
+        "sync_level_mV": {"type": "number"},
+        "input_level_mV": {"type": "number"},
+        "binning": {"type": "integer", "minimum": 0, "maximum": 21},
+        "offset_ns": {"type": "number", "minimum": 0},
+        "channel_offsets_ps": {"type": "array", "items": {"type": "number"}},
+        "channels": {"type": "array", "items": _detector, "minItems": 1, "maxItems": 8,
+                     "description": "the detector on each input, in input order, with its band-pass filter"},
+        "splitter": {"enum": ["dichroic", "50-50"],
+                     "description": "dichroic: each detector sees its own band; 50-50: HBT beam splitter"},
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -40,11 +74,23 @@ SCHEMA: dict[str, Any] = {
                 "seed": {"type": "integer"},
                 "real_time": {"type": "boolean"},
                 "n_dots": {"type": "integer", "minimum": 0, "maximum": 50},
+                "sample": {"enum": list(SAMPLE_KINDS),
+                           "description": "which virtual sample sits on the stage (default tepl)"},
+                "drift_nm_per_s": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                "longpass_edge_nm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "laser": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["wavelength_nm", "repetition_rate_hz"],
+                    "properties": {"wavelength_nm": {"type": "number", "exclusiveMinimum": 0},
+                                   "repetition_rate_hz": {"type": "number", "minimum": 0,
+                                                          "description": "0 for a CW laser"},
+                                   "pulse_fwhm_ps": {"type": "number", "exclusiveMinimum": 0}},
+                },
             },
         },
         "instruments": {
             "type": "object", "additionalProperties": False,
-            "required": ["stage", "zcontrol", "spectrometer", "shutter"],
+            "minProperties": 1,
             "properties": {
                 "stage": {
                     "type": "object", "additionalProperties": False, "required": ["driver", "address"],
@@ -95,12 +141,12 @@ SCHEMA: dict[str, Any] = {
                     "type": "object", "additionalProperties": False, "required": ["driver"],
                     "properties": {"driver": {"enum": ["sim-lamp", "manual"]}},
                 },
+                "tcspc": _TCSPC,
             },
         },
         "limits": {
             "type": "object", "additionalProperties": False,
-            "required": ["stage_travel_um", "tip_z_nm", "max_press_depth_nm", "max_force_nN",
-                         "max_pressure_GPa", "exposure_s"],
+            "required": ["stage_travel_um"],
             "properties": {
                 "stage_travel_um": {"type": "object", "additionalProperties": False,
                                     "required": ["x", "y", "z"],
@@ -110,6 +156,8 @@ SCHEMA: dict[str, Any] = {
                 "max_force_nN": {"type": "number", "exclusiveMinimum": 0},
                 "max_pressure_GPa": {"type": "number", "exclusiveMinimum": 0},
                 "exposure_s": _range,
+                "acquisition_s": _range,
+                "max_count_rate_per_s": {"type": "number", "exclusiveMinimum": 0},
             },
         },
         "calibration": {
@@ -149,6 +197,14 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = _key_path(error)
     if error.validator == "additionalProperties":
@@ -159,23 +215,57 @@ def _describe(error: jsonschema.ValidationError) -> str:
         missing = error.message.split("'")[1]
         full = f"{where}.{missing}" if where != "(top level)" else missing
         return f"{full}: required key missing"
+    if error.validator == "type" and isinstance(error.instance, str) and _looks_numeric(error.instance):
+        return (f"{where}: {error.instance!r} is text, not a number (YAML reads an exponent without a sign as "
+                f"text: write it like 5.0e+6)")
     if error.validator == "enum":
         return f"{where}: {error.instance!r} is not one of {error.validator_value}"
     return f"{where}: {error.message}"
 
 
+# the limits each instrument needs: a station with that instrument must state them
+_LIMITS_NEEDED = {
+    "zcontrol": ("tip_z_nm", "max_press_depth_nm", "max_force_nN", "max_pressure_GPa"),
+    "spectrometer": ("exposure_s",),
+    "tcspc": ("acquisition_s", "max_count_rate_per_s"),
+}
+
+
 def _check_limits(data: dict) -> None:
     limits = data["limits"]
+    for instrument, keys in _LIMITS_NEEDED.items():
+        if instrument in data["instruments"]:
+            for key in keys:
+                if key not in limits:
+                    raise ConfigError(f"limits.{key}: required key missing (the station has a {instrument})")
     ranges = {f"limits.stage_travel_um.{a}": limits["stage_travel_um"][a] for a in "xyz"}
-    ranges["limits.tip_z_nm"] = limits["tip_z_nm"]
-    ranges["limits.exposure_s"] = limits["exposure_s"]
+    for key in ("tip_z_nm", "exposure_s", "acquisition_s"):
+        if key in limits:
+            ranges[f"limits.{key}"] = limits[key]
     for key, (low, high) in ranges.items():
         if not low < high:
             raise ConfigError(f"{key}: lower bound {low} must be below upper bound {high}")
-    if limits["exposure_s"][0] <= 0:
-        raise ConfigError(f"limits.exposure_s: lower bound {limits['exposure_s'][0]} s must be positive")
-    if limits["tip_z_nm"][0] < 0:
+    for key in ("exposure_s", "acquisition_s"):
+        if key in limits and limits[key][0] <= 0:
+            raise ConfigError(f"limits.{key}: lower bound {limits[key][0]} s must be positive")
+    if "tip_z_nm" in limits and limits["tip_z_nm"][0] < 0:
         raise ConfigError("limits.tip_z_nm: lower bound must be ≥ 0 nm (the substrate)")
+    inst = data["instruments"]
+    if "shutter" in inst and "spectrometer" not in inst:
+        raise ConfigError("instruments.shutter: kymera-shutter needs instruments.spectrometer")
+    tcspc = inst.get("tcspc")
+    if tcspc is not None:
+        offsets = tcspc.get("channel_offsets_ps")
+        if offsets is not None and len(offsets) != len(tcspc["channels"]):
+            raise ConfigError(f"instruments.tcspc.channel_offsets_ps: {len(offsets)} offsets for "
+                              f"{len(tcspc['channels'])} channels")
+        for i, channel in enumerate(tcspc["channels"]):
+            low, high = channel["band_nm"]
+            if not 0 < low < high:
+                raise ConfigError(f"instruments.tcspc.channels.{i}.band_nm: [{low}, {high}] is not a band")
+    sim = data.get("simulation", {})
+    if "tcspc" in inst and "simulation" in data and "laser" not in sim:
+        raise ConfigError("simulation.laser: required key missing (a simulated tcspc needs the laser)")
 
 
 def parse_config(text: str, source: str = "<string>") -> StationConfig:

@@ -166,6 +166,7 @@ class Recorder:
         self._path = Path(path)
         self._closed = False
         self._datasets: dict[str, h5py.Dataset] = {}  # handles of the datasets written per pixel
+        self._streams: dict[str, h5py.Dataset] = {}  # extendable datasets, by path relative to /entry
         self._signal: str | None = None
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -315,6 +316,39 @@ class Recorder:
         for axis_name, ds in data.items():
             if "dim" in ds.attrs:
                 self._index_axis(axis_name, str(ds.attrs["dim"]))
+
+    def add_stream(self, path: str, dtype, unit: str, chunk: int = 65536, **attrs) -> None:
+        """An extendable 1-D dataset at ``path`` (relative to /entry, e.g. ``tags/time_ps``) for data whose
+        length is not known in advance (photon time tags); grow it with ``append``. Groups on the way are
+        created as NXcollection. ``attrs`` are set on the dataset."""
+        self._check_open()
+        group_path, _, name = path.rpartition("/")
+        group = self._file["entry"]
+        for part in filter(None, group_path.split("/")):
+            if part not in group:
+                group.create_group(part).attrs["NX_class"] = "NXcollection"
+            group = group[part]
+        if name in group:
+            raise ValueError(f"/entry/{path} already exists in {self._path}")
+        ds = group.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(int(chunk),), dtype=np.dtype(dtype))
+        ds.attrs["units"] = str(unit)
+        for key, value in attrs.items():
+            ds.attrs[key] = _as_attr(value)
+        self._streams[path] = ds
+        self._file.flush()
+
+    def append(self, path: str, values) -> None:
+        """Append ``values`` to the stream at ``path`` (not flushed: call ``flush()``)."""
+        self._check_open()
+        ds = self._streams.get(path)
+        if ds is None:
+            raise KeyError(f"no stream /entry/{path} in {self._path}; add it with add_stream first")
+        values = np.asarray(values, dtype=ds.dtype).ravel()
+        if values.size == 0:
+            return
+        n = ds.shape[0]
+        ds.resize((n + values.size,))
+        ds[n:] = values
 
     def write(self, name: str, index, value) -> None:
         """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
