@@ -9,8 +9,9 @@ from typing import Any
 from tepl.roles import DeviceError
 
 
-def load_library(path: str, signatures: dict[str, list], what: str) -> ctypes.CDLL:
-    """Load ``path`` (stdcall ``WinDLL`` on Windows) and declare the argument types of the functions used."""
+def load_library(path: str, signatures: dict[str, list], what: str, restype: Any = ctypes.c_uint) -> ctypes.CDLL:
+    """Load ``path`` (stdcall ``WinDLL`` on Windows) and declare the argument types of the functions used;
+    every declared function returns ``restype`` (the Andor SDKs return unsigned codes)."""
     loader = ctypes.WinDLL if os.name == "nt" else ctypes.CDLL  # type: ignore[attr-defined]
     try:
         lib = loader(path)
@@ -19,7 +20,7 @@ def load_library(path: str, signatures: dict[str, list], what: str) -> ctypes.CD
     for name, argtypes in signatures.items():
         fn = getattr(lib, name, None)
         if fn is not None:
-            fn.argtypes, fn.restype = argtypes, ctypes.c_uint
+            fn.argtypes, fn.restype = argtypes, restype
     return lib
 
 

@@ -78,13 +78,31 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from tepl.data.sif import import_sif
+    src = Path(args.file)
+    suffix = src.suffix.lower()
+    if suffix == ".sif":
+        from tepl.data.sif import import_sif as importer
+    elif suffix == ".ptu":
+        from tepl.data.ptu import import_ptu as importer
+    else:
+        raise ValueError(f"{src}: unknown file type {src.suffix!r}; supported: Andor .sif, PicoQuant .ptu")
+    out = Path(args.out) if args.out else src.with_suffix(".h5")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+    print(importer(src, out, overwrite=args.overwrite))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from tepl.data.ptu import export_ptu
 
     src = Path(args.file)
-    if src.suffix.lower() != ".sif":
-        raise SystemExit(f"tepl import: {src}: only Andor .sif files are supported")
-    out = Path(args.out) if args.out else src.with_suffix(".h5")
-    print(import_sif(src, out, overwrite=args.overwrite))
+    if not args.ptu:
+        raise ValueError("choose an output format: --ptu (PicoQuant PTU time tags)")
+    out = Path(args.out) if args.out else src.with_suffix(".ptu")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+    print(export_ptu(src, out, overwrite=args.overwrite))
     return 0
 
 
@@ -170,11 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: beside the file)")
     p.set_defaults(func=_cmd_plot)
 
-    p = sub.add_parser("import", help="convert an Andor .sif file into a tepl HDF5 file")
+    p = sub.add_parser("import", help="convert an Andor .sif or PicoQuant .ptu file into a tepl HDF5 file")
     p.add_argument("file")
     p.add_argument("--out", default=None)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("export", help="write a run file's photon time tags as a PicoQuant .ptu file")
+    p.add_argument("file")
+    p.add_argument("--ptu", action="store_true", help="PicoQuant PTU (the only export format)")
+    p.add_argument("--out", default=None, help="output FILE.ptu (default: beside the run file)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("serve", help="serve a protocol simulator on 127.0.0.1 until stopped")
     p.add_argument("simulator", choices=SIMULATORS)

@@ -128,3 +128,114 @@ class ShutterContract:
         shutter.close()
         shutter.close()
         assert not shutter.is_open()
+
+
+class PhotonCounterContract:
+    """Every photon counter (fixtures ``counter``, built without a count-rate limit, and ``world``): bounds and
+    rate limits refused before anything starts, a rate limit enforced during a measurement, time-ordered T2 /
+    T3 blocks whose counts follow the true rates, histograms per channel, and a stop that is always safe.
+
+    The truth comes from ``true_rates_per_s`` / ``true_sync_rate_hz``; override them for a World that keeps
+    its detector truth elsewhere than the photon stand-in does."""
+
+    acquisition_s = 0.5
+
+    def true_rates_per_s(self, world) -> np.ndarray:
+        return np.asarray(world.ground_truth()["world"]["detection"]["rates_per_s"], float)
+
+    def true_sync_rate_hz(self, world) -> float:
+        return float(world.ground_truth()["world"]["laser"]["repetition_rate_hz"])
+
+    @staticmethod
+    def _agrees(counts, expected) -> bool:
+        """Poisson agreement, with 3 % for what a real detection path may lose (dead time, thresholds)."""
+        counts, expected = np.asarray(counts, float), np.asarray(expected, float)
+        return bool(np.all(np.abs(counts - expected) <= 5 * np.sqrt(expected) + 0.03 * expected + 1))
+
+    def test_acquisition_bounds_refused_before_starting(self, counter, world):
+        start = world.clock.now()
+        for bad in (counter.acquisition_range_s.high * 2, counter.acquisition_range_s.low / 2, float("nan")):
+            with pytest.raises(LimitError, match="acquisition time"):
+                counter.t2(bad)
+            with pytest.raises(LimitError, match="acquisition time"):
+                next(counter.iter_t3(bad))
+            with pytest.raises(LimitError, match="acquisition time"):
+                counter.histograms(bad)
+        assert world.clock.now() == start  # refused before a single call reached the device
+
+    def test_count_rates_match_the_truth(self, counter, world):
+        sync_hz, rates = counter.count_rates()
+        assert rates.shape == (counter.n_channels,)
+        assert sync_hz == pytest.approx(self.true_sync_rate_hz(world), rel=1e-3)
+        assert self._agrees(rates * 0.1, self.true_rates_per_s(world) * 0.1)  # a 100 ms rate gate
+
+    def test_count_rate_limit_refused_before_starting(self, counter, world):
+        counter.max_count_rate_per_s = 0.5 * float(self.true_rates_per_s(world).max())
+        for start in (lambda: counter.t2(0.1), lambda: counter.t3(0.1), lambda: counter.histograms(0.1)):
+            before = world.clock.now()
+            with pytest.raises(LimitError, match="max_count_rate_per_s"):
+                start()
+            assert world.clock.now() - before < 0.05  # refused without measuring
+        counter.max_count_rate_per_s = None
+        assert counter.t2(0.05).duration_s == pytest.approx(0.05)  # nothing left running
+
+    def test_count_rate_limit_stops_a_running_measurement(self, counter, world):
+        stream = counter.iter_t3(5.0, block_s=0.1)
+        next(stream)
+        started = world.clock.now()
+        counter.max_count_rate_per_s = 0.5 * float(self.true_rates_per_s(world).max())
+        with pytest.raises(LimitError, match="max_count_rate_per_s"):
+            next(stream)
+        assert world.clock.now() - started < 1.0  # stopped at the next block, not after 5 s
+        counter.max_count_rate_per_s = None
+        assert counter.t3(0.05).duration_s == pytest.approx(0.05)
+
+    def test_t2_blocks_are_ordered_in_range_and_follow_the_light(self, counter, world):
+        acquisition_s, n = self.acquisition_s, counter.n_channels
+        blocks = list(counter.iter_t2(acquisition_s, block_s=0.1))
+        assert len(blocks) >= 3
+        assert sum(b.duration_s for b in blocks) == pytest.approx(acquisition_s, rel=1e-3)
+        end_ps = 0.0
+        for block in blocks:
+            end_ps += block.duration_s * 1e12
+            assert block.time_ps.dtype == np.int64 and block.channel.dtype == np.int8
+            if block.n_photons:
+                assert block.time_ps.max() <= end_ps + 1e9  # a block holds what arrived before it was read
+        time_ps = np.concatenate([b.time_ps for b in blocks])
+        channel = np.concatenate([b.channel for b in blocks])
+        assert np.all(np.diff(time_ps) >= 0) and time_ps.min() >= 0 and time_ps.max() < acquisition_s * 1e12
+        assert channel.min() >= 0 and channel.max() < n
+        assert self._agrees(np.bincount(channel, minlength=n), self.true_rates_per_s(world) * acquisition_s)
+
+    def test_t3_blocks_are_ordered_in_range_and_follow_the_light(self, counter, world):
+        acquisition_s, n = self.acquisition_s, counter.n_channels
+        blocks = list(counter.iter_t3(acquisition_s, block_s=0.1))
+        assert len(blocks) >= 3
+        assert sum(b.duration_s for b in blocks) == pytest.approx(acquisition_s, rel=1e-3)
+        whole = counter.t3(acquisition_s)
+        for t3 in (whole, blocks[-1]):
+            assert t3.sync.dtype == np.int64 and t3.dtime.dtype == np.int32 and t3.channel.dtype == np.int8
+            assert t3.sync_period_ps == pytest.approx(1e12 / self.true_sync_rate_hz(world), rel=1e-3)
+        assert np.all(np.diff(whole.sync) >= 0) and whole.sync.min() >= 0
+        assert whole.sync.max() * whole.sync_period_ps < acquisition_s * 1e12
+        assert whole.dtime.min() >= 0 and whole.dtime.max() * whole.resolution_ps < whole.sync_period_ps
+        assert whole.channel.min() >= 0 and whole.channel.max() < n
+        assert self._agrees(np.bincount(whole.channel, minlength=n), self.true_rates_per_s(world) * acquisition_s)
+
+    def test_histograms_have_a_row_per_channel_and_follow_the_light(self, counter, world):
+        counts = counter.histograms(self.acquisition_s)
+        assert counts.ndim == 2 and counts.shape[0] == counter.n_channels and counts.shape[1] >= 1024
+        assert counts.dtype.kind == "i" and counts.min() >= 0
+        assert self._agrees(counts.sum(axis=1), self.true_rates_per_s(world) * self.acquisition_s)
+
+    def test_stop_is_safe_in_any_state(self, counter, world):
+        counter.stop()
+        counter.stop()
+        stream = counter.iter_t2(5.0, block_s=0.1)
+        next(stream)
+        counter.stop()
+        counter.stop()
+        stream.close()
+        counter.stop()
+        after = counter.t2(0.05)
+        assert after.duration_s == pytest.approx(0.05) and after.n_photons > 0
