@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_fit.py
 	$(BIN)/python bench/bench_raster.py
 	$(BIN)/python bench/twin_figures.py
+	$(BIN)/python bench/bench_tcspc.py
+	$(BIN)/python bench/bench_flim_fit.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -87,12 +87,13 @@ class SimSDK2:
             "hs_speed_mhz": HS_SPEEDS_MHZ[self._hs_index], **self.sensor.truth(),
         })
 
-    def _expose(self, exposure_s: float) -> np.ndarray:
-        """Counts of one FVB readout after ``exposure_s`` of the light reaching the chip now."""
+    def _expose(self, exposure_s: float, start_s: float | None = None) -> np.ndarray:
+        """Counts of one FVB readout after ``exposure_s`` of the light reaching the chip from ``start_s``
+        (default now)."""
         photons = wl = None
         if self.spectrograph is not None and self._shutter_mode in (0, 1):
             wl = self.spectrograph.true_wavelengths_nm(self.n_x, self.pixel_um)
-            photons = self.world.spectrum_photons(wl, exposure_s)
+            photons = self.world.spectrum_photons(wl, exposure_s, start_s=start_s)
         return self.sensor.read(photons, wl, exposure_s, self.cooler.temperature_c,
                                 READ_NOISE_E[self._hs_index], self._acq.done if self._acq else 0)
 
@@ -104,7 +105,7 @@ class SimSDK2:
         if on_time and clock.now() < start_s:
             clock.advance(start_s - clock.now())
         self.cooler.update(clock.now())
-        acq.data[frame] += self._expose(acq.exposure_s)
+        acq.data[frame] += self._expose(acq.exposure_s, start_s)  # the light of its own exposure time
         if on_time and clock.now() < start_s + acq.exposure_s + acq.readout_s:
             clock.advance(start_s + acq.exposure_s + acq.readout_s - clock.now())
         acq.done += 1

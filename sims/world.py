@@ -145,8 +145,9 @@ class World:
 
     # ------------------------------------------------------------------ optics
     def spectrum_photons(self, wavelength_nm: np.ndarray, exposure_s: float,
-                         resolution_fwhm_nm: float = 0.62) -> np.ndarray:
-        """Expected photons per pixel reaching the CCD during the next ``exposure_s`` seconds.
+                         resolution_fwhm_nm: float = 0.62, start_s: float | None = None) -> np.ndarray:
+        """Expected photons per pixel reaching the CCD during the ``exposure_s`` seconds from ``start_s``
+        (default now; a camera catching up on a series passes each exposure's own start).
 
         ``wavelength_nm`` holds the true centre wavelength of every pixel. Nothing arrives while the entrance
         shutter is closed. The sample is always excited (the HeNe laser has no shutter on this rig); its light
@@ -156,7 +157,7 @@ class World:
         photons = np.zeros_like(wl)
         if not self.shutter_open:
             return photons
-        t0 = self.clock.now()
+        t0 = self.clock.now() if start_s is None else float(start_s)
         x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
         rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
         if self.longpass_edge_nm is not None:

@@ -1,7 +1,8 @@
-"""A simulated TEPL session (``make demo`` / ``tepl demo``): the experiments of paper 000, end to end.
+"""A simulated session (``make demo`` / ``tepl demo``): the experiments of the papers, end to end.
 
-calibrate → raster that finds the dots → distance sweep and pressure ramp on the brightest dot →
-the same ramp on bare Au; every run an HDF5 file in ``out``, every file its PNG figures.
+TEPL rig (paper 000): calibrate → raster that finds the dots → distance sweep and pressure ramp on the
+brightest dot → the same ramp on bare Au. Then the confocal and cryogenic rigs (papers 003 and 004,
+``tepl.demo_photons``). Every run an HDF5 file in ``out``, every file its PNG figures.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def find_dots(raster_path: Path) -> list:
     return find_spots(image, run.data["x_nm"], run.data["y_nm"])
 
 
-def run_demo(out: Path, config: str | None = None) -> list[Path]:
-    """Run the session into ``out``; return the files written (HDF5 and PNG)."""
+def run_demo(out: Path, config: str | None = None, photons: bool = True) -> list[Path]:
+    """Run the session into ``out``; return the files written (HDF5 and PNG). ``photons`` adds the
+    confocal and cryogenic sessions."""
     from tepl.plotting import plot_run
 
     out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +77,10 @@ def run_demo(out: Path, config: str | None = None) -> list[Path]:
     au = read_run(step("05-pressure-ramp-au", "pressure-ramp", x_um=BARE_AU_UM[0], y_um=BARE_AU_UM[1]))
     _report_ramp(au)
     station.close()
+    if photons:
+        from tepl.demo_photons import run_photon_demo
+
+        written.extend(run_photon_demo(out, _say, first_step=6))
     _say(f"done in {time.monotonic() - t0:.0f} s: {sum(p.suffix == '.h5' for p in written)} run files and "
          f"{sum(p.suffix == '.png' for p in written)} figures in {out.resolve()}")
     return written

@@ -14,6 +14,9 @@ calibrate           lamp (lamp spectrum with the identified lines marked)
 import-sif / other  spectrum (the spectrum, or each frame)
 ==================  =====================================================================================
 
+Photon-counting runs (confocal-raster, g2, time-trace, PTU imports) and kinetic series are drawn by
+``tepl.plotting_photons``.
+
 Spectra are analysed in ``tepl.units.FIT_WINDOW_NM``. Unfilled pixels (NaN, e.g. a stopped run) are left
 blank. Figures are drawn with matplotlib's Agg canvas, without pyplot, so this is safe to call from any
 thread.
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tepl import plotting_photons
 from tepl.analysis.maps import intensity_map, peak_energy_map
 from tepl.data.runfile import Run, read_run
 from tepl.units import FIT_WINDOW_NM, HC_EV_NM
@@ -244,14 +248,22 @@ def _nm_to_eV(x):
         return np.where(x > 0, HC_EV_NM / np.where(x > 0, x, 1.0), np.inf)
 
 
-PLOTTERS = {
+SPECTRAL_PLOTTERS = {
     "raster": _plot_raster,
     "line-scan": _plot_line_scan,
     "distance-sweep": _plot_distance_sweep,
     "pressure-ramp": _plot_pressure_ramp,
     "calibrate": _plot_calibrate,
     "import-sif": _plot_spectrum,
+    "kinetic-series": plotting_photons.plot_kinetic_series,
 }
+PHOTON_PLOTTERS = {
+    "confocal-raster": plotting_photons.plot_confocal_raster,
+    "g2": plotting_photons.plot_g2,
+    "time-trace": plotting_photons.plot_time_trace,
+    "import-ptu": plotting_photons.plot_imported_tags,
+}
+PLOTTERS = {**SPECTRAL_PLOTTERS, **PHOTON_PLOTTERS}
 
 
 def plot_run(h5_path, out_dir) -> list[Path]:
@@ -261,7 +273,7 @@ def plot_run(h5_path, out_dir) -> list[Path]:
     run = read_run(h5_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if "spectra" not in run.data and run.procedure in PLOTTERS:
+    if "spectra" not in run.data and run.procedure in SPECTRAL_PLOTTERS:
         raise ValueError(f"{run.path}: {run.procedure} run has no /entry/data/spectra to plot")
     plotter = PLOTTERS.get(run.procedure, _plot_spectrum)
     try:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from tepl.analysis.strain import StrainModel
 from tepl.config import ConfigError, StationConfig, load_config
-from tepl.roles import DeviceError, Range, Shutter, Spectrometer, Stage, ZController
+from tepl.roles import DeviceError, PhotonCounter, Range, Shutter, Spectrometer, Stage, ZController
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _confirm_at_terminal(message: str) -> bool:
 class Station:
     """Instruments by role, the config they came from, limits, and the simulated World if any."""
 
-    ROLE_NAMES = ("stage", "zcontrol", "spectrometer", "shutter", "lamp")
+    ROLE_NAMES = ("stage", "zcontrol", "spectrometer", "shutter", "lamp", "tcspc")
 
     def __init__(self, config: StationConfig, world: Any = None):
         self.config = config
@@ -89,6 +89,7 @@ class Station:
         self.spectrometer: Spectrometer | None = None
         self.shutter: Shutter | None = None
         self.lamp: Shutter | None = None
+        self.tcspc: PhotonCounter | None = None
 
     # ---- roles ------------------------------------------------------------------------------------
     def has_role(self, name: str) -> bool:
@@ -103,6 +104,10 @@ class Station:
     def sleep(self):
         """Wait function: simulated time on a simulated station, the wall clock otherwise."""
         return self.world.clock.advance if self.world is not None else time.sleep
+
+    def now_s(self) -> float:
+        """Station time in seconds: the simulated clock on a simulated station, a monotonic clock otherwise."""
+        return self.world.clock.now() if self.world is not None else time.monotonic()
 
     def settings(self) -> dict:
         """Every instrument's settings, for the run file."""
@@ -123,6 +128,13 @@ class Station:
     def safe_state(self) -> dict:
         """Withdraw the tip and close the shutter, whatever state things are in; report what holds."""
         report: dict[str, Any] = {}
+        if self.tcspc is not None:
+            try:
+                self.tcspc.stop()
+                report["tcspc"] = "stopped"
+            except Exception as exc:
+                report["tcspc"] = f"stop failed: {exc}"
+                log.error("could not stop the TCSPC measurement: %s", exc)
         if self.zcontrol is not None:
             try:
                 self.zcontrol.retract()
@@ -217,18 +229,73 @@ def _build_spectrometer(station: Station, cfg: dict, world: Any) -> tuple[Spectr
     return spectrometer, KymeraShutter(kymera)
 
 
+def _build_tcspc(station: Station, cfg: dict, world: Any) -> PhotonCounter:
+    from tepl.drivers.picoquant import HydraHarp, TcspcCounter, TimeHarp260
+
+    n_channels = len(cfg["channels"])
+    model = cfg.get("model", "TimeHarp 260 P")
+    if cfg["library"] == "sim":
+        if world is None:
+            raise ConfigError("instruments.tcspc.library: 'sim' needs a 'simulation' section")
+        from tepl.sims.picoquant import SimHHLib, SimTH260Lib
+
+        lib: Any = (SimHHLib(world, n_channels=n_channels) if cfg["driver"] == "hydraharp"
+                    else SimTH260Lib(world, model=model, n_channels=n_channels))
+    else:
+        from tepl.drivers.picoquant_lib import load_hhlib, load_th260lib
+
+        lib = load_hhlib(cfg["library"]) if cfg["driver"] == "hydraharp" else load_th260lib(cfg["library"])
+    device_cls = HydraHarp if cfg["driver"] == "hydraharp" else TimeHarp260
+    device = device_cls(lib, device_index=cfg.get("device_index", 0))
+    options = {k: cfg[k] for k in ("sync_divider", "sync_level_mV", "binning", "offset_ns", "channel_offsets_ps")
+               if k in cfg}
+    if "input_level_mV" in cfg:
+        options["input_levels_mV"] = [cfg["input_level_mV"]] * n_channels
+    return TcspcCounter(device, sleep=station.sleep, acquisition_s=Range(*station.limits["acquisition_s"], unit="s"),
+                        max_count_rate_per_s=station.limits["max_count_rate_per_s"], **options)
+
+
 def build_world(config: StationConfig, real_time: bool | None = None):
     """The simulated microscope a config's ``simulation`` section describes (None for a real station)."""
     if not config.simulated:
         return None
-    from tepl.sims.tepl_sample import TeplSample
     from tepl.sims.world import World
 
     sim = config.data["simulation"]
     seed = int(sim.get("seed", 0))
-    sample = TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6)))
-    return World(sample=sample, seed=seed,
-                 real_time=bool(sim.get("real_time", False)) if real_time is None else real_time)
+    kind = sim.get("sample", "tepl")
+    if kind == "tepl":
+        from tepl.sims.tepl_sample import TeplSample
+
+        sample = TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6)))
+    elif kind == "cryo":
+        from tepl.sims.cryo_sample import CryoSample
+
+        sample = CryoSample.generate(seed=seed)
+    else:
+        from tepl.sims.confocal_sample import ConfocalSample
+
+        sample = ConfocalSample.generate(seed=seed, kind=kind)
+    kwargs = {"drift_nm_per_s": tuple(sim["drift_nm_per_s"])} if "drift_nm_per_s" in sim else {}
+    world = World(sample=sample, seed=seed,
+                  real_time=bool(sim.get("real_time", False)) if real_time is None else real_time, **kwargs)
+    if "longpass_edge_nm" in sim:
+        world.longpass_edge_nm = sim["longpass_edge_nm"]
+    if "laser" in sim:
+        from tepl.sims.photons import Laser
+
+        world.laser = Laser(**sim["laser"])
+    tcspc = config.data["instruments"].get("tcspc")
+    if tcspc is not None:
+        from tepl.sims.detection import DetectionPath, DetectorChannel
+
+        world.detection = DetectionPath(
+            [DetectorChannel(name=c["name"], band_nm=tuple(c["band_nm"]),
+                             **{k: c[k] for k in ("efficiency", "dark_counts_per_s", "dead_time_ns",
+                                                  "jitter_fwhm_ps") if k in c})
+             for c in tcspc["channels"]],
+            splitter=tcspc.get("splitter", "dichroic"))
+    return world
 
 
 def build_station(config: StationConfig | str | Path | None = None, cool: bool = True,
@@ -242,9 +309,16 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
     world = build_world(config)
     station = Station(config, world)
     inst = data["instruments"]
-    station.stage = _build_stage(station, inst["stage"], world)
-    station.zcontrol = _build_zcontrol(station, inst["zcontrol"], world)
-    station.spectrometer, station.shutter = _build_spectrometer(station, inst["spectrometer"], world)
+    if "stage" in inst:
+        station.stage = _build_stage(station, inst["stage"], world)
+    if "zcontrol" in inst:
+        station.zcontrol = _build_zcontrol(station, inst["zcontrol"], world)
+    if "spectrometer" in inst:
+        station.spectrometer, shutter = _build_spectrometer(station, inst["spectrometer"], world)
+        if "shutter" in inst:
+            station.shutter = shutter
+    if "tcspc" in inst:
+        station.tcspc = _build_tcspc(station, inst["tcspc"], world)
     lamp = inst.get("lamp", {}).get("driver")
     if lamp == "sim-lamp":
         if world is None:
@@ -266,6 +340,6 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
             raise ConfigError(f"calibration.wavelength_file: {cal_file}: {exc}") from None
     if safe:
         station.safe_state()
-    if cool and "target_temperature_c" in inst["spectrometer"]:
+    if cool and "target_temperature_c" in inst.get("spectrometer", {}):
         station.spectrometer.cool(inst["spectrometer"]["target_temperature_c"], wait=config.simulated)
     return station

@@ -182,7 +182,7 @@ def test_calibrate(tmp_path):
 def test_import_sif_and_unknown_procedures_get_the_spectrum(tmp_path):
     path = import_file(tmp_path / "sif.h5")
     assert_pngs(plot_run(path, tmp_path), ["spectrum"], "sif", path)
-    rec = recorder(tmp_path / "trace.h5", "time-trace")
+    rec = recorder(tmp_path / "trace.h5", "custom-series")
     rec.add_dataset("spectra", (20, WL_NM.size), ("time_s", "wavelength_nm"), "counts", signal=True)
     for i in range(20):
         rec.write("spectra", i, spectrum(1.9, 100.0 * i))

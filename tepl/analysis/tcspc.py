@@ -355,11 +355,12 @@ def bin_trace(time_ps: np.ndarray, channel: np.ndarray, bin_s: float, duration_s
     return (np.arange(n) + 0.5) * bin_s, counts
 
 
-def dead_time_correction(decay: np.ndarray, n_cycles: float, bin_ns: float, dead_time_ns: float,
+def dead_time_correction(decay: np.ndarray, n_cycles, bin_ns: float, dead_time_ns: float,
                          period_ns: float | None = None) -> np.ndarray:
     """Undo the pile-up a detector's dead time leaves in a TCSPC decay (generalised Coates correction).
 
-    ``decay[..., bin]`` counts photons per bin of ``bin_ns`` after ``n_cycles`` laser pulses. A photon in bin
+    ``decay[..., bin]`` counts photons per bin of ``bin_ns`` after ``n_cycles`` laser pulses (a number, or an
+    array that broadcasts against ``decay``, e.g. pulses per pixel with a trailing axis of 1). A photon in bin
     i is lost when the detector clicked in the ``dead_time_ns`` before it (in this cycle, or at the end of the
     previous one when ``period_ns`` is given and the histogram covers the whole period). Each bin is divided
     by the fraction of cycles in which the detector was live at that bin: ``1 - (clicks in the dead window
@@ -367,7 +368,8 @@ def dead_time_correction(decay: np.ndarray, n_cycles: float, bin_ns: float, dead
     counts = np.asarray(decay, float)
     if counts.ndim < 1 or counts.shape[-1] < 1:
         raise ValueError(f"decay must have a time axis, got shape {counts.shape}")
-    if not n_cycles > 0 or not bin_ns > 0 or dead_time_ns < 0:
+    n_cycles = np.asarray(n_cycles, float)
+    if not np.all(n_cycles > 0) or not bin_ns > 0 or dead_time_ns < 0:
         raise ValueError(f"n_cycles ({n_cycles}), bin_ns ({bin_ns} ns) must be positive and dead_time_ns "
                          f"({dead_time_ns} ns) not negative")
     n = counts.shape[-1]
@@ -381,7 +383,7 @@ def dead_time_correction(decay: np.ndarray, n_cycles: float, bin_ns: float, dead
     csum = np.concatenate([np.zeros(counts.shape[:-1] + (1,)), csum], axis=-1)
     # clicks in the `window` bins before each bin i (bins i-window .. i-1 of the padded axis)
     before = csum[..., window:window + n] - csum[..., 0:n]
-    live = 1.0 - before / float(n_cycles)
+    live = 1.0 - before / n_cycles
     if np.any(live <= 0):
         raise ValueError("the detector is dead in every cycle at some bin: too many counts for this n_cycles")
     return counts / live

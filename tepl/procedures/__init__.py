@@ -7,12 +7,16 @@ from typing import Any
 
 from tepl.procedures.base import AbortRequested, Event, Procedure, RunControl, run
 from tepl.procedures.calibrate import Calibrate
+from tepl.procedures.confocal import ConfocalRaster
+from tepl.procedures.counting import G2, TimeTrace
 from tepl.procedures.gap import DistanceSweep, PressureRamp
+from tepl.procedures.kinetic import KineticSeries
 from tepl.procedures.params import Parameter, ParameterError
 from tepl.procedures.scans import LineScan, Raster
 
 PROCEDURES: dict[str, type[Procedure]] = {
-    cls.name: cls for cls in (Raster, LineScan, DistanceSweep, PressureRamp, Calibrate)
+    cls.name: cls for cls in (Raster, LineScan, DistanceSweep, PressureRamp, Calibrate, ConfocalRaster, G2,
+                              TimeTrace, KineticSeries)
 }
 
 __all__ = ["PROCEDURES", "AbortRequested", "Event", "Parameter", "ParameterError", "Procedure",

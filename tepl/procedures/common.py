@@ -40,6 +40,27 @@ def check_fit_window(station: Any) -> str:
     return f"spectrometer covers the {FIT_WINDOW_NM[0]:.0f}-{FIT_WINDOW_NM[1]:.0f} nm fit window"
 
 
+def check_acquisition(station: Any, acquisition_s: float) -> str:
+    """Refuse a photon-counting time outside the station's limits."""
+    Range(*station.limits["acquisition_s"], unit="s").check(acquisition_s, "acquisition time")
+    return f"acquisition {acquisition_s:g} s inside {station.limits['acquisition_s']} s"
+
+
+def check_sync(station: Any) -> str:
+    """T3 (TCSPC) measurements need laser pulses on the sync input."""
+    sync_hz, _ = station.tcspc.count_rates()
+    if not sync_hz > 0:
+        raise LimitError("the TCSPC sync input sees no laser pulses (CW laser or no sync cable): TCSPC decays "
+                         "need a pulsed laser")
+    return f"laser sync at {sync_hz / 1e6:.3g} MHz"
+
+
+def move_to_spot(ctx: Any, x_um: float, y_um: float) -> None:
+    """Move the sample so (x, y) is under the focus (stations without a tip)."""
+    ctx.station.stage.move_and_wait_um(x=x_um, y=y_um)
+    ctx.log(f"at ({x_um:.4f}, {y_um:.4f}) µm")
+
+
 def check_gaps(station: Any, gaps_nm: np.ndarray) -> str:
     rng = Range(*station.limits["tip_z_nm"], unit="nm")
     for gap in (float(np.min(gaps_nm)), float(np.max(gaps_nm))):

@@ -1,0 +1,199 @@
+"""PNG figures of photon-counting and kinetic runs (papers 003 and 004), registered in ``tepl.plotting``.
+
+==================  =====================================================================================
+confocal-raster     counts (drift-corrected sum per SPAD channel), drift (measured drift per scan); with
+                    pulsed excitation also decay (summed TCSPC decay per channel, log scale) and lifetime
+                    (intensity-weighted lifetime map per channel, two-exponential maximum-likelihood fits)
+g2                  g2 (normalised coincidences vs lag with the fitted model)
+time-trace          trace (counts per bin vs time with the ON threshold) and its count histogram
+kinetic-series      contour (photon energy vs time, colour = counts)
+import (PTU)        decay (T3 files) or trace (T2 files)
+==================  =====================================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tepl.data.runfile import Run
+
+
+def _channel_labels(run: Run, n: int) -> list[str]:
+    text = None
+    try:
+        import h5py
+
+        with h5py.File(run.path, "r", locking=False) as f:
+            text = f["/entry/data"].attrs.get("channel_names")
+    except (OSError, KeyError):
+        pass
+    if isinstance(text, bytes):
+        text = text.decode()
+    labels = [part.strip() for part in str(text).split(",")] if text else []
+    return labels if len(labels) == n else [f"channel {i}" for i in range(n)]
+
+
+def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
+    from tepl.plotting import _figure, _save
+
+    d = run.data
+    x, y = np.asarray(d["x_um"], float), np.asarray(d["y_um"], float)
+    counts = np.asarray(d["counts_sum"], float)
+    n_ch = counts.shape[0]
+    labels = _channel_labels(run, n_ch)
+    extent = (x[0], x[-1], y[0], y[-1])
+    paths = []
+    fig, axes = _figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
+    for ch in range(n_ch):
+        ax = axes[0, ch]
+        im = ax.imshow(counts[ch], origin="lower", extent=extent, cmap="magma", aspect="equal")
+        fig.colorbar(im, ax=ax, label="counts (drift-corrected sum)")
+        ax.set_title(labels[ch], fontsize=9)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+    paths.append(_save(fig, out_dir, stem, "counts", run))
+
+    if "flim" in d:  # pulsed excitation: TCSPC decays
+        t_ns = np.asarray(d["tcspc_time_ns"], float)
+        flim = np.asarray(d["flim"], float)
+        fig, ax = _figure()
+        for ch in range(n_ch):
+            decay = flim[ch].reshape(-1, t_ns.size).sum(axis=0)
+            if decay.sum() > 0:
+                ax.semilogy(t_ns, np.where(decay > 0, decay, np.nan), lw=1, label=labels[ch])
+        ax.set_xlabel("delay after the laser pulse (ns)")
+        ax.set_ylabel("counts per bin (all pixels)")
+        ax.legend(fontsize=8)
+        paths.append(_save(fig, out_dir, stem, "decay", run))
+        paths.append(_plot_lifetime_maps(run, flim, t_ns, labels, extent, out_dir, stem))
+
+    drift = np.asarray(d["drift_nm"], float)
+    if drift.shape[0] > 1:
+        fig, ax = _figure()
+        scans = np.arange(1, drift.shape[0] + 1)
+        ax.plot(scans, drift[:, 0], "o-", label="x")
+        ax.plot(scans, drift[:, 1], "s-", label="y")
+        ax.set_xlabel("scan")
+        ax.set_ylabel("drift since scan 1 (nm)")
+        ax.legend(fontsize=8)
+        paths.append(_save(fig, out_dir, stem, "drift", run))
+    return paths
+
+
+def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: list[str], extent, out_dir: Path,
+                        stem: str) -> Path:
+    from tepl.analysis.lifetime import fit_flim
+    from tepl.plotting import _figure, _save
+
+    n_ch = flim.shape[0]
+    fig, axes = _figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
+    for ch in range(n_ch):
+        ax = axes[0, ch]
+        maps = fit_flim(flim[ch], t_ns, n_exp=2, min_counts=500)
+        tau = np.asarray(maps.tau_intensity_weighted_ns, float)
+        if np.isfinite(tau).any():
+            low, high = np.nanpercentile(tau, [2, 98])
+            im = ax.imshow(tau, origin="lower", extent=extent, cmap="viridis", vmin=low, vmax=high, aspect="equal")
+            fig.colorbar(im, ax=ax, label="intensity-weighted lifetime (ns)")
+        else:
+            ax.text(0.5, 0.5, "too few photons per pixel for a fit", ha="center", transform=ax.transAxes)
+        ax.set_title(labels[ch], fontsize=9)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+    return _save(fig, out_dir, stem, "lifetime", run)
+
+
+def plot_g2(run: Run, out_dir: Path, stem: str) -> list[Path]:
+    from tepl.analysis.g2 import g2_model
+    from tepl.plotting import _figure, _save
+
+    lag = np.asarray(run.data["lag_ns"], float)
+    g2 = np.asarray(run.data["g2"], float)
+    fig, ax = _figure()
+    ax.plot(lag, g2, ".", ms=3, label="measured")
+    fit = _g2_fit_attrs(run)
+    if fit is not None:
+        tau, contrast, t0 = fit
+        ax.plot(lag, g2_model(lag, tau_ns=tau, contrast=contrast, t0_ns=t0), lw=1.2,
+                label=f"1 − C·exp(−|t|/τ): τ = {tau:.1f} ns, C = {contrast:.2f}")
+    ax.axhline(1.0, color="0.6", lw=0.8)
+    ax.set_xlabel("lag (ns)")
+    ax.set_ylabel("g2")
+    ax.legend(fontsize=8)
+    return [_save(fig, out_dir, stem, "g2", run)]
+
+
+def _g2_fit_attrs(run: Run) -> tuple[float, float, float] | None:
+    import h5py
+
+    with h5py.File(run.path, "r", locking=False) as f:
+        attrs = f["/entry/data/g2"].attrs
+        if "fit_tau_ns" not in attrs:
+            return None
+        return float(attrs["fit_tau_ns"]), float(attrs["fit_contrast"]), float(attrs["fit_t0_ns"])
+
+
+def plot_time_trace(run: Run, out_dir: Path, stem: str) -> list[Path]:
+    from tepl.analysis.blinking import on_fraction
+    from tepl.plotting import _figure, _save
+
+    t = np.asarray(run.data["time_s"], float)
+    counts = np.asarray(run.data["counts"], float)
+    bin_s = float(t[1] - t[0]) if t.size > 1 else 1.0
+    fig, (ax, hist_ax) = _figure(1, 2, size=(9.0, 3.8), width_ratios=(4, 1), sharey=True)
+    ax.plot(t, counts, lw=0.6)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"counts per {bin_s * 1000:g} ms")
+    hist_ax.hist(counts, bins=60, orientation="horizontal", color="0.4")
+    hist_ax.set_xlabel("bins")
+    if counts.size >= 10 and counts.sum() > 0:
+        result = on_fraction(counts, bin_s=bin_s)
+        for a in (ax, hist_ax):
+            a.axhline(result.threshold, color="C3", lw=0.8)
+        ax.set_title(f"ON fraction {result.on_fraction:.3f}", fontsize=9)
+    return [_save(fig, out_dir, stem, "trace", run)]
+
+
+def plot_kinetic_series(run: Run, out_dir: Path, stem: str) -> list[Path]:
+    from tepl.plotting import _energy_eV, _figure, _save
+
+    t = np.asarray(run.data["time_s"], float)
+    spectra = np.asarray(run.data["spectra"], float)
+    filled = np.isfinite(t)
+    energy = _energy_eV(run)
+    order = np.argsort(energy)
+    fig, ax = _figure()
+    if filled.sum() >= 2:
+        im = ax.pcolormesh(energy[order], t[filled], spectra[filled][:, order], shading="nearest", cmap="magma")
+        fig.colorbar(im, ax=ax, label="counts")
+    ax.set_xlabel("photon energy (eV)")
+    ax.set_ylabel("time (s)")
+    return [_save(fig, out_dir, stem, "contour", run)]
+
+
+def plot_imported_tags(run: Run, out_dir: Path, stem: str) -> list[Path]:
+    """A PTU import: the decay per channel (T3) or the count trace per channel (T2)."""
+    from tepl.plotting import _figure, _save
+
+    d = run.data
+    fig, ax = _figure()
+    if "tcspc_time_ns" in d:
+        t_ns = np.asarray(d["tcspc_time_ns"], float)
+        decay = np.asarray(d[run.signal], float).reshape(-1, t_ns.size)
+        for ch, row in enumerate(decay):
+            if row.sum() > 0:
+                ax.semilogy(t_ns, np.where(row > 0, row, np.nan), lw=1, label=f"channel {ch}")
+        ax.set_xlabel("delay after sync (ns)")
+        kind = "decay"
+    else:
+        t = np.asarray(d["time_s"], float)
+        trace = np.asarray(d[run.signal], float).reshape(-1, t.size)
+        for ch, row in enumerate(trace):
+            ax.plot(t, row, lw=0.6, label=f"channel {ch}")
+        ax.set_xlabel("time (s)")
+        kind = "trace"
+    ax.set_ylabel("counts")
+    ax.legend(fontsize=8)
+    return [_save(fig, out_dir, stem, kind, run)]

@@ -1,0 +1,199 @@
+"""Confocal photon-counting raster: per-pixel counts on every SPAD and per-pixel TCSPC decays (a FLIM cube).
+
+``scans = N`` repeats the raster; each scan is kept (``counts[scan, channel, y, x]``), its drift relative to
+the first scan is measured by cross-correlating the count images, and the FLIM cube and the count sum are
+accumulated after moving each scan back by the measured drift (whole pixels for the cube, so every cube bin
+stays a photon count). With a CW laser (no sync pulses) only the counts are recorded, from T2 tags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tepl.procedures.base import Procedure, RunContext
+from tepl.procedures.common import check_acquisition, check_stage_point
+from tepl.procedures.params import Parameter
+
+_PIXEL_OVERHEAD_S = 0.01  # stage settle + FIFO drain per pixel, for the time estimate
+
+
+def grid_um(center_um: float, size_um: float, step_um: float) -> np.ndarray:
+    """Pixel centres (µm, stage coordinates) of a line of ``size_um`` centred on ``center_um``."""
+    n = int(round(size_um / step_um)) + 1
+    return center_um + (np.arange(n) - (n - 1) / 2.0) * step_um
+
+
+def shift_whole_pixels(data: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``data[channel, y, x, ...]`` with its image content moved by ``dy`` rows and ``dx`` columns (whole
+    pixels); pixels with nothing moved onto them are 0."""
+    out = np.zeros_like(data)
+    ny, nx = data.shape[1], data.shape[2]
+    src_y = slice(max(0, -dy), min(ny, ny - dy))
+    dst_y = slice(max(0, dy), min(ny, ny + dy))
+    src_x = slice(max(0, -dx), min(nx, nx - dx))
+    dst_x = slice(max(0, dx), min(nx, nx + dx))
+    out[:, dst_y, dst_x] = data[:, src_y, src_x]
+    return out
+
+
+class ConfocalRaster(Procedure):
+    name = "confocal-raster"
+    summary = "XY raster of the sample under the focus: counts per SPAD and TCSPC decays per pixel (FLIM)"
+    roles = ("stage", "tcspc")
+    parameters = (
+        Parameter("center_x_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage x"),
+        Parameter("center_y_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage y"),
+        Parameter("size_x_um", 20.0, "µm", 0.0, 100.0, doc="scan width"),
+        Parameter("size_y_um", 20.0, "µm", 0.0, 100.0, doc="scan height"),
+        Parameter("step_um", 0.5, "µm", 0.01, 50.0, doc="pixel pitch"),
+        Parameter("dwell_s", 0.1, "s", 1e-3, 60.0, doc="photon counting time per pixel"),
+        Parameter("scans", 1, "", 1, 100, kind=int, doc="consecutive scans, summed after drift correction"),
+        Parameter("order", "raster", kind=str, choices=("raster", "snake"),
+                  doc="raster: every line left to right; snake: alternate"),
+        Parameter("tcspc_bin_ps", 64.0, "ps", 1.0, 10_000.0,
+                  doc="FLIM bin width (a whole multiple of the TCSPC resolution)"),
+        Parameter("tcspc_range_ns", 100.0, "ns", 1.0, 10_000.0,
+                  doc="FLIM time range after the laser pulse (at most one laser period)"),
+    )
+
+    # ---- geometry and bins --------------------------------------------------------------------
+    def axes_um(self) -> tuple[np.ndarray, np.ndarray]:
+        return (grid_um(self["center_x_um"], self["size_x_um"], self["step_um"]),
+                grid_um(self["center_y_um"], self["size_y_um"], self["step_um"]))
+
+    def flim_bins(self, counter) -> tuple[int, int]:
+        """(TCSPC bins per FLIM bin, number of FLIM bins) for the counter's resolution and laser period."""
+        resolution_ps = counter.resolution_ps()
+        factor = max(1, int(round(self["tcspc_bin_ps"] / resolution_ps)))
+        range_ps = min(self["tcspc_range_ns"] * 1000.0, counter.sync_period_ps())
+        return factor, max(1, int(range_ps // (factor * resolution_ps)))
+
+    @staticmethod
+    def pulsed(counter) -> bool:
+        """True when laser pulses reach the sync input (TCSPC decays possible)."""
+        return bool(np.isfinite(counter.sync_period_ps()))
+
+    def check(self, station) -> list[str]:
+        x_um, y_um = self.axes_um()
+        checks = [check_acquisition(station, self["dwell_s"])]
+        for corner_x in (x_um[0], x_um[-1]):
+            for corner_y in (y_um[0], y_um[-1]):
+                check_stage_point(station, corner_x, corner_y, "scan corner")
+        checks.append(f"all {x_um.size} x {y_um.size} pixels inside stage travel")
+        if self.pulsed(station.tcspc):
+            factor, n_bins = self.flim_bins(station.tcspc)
+            checks.append(f"FLIM cube of {n_bins} bins of {factor * station.tcspc.resolution_ps():g} ps")
+        else:
+            checks.append("no laser pulses on the sync input (CW): counts only, no FLIM cube")
+        return checks
+
+    def estimate_s(self, station) -> float:
+        x_um, y_um = self.axes_um()
+        return self["scans"] * x_um.size * y_um.size * (self["dwell_s"] + _PIXEL_OVERHEAD_S)
+
+    def prepare(self, ctx: RunContext) -> None:
+        x_um, y_um = self.axes_um()
+        counter = ctx.station.tcspc
+        n_ch, n_scans = counter.n_channels, self["scans"]
+        rec = ctx.recorder
+        shape = (y_um.size, x_um.size)
+        rec.add_dataset("counts", (n_scans, n_ch) + shape, ("scan", "channel", "y_um", "x_um"), "counts",
+                        dtype="u4", signal=True)
+        rec.add_axis("y_um", y_um, "µm")
+        rec.add_axis("x_um", x_um, "µm")
+        rec.add_dataset("counts_sum", (n_ch,) + shape, ("channel", "y_um", "x_um"), "counts")
+        rec.add_dataset("scans_summed", shape, ("y_um", "x_um"), "", dtype="u2")
+        if self.pulsed(counter):
+            factor, n_bins = self.flim_bins(counter)
+            rec.add_dataset("flim", (n_ch,) + shape + (n_bins,), ("channel", "y_um", "x_um", "tcspc_time_ns"),
+                            "counts", dtype="u4")
+            resolution_ps = counter.resolution_ps()
+            rec.add_axis("tcspc_time_ns", np.arange(n_bins) * factor * resolution_ps / 1000.0, "ns")
+            rec.set_attrs("tcspc_time_ns", description="start of each TCSPC bin after the sync pulse")
+            sync_hz, _ = counter.count_rates()
+            rec.set_attrs("flim", sync_rate_hz=float(sync_hz), dwell_s=self["dwell_s"],
+                          description="decays summed over the scans (see scans_summed); laser pulses per pixel "
+                                      "= scans_summed x dwell_s x sync_rate_hz, for a dead-time correction")
+        rec.add_dataset("drift_nm", (n_scans, 2), ("scan", "xy"), "nm")
+        rec.set_attrs("drift_nm", columns="x, y",
+                      description="sample drift since the first scan, measured by cross-correlation")
+        rec.add_dataset("scan_start_s", (n_scans,), ("scan",), "s")
+        rec.set_attrs("/entry/data", channel_names=self._channel_names(ctx.station))
+
+    @staticmethod
+    def _channel_names(station) -> str:
+        channels = station.config.data["instruments"]["tcspc"]["channels"]
+        return ", ".join(f"{i}: {c['name']} {c['band_nm'][0]:g}-{c['band_nm'][1]:g} nm"
+                         for i, c in enumerate(channels))
+
+    def _lines(self, n_x: int, n_y: int):
+        for iy in range(n_y):
+            cols = list(range(n_x))
+            if self["order"] == "snake" and iy % 2 == 1:
+                cols.reverse()
+            yield iy, cols
+
+    # ---- run ----------------------------------------------------------------------------------
+    def execute(self, ctx: RunContext) -> None:
+        from tepl.analysis.drift import image_shift
+        from tepl.analysis.tcspc import decay_histogram
+
+        st, rec = ctx.station, ctx.recorder
+        counter = st.tcspc
+        x_um, y_um = self.axes_um()
+        n_x, n_y, n_ch = x_um.size, y_um.size, counter.n_channels
+        pulsed = self.pulsed(counter)
+        factor, n_bins = self.flim_bins(counter) if pulsed else (1, 1)
+        n_scans = self["scans"]
+        total_lines = n_scans * n_y
+        flim_sum = np.zeros((n_ch, n_y, n_x, n_bins), np.uint32)
+        counts_sum = np.zeros((n_ch, n_y, n_x))
+        covered = np.zeros((n_y, n_x), np.uint16)
+        reference = None
+        t_run0 = st.now_s()
+        for scan in range(n_scans):
+            ctx.write("scan_start_s", scan, st.now_s() - t_run0)
+            image = np.zeros((n_ch, n_y, n_x), np.uint32)
+            cube = np.zeros((n_ch, n_y, n_x, n_bins), np.uint32)
+            for iy, cols in self._lines(n_x, n_y):
+                for ix in cols:
+                    ctx.checkpoint()
+                    st.stage.move_and_wait_um(x=float(x_um[ix]), y=float(y_um[iy]))
+                    block = counter.t3(self["dwell_s"]) if pulsed else counter.t2(self["dwell_s"])
+                    image[:, iy, ix] = np.bincount(block.channel.astype(np.int64), minlength=n_ch)[:n_ch]
+                    if pulsed:
+                        keep = block.dtime < factor * n_bins
+                        cube[:, iy, ix] = decay_histogram(block.dtime[keep] // factor, block.channel[keep],
+                                                          n_bins, n_ch)
+                ctx.write("counts", (scan, slice(None), iy), image[:, iy])
+                rec.flush()
+                done = scan * n_y + iy + 1
+                ctx.progress(done, total_lines, f"scan {scan + 1}/{n_scans}, line {iy + 1}/{n_y}")
+                if ctx.stop_requested:
+                    break
+            complete = not ctx.stop_requested
+            total = image.sum(axis=0).astype(float)
+            if reference is None:
+                reference, dy, dx = total, 0.0, 0.0
+            elif complete:
+                dy, dx = image_shift(reference, total)
+            else:  # a partial scan is kept in counts but not summed
+                ctx.log(f"stop requested: scan {scan + 1} ended early and is not summed")
+                break
+            # the sample drifted by d: its features appear moved by -d in stage coordinates
+            drift_x_nm, drift_y_nm = -dx * self["step_um"] * 1000.0, -dy * self["step_um"] * 1000.0
+            ctx.write("drift_nm", scan, [drift_x_nm, drift_y_nm])
+            iy_shift, ix_shift = -int(round(dy)), -int(round(dx))
+            flim_sum += shift_whole_pixels(cube, iy_shift, ix_shift)
+            counts_sum += shift_whole_pixels(image, iy_shift, ix_shift)
+            covered += shift_whole_pixels(np.ones((1, n_y, n_x), np.uint16), iy_shift, ix_shift)[0]
+            if pulsed:
+                rec.write("flim", slice(None), flim_sum)
+            rec.write("counts_sum", slice(None), counts_sum)
+            rec.write("scans_summed", slice(None), covered)
+            rec.flush()
+            ctx.log(f"scan {scan + 1}/{n_scans}: drift ({drift_x_nm:.0f}, {drift_y_nm:.0f}) nm since scan 1, "
+                    f"{int(image.sum())} photons")
+            if ctx.stop_requested:
+                ctx.log(f"stop requested: ended after scan {scan + 1} of {n_scans}")
+                break
