@@ -320,14 +320,31 @@ class DotLayer:
         return {"rate_per_s": self.rate_per_s, "decay": self.decay.describe(), "spectrum": self.spectrum.describe()}
 
 
-class ReferenceFilm:
+class UniformLight:
+    """Light of one spectrum, the same everywhere on the sample: ``rate_per_s`` collected photons/s."""
+
+    def __init__(self, rate_per_s: float, spectrum: GaussianBands):
+        self.rate_per_s = float(rate_per_s)
+        self.spectrum = spectrum
+
+    def rate(self, x_nm, y_nm, excitation_nm: float) -> np.ndarray:
+        return np.full(np.broadcast(np.asarray(x_nm), np.asarray(y_nm)).shape, self.rate_per_s)
+
+    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
+        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
+
+    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
+        return self.rate_per_s * self.spectrum.pixel_fractions(wavelength_nm)
+
+
+class ReferenceFilm(UniformLight):
     """Uniform film in the QD band whose two halves (split at ``split_x_nm``) decay differently, with an
     uncorrelated background uniform in time (module docstring)."""
 
     def __init__(self, split_x_nm: float, total_rate_per_s: float, halves: dict, nominal_channel: dict):
+        super().__init__(total_rate_per_s, GaussianBands(650.0, 20.0))
         self.split_x_nm = float(split_x_nm)
-        self.total_rate_per_s = float(total_rate_per_s)
-        self.spectrum = GaussianBands(650.0, 20.0)
+        self.total_rate_per_s = self.rate_per_s
         self.halves = {}
         band = nominal_channel["band_nm"]
         f_eta = self.spectrum.fraction_between(*band) * nominal_channel["efficiency"]
@@ -359,15 +376,6 @@ class ReferenceFilm:
                              self.halves["right"]["decay"].amplitude_fraction[0])
         out["a2"] = 1.0 - out["a1"]
         return out
-
-    def rate(self, x_nm, y_nm, excitation_nm: float) -> np.ndarray:
-        return np.full(np.broadcast(np.asarray(x_nm), np.asarray(y_nm)).shape, self.total_rate_per_s)
-
-    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
-        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
-
-    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
-        return self.total_rate_per_s * self.spectrum.pixel_fractions(wavelength_nm)
 
     def photons(self, x_nm: float, y_nm: float, t0_s: float, duration_s: float, laser: Laser,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -484,21 +492,11 @@ class SingleQds:
                 "switch_times_s": {str(i): b.switch_times_s(until_s) for i, b in enumerate(self.blink)}}
 
 
-class UniformBackground:
+class UniformBackground(UniformLight):
     """Uncorrelated background light (glass fluorescence, scattered light): uniform in space and time."""
 
     def __init__(self, rate_per_s: float, spectrum: GaussianBands):
-        self.rate_per_s = float(rate_per_s)
-        self.spectrum = spectrum
-
-    def rate(self, x_nm, y_nm, excitation_nm: float) -> np.ndarray:
-        return np.full(np.broadcast(np.asarray(x_nm), np.asarray(y_nm)).shape, self.rate_per_s)
-
-    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
-        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
-
-    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
-        return self.rate_per_s * self.spectrum.pixel_fractions(wavelength_nm)
+        super().__init__(rate_per_s, spectrum)
 
     def photons(self, x_nm: float, y_nm: float, t0_s: float, duration_s: float, laser: Laser,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

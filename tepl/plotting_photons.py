@@ -19,6 +19,8 @@ import numpy as np
 
 from tepl.data.runfile import Run
 
+LIFETIME_MIN_COUNTS = 500  # photons a (binned) pixel needs for its lifetime to be mapped
+
 
 def _channel_labels(run: Run, n: int) -> list[str]:
     text = None
@@ -91,7 +93,10 @@ def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: li
     fig, axes = _figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
     for ch in range(n_ch):
         ax = axes[0, ch]
-        maps = fit_flim(flim[ch], t_ns, n_exp=2, min_counts=500)
+        photons = flim[ch].sum(axis=-1)
+        # bin neighbouring pixels (odd squares) until a typical pixel holds enough photons for a fit
+        bin_factor = next((b for b in (1, 3, 5) if np.median(photons) * b * b >= LIFETIME_MIN_COUNTS), 5)
+        maps = fit_flim(flim[ch], t_ns, n_exp=2, min_counts=LIFETIME_MIN_COUNTS, bin_factor=bin_factor)
         tau = np.asarray(maps.tau_intensity_weighted_ns, float)
         if np.isfinite(tau).any():
             low, high = np.nanpercentile(tau, [2, 98])
@@ -99,7 +104,9 @@ def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: li
             fig.colorbar(im, ax=ax, label="intensity-weighted lifetime (ns)")
         else:
             ax.text(0.5, 0.5, "too few photons per pixel for a fit", ha="center", transform=ax.transAxes)
-        ax.set_title(labels[ch], fontsize=9)
+            ax.set_axis_off()
+        binned = f", {bin_factor} x {bin_factor} pixels binned" if bin_factor > 1 else ""
+        ax.set_title(labels[ch] + binned, fontsize=9)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
     return _save(fig, out_dir, stem, "lifetime", run)
@@ -115,9 +122,10 @@ def plot_g2(run: Run, out_dir: Path, stem: str) -> list[Path]:
     ax.plot(lag, g2, ".", ms=3, label="measured")
     fit = _g2_fit_attrs(run)
     if fit is not None:
-        tau, contrast, t0 = fit
-        ax.plot(lag, g2_model(lag, tau_ns=tau, contrast=contrast, t0_ns=t0), lw=1.2,
-                label=f"1 − C·exp(−|t|/τ): τ = {tau:.1f} ns, C = {contrast:.2f}")
+        model = g2_model(lag, tau_ns=fit["fit_tau_ns"], contrast=fit["fit_contrast"], t0_ns=fit["fit_t0_ns"],
+                         irf_sigma_ns=fit.get("fit_irf_sigma_ns", 0.0), normalization=fit.get("fit_normalization", 1.0))
+        ax.plot(lag, model, lw=1.2, label=f"1 − C·exp(−|t|/τ): τ = {fit['fit_tau_ns']:.1f} ns, "
+                                          f"C = {fit['fit_contrast']:.2f}")
     ax.axhline(1.0, color="0.6", lw=0.8)
     ax.set_xlabel("lag (ns)")
     ax.set_ylabel("g2")
@@ -125,14 +133,14 @@ def plot_g2(run: Run, out_dir: Path, stem: str) -> list[Path]:
     return [_save(fig, out_dir, stem, "g2", run)]
 
 
-def _g2_fit_attrs(run: Run) -> tuple[float, float, float] | None:
+def _g2_fit_attrs(run: Run) -> dict[str, float] | None:
     import h5py
 
     with h5py.File(run.path, "r", locking=False) as f:
         attrs = f["/entry/data/g2"].attrs
         if "fit_tau_ns" not in attrs:
             return None
-        return float(attrs["fit_tau_ns"]), float(attrs["fit_contrast"]), float(attrs["fit_t0_ns"])
+        return {k: float(v) for k, v in attrs.items() if k.startswith("fit_") and k != "fit_model"}
 
 
 def plot_time_trace(run: Run, out_dir: Path, stem: str) -> list[Path]:
@@ -166,8 +174,15 @@ def plot_kinetic_series(run: Run, out_dir: Path, stem: str) -> list[Path]:
     order = np.argsort(energy)
     fig, ax = _figure()
     if filled.sum() >= 2:
-        im = ax.pcolormesh(energy[order], t[filled], spectra[filled][:, order], shading="nearest", cmap="magma")
+        shown = spectra[filled][:, order]
+        im = ax.pcolormesh(energy[order], t[filled], shown, shading="nearest", cmap="magma")
         fig.colorbar(im, ax=ax, label="counts")
+        # zoom on the lines: columns standing well above the frames' background, with 5 meV either side
+        peak = shown.max(axis=0)
+        noise = 1.4826 * np.median(np.abs(peak - np.median(peak))) + 1e-9
+        lines = energy[order][peak > np.median(peak) + 10 * noise]
+        if lines.size:
+            ax.set_xlim(lines.min() - 0.005, lines.max() + 0.005)
     ax.set_xlabel("photon energy (eV)")
     ax.set_ylabel("time (s)")
     return [_save(fig, out_dir, stem, "contour", run)]

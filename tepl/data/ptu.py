@@ -19,7 +19,6 @@ padded to 8 bytes), ``Header_End``, then little-endian uint32 records.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tepl import __version__
+from tepl.data.checksum import sha256_hex
 from tepl.data.tttr import RECORD_TYPES, T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
 from tepl.roles import T2Block, T3Block
 
@@ -250,14 +250,6 @@ def header_for_hdf5(tags: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
             {key: _tag_type(value) for key, value in tags.items()})
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _nice_bin_s(duration_s: float, max_bins: int = 2000) -> float:
     """The smallest of 1, 2, 5 x 10^k s giving at most ``max_bins`` bins over ``duration_s``."""
     target = max(duration_s, 1e-6) / max_bins
@@ -287,7 +279,7 @@ def import_ptu(ptu_path, h5_path, overwrite: bool = False, trace_bin_s: float | 
         raise FileExistsError(f"{h5_path} already exists; pass overwrite=True to replace it")
     header, types = header_for_hdf5(ptu.tags)
     parameters = {"source_file": {"value": str(ptu_path.resolve()), "unit": ""},
-                  "source_sha256": {"value": _sha256(ptu_path), "unit": ""}}
+                  "source_sha256": {"value": sha256_hex(ptu_path), "unit": ""}}
     if trace_bin_s is not None and not (np.isfinite(trace_bin_s) and trace_bin_s > 0):
         raise ValueError(f"trace_bin_s must be a positive number of s, got {trace_bin_s!r}")
     block, n_ch = ptu.block, ptu.n_channels

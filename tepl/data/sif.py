@@ -11,13 +11,13 @@ dimension). Every SIF header field is kept under ``/entry/instrument/andor_sif``
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tepl import __version__
+from tepl.data.checksum import sha256_hex
 from tepl.data.recorder import Recorder
 from tepl.units import HC_EV_NM
 
@@ -100,14 +100,6 @@ def _header_for_hdf5(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
     """Convert the Andor .sif at ``sif_path`` into a tepl run file at ``h5_path`` and return its path.
 
@@ -123,7 +115,7 @@ def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
     data_type = data_type.decode("latin-1") if isinstance(data_type, bytes) else str(data_type)
     parameters = {
         "source_file": {"value": str(sif_path.resolve()), "unit": ""},
-        "source_sha256": {"value": _sha256(sif_path), "unit": ""},
+        "source_sha256": {"value": sha256_hex(sif_path), "unit": ""},
         "exposure_s": {"value": float(info.get("ExposureTime", float("nan"))), "unit": "s"},
     }
     if h5_path.exists() and not overwrite:

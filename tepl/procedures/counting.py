@@ -174,7 +174,9 @@ class G2(_TagProcedure):
             ctx.log(f"g2 fit failed: {exc}")
             return
         ctx.recorder.set_attrs("g2", fit_tau_ns=float(fit.tau_ns), fit_contrast=float(fit.contrast),
-                               fit_t0_ns=float(fit.t0_ns), fit_model="1 - C exp(-|t - t0|/tau), IRF-convolved")
+                               fit_t0_ns=float(fit.t0_ns), fit_irf_sigma_ns=float(fit.irf_sigma_ns),
+                               fit_normalization=float(fit.normalization),
+                               fit_model="normalization x (1 - C exp(-|t - t0|/tau)), IRF-convolved")
         ctx.log(f"g2 fit: tau = {fit.tau_ns:.2f} ns, C = {fit.contrast:.3f}")
 
 
