@@ -13,6 +13,7 @@ pytest.importorskip("pyqtgraph")
 from PyQt5.QtCore import Qt  # noqa: E402
 from PyQt5.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox  # noqa: E402
 
+from tepl.config import CONFIG_DIR  # noqa: E402
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import FINAL_STATUSES, Console  # noqa: E402
 from tepl.gui.worker import ProcedureWorker  # noqa: E402
@@ -217,3 +218,160 @@ def test_worker_turns_a_failing_run_into_a_signal(qtbot, sim_station, tmp_path):
     assert worker.wait(5)
     run = read_run(tmp_path / "boom.h5")
     assert run.status == "failed" and "controller fell over" in run.reason
+
+
+# ---- photon-counting runs and kinetic series, live ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def confocal_station():
+    st = build_station(CONFIG_DIR / "confocal-sim.yaml")
+    yield st
+    st.close()
+
+
+@pytest.fixture(scope="module")
+def hbt_station():
+    st = build_station(CONFIG_DIR / "confocal-hbt-sim.yaml")
+    yield st
+    st.close()
+
+
+@pytest.fixture(scope="module")
+def cryo_station():
+    st = build_station(CONFIG_DIR / "cryo-sim.yaml")
+    yield st
+    st.close()
+
+
+def _console_on(qtbot, station, tmp_path) -> Console:
+    window = Console(station, tmp_path / "runs")
+    qtbot.addWidget(window)
+    return window
+
+
+def _run_to_end(qtbot, console: Console, name: str, **values):
+    _start(qtbot, console, name, **values)
+    assert console.is_running(), console.log_pane.toPlainText()
+    qtbot.waitUntil(lambda: not console.is_running(), timeout=20_000)
+    assert console.run_status == "complete", console.log_pane.toPlainText()
+    run = read_run(console.run_path)
+    assert run.status == "complete"
+    return run
+
+
+def _image_rect(console: Console):
+    return console.map_image.mapRectToParent(console.map_image.boundingRect())
+
+
+def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_path):
+    console = _console_on(qtbot, confocal_station, tmp_path)
+    run = _run_to_end(qtbot, console, "confocal-raster", size_x_um=1.0, size_y_um=1.0, step_um=0.5,
+                      dwell_s=0.01)
+    counts = run.data["counts"].astype(float)  # [scan, channel, y, x]
+    x_um, y_um = run.data["x_um"], run.data["y_um"]
+    assert counts.shape == (1, confocal_station.tcspc.n_channels, 3, 3) and counts.sum() > 0
+    # the map: counts summed over the channels, placed in µm
+    np.testing.assert_array_equal(console.map_data(), counts[0].sum(axis=0))
+    np.testing.assert_array_equal(console.map_image.image, counts[0].sum(axis=0))
+    rect = _image_rect(console)
+    np.testing.assert_allclose([rect.left(), rect.right(), rect.top(), rect.bottom()],
+                               [x_um[0] - 0.25, x_um[-1] + 0.25, y_um[0] - 0.25, y_um[-1] + 0.25])
+    assert console.map_plot.getAxis("bottom").labelText == "stage x (µm)"
+    assert console.map_plot.getAxis("left").labelText == "stage y (µm)"
+    # the curve view: the last line, summed over the channels, vs stage x
+    x, y = console.curve_data()
+    np.testing.assert_allclose(x, x_um)
+    np.testing.assert_array_equal(y, counts[0, :, -1].sum(axis=0))
+    # the channel chooser: one SPAD's image and line
+    assert console.channel_box.count() == 1 + counts.shape[1] and "qd" in console.channel_box.itemText(1)
+    console.channel_box.setCurrentIndex(2)
+    console.redraw()
+    np.testing.assert_array_equal(console.map_data(), counts[0, 1])
+    np.testing.assert_array_equal(console.map_image.image, counts[0, 1])
+    np.testing.assert_array_equal(console.curve_data()[1], counts[0, 1, -1])
+    # a write the view cannot place is logged, never raised into Qt
+    console._on_data("counts", (0, slice(None), 99), np.ones((2, 3)))
+    assert "not shown" in console.log_pane.toPlainText()
+
+
+def test_confocal_raster_map_shows_the_scan_in_progress(qtbot, confocal_station, tmp_path, monkeypatch):
+    console = _console_on(qtbot, confocal_station, tmp_path)
+    t3, n_pixels = confocal_station.tcspc.t3, 4 * 4
+    blocks: list[int] = []
+
+    def t3_then_stop_in_scan_2(*args, **kwargs):  # worker thread: stop after the first line of scan 2
+        blocks.append(1)
+        if len(blocks) == n_pixels + 1:
+            console.worker.stop()
+        return t3(*args, **kwargs)
+
+    monkeypatch.setattr(confocal_station.tcspc, "t3", t3_then_stop_in_scan_2)
+    run = _run_to_end(qtbot, console, "confocal-raster", size_x_um=1.5, size_y_um=1.5, step_um=0.5,
+                      dwell_s=0.01, scans=2)
+    assert "stopped by the operator" in run.reason and len(blocks) == n_pixels + 4
+    counts = run.data["counts"].astype(float)
+    shown = console.map_data()
+    np.testing.assert_array_equal(shown[0], counts[1, :, 0].sum(axis=0))  # scan 2's only line ...
+    assert np.isnan(shown[1:]).all()  # ... and nothing left over from scan 1
+    assert counts[0, :, 1:].sum() > 0
+    assert "scan 2/2" in console.map_plot.plotItem.titleLabel.text
+
+
+def test_a_procedure_needing_roles_the_station_lacks_is_refused_without_a_file(qtbot, confocal_station,
+                                                                                tmp_path):
+    console = _console_on(qtbot, confocal_station, tmp_path)
+    _start(qtbot, console, "raster")
+    for text in (console.log_pane.toPlainText(), console.statusBar().currentMessage()):
+        assert "raster refused" in text and "zcontrol" in text and "confocal-sim lacks" in text, text
+    assert not console.is_running() and console.worker is None and console.start_button.isEnabled()
+    assert not (console.out_dir.exists() and any(console.out_dir.iterdir()))
+
+
+def test_g2_curve_is_the_files_g2_vs_lag(qtbot, hbt_station, tmp_path):
+    console = _console_on(qtbot, hbt_station, tmp_path)
+    run = _run_to_end(qtbot, console, "g2", acquisition_s=0.5, block_s=0.1)
+    x, y = console.curve_data()
+    np.testing.assert_allclose(x, run.data["lag_ns"], rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(y, run.data["g2"].dtype), run.data["g2"])
+    assert np.isfinite(y).any()
+    assert console.spectrum_plot.getAxis("bottom").labelText == "lag (ns)"
+    assert console.map_panel.isHidden()
+
+
+def test_time_trace_curve_is_the_files_counts_vs_time(qtbot, hbt_station, tmp_path):
+    console = _console_on(qtbot, hbt_station, tmp_path)
+    run = _run_to_end(qtbot, console, "time-trace", acquisition_s=0.5, block_s=0.1)
+    x, y = console.curve_data()
+    assert x.size == run.data["counts"].size == 50
+    np.testing.assert_allclose(x, run.data["time_s"], rtol=1e-12)
+    np.testing.assert_array_equal(y, run.data["counts"])
+    assert y.sum() > 0
+    assert console.spectrum_plot.getAxis("bottom").labelText == "time (s)"
+    assert console.map_panel.isHidden()
+
+
+def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cryo_station, tmp_path):
+    console = _console_on(qtbot, cryo_station, tmp_path)
+    run = _run_to_end(qtbot, console, "kinetic-series", frames=3, exposure_s=0.05)
+    spectra, wl = run.data["spectra"], run.data["wavelength_nm"]
+    x, y = console.curve_data()
+    np.testing.assert_array_equal(np.asarray(y, spectra.dtype), spectra[-1])
+    np.testing.assert_allclose(x, wl, rtol=1e-6)
+    np.testing.assert_array_equal(console.map_data(), spectra)
+    assert console.first_frame_shown == 0
+    rect = _image_rect(console)
+    np.testing.assert_allclose([rect.top(), rect.bottom()], [-0.5, 2.5])
+    assert console.map_plot.getAxis("left").labelText == "frame"
+
+
+def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_station, tmp_path, monkeypatch):
+    import tepl.gui.console as console_module
+
+    monkeypatch.setattr(console_module, "_MAX_FRAME_ROWS", 4)
+    console = _console_on(qtbot, cryo_station, tmp_path)
+    run = _run_to_end(qtbot, console, "kinetic-series", frames=10, exposure_s=0.01)
+    shown = console.map_data()
+    first = console.first_frame_shown
+    assert 0 < first and shown.shape[0] <= 4 and first + shown.shape[0] == 10
+    np.testing.assert_array_equal(shown, run.data["spectra"][first:])
+    rect = _image_rect(console)
+    np.testing.assert_allclose([rect.top(), rect.bottom()], [first - 0.5, 9.5])
