@@ -125,6 +125,19 @@ def test_g2_of_the_reference_qd(hbt_station, tmp_path):
     fit = fit_g2(r.data["lag_ns"], r.data["g2"], counts=r.data["coincidences"])
     assert abs(fit.tau_ns - ref["tau_ns"]) < 0.10 * ref["tau_ns"], fit
     assert abs(fit.contrast - ref["contrast"]) < 0.05, fit
+    # the fit the procedure stored on g2 describes the stored g2: plateau ~1 and the model through the data
+    import h5py
+
+    from tepl.analysis.g2 import g2_model
+
+    with h5py.File(path, "r") as f:
+        attrs = dict(f["/entry/data/g2"].attrs)
+    assert attrs["fit_normalization"] == pytest.approx(fit.normalization, rel=0.02)
+    assert attrs["fit_normalization"] == pytest.approx(1.0, abs=0.1)
+    model = g2_model(r.data["lag_ns"], attrs["fit_tau_ns"], attrs["fit_contrast"], attrs["fit_t0_ns"],
+                     attrs["fit_irf_sigma_ns"], attrs["fit_normalization"])
+    sigma = np.maximum(model, 1e-3) / np.sqrt(np.maximum(r.data["coincidences"], 1))  # Poisson, relative
+    assert np.mean(((r.data["g2"] - model) / sigma) ** 2) < 2.0
     # the raw tags are in the file and give the same histogram again
     from tepl.analysis.tcspc import g2_from_tags
     from tepl.data.tags import read_tags

@@ -137,11 +137,17 @@ class G2(_TagProcedure):
                 tail_a = tail_a[tail_a > cutoff]
                 tail_b = np.concatenate([tail_b, new_b])
                 tail_b = tail_b[tail_b > cutoff]
-            norm = photons[a] * photons[b] * bin_ps * 1e-12 / duration_s if duration_s > 0 else 0.0
+            norm = self._normalisation(photons, duration_s)
             ctx.write("coincidences", slice(None), coincidences)
             ctx.write("g2", slice(None), coincidences / norm if norm > 0 else np.full(coincidences.size, np.nan))
             ctx.write("photons", slice(None), photons)
         self._fit(ctx, coincidences, photons, duration_s)
+
+    def _normalisation(self, photons: np.ndarray, duration_s: float) -> float:
+        """Coincidences per lag bin of uncorrelated light: N_a N_b bin / T (bin and T in s); 0 before any."""
+        if duration_s <= 0:
+            return 0.0
+        return float(photons[self["channel_a"]] * photons[self["channel_b"]] * self["bin_ns"] * 1e-9 / duration_s)
 
     @staticmethod
     def _histogram(t_a: np.ndarray, t_b: np.ndarray, edges: np.ndarray, bin_ps: float,
@@ -167,7 +173,7 @@ class G2(_TagProcedure):
             return
         edges = self.lag_edges_ps()
         lag_ns = 0.5 * (edges[:-1] + edges[1:]) / 1000.0
-        norm = photons[a] * photons[b] * self["bin_ns"] * 1e-3 / duration_s
+        norm = self._normalisation(photons, duration_s)
         try:
             fit = fit_g2(lag_ns, coincidences / norm, counts=coincidences)
         except (ValueError, RuntimeError) as exc:
