@@ -47,10 +47,11 @@ def run_photon_demo(out: Path, say: Callable[[str], None], first_step: int = 1) 
         say(f"  {procedure:15s} -> {path}  ({len(figures)} figures, {time.monotonic() - t0:.0f} s elapsed)")
         return path
 
-    say(f"{number}. confocal FLIM rig (paper 003): 3 scans of sample A, 12 µm x 12 µm, 0.4 µm pixels")
+    say(f"{number}. confocal FLIM rig (paper 003): 3 scans of sample A, 12 µm x 12 µm, 0.4 µm pixels, "
+        "100 ms per pixel")
     confocal = build_station(CONFIG_DIR / "confocal-sim.yaml")
     raster = read_run(step(confocal, "confocal-raster", "confocal-raster", size_x_um=12.0, size_y_um=12.0,
-                           step_um=0.4, dwell_s=0.02, scans=3))
+                           step_um=0.4, dwell_s=0.1, scans=3))
     for scan, (dx, dy) in enumerate(raster.data["drift_nm"]):
         say(f"   scan {scan + 1}: drift ({dx:.0f}, {dy:.0f}) nm since scan 1")
     confocal.close()
