@@ -95,6 +95,43 @@ def test_flim_fits_at_1e4_photons_per_pixel(flim_run_1e4):
         assert np.nanmedian(np.abs(pulls)) < 1.5
 
 
+def _cramer_rao_rel_sd(tau_ns, fraction, background, n_photons, range_ns=200.0, bin_ns=0.032) -> np.ndarray:
+    """Lowest relative standard deviations (tau1, tau2) any unbiased estimator can reach for a two-exponential
+    decay of ``n_photons`` counts in Poisson bins (no IRF, so a slight underestimate): the Cramér-Rao bound
+    from the Fisher information sum_bins (dmu/dp_i dmu/dp_j) / mu, written here independently of the fitter."""
+    t = np.arange(0.0, range_ns, bin_ns) + bin_ns / 2
+
+    def mu(p):
+        t1, t2, f1, b, n = p
+        shape = f1 * np.exp(-t / t1) + (1 - f1) * np.exp(-t / t2)
+        return n * (shape / shape.sum() * (1 - b) + b / t.size)
+
+    p = np.array([tau_ns[0], tau_ns[1], fraction[0], background, n_photons], float)
+    jac = np.empty((t.size, p.size))
+    for i in range(p.size):
+        h = np.zeros_like(p)
+        h[i] = 1e-6 * p[i]
+        jac[:, i] = (mu(p + h) - mu(p - h)) / (2 * h[i])
+    fisher = jac.T @ (jac / mu(p)[:, None])
+    return np.sqrt(np.diag(np.linalg.inv(fisher)))[:2] / p[:2]
+
+
+def test_flim_fit_scatter_at_1e4_photons_is_the_cramer_rao_bound(flim_run_1e4):
+    """Per pixel at 10^4 photons the fits scatter as little as statistics allows: the RMS relative error of
+    tau1 and tau2 over each half is within 0.6-1.6x the Cramér-Rao bound. For 1.9 / 6.6 ns that bound on
+    tau1 is itself above 10 %, so 'every pixel within 10 %' needs more photons (the 10^5 test above)."""
+    maps, photons = _fit_channel0(flim_run_1e4)
+    for side, columns in _sides(flim_run_1e4):
+        truth = np.asarray(side["tau_ns"])[:, None]
+        rel = (maps.tau_ns[:, :, columns].reshape(2, -1) - truth) / truth
+        bound = np.array([_cramer_rao_rel_sd(side["tau_ns"], side["amplitude_fraction"],
+                                             side["background_fraction"], n) for n in photons[:, columns].ravel()])
+        ratio = np.sqrt(np.nanmean(rel**2, axis=1)) / np.sqrt(np.mean(bound**2, axis=0))
+        assert np.all((ratio > 0.6) & (ratio < 1.6)), (side["tau_ns"], ratio)
+    left = _sides(flim_run_1e4)[0][0]
+    assert _cramer_rao_rel_sd(left["tau_ns"], left["amplitude_fraction"], left["background_fraction"], 1e4)[0] > 0.10
+
+
 def test_flim_file_layout(flim_run):
     d, dims = flim_run.data, flim_run.dims
     assert dims["counts"] == ("scan", "channel", "y_um", "x_um")
