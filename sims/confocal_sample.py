@@ -130,6 +130,18 @@ def _check_point(x_nm: float, y_nm: float) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------------------------- components
+class _OneSpectrum:
+    """Light of one spectrum ``self.spectrum`` at ``self.rate(x_nm, y_nm, excitation_nm)`` photons/s."""
+
+    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
+        """Photons/s inside the band [low_nm, high_nm]."""
+        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
+
+    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
+        """Photons/s on each CCD pixel centred on ``wavelength_nm``."""
+        return float(self.rate(x_nm, y_nm, excitation_nm)) * self.spectrum.pixel_fractions(wavelength_nm)
+
+
 class PerovskiteFilm:
     """MAPbBr3 film whose brightness and decay follow the influence of nearby QD clusters (module docstring)."""
 
@@ -229,7 +241,7 @@ class PerovskiteFilm:
                 "a1_fraction_at_q0_q1": np.asarray(A1_FRACTION)}
 
 
-class QdClusters:
+class QdClusters(_OneSpectrum):
     """Sub-µm clusters of CdSe/CdZnS dots: Gaussian clouds of ``n_dots`` dots, each cluster one decay."""
 
     def __init__(self, x_nm, y_nm, n_dots, sigma_nm, tau_ns, rate_per_dot: float, seeding=None):
@@ -267,12 +279,6 @@ class QdClusters:
             out[i:i + block] = self.rates_each(flat_x[i:i + block], flat_y[i:i + block], excitation_nm).sum(axis=-1)
         return out.reshape(x.shape)
 
-    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
-        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
-
-    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
-        return float(self.rate(x_nm, y_nm, excitation_nm)) * self.spectrum.pixel_fractions(wavelength_nm)
-
     def photons(self, x_nm: float, y_nm: float, t0_s: float, duration_s: float, laser: Laser,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         each = self.rates_each(x_nm, y_nm, laser.wavelength_nm)
@@ -291,7 +297,7 @@ class QdClusters:
                 "band_center_nm": QD_BAND_NM[0], "band_fwhm_nm": QD_BAND_NM[1]}
 
 
-class DotLayer:
+class DotLayer(_OneSpectrum):
     """A dense, homogeneous layer of QDs (sample B): an ensemble whose density varies smoothly (+-30 %)."""
 
     def __init__(self, rate_per_s: float, field_rng: np.random.Generator, tau_ns: tuple[float, ...] = (8.0, 16.0),
@@ -304,12 +310,6 @@ class DotLayer:
     def rate(self, x_nm, y_nm, excitation_nm: float) -> np.ndarray:
         return self.rate_per_s * np.clip(1.0 + 0.3 * self._density.height_nm(x_nm, y_nm), 0.1, None)
 
-    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
-        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
-
-    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
-        return float(self.rate(x_nm, y_nm, excitation_nm)) * self.spectrum.pixel_fractions(wavelength_nm)
-
     def photons(self, x_nm: float, y_nm: float, t0_s: float, duration_s: float, laser: Laser,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         t = ensemble_times_ps(float(self.rate(x_nm, y_nm, laser.wavelength_nm)), self.decay, t0_s, duration_s,
@@ -320,7 +320,7 @@ class DotLayer:
         return {"rate_per_s": self.rate_per_s, "decay": self.decay.describe(), "spectrum": self.spectrum.describe()}
 
 
-class UniformLight:
+class UniformLight(_OneSpectrum):
     """Light of one spectrum, the same everywhere on the sample: ``rate_per_s`` collected photons/s."""
 
     def __init__(self, rate_per_s: float, spectrum: GaussianBands):
@@ -329,12 +329,6 @@ class UniformLight:
 
     def rate(self, x_nm, y_nm, excitation_nm: float) -> np.ndarray:
         return np.full(np.broadcast(np.asarray(x_nm), np.asarray(y_nm)).shape, self.rate_per_s)
-
-    def band_rate(self, x_nm, y_nm, excitation_nm: float, low_nm: float, high_nm: float) -> np.ndarray:
-        return self.rate(x_nm, y_nm, excitation_nm) * self.spectrum.fraction_between(low_nm, high_nm)
-
-    def pixel_rate(self, x_nm: float, y_nm: float, excitation_nm: float, wavelength_nm: np.ndarray) -> np.ndarray:
-        return self.rate_per_s * self.spectrum.pixel_fractions(wavelength_nm)
 
 
 class ReferenceFilm(UniformLight):
