@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from tepl import __version__
-from tepl.data.checksum import sha256_hex
 from tepl.data.tttr import RECORD_TYPES, T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
 from tepl.roles import T2Block, T3Block
 
@@ -270,16 +269,14 @@ def import_ptu(ptu_path, h5_path, overwrite: bool = False, trace_bin_s: float | 
     ``trace_bin_s`` sets the T2 trace bin (default: 1-2-5 steps, at most 2000 bins).
     """
     from tepl.analysis.tcspc import bin_trace, decay_histogram
-    from tepl.data.recorder import Recorder
+    from tepl.data.importing import import_recorder, refuse_existing, source_parameters
     from tepl.data.tags import add_tags, append_tags
 
     ptu_path, h5_path = Path(ptu_path), Path(h5_path)
     ptu = read_ptu(ptu_path)
-    if h5_path.exists() and not overwrite:
-        raise FileExistsError(f"{h5_path} already exists; pass overwrite=True to replace it")
+    refuse_existing(h5_path, overwrite)
     header, types = header_for_hdf5(ptu.tags)
-    parameters = {"source_file": {"value": str(ptu_path.resolve()), "unit": ""},
-                  "source_sha256": {"value": sha256_hex(ptu_path), "unit": ""}}
+    parameters = source_parameters(ptu_path)
     if trace_bin_s is not None and not (np.isfinite(trace_bin_s) and trace_bin_s > 0):
         raise ValueError(f"trace_bin_s must be a positive number of s, got {trace_bin_s!r}")
     block, n_ch = ptu.block, ptu.n_channels
@@ -289,9 +286,7 @@ def import_ptu(ptu_path, h5_path, overwrite: bool = False, trace_bin_s: float | 
     else:
         bin_s = float(trace_bin_s) if trace_bin_s else _nice_bin_s(ptu.duration_s)
         time_s, trace = bin_trace(block.time_ps, block.channel, bin_s, max(ptu.duration_s, bin_s), n_ch)
-    recorder = Recorder(h5_path, "import-ptu", parameters, config_text="", instruments={INSTRUMENT: header},
-                        software_version=f"tepl {__version__}", overwrite=overwrite)
-    try:
+    with import_recorder(h5_path, "import-ptu", parameters, {INSTRUMENT: header}, overwrite) as recorder:
         recorder.set_attrs(f"/entry/instrument/{INSTRUMENT}", pq_tag_types=json.dumps(types))
         for key, unit in TAG_UNITS.items():
             if key in header:
@@ -320,11 +315,6 @@ def import_ptu(ptu_path, h5_path, overwrite: bool = False, trace_bin_s: float | 
         recorder.set_attrs("/entry", source_format="PicoQuant PTU", source_file=ptu_path.name)
         recorder.append_event(f"imported {ptu.n_records} {ptu.record_type_name} records, {block.n_photons} photons, "
                               f"{ptu.marker_bits.size} markers from {ptu_path.name}")
-        recorder.close("complete")
-    except BaseException:
-        recorder.close("failed")
-        h5_path.unlink(missing_ok=True)
-        raise
     return h5_path
 
 

@@ -16,9 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl import __version__
-from tepl.data.checksum import sha256_hex
-from tepl.data.recorder import Recorder
+from tepl.data.importing import import_recorder, refuse_existing, source_parameters
 from tepl.units import HC_EV_NM
 
 HEADER_UNITS = {
@@ -113,17 +111,11 @@ def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
     frames, rows, width = data.shape
     data_type = info.get("DataType") or "Counts"
     data_type = data_type.decode("latin-1") if isinstance(data_type, bytes) else str(data_type)
-    parameters = {
-        "source_file": {"value": str(sif_path.resolve()), "unit": ""},
-        "source_sha256": {"value": sha256_hex(sif_path), "unit": ""},
-        "exposure_s": {"value": float(info.get("ExposureTime", float("nan"))), "unit": "s"},
-    }
-    if h5_path.exists() and not overwrite:
-        raise FileExistsError(f"{h5_path} already exists; pass overwrite=True to replace it")
-    recorder = Recorder(h5_path, "import-sif", parameters, config_text="",
-                        instruments={"andor_sif": _header_for_hdf5(info)},
-                        software_version=f"tepl {__version__}", overwrite=overwrite)
-    try:
+    parameters = {**source_parameters(sif_path),
+                  "exposure_s": {"value": float(info.get("ExposureTime", float("nan"))), "unit": "s"}}
+    refuse_existing(h5_path, overwrite)
+    with import_recorder(h5_path, "import-sif", parameters, {"andor_sif": _header_for_hdf5(info)},
+                         overwrite) as recorder:
         for key, header_unit in HEADER_UNITS.items():
             if key in info:
                 recorder.set_attrs(f"/entry/instrument/andor_sif/{key}", units=header_unit)
@@ -139,9 +131,4 @@ def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
             recorder.write("spectra", slice(None), data)
         recorder.set_attrs("spectra", long_name=data_type)
         recorder.set_attrs("/entry", source_format="Andor SIF", source_file=sif_path.name)
-        recorder.close("complete")
-    except BaseException:
-        recorder.close("failed")
-        h5_path.unlink(missing_ok=True)
-        raise
     return h5_path
