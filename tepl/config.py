@@ -13,7 +13,15 @@ from typing import Any
 import jsonschema
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+
+def _config_dir() -> Path:
+    """The shipped station configs: ``config/`` of the source tree, else the installed ``tepl.stations``."""
+    here = Path(__file__).resolve().parent
+    source = here.parent / "config"
+    return source if (source / "sim.yaml").is_file() else here / "stations"
+
+
+CONFIG_DIR = _config_dir()
 DEFAULT_CONFIG = CONFIG_DIR / "sim.yaml"
 
 

@@ -48,3 +48,24 @@ def test_bad_tcp_address_is_refused_before_connecting():
                             "address: tcp://", 1)
     with pytest.raises(ConfigError, match="instruments.stage.address"):
         build_station(parse_config(text, "sim.yaml"))
+
+
+def test_an_installed_tepl_finds_the_station_configs_it_ships(tmp_path: Path, monkeypatch):
+    """Outside the source tree (a wheel install) the configs come from the package ``tepl.stations``."""
+    import importlib.util
+    import shutil
+    import sys
+
+    import tepl.config
+
+    site = tmp_path / "site-packages"
+    (site / "tepl" / "stations").mkdir(parents=True)
+    shutil.copy(tepl.config.__file__, site / "tepl" / "config.py")
+    for yaml_file in CONFIG_DIR.glob("*.yaml"):
+        shutil.copy(yaml_file, site / "tepl" / "stations" / yaml_file.name)
+    spec = importlib.util.spec_from_file_location("installed_tepl_config", site / "tepl" / "config.py")
+    installed = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, installed)  # its dataclasses look their module up
+    spec.loader.exec_module(installed)
+    assert installed.CONFIG_DIR == site / "tepl" / "stations"
+    assert installed.load_config(installed.DEFAULT_CONFIG).data == load_config(CONFIG_DIR / "sim.yaml").data
