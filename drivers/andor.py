@@ -101,6 +101,13 @@ class AndorSpectrometer(Spectrometer):
         """Switch the cooler off (the sensor drifts back to ambient)."""
         self.ccd.cooler_off()
 
+    def disconnect(self) -> None:
+        """Warm the CCD above -20 °C and ShutDown (``IDus.shutdown``), then close the spectrograph library."""
+        try:
+            self.ccd.shutdown()
+        finally:
+            self.spectrograph.close()
+
     def settings(self) -> dict:
         return {**super().settings(), "ccd": self.ccd.settings(), "spectrograph": self.spectrograph.settings(),
                 "calibration": "station" if self._calibration_nm is not None else "spectrograph"}

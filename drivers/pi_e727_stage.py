@@ -88,6 +88,10 @@ class E727Stage(Stage):
     def _do_move_to(self, targets_um: dict[str, float]) -> None:
         self.instrument.move_um({self.axis_map[role]: value for role, value in targets_um.items()})
 
+    def disconnect(self) -> None:
+        """Close the connection to the E-727 (TCP socket or serial port); the servos stay on, holding position."""
+        self.instrument.adapter.close()
+
     def settings(self) -> dict:
         inst, axes = self.instrument, self._controller_axes
         return {

@@ -569,6 +569,10 @@ class TcspcCounter(PhotonCounter):
             self.device.close()
             self._mode = None
 
+    def disconnect(self) -> None:
+        """The station's release: ``close``."""
+        self.close()
+
     def _acquisition_ms(self, acquisition_s: float) -> int:
         return max(ACQTMIN_MS, int(round(acquisition_s * 1000.0)))
 

@@ -36,6 +36,10 @@ class R9Transport(Protocol):
         """Send one command line (no terminator); return the reply text (both replies for a procedure)."""
         ...
 
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
 
 def _command_word(line: str) -> str:
     return line.split(",", 1)[0].strip()
@@ -131,6 +135,9 @@ class R9:
         self.z_channel = z_channel
         self.amplitude_channel = amplitude_channel
         self.phase_channel = phase_channel
+
+    def close(self) -> None:
+        self.transport.close()
 
     # ------------------------------------------------------------------ plumbing
     def _set(self, command: str) -> None:
@@ -373,6 +380,10 @@ class R9ZController(ZController):
                 self.r9.step_in()
             else:
                 self.r9.step_out()
+
+    def disconnect(self) -> None:
+        """Close the connection to the R9 (after the station's retract)."""
+        self.r9.close()
 
     def settings(self) -> dict:
         lower_m, upper_m = self.r9.z_bounds_m()

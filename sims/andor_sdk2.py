@@ -65,6 +65,7 @@ class SimSDK2:
         self.sensor = FvbSensor(rng, self.n_x, self.n_y, gain_e_per_count, float(rng.uniform(480.0, 540.0)))
         self.cooler = CoolerModel(world.clock.now())
         self._initialized = False
+        self.shutdown_temperature_c: float | None = None  # sensor temperature at the last ShutDown
         self._acq: AcquisitionSchedule | None = None
         self._reset_settings()
 
@@ -137,6 +138,8 @@ class SimSDK2:
     def ShutDown(self) -> int:
         if self._acq is not None and self._acq.running:
             self._acq.aborted = True
+        self.cooler.update(self.world.clock.now())
+        self.shutdown_temperature_c = self.cooler.temperature_c
         self.cooler.switch(False, self.world.clock.now())
         self._initialized = False
         return DRV_SUCCESS

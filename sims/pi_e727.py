@@ -354,11 +354,18 @@ class GCSAdapter(Adapter):
         self.write_termination = write_termination
         self.read_termination = read_termination
         self._pending = bytearray()
+        self.closed = False
+
+    def close(self) -> None:
+        super().close()
+        self.closed = True
 
     def _write(self, command: str, **kwargs) -> None:
         self._write_bytes((command + self.write_termination).encode(ENCODING))
 
     def _write_bytes(self, content: bytes, **kwargs) -> None:
+        if self.closed:
+            raise ConnectionError("the link to the simulated E-727 is closed")
         self._pending += self.connection.feed(content)
 
     def _read(self, **kwargs) -> str:

@@ -302,14 +302,16 @@ class R9InProcess:
 
     def __init__(self, controller: Any):
         self.controller = controller
+        self.connected = False  # as R9Socket: connected by the first query, released by close
 
     def query(self, line: str) -> str:
         if "\n" in line or "\r" in line:
             raise ValueError(f"an R9 command is one line, got {line!r}")
+        self.connected = True
         return "".join(self.controller.handle(line))
 
     def close(self) -> None:
-        pass
+        self.connected = False
 
 
 class R9Session:

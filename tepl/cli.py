@@ -57,8 +57,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: tip withdrawn, shutter closed, data kept in {args.out}", file=sys.stderr)
         return 130
+    finally:
+        _close_station(station)
     print(path)
     return 0
+
+
+def _close_station(station) -> None:
+    """Release the instruments; on a real rig the CCD first warms above -20 °C, which takes minutes."""
+    if station.spectrometer is not None and station.world is None:
+        print("releasing the instruments: the CCD warms above -20 °C before ShutDown", file=sys.stderr)
+    for role, outcome in station.close().get("released", {}).items():
+        if outcome != "released":
+            print(f"{role}: {outcome}", file=sys.stderr)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -160,7 +171,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     try:
         return int(app.exec_())
     finally:
-        station.close()
+        _close_station(station)
 
 
 def build_parser() -> argparse.ArgumentParser:

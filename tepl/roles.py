@@ -44,7 +44,16 @@ class Range:
 
 
 # --------------------------------------------------------------------------------------------------
-class Stage(abc.ABC):
+class Instrument:
+    """What every role shares: releasing the connection when the station closes."""
+
+    def disconnect(self) -> None:
+        """Release what the driver holds (socket, serial port, library handle); the instrument is not used
+        after this. The station calls it once, after its safe state. Default: nothing is held."""
+
+
+# --------------------------------------------------------------------------------------------------
+class Stage(Instrument, abc.ABC):
     """Closed-loop XYZ sample scanner. Positions in micrometres."""
 
     axes: tuple[str, ...] = ("x", "y", "z")
@@ -94,7 +103,7 @@ class Stage(abc.ABC):
 
 
 # --------------------------------------------------------------------------------------------------
-class ZController(abc.ABC):
+class ZController(Instrument, abc.ABC):
     """Shear-force (tuning-fork) Z feedback holding the tip above the sample.
 
     ``z_nm`` is the tip apex height above the substrate reference (the topography channel). While the
@@ -154,7 +163,7 @@ class ZController(abc.ABC):
 
 
 # --------------------------------------------------------------------------------------------------
-class Spectrometer(abc.ABC):
+class Spectrometer(Instrument, abc.ABC):
     """Spectrograph + CCD read in full vertical binning: one spectrum per acquisition."""
 
     def __init__(self, exposure_s: Range):
@@ -241,7 +250,7 @@ class Spectrometer(abc.ABC):
 
 
 # --------------------------------------------------------------------------------------------------
-class Shutter(abc.ABC):
+class Shutter(Instrument, abc.ABC):
     """A shutter (or a switchable light source, e.g. a calibration lamp): open lets light through."""
 
     @abc.abstractmethod
@@ -292,7 +301,7 @@ class T3Block:
         return int(self.sync.size)
 
 
-class PhotonCounter(abc.ABC):
+class PhotonCounter(Instrument, abc.ABC):
     """A TCSPC unit with single-photon detectors on its inputs: count rates, histograms, T2 and T3 streams.
 
     Channels are the detector inputs, numbered from 0. Every acquisition time is checked against

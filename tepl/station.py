@@ -90,6 +90,7 @@ class Station:
         self.shutter: Shutter | None = None
         self.lamp: Shutter | None = None
         self.tcspc: PhotonCounter | None = None
+        self.closed = False
 
     # ---- roles ------------------------------------------------------------------------------------
     def has_role(self, name: str) -> bool:
@@ -159,8 +160,28 @@ class Station:
                 log.error("could not stop the stage: %s", exc)
         return report
 
-    def close(self) -> None:
-        self.safe_state()
+    def close(self) -> dict:
+        """The safe state, then every instrument releases its connection (TCSPC unit closed, CCD warmed
+        above -20 °C and shut down, spectrograph library closed, sockets and ports closed). A failure to
+        release one instrument is logged and reported; the others are still released. Closing twice does
+        nothing the second time. Returns the safe-state report with a ``released`` entry per role."""
+        if self.closed:
+            return {}
+        report = self.safe_state()
+        released: dict[str, str] = {}
+        for name in ("tcspc", "zcontrol", "spectrometer", "stage"):  # the shutter lives on the spectrograph
+            inst = getattr(self, name)
+            if inst is None:
+                continue
+            try:
+                inst.disconnect()
+                released[name] = "released"
+            except Exception as exc:
+                released[name] = f"release failed: {exc}"
+                log.error("could not release the %s: %s", name, exc)
+        self.closed = True
+        report["released"] = released
+        return report
 
 
 # ---- builders -----------------------------------------------------------------------------------------
