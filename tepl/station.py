@@ -123,6 +123,37 @@ class Station:
                 out[name] = {"error": f"settings unavailable: {exc}"}
         return out
 
+    def status(self) -> dict[str, Any]:
+        """What the operator watches between runs, read from each role; nothing moves. Keys (where the station
+        has the role): ``stage_um`` {x, y, z}; ``tip`` (engaged, frozen, retracted) and ``tip_z_nm``;
+        ``ccd_temperature_c`` and ``ccd_status``; ``shutter`` and ``lamp`` ("open" or "closed");
+        ``sync_rate_per_s`` and ``count_rates_per_s`` [channel]. A read that fails leaves ``"unavailable:
+        <why>"`` in its place and the other reads still happen."""
+        reads: list[tuple[tuple[str, ...], Callable[[], Any]]] = []  # keys, and a read giving one value per key
+        if self.stage is not None:
+            reads.append((("stage_um",), lambda: (self.stage.position_um(),)))
+        if self.zcontrol is not None:
+            reads += [(("tip",), lambda: (self.zcontrol.state(),)), (("tip_z_nm",), lambda: (self.zcontrol.z_nm(),))]
+        if self.spectrometer is not None:
+            reads.append((("ccd_temperature_c", "ccd_status"), self.spectrometer.temperature_c))
+        for name in ("shutter", "lamp"):
+            inst = getattr(self, name)
+            if inst is not None:
+                reads.append(((name,), lambda inst=inst: ("open" if inst.is_open() else "closed",)))
+        if self.tcspc is not None:
+            reads.append((("sync_rate_per_s", "count_rates_per_s"), self._count_rates))
+        out: dict[str, Any] = {}
+        for keys, read in reads:
+            try:
+                out.update(zip(keys, read(), strict=True))
+            except Exception as exc:  # a status read must never take the console down
+                out.update(dict.fromkeys(keys, f"unavailable: {exc}"))
+        return out
+
+    def _count_rates(self) -> tuple[float, list[float]]:
+        sync_per_s, rates_per_s = self.tcspc.count_rates()
+        return float(sync_per_s), [float(r) for r in rates_per_s]
+
     def simulation_truth(self) -> dict | None:
         return self.world.ground_truth() if self.world is not None else None
 

@@ -375,3 +375,78 @@ def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_st
     np.testing.assert_array_equal(shown, run.data["spectra"][first:])
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.top(), rect.bottom()], [first - 0.5, 9.5])
+
+
+# ---- the station status poller ------------------------------------------------------------------------------
+def test_status_bar_shows_the_station_as_the_simulators_have_it(qtbot, sim_station, tmp_path):
+    window = Console(sim_station, tmp_path, status_interval_s=0.02)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.last_status is not None, timeout=5_000)
+    with window.station_lock:  # as a run would: the poller keeps off meanwhile
+        sim_station.stage.move_and_wait_um(x=41.25, y=57.5)
+    qtbot.waitUntil(lambda: window.last_status["stage_um"]["x"] == pytest.approx(41.25, abs=0.01), timeout=5_000)
+    status = window.last_status
+    truth = sim_station.world.stage_um
+    assert [status["stage_um"][a] for a in "xyz"] == pytest.approx(list(truth), abs=0.01)
+    assert status["tip"] == "retracted" and status["tip_z_nm"] > 1000.0
+    cooler_c = sim_station.spectrometer.ccd.lib.cooler.temperature_c
+    assert status["ccd_temperature_c"] == pytest.approx(cooler_c, abs=0.5) and status["ccd_status"] == "stabilized"
+    assert status["shutter"] == "closed" and status["lamp"] == "closed"
+    text = window.station_label.text()
+    for words in ("x 41.250", "y 57.500", "µm", "tip retracted", f"CCD {status['ccd_temperature_c']:.1f} °C",
+                  "shutter closed"):
+        assert words in text, text
+
+
+def test_the_poller_never_reads_the_station_while_a_run_holds_it(qtbot, sim_station, tmp_path, monkeypatch):
+    import time
+
+    import tepl.gui.worker as worker_module
+
+    reads: list[tuple[float, float]] = []
+    runs: list[tuple[float, float]] = []
+    status = sim_station.status
+
+    def timed_status():
+        t0 = time.monotonic()
+        try:
+            return status()
+        finally:
+            reads.append((t0, time.monotonic()))
+
+    def timed_run(*args, _run=worker_module.run, **kwargs):
+        t0 = time.monotonic()
+        try:
+            return _run(*args, **kwargs)
+        finally:
+            runs.append((t0, time.monotonic()))
+
+    monkeypatch.setattr(sim_station, "status", timed_status)
+    monkeypatch.setattr(worker_module, "run", timed_run)
+    window = Console(sim_station, tmp_path, status_interval_s=0.005)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: len(reads) >= 2, timeout=5_000)
+    _start(qtbot, window, "line-scan", length_nm=20.0, step_nm=5.0, exposure_s=0.05)
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=10_000)
+    assert window.run_status == "complete"
+    n_before = len(reads)
+    qtbot.waitUntil(lambda: len(reads) > n_before, timeout=5_000)  # polls resume after the run
+    (start, end), = runs
+    assert window.poller.skipped > 0  # the poller wanted to read during the run
+    assert not [r for r in reads if r[0] < end and r[1] > start], (runs, reads)
+
+
+def test_a_failed_status_read_is_shown_as_unavailable(qtbot, tmp_path):
+    from tepl.gui.status import describe_status
+
+    st = build_station(CONFIG_DIR / "confocal-hbt-sim.yaml")
+    live = st.status()
+    sync, rates = st.tcspc.count_rates()
+    assert live["sync_rate_per_s"] == pytest.approx(sync) and live["count_rates_per_s"] == pytest.approx(rates)
+    text = describe_status(live, ["qd", "qd"])
+    assert f"sync {sync:,.0f} /s" in text and f"qd {rates[0]:,.0f} /s" in text, text
+    st.close()
+    closed = st.status()
+    assert "DEVICE_NOT_OPEN" in closed["count_rates_per_s"] and "closed" in closed["stage_um"]
+    text = describe_status(closed)
+    assert "stage unavailable" in text and "counts unavailable" in text, text

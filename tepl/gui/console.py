@@ -2,12 +2,15 @@
 
 The console observes (design rule 7): parameters and limits are checked here (configuration only, nothing
 moves), the run itself goes to a ``ProcedureWorker`` thread, and the views are redrawn by a timer from the
-latest values the run reported, so a fast procedure drops frames instead of queueing redraws.
+latest values the run reported, so a fast procedure drops frames instead of queueing redraws. Between runs a
+``StatusPoller`` thread reads the station's status (stage, tip, CCD temperature, shutters, count rates) into
+the station panel; a run holds the station lock, so the poller never talks to an instrument a run is using.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import QRectF, Qt, QTimer
 
+from tepl.gui.status import StatusPoller, describe_status
 from tepl.gui.worker import ProcedureWorker
 from tepl.procedures import PROCEDURES, Parameter, make_procedure
 
@@ -91,9 +95,11 @@ class Console(qw.QMainWindow):
     """Operator console over one station; each run writes ``<out_dir>/<procedure>-<timestamp>.h5``."""
 
     def __init__(self, station: Any, out_dir: str | Path, redraw_hz: float = 10.0,
-                 parent: qw.QWidget | None = None):
+                 status_interval_s: float | None = 1.0, parent: qw.QWidget | None = None):
         super().__init__(parent)
         self.station = station
+        self.station_lock = threading.Lock()  # held by a run, and by the poller for each status read
+        self.last_status: dict | None = None
         self.out_dir = Path(out_dir)
         self.worker: ProcedureWorker | None = None
         self.run_path: Path | None = None
@@ -131,6 +137,11 @@ class Console(qw.QMainWindow):
         self.statusBar().showMessage(f"station {getattr(station, 'name', '')}; runs go to {self.out_dir}")
         self.redraw_timer = QTimer(self, interval=max(1, int(1000.0 / redraw_hz)), timeout=self.redraw)
         self.redraw_timer.start()
+        self.poller: StatusPoller | None = None
+        if status_interval_s is not None:
+            self.poller = StatusPoller(station, self.station_lock, status_interval_s)
+            self.poller.polled.connect(self._on_station_status)
+            self.poller.start()
         self._set_running(False)
 
     # ---- layout ----------------------------------------------------------------------------------------
@@ -173,6 +184,11 @@ class Console(qw.QMainWindow):
             buttons[name] for name in ("Dry run", "Start", "Pause", "Stop", "Abort"))
         self.progress_bar = qw.QProgressBar()
         layout.addWidget(self.progress_bar)
+        layout.addWidget(qw.QLabel("station"))
+        self.station_label = qw.QLabel("not read yet", wordWrap=True,
+                                       toolTip="read between runs; a run holds the station")
+        self.station_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.station_label)
         layout.addStretch(1)
 
     def _build_views(self) -> None:
@@ -222,7 +238,8 @@ class Console(qw.QMainWindow):
         name = self.procedure_box.currentText()
         try:
             procedure = make_procedure(name, **self.values(name))
-            return procedure, procedure.dry_run(self.station)
+            with self.station_lock:  # waits for a status read in progress
+                return procedure, procedure.dry_run(self.station)
         except Exception as exc:  # ParameterError, LimitError, or anything a check raises: nothing starts
             self.log(f"{name} refused: {exc}")
             self.statusBar().showMessage(f"{name} refused: {exc}")
@@ -263,7 +280,8 @@ class Console(qw.QMainWindow):
         self.run_path = self.next_run_path(procedure.name)
         self.run_status = self.run_reason = None
         self._reset_views(procedure)
-        self.worker = worker = ProcedureWorker(procedure, self.station, self.run_path)
+        self.worker = worker = ProcedureWorker(procedure, self.station, self.run_path,
+                                               station_lock=self.station_lock)
         for signal, slot in ((worker.wavelengths, self._on_wavelengths), (worker.log, self.log),
                              (worker.progress, self._on_progress), (worker.status, self._on_status),
                              (worker.data, self._on_data), (worker.failed, self._on_failed),
@@ -274,6 +292,7 @@ class Console(qw.QMainWindow):
         self.statusBar().showMessage(f"{procedure.name} running: {self.run_path}")
         self._active = True
         self._set_running(True)
+        self.station_label.setText("held by the run")
         worker.start()
         return True
 
@@ -313,6 +332,11 @@ class Console(qw.QMainWindow):
             widget.setEnabled(not running)
         for button in (self.pause_button, self.stop_button, self.abort_button):
             button.setEnabled(running)
+
+    def _on_station_status(self, status: dict) -> None:
+        self.last_status = status
+        names = [spec.get("name") or f"ch {i}" for i, spec in enumerate(self._channel_specs())]
+        self.station_label.setText(describe_status(status, names, sep="\n"))
 
     # ---- events from the worker (UI thread, queued) ---------------------------------------------------
     def _on_wavelengths(self, wavelengths_nm: np.ndarray) -> None:
@@ -507,15 +531,20 @@ class Console(qw.QMainWindow):
         self._set_labels(self.spectrum_plot, title, x_label, y_label)
         self.map_panel.setVisible(False)
 
-    def _channel_names(self, n_channels: int) -> list[str]:
-        """``channel i: <name> <band> nm`` from the station's photon-counter config where it names them."""
+    def _channel_specs(self) -> list[dict]:
+        """The photon-counter channels of the station's config (name, band_nm), ``{}`` where one is unnamed."""
         try:
             channels = list(self.station.config.data["instruments"]["tcspc"].get("channels") or [])
         except (AttributeError, KeyError, TypeError):
             channels = []
+        return [spec if isinstance(spec, dict) else {} for spec in channels]
+
+    def _channel_names(self, n_channels: int) -> list[str]:
+        """``channel i: <name> <band> nm`` from the station's photon-counter config where it names them."""
+        channels = self._channel_specs()
         names = []
         for i in range(n_channels):
-            spec = channels[i] if i < len(channels) and isinstance(channels[i], dict) else {}
+            spec = channels[i] if i < len(channels) else {}
             band = spec.get("band_nm")
             label = f"channel {i}" + (f": {spec['name']}" if spec.get("name") else "")
             names.append(label + (f" {band[0]:g}-{band[1]:g} nm" if band and len(band) == 2 else ""))
@@ -639,4 +668,6 @@ class Console(qw.QMainWindow):
             self.abort_run("console closed during the run")
             self.worker.wait()
         self.redraw_timer.stop()
+        if self.poller is not None:
+            self.poller.stop()
         super().closeEvent(event)

@@ -8,6 +8,8 @@ thread-safe. An exception re-raised by the run becomes the ``failed`` signal; it
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,10 @@ class ProcedureWorker(QObject):
     failed = pyqtSignal(str)
     finished = pyqtSignal(str)
 
-    def __init__(self, procedure: Procedure, station: Any, out_path: str | Path, overwrite: bool = False):
+    def __init__(self, procedure: Procedure, station: Any, out_path: str | Path, overwrite: bool = False,
+                 station_lock: threading.Lock | None = None):
         super().__init__()
+        self.station_lock = station_lock  # held for the whole run: the status poller keeps off the station
         self.procedure = procedure
         self.station = station
         self.out_path = Path(out_path)
@@ -101,10 +105,11 @@ class ProcedureWorker(QObject):
     @pyqtSlot()
     def _run(self) -> None:
         try:
-            if self.station.has_role("spectrometer"):
-                self.wavelengths.emit(np.asarray(self.station.spectrometer.wavelengths_nm(), float))
-            run(self.procedure, self.station, self.out_path, control=self.control, listeners=[self._listen],
-                overwrite=self.overwrite)
+            with self.station_lock or contextlib.nullcontext():
+                if self.station.has_role("spectrometer"):
+                    self.wavelengths.emit(np.asarray(self.station.spectrometer.wavelengths_nm(), float))
+                run(self.procedure, self.station, self.out_path, control=self.control, listeners=[self._listen],
+                    overwrite=self.overwrite)
         except BaseException as exc:  # noqa: BLE001 - a failed run is reported, never raised into Qt
             self.error = f"{type(exc).__name__}: {exc}"
             if self.final_status is None:
