@@ -450,3 +450,14 @@ def test_a_failed_status_read_is_shown_as_unavailable(qtbot, tmp_path):
     assert "DEVICE_NOT_OPEN" in closed["count_rates_per_s"] and "closed" in closed["stage_um"]
     text = describe_status(closed)
     assert "stage unavailable" in text and "counts unavailable" in text, text
+
+
+def test_procedures_the_station_cannot_run_are_listed_greyed_out(qtbot, confocal_station, tmp_path):
+    console = _console_on(qtbot, confocal_station, tmp_path)
+    box = console.procedure_box
+    enabled = {box.itemText(i): box.model().item(i).isEnabled() for i in range(box.count())}
+    for name, cls in PROCEDURES.items():
+        assert enabled[name] == all(confocal_station.has_role(role) for role in cls.roles), name
+    assert not enabled["raster"] and enabled["confocal-raster"] and enabled["kinetic-series"]
+    assert "zcontrol" in box.itemData(box.findText("raster"), Qt.ToolTipRole)
+    assert enabled[box.currentText()]  # the console opens on a procedure this station can run

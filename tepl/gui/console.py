@@ -152,7 +152,14 @@ class Console(qw.QMainWindow):
         self.forms = qw.QStackedWidget()
         for name, cls in PROCEDURES.items():
             self.procedure_box.addItem(name)
-            self.procedure_box.setItemData(self.procedure_box.count() - 1, cls.summary, Qt.ToolTipRole)
+            index = self.procedure_box.count() - 1
+            missing = [role for role in cls.roles if not self.station.has_role(role)]
+            if missing:  # listed greyed out, so the operator sees what this station cannot run and why
+                self.procedure_box.model().item(index).setEnabled(False)
+                self.procedure_box.setItemData(index, f"{cls.summary} (needs {', '.join(missing)}, which "
+                                                      f"this station lacks)", Qt.ToolTipRole)
+            else:
+                self.procedure_box.setItemData(index, cls.summary, Qt.ToolTipRole)
             page = qw.QWidget()
             form = qw.QFormLayout(page)
             self._editors[name] = {}
@@ -164,6 +171,9 @@ class Console(qw.QMainWindow):
                 self._editors[name][param.name] = editor
             self.forms.addWidget(page)
         self.procedure_box.currentIndexChanged.connect(self.forms.setCurrentIndex)
+        runnable = [i for i in range(self.procedure_box.count()) if self.procedure_box.model().item(i).isEnabled()]
+        if runnable:
+            self.procedure_box.setCurrentIndex(runnable[0])
         layout.addWidget(qw.QLabel("procedure"))
         layout.addWidget(self.procedure_box)
         layout.addWidget(self.forms)
