@@ -282,7 +282,8 @@ def _build_spectrometer(station: Station, cfg: dict, world: Any) -> tuple[Spectr
 
 
 def _build_tcspc(station: Station, cfg: dict, world: Any) -> PhotonCounter:
-    from tepl.drivers.picoquant import HydraHarp, TcspcCounter, TimeHarp260
+    from tepl.drivers.picoquant import HydraHarp, TimeHarp260
+    from tepl.drivers.picoquant_counter import TcspcCounter
 
     n_channels = len(cfg["channels"])
     model = cfg.get("model", "TimeHarp 260 P")

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from tepl.data.tttr import RECORD_TYPES, T2Encoder, T3Encoder
-from tepl.drivers.picoquant import HydraHarp, TcspcCounter, TimeHarp260
+from tepl.drivers.picoquant import HydraHarp, TimeHarp260
+from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_lib import (
     FLAG_FIFOFULL,
     HH_SIGNATURES,

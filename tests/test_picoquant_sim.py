@@ -13,7 +13,8 @@ from scipy import stats
 
 from tepl.data.ptu import write_ptu
 from tepl.data.tttr import RECORD_TYPES, T2Decoder, T3Decoder
-from tepl.drivers.picoquant import HydraHarp, TcspcCounter
+from tepl.drivers.picoquant import HydraHarp
+from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_lib import (
     FLAG_FIFOFULL,
     FLAG_SYNC_LOST,
