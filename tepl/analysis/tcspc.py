@@ -299,6 +299,12 @@ def cross_correlate(t1_ps: np.ndarray, t2_ps: np.ndarray, bin_ps: float,
     return lag_ps, counts
 
 
+def g2_normalisation(n_a: int, n_b: int, bin_ps: float, duration_s: float) -> float:
+    """Coincidences per lag bin that uncorrelated light gives: N_a N_b bin / T (``bin_ps`` in ps, T in s);
+    0 when T is not positive (nothing measured yet)."""
+    return float(n_a) * float(n_b) * float(bin_ps) * 1e-12 / duration_s if duration_s > 0 else 0.0
+
+
 def g2_from_tags(time_ps: np.ndarray, channel: np.ndarray, bin_ps: float, window_ps: float, duration_s: float,
                  ch_a: int = 0, ch_b: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Second-order correlation of channels ``ch_a`` (start) and ``ch_b`` (stop) from T2 tags.
@@ -322,7 +328,7 @@ def g2_from_tags(time_ps: np.ndarray, channel: np.ndarray, bin_ps: float, window
         code = lookup[channel.astype(np.uint8)]
         lag_ps = np.arange(-k_max, k_max + 1) * float(bin_ps)
         counts = _correlate_merged(times, code, float(bin_ps), k_max)
-    norm = n_a * n_b * bin_ps * 1e-12 / duration_s
+    norm = g2_normalisation(n_a, n_b, bin_ps, duration_s)
     g2 = counts / norm if norm > 0 else np.full(counts.size, np.nan)
     return lag_ps / 1000.0, g2, counts
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tepl.analysis.tcspc import g2_normalisation
 from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.common import check_acquisition, check_stage_point, move_to_spot
 from tepl.procedures.params import Parameter
@@ -144,10 +145,9 @@ class G2(_TagProcedure):
         self._fit(ctx, coincidences, photons, duration_s)
 
     def _normalisation(self, photons: np.ndarray, duration_s: float) -> float:
-        """Coincidences per lag bin of uncorrelated light: N_a N_b bin / T (bin and T in s); 0 before any."""
-        if duration_s <= 0:
-            return 0.0
-        return float(photons[self["channel_a"]] * photons[self["channel_b"]] * self["bin_ns"] * 1e-9 / duration_s)
+        """Coincidences per lag bin of uncorrelated light (``g2_normalisation``) for the two channels."""
+        return g2_normalisation(photons[self["channel_a"]], photons[self["channel_b"]], self["bin_ns"] * 1000.0,
+                                duration_s)
 
     @staticmethod
     def _histogram(t_a: np.ndarray, t_b: np.ndarray, edges: np.ndarray, bin_ps: float,
