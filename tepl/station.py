@@ -150,6 +150,22 @@ class Station:
                 out.update(dict.fromkeys(keys, f"unavailable: {exc}"))
         return out
 
+    def counter_channels(self) -> list[dict[str, Any]]:
+        """The photon counter's inputs as the config describes them, in input order: ``name`` and ``band_nm``
+        (the band-pass, nm) and the detector's figures; empty without a photon counter."""
+        tcspc = self.config.data["instruments"].get("tcspc")
+        return [dict(channel) for channel in tcspc["channels"]] if tcspc else []
+
+    def counter_splitter(self) -> str:
+        """How the photon counter's detectors share the light: "dichroic" (each sees its own band) or "50-50"
+        (an HBT beam splitter, both see the same band)."""
+        return (self.config.data["instruments"].get("tcspc") or {}).get("splitter", "dichroic")
+
+    def counter_channel_labels(self) -> list[str]:
+        """``"0: qd 635-665 nm"`` for each photon-counter input: its name and band-pass."""
+        return [f"{i}: {c['name']} {c['band_nm'][0]:g}-{c['band_nm'][1]:g} nm"
+                for i, c in enumerate(self.counter_channels())]
+
     def _count_rates(self) -> tuple[float, list[float]]:
         sync_per_s, rates_per_s = self.tcspc.count_rates()
         return float(sync_per_s), [float(r) for r in rates_per_s]

@@ -118,13 +118,7 @@ class ConfocalRaster(Procedure):
         rec.set_attrs("drift_nm", columns="x, y",
                       description="sample drift since the first scan, measured by cross-correlation")
         rec.add_dataset("scan_start_s", (n_scans,), ("scan",), "s")
-        rec.set_attrs("/entry/data", channel_names=self._channel_names(ctx.station))
-
-    @staticmethod
-    def _channel_names(station) -> str:
-        channels = station.config.data["instruments"]["tcspc"]["channels"]
-        return ", ".join(f"{i}: {c['name']} {c['band_nm'][0]:g}-{c['band_nm'][1]:g} nm"
-                         for i, c in enumerate(channels))
+        rec.set_attrs("/entry/data", channel_names=", ".join(ctx.station.counter_channel_labels()))
 
     def _lines(self, n_x: int, n_y: int):
         for iy in range(n_y):

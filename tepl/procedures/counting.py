@@ -100,7 +100,7 @@ class G2(_TagProcedure):
 
             raise ParameterError("channel_a and channel_b must be different detectors (one SPAD's dead time "
                                  "hides its own short lags)")
-        splitter = station.config.data["instruments"]["tcspc"].get("splitter", "dichroic")
+        splitter = station.counter_splitter()
         if splitter != "50-50":
             checks.append(f"note: splitter is {splitter!r}, so this is a cross-correlation of two bands, "
                           "not an HBT g2")
