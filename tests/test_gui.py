@@ -130,10 +130,10 @@ def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot
     run = read_run(console.run_path)
     assert run.status == "complete"
     spectra = run.data["spectra"]
-    x, y = console.spectrum_data()
+    x, y = console.views.spectrum_data()
     np.testing.assert_array_equal(np.asarray(y, spectra.dtype), spectra[-1])
     np.testing.assert_allclose(x, run.data["wavelength_nm"], rtol=1e-6)
-    np.testing.assert_allclose(console.integrated_counts(), spectra.astype(float).sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(console.views.integrated_counts(), spectra.astype(float).sum(axis=1), rtol=1e-5)
     assert console.progress_bar.value() == console.progress_bar.maximum() == spectra.shape[0]
     assert console.start_button.isEnabled() and not console.abort_button.isEnabled()
     assert len(threads) >= 2 * spectra.shape[0]  # every pixel moved the stage and exposed the CCD
@@ -142,15 +142,15 @@ def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot
 
 def test_pause_holds_the_run_resume_goes_on_stop_ends_after_the_line(qtbot, console, sim_station):
     _start(qtbot, console, "raster", step_nm=5.0, exposure_s=0.05)
-    qtbot.waitUntil(lambda: np.isfinite(console.integrated_counts()).sum() >= 2, timeout=10_000)
+    qtbot.waitUntil(lambda: np.isfinite(console.views.integrated_counts()).sum() >= 2, timeout=10_000)
     qtbot.mouseClick(console.pause_button, Qt.LeftButton)
     assert console.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: "run paused" in console.log_pane.toPlainText(), timeout=10_000)
-    held = np.isfinite(console.integrated_counts()).sum()
+    held = np.isfinite(console.views.integrated_counts()).sum()
     qtbot.wait(300)
-    assert np.isfinite(console.integrated_counts()).sum() == held and console.is_running()
+    assert np.isfinite(console.views.integrated_counts()).sum() == held and console.is_running()
     qtbot.mouseClick(console.pause_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: np.isfinite(console.integrated_counts()).sum() > held, timeout=10_000)
+    qtbot.waitUntil(lambda: np.isfinite(console.views.integrated_counts()).sum() > held, timeout=10_000)
     qtbot.mouseClick(console.stop_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: not console.is_running(), timeout=15_000)
     assert console.run_status == "complete" and "stopped by the operator" in console.run_reason
@@ -164,7 +164,7 @@ def test_pause_holds_the_run_resume_goes_on_stop_ends_after_the_line(qtbot, cons
 
 def test_abort_during_a_raster_leaves_the_file_aborted_and_the_tip_retracted(qtbot, console, sim_station):
     _start(qtbot, console, "raster", size_x_nm=150.0, size_y_nm=150.0, step_nm=5.0, exposure_s=0.05)
-    qtbot.waitUntil(lambda: np.isfinite(console.integrated_counts()).sum() >= 3, timeout=10_000)
+    qtbot.waitUntil(lambda: np.isfinite(console.views.integrated_counts()).sum() >= 3, timeout=10_000)
     qtbot.mouseClick(console.abort_button, Qt.LeftButton)
     assert not console.pause_button.isEnabled() and not console.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not console.is_running(), timeout=10_000)
@@ -174,7 +174,7 @@ def test_abort_during_a_raster_leaves_the_file_aborted_and_the_tip_retracted(qtb
     assert run.status == "aborted" and run.reason == "aborted by the operator"
     measured = np.isfinite(run.data["spectra"][..., 0])
     assert 3 <= measured.sum() < measured.size
-    image = console.integrated_counts()
+    image = console.views.integrated_counts()
     assert image.shape == measured.shape
     np.testing.assert_array_equal(np.isfinite(image), measured)  # the map shows exactly the pixels measured
     assert sim_station.world.tip_distance_nm() > 100
@@ -185,7 +185,7 @@ def test_closing_the_window_during_a_run_aborts_it_and_waits(qtbot, sim_station,
     window = Console(sim_station, tmp_path)
     qtbot.addWidget(window)
     _start(qtbot, window, "raster", exposure_s=0.05)
-    qtbot.waitUntil(lambda: np.isfinite(window.integrated_counts()).sum() >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: np.isfinite(window.views.integrated_counts()).sum() >= 1, timeout=10_000)
     window.close()
     assert not window.worker.is_running()
     assert read_run(window.run_path).reason == "console closed during the run"
@@ -259,7 +259,7 @@ def _run_to_end(qtbot, console: Console, name: str, **values):
 
 
 def _image_rect(console: Console):
-    return console.map_image.mapRectToParent(console.map_image.boundingRect())
+    return console.views.map_image.mapRectToParent(console.views.map_image.boundingRect())
 
 
 def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_path):
@@ -270,26 +270,26 @@ def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_
     x_um, y_um = run.data["x_um"], run.data["y_um"]
     assert counts.shape == (1, confocal_station.tcspc.n_channels, 3, 3) and counts.sum() > 0
     # the map: counts summed over the channels, placed in µm
-    np.testing.assert_array_equal(console.map_data(), counts[0].sum(axis=0))
-    np.testing.assert_array_equal(console.map_image.image, counts[0].sum(axis=0))
+    np.testing.assert_array_equal(console.views.map_data(), counts[0].sum(axis=0))
+    np.testing.assert_array_equal(console.views.map_image.image, counts[0].sum(axis=0))
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.left(), rect.right(), rect.top(), rect.bottom()],
                                [x_um[0] - 0.25, x_um[-1] + 0.25, y_um[0] - 0.25, y_um[-1] + 0.25])
-    assert console.map_plot.getAxis("bottom").labelText == "stage x (µm)"
-    assert console.map_plot.getAxis("left").labelText == "stage y (µm)"
+    assert console.views.map_plot.getAxis("bottom").labelText == "stage x (µm)"
+    assert console.views.map_plot.getAxis("left").labelText == "stage y (µm)"
     # the curve view: the last line, summed over the channels, vs stage x
-    x, y = console.curve_data()
+    x, y = console.views.curve_data()
     np.testing.assert_allclose(x, x_um)
     np.testing.assert_array_equal(y, counts[0, :, -1].sum(axis=0))
     # the channel chooser: one SPAD's image and line
-    assert console.channel_box.count() == 1 + counts.shape[1] and "qd" in console.channel_box.itemText(1)
-    console.channel_box.setCurrentIndex(2)
-    console.redraw()
-    np.testing.assert_array_equal(console.map_data(), counts[0, 1])
-    np.testing.assert_array_equal(console.map_image.image, counts[0, 1])
-    np.testing.assert_array_equal(console.curve_data()[1], counts[0, 1, -1])
+    assert console.views.channel_box.count() == 1 + counts.shape[1] and "qd" in console.views.channel_box.itemText(1)
+    console.views.channel_box.setCurrentIndex(2)
+    console.views.redraw()
+    np.testing.assert_array_equal(console.views.map_data(), counts[0, 1])
+    np.testing.assert_array_equal(console.views.map_image.image, counts[0, 1])
+    np.testing.assert_array_equal(console.views.curve_data()[1], counts[0, 1, -1])
     # a write the view cannot place is logged, never raised into Qt
-    console._on_data("counts", (0, slice(None), 99), np.ones((2, 3)))
+    console.views.on_data("counts", (0, slice(None), 99), np.ones((2, 3)))
     assert "not shown" in console.log_pane.toPlainText()
 
 
@@ -309,11 +309,11 @@ def test_confocal_raster_map_shows_the_scan_in_progress(qtbot, confocal_station,
                       dwell_s=0.01, scans=2)
     assert "stopped by the operator" in run.reason and len(blocks) == n_pixels + 4
     counts = run.data["counts"].astype(float)
-    shown = console.map_data()
+    shown = console.views.map_data()
     np.testing.assert_array_equal(shown[0], counts[1, :, 0].sum(axis=0))  # scan 2's only line ...
     assert np.isnan(shown[1:]).all()  # ... and nothing left over from scan 1
     assert counts[0, :, 1:].sum() > 0
-    assert "scan 2/2" in console.map_plot.plotItem.titleLabel.text
+    assert "scan 2/2" in console.views.map_plot.plotItem.titleLabel.text
 
 
 def test_a_procedure_needing_roles_the_station_lacks_is_refused_without_a_file(qtbot, confocal_station,
@@ -329,48 +329,48 @@ def test_a_procedure_needing_roles_the_station_lacks_is_refused_without_a_file(q
 def test_g2_curve_is_the_files_g2_vs_lag(qtbot, hbt_station, tmp_path):
     console = _console_on(qtbot, hbt_station, tmp_path)
     run = _run_to_end(qtbot, console, "g2", acquisition_s=0.5, block_s=0.1)
-    x, y = console.curve_data()
+    x, y = console.views.curve_data()
     np.testing.assert_allclose(x, run.data["lag_ns"], rtol=1e-12)
     np.testing.assert_array_equal(np.asarray(y, run.data["g2"].dtype), run.data["g2"])
     assert np.isfinite(y).any()
-    assert console.spectrum_plot.getAxis("bottom").labelText == "lag (ns)"
-    assert console.map_panel.isHidden()
+    assert console.views.spectrum_plot.getAxis("bottom").labelText == "lag (ns)"
+    assert console.views.map_panel.isHidden()
 
 
 def test_time_trace_curve_is_the_files_counts_vs_time(qtbot, hbt_station, tmp_path):
     console = _console_on(qtbot, hbt_station, tmp_path)
     run = _run_to_end(qtbot, console, "time-trace", acquisition_s=0.5, block_s=0.1)
-    x, y = console.curve_data()
+    x, y = console.views.curve_data()
     assert x.size == run.data["counts"].size == 50
     np.testing.assert_allclose(x, run.data["time_s"], rtol=1e-12)
     np.testing.assert_array_equal(y, run.data["counts"])
     assert y.sum() > 0
-    assert console.spectrum_plot.getAxis("bottom").labelText == "time (s)"
-    assert console.map_panel.isHidden()
+    assert console.views.spectrum_plot.getAxis("bottom").labelText == "time (s)"
+    assert console.views.map_panel.isHidden()
 
 
 def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cryo_station, tmp_path):
     console = _console_on(qtbot, cryo_station, tmp_path)
     run = _run_to_end(qtbot, console, "kinetic-series", frames=3, exposure_s=0.05)
     spectra, wl = run.data["spectra"], run.data["wavelength_nm"]
-    x, y = console.curve_data()
+    x, y = console.views.curve_data()
     np.testing.assert_array_equal(np.asarray(y, spectra.dtype), spectra[-1])
     np.testing.assert_allclose(x, wl, rtol=1e-6)
-    np.testing.assert_array_equal(console.map_data(), spectra)
-    assert console.first_frame_shown == 0
+    np.testing.assert_array_equal(console.views.map_data(), spectra)
+    assert console.views.first_frame_shown == 0
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.top(), rect.bottom()], [-0.5, 2.5])
-    assert console.map_plot.getAxis("left").labelText == "frame"
+    assert console.views.map_plot.getAxis("left").labelText == "frame"
 
 
 def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_station, tmp_path, monkeypatch):
-    import tepl.gui.console as console_module
+    import tepl.gui.views as views_module
 
-    monkeypatch.setattr(console_module, "_MAX_FRAME_ROWS", 4)
+    monkeypatch.setattr(views_module, "_MAX_FRAME_ROWS", 4)
     console = _console_on(qtbot, cryo_station, tmp_path)
     run = _run_to_end(qtbot, console, "kinetic-series", frames=10, exposure_s=0.01)
-    shown = console.map_data()
-    first = console.first_frame_shown
+    shown = console.views.map_data()
+    first = console.views.first_frame_shown
     assert 0 < first and shown.shape[0] <= 4 and first + shown.shape[0] == 10
     np.testing.assert_array_equal(shown, run.data["spectra"][first:])
     rect = _image_rect(console)

@@ -26,7 +26,6 @@ class StatusPoller(QObject):
             raise ValueError(f"status interval {interval_s} s must be > 0")
         self.station, self.station_lock = station, station_lock
         self.interval_s = float(interval_s)
-        self.polls = 0  # completed polls
         self.skipped = 0  # polls skipped because a run held the station
         self._thread = QThread()
         self._thread.setObjectName("tepl-status")
@@ -59,7 +58,6 @@ class StatusPoller(QObject):
             status = self.station.status()
         finally:
             self.station_lock.release()
-        self.polls += 1
         self.polled.emit(status)
 
 
