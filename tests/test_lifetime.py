@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
 
-from tepl.analysis.lifetime import (
-    DecayFit,
-    decay_model,
-    fit_decay,
-    fit_flim,
-    fit_trpl,
-    lifetime_distribution,
-)
+from tepl.analysis.decay_model import decay_model
+from tepl.analysis.lifetime import DecayFit, fit_decay, fit_flim, fit_trpl
+from tepl.analysis.lifetime_distribution import lifetime_distribution
 
 PERIOD_NS = 500.0        # 2 MHz, paper 003
 DT_NS = 0.064

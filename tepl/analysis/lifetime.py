@@ -1,19 +1,5 @@
-"""Maximum-likelihood fits of TCSPC fluorescence decays and FLIM images.
-
-Model of the counts in TCSPC bin k (bin starts ``time_ns``, uniform width dt)::
-
-    mu_k = y0 + sum_i A_i * S_i(k)
-
-``S_i`` is the decay ``exp(-t / tau_i)`` after each laser pulse, convolved with the instrument response
-(IRF) and averaged over the bin, so ``A_i`` is the amplitude in counts per bin at the pulse and ``y0`` a
-flat background in counts per bin. With ``period_ns`` the excitation repeats every period and the tails of
-all earlier pulses add up (a lifetime comparable to the period wraps around). The IRF is either
-
-- a Gaussian of centre ``t0_ns`` and width ``sigma_ns``, both fitted (analytic: exponentially modified
-  Gaussian, integrated over each bin), or
-- a measured IRF histogram on the same bins (its dark floor removed, normalised to unit sum, each bin
-  taken as uniform over its width), convolved by FFT, with an optional fitted shift ``shift_ns`` of the
-  decay against it.
+"""Maximum-likelihood fits of TCSPC fluorescence decays and FLIM images, on the model of
+``tepl.analysis.decay_model`` (y0 + sum_i A_i exp(-t / tau_i) convolved with a Gaussian or measured IRF).
 
 The fit minimises the Poisson deviance ``2 sum(mu - y - y ln(mu / y))`` (maximum likelihood for counts)
 by Levenberg-Marquardt steps on the Fisher information, for every decay of a batch at once: a FLIM cube is
@@ -26,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import fft as sp_fft
 from scipy.ndimage import convolve, uniform_filter1d
-from scipy.special import erfcx, ndtr, xlogy
+from scipy.special import xlogy
 
-_SQRT2 = np.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
-_EXACT_SIGMAS = 8.0      # beyond this many IRF widths from a pulse the convolved decay is its asymptote
+from tepl.analysis.decay_model import DecayModel, check_counts, check_options, check_time, normalised_irf
+
 _MU_FLOOR = 1e-12        # counts per bin: floor of the model inside logarithms and weights
 _STARTS = {1: ((1.0,), (0.4,), (2.5,)),
            2: ((0.3, 1.5), (0.15, 1.0), (0.5, 3.0), (0.08, 2.0)),
@@ -121,345 +105,6 @@ class FlimMaps:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(frozen=True)
-class LifetimeDistribution:
-    """Intensity-weighted lifetime histograms (densities in 1/ns, unit area) and weighted medians (ns).
-
-    ``*_above`` are the pixels whose split value is >= the threshold, ``*_below`` the others (NaN / empty
-    arrays when no split was asked for). n_pixels*: finite-lifetime pixels with positive weight used.
-    """
-
-    bin_edges_ns: np.ndarray
-    density: np.ndarray
-    median_ns: float
-    n_pixels: int
-    density_above: np.ndarray
-    median_above_ns: float
-    n_pixels_above: int
-    density_below: np.ndarray
-    median_below_ns: float
-    n_pixels_below: int
-
-    @property
-    def bin_centers_ns(self) -> np.ndarray:
-        return 0.5 * (self.bin_edges_ns[1:] + self.bin_edges_ns[:-1])
-
-
-# ============================================================================================ kernels
-def _emg_antiderivative(u, tau, sigma, jacobian: bool):
-    """Antiderivative F(u) of (exp(-u/tau) H(u)) convolved with a unit Gaussian of width sigma.
-
-    u: time after the pulse (ns). Returns F, E = dF/du (the convolved decay itself), dF/dsigma, dF/dtau
-    (the last two None without ``jacobian``). Written with erfcx so nothing overflows for any u, tau, sigma.
-    """
-    s_over_tau = sigma / tau
-    x = u / sigma
-    gauss = np.exp(-0.5 * x * x)
-    z = (s_over_tau - x) * (1.0 / _SQRT2)
-    positive = z > 0
-    tail = np.exp(np.minimum(0.5 * s_over_tau * s_over_tau - u / tau, 0.0))
-    tail = np.where(positive, 0.0, tail)
-    e = tail + np.where(positive, 0.5, -0.5) * gauss * erfcx(np.abs(z))
-    phi_cdf = ndtr(x)
-    f = tau * (phi_cdf - e)
-    if not jacobian:
-        return f, e, None, None
-    phi = _INV_SQRT_2PI * gauss
-    d_sigma = phi - s_over_tau * e
-    d_tau = phi_cdf - e * (1.0 + u / tau - s_over_tau * s_over_tau) - s_over_tau * phi
-    return f, e, d_sigma, d_tau
-
-
-def _decay_integrals(t, tau, period_ns: float | None):
-    """Second antiderivative Q(t) of the (periodic) decay train with a pulse at t = 0, with dQ/dt and dQ/dtau.
-
-    The decay train is exp(-t/tau) after every pulse (pulses at multiples of ``period_ns``, or one pulse at 0
-    when it is None). Q(0) = 0 and Q'(0) = 0; second differences of Q give the bin-averaged convolution of
-    the decay with an IRF bin that is uniform over its width.
-    """
-    if period_ns is None:
-        tp = np.maximum(t, 0.0)
-        decay = np.exp(-tp / tau)
-        rise = -np.expm1(-tp / tau)                      # 1 - exp(-t/tau), exact for t << tau
-        p = tau * rise
-        q = tau * tp - tau * p
-        dq_dtau = tp - 2.0 * p + tp * decay
-        return q, p, dq_dtau
-    period = period_ns
-    k = np.floor(t / period)
-    r = t - k * period
-    decay = np.exp(-r / tau)
-    rise = -np.expm1(-r / tau)
-    one_minus_q = -np.expm1(-period / tau)
-    q_ratio = 1.0 / np.expm1(period / tau)               # q / (1 - q), q = exp(-T/tau)
-    # t = k T + r: Q = tau k^2 T / 2 + tau k r + k C + N(r) / (1 - q), N(r) = tau r - tau^2 (1 - exp(-r/tau)),
-    # C = Q gained over one whole period; P = dQ/dt
-    p = k * tau + tau * rise / one_minus_q
-    n_r = tau * r - tau * tau * rise
-    c_part = tau * period / one_minus_q - tau * tau - 0.5 * tau * period
-    q = 0.5 * tau * k * k * period + tau * k * r + k * c_part + n_r / one_minus_q
-    dn_dtau = r - 2.0 * tau * rise + r * decay
-    dc_dtau = period / one_minus_q + (period**2 / tau) * q_ratio / one_minus_q - 2.0 * tau - 0.5 * period
-    dq_dtau = (0.5 * k * k * period + k * r + k * dc_dtau
-               + (dn_dtau + n_r * (period / tau**2) * q_ratio) / one_minus_q)
-    return q, p, dq_dtau
-
-
-# ============================================================================================ model
-class _DecayModel:
-    """Counts per bin and their Jacobian for a batch of parameter vectors.
-
-    Parameter vector: ln(tau_1..n), IRF parameters (Gaussian: t0_ns, ln(sigma_ns); measured: shift_ns),
-    y0, A_1..n.
-    """
-
-    def __init__(self, time_ns: np.ndarray, n_exp: int, period_ns: float | None, irf: np.ndarray | None):
-        self.n_exp = n_exp
-        self.period_ns = period_ns
-        self.n_bins = time_ns.size
-        self.dt = float(time_ns[1] - time_ns[0])
-        self.edges = time_ns[0] + self.dt * np.arange(self.n_bins + 1)
-        self.span = self.n_bins * self.dt
-        self.gaussian = irf is None
-        n = n_exp
-        self.i_tau = np.arange(n)
-        if self.gaussian:
-            self.i_t0, self.i_sigma, self.i_shift = n, n + 1, None
-            self.i_y0 = n + 2
-        else:
-            self.i_t0, self.i_sigma, self.i_shift = None, None, n
-            self.i_y0 = n + 1
-            k = self.n_bins
-            self.fft_len = sp_fft.next_fast_len(2 * k)
-            self.irf_hat = sp_fft.rfft(irf, n=self.fft_len)
-            self.lag_points = self.dt * np.arange(-k, k + 1)  # lag of a decay bin start from an IRF bin start
-            centre = float(np.sum(irf * (time_ns + 0.5 * self.dt)))
-            self.irf_centroid_ns = centre
-            self.irf_rms_ns = float(np.sqrt(np.sum(irf * (time_ns + 0.5 * self.dt - centre) ** 2)))
-        self.i_amp = self.i_y0 + 1 + np.arange(n)
-        self.n_par = self.i_y0 + 1 + n
-        self.irf_index = [self.i_t0, self.i_sigma] if self.gaussian else [self.i_shift]
-
-    # ---------------------------------------------------------------------------------------- bounds
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.full(self.n_par, -np.inf)
-        hi = np.full(self.n_par, np.inf)
-        lo[self.i_tau] = np.log(0.05 * self.dt)
-        hi[self.i_tau] = np.log(100.0 * max(self.span, self.period_ns or 0.0))
-        if self.gaussian:
-            lo[self.i_t0], hi[self.i_t0] = self.edges[0] - 0.1 * self.span, self.edges[-1]
-            lo[self.i_sigma], hi[self.i_sigma] = np.log(max(0.02 * self.dt, 1e-5)), np.log(0.25 * self.span)
-        else:
-            lo[self.i_shift], hi[self.i_shift] = -0.25 * self.span, 0.25 * self.span
-        lo[self.i_y0] = 0.0
-        lo[self.i_amp] = 0.0
-        return lo, hi
-
-    # ---------------------------------------------------------------------------------------- shapes
-    def _pulse_range(self, t0, margin):
-        """Per row, the first and last pulse (index n of the pulse at t0 - n T) within ``margin`` of the bins."""
-        edges = self.edges
-        if self.period_ns is None:
-            zero = np.zeros(t0.shape)
-            return zero, zero
-        period = self.period_ns
-        return (np.ceil((t0 - edges[-1] - margin) / period), np.floor((t0 - edges[0] + margin) / period))
-
-    def _gaussian_shapes(self, tau, t0, sigma, jacobian):
-        """Bin-averaged shapes S (n, N, K) and dS/dln(tau), dS/dt0, dS/dln(sigma) for the Gaussian IRF.
-
-        Away from every pulse (beyond ``margin``) the convolved decay train is a pure exponential per bin;
-        the special functions are evaluated only on a band of bins around each pulse in the window.
-        """
-        margin = _EXACT_SIGMAS * sigma + sigma**2 / tau.min(axis=1)
-        n_lo, n_hi = self._pulse_range(t0, margin)
-        band = int(np.ceil(2.0 * np.max(margin) / self.dt)) + 4
-        period = self.period_ns
-        if band >= self.n_bins // 2 or (period is not None and period < (band + 2) * self.dt):
-            return self._gaussian_shapes_exact(tau, t0, sigma, n_lo, n_hi, margin, jacobian)
-        dt = self.dt
-        n, n_exp = tau.shape
-        k = self.n_bins
-        tau3, sig3 = tau[:, :, None], sigma[:, None, None]
-        s2 = (sigma[:, None] / tau) ** 2                               # (n, N)
-        inv_tau3 = 1.0 / tau3
-        # every output has a spare last column that takes the band's bins falling outside the window
-        shapes = np.empty((n, n_exp, k + 1))
-        e_left = shapes[..., :k]
-        shared_t0 = bool(np.all(t0 == t0[0]))                         # e.g. a FLIM cube with a global IRF
-        r = self.edges[None, None, :-1] - (t0[:1] if shared_t0 else t0)[:, None, None]  # after pulse 0
-        if period is not None:
-            r = r - period * np.floor(r / period)                      # time since the latest pulse
-        np.multiply(r, -inv_tau3, out=e_left)
-        e_left += 0.5 * s2[:, :, None]
-        np.minimum(e_left, 0.0, out=e_left)
-        np.exp(e_left, out=e_left)
-        x = dt / tau
-        bin_factor = -np.expm1(-x) / x                                 # tau (1 - exp(-dt/tau)) / dt
-        if period is None:
-            e_left *= r >= 0.0
-        else:
-            bin_factor = bin_factor / -np.expm1(-period / tau)
-        e_left *= bin_factor[:, :, None]                               # now the bin-averaged shape
-        d_tau = d_t0 = d_sigma = None
-        if jacobian:
-            alpha = 1.0 - s2 - x / np.expm1(x)
-            if period is not None:
-                alpha += (period / tau) / np.expm1(period / tau)
-            d_tau = np.empty_like(shapes)
-            np.multiply(r, inv_tau3, out=d_tau[..., :k])
-            d_tau[..., :k] += alpha[:, :, None]
-            d_tau[..., :k] *= e_left
-            d_t0 = np.empty_like(shapes)
-            np.multiply(e_left, inv_tau3, out=d_t0[..., :k])
-            d_sigma = np.empty_like(shapes)
-            np.multiply(e_left, s2[:, :, None], out=d_sigma[..., :k])
-        del r
-        n_exact = int(max(np.max(n_hi - n_lo + 1, initial=0), 0))
-        steps = np.arange(band)
-        for j in range(n_exact):
-            rows = np.flatnonzero(n_lo + j <= n_hi)
-            every_row = rows.size == n
-            pulse = t0[rows] - (n_lo[rows] + j) * (period or 0.0)
-            start = np.floor((pulse - margin[rows] - self.edges[0]) / dt).astype(int) - 1
-            idx = start[:, None] + steps                               # band edges (r, B), may pass the ends
-            ub = (self.edges[0] + idx * dt - pulse[:, None])[:, None, :]
-            tr, sr = tau3[rows], sig3[rows]
-            f, e, ds, dtau = _emg_antiderivative(ub, tr, sr, jacobian)
-            if period is not None:
-                # the other pulses, all more than `margin` away: their summed exponential tail
-                v = ub + period
-                s_over_tau = sr / tr
-                e_other = np.exp(0.5 * s_over_tau**2 - v / tr) / -np.expm1(-period / tr)
-                f = f - tr * e_other
-                if jacobian:
-                    e = e + e_other
-                    ds = ds - s_over_tau * e_other
-                    dtau = dtau - e_other * (1.0 - s_over_tau**2 + v / tr + (period / tr) / np.expm1(period / tr))
-            bins = idx[:, :-1]
-            bins = np.where((bins >= 0) & (bins < k), bins, k)
-            bins = np.broadcast_to(bins[:, None, :], (rows.size, n_exp, band - 1))
-            targets = [(shapes, np.diff(f, axis=-1) / dt)]
-            if jacobian:
-                targets += [(d_tau, np.diff(dtau, axis=-1) * (tr / dt)), (d_t0, -np.diff(e, axis=-1) / dt),
-                            (d_sigma, np.diff(ds, axis=-1) * (sr / dt))]
-            for full, part in targets:
-                if every_row:
-                    np.put_along_axis(full, bins, part, axis=-1)
-                else:
-                    sub = full[rows]
-                    np.put_along_axis(sub, bins, part, axis=-1)
-                    full[rows] = sub
-        if not jacobian:
-            return shapes[..., :k], None, None, None
-        return shapes[..., :k], d_tau[..., :k], d_t0[..., :k], d_sigma[..., :k]
-
-    def _gaussian_shapes_exact(self, tau, t0, sigma, n_lo, n_hi, margin, jacobian):
-        """As _gaussian_shapes, with the special functions on every bin edge (IRF wide against the bins)."""
-        n, n_exp = tau.shape
-        edges = self.edges
-        tau3, sig3 = tau[:, :, None], sigma[:, None, None]
-        f = np.zeros((n, n_exp, edges.size))
-        e = np.zeros_like(f) if jacobian else None
-        ds = np.zeros_like(f) if jacobian else None
-        dtau = np.zeros_like(f) if jacobian else None
-        n_exact = int(max(np.max(n_hi - n_lo + 1, initial=0), 0))
-        for j in range(n_exact):
-            rows = np.flatnonzero(n_lo + j <= n_hi)
-            pulse = t0[rows] - (n_lo[rows] + j) * (self.period_ns or 0.0)
-            u = edges[None, None, :] - pulse[:, None, None]
-            fj, ej, dsj, dtj = _emg_antiderivative(u, tau3[rows], sig3[rows], jacobian)
-            f[rows] += fj
-            if jacobian:
-                e[rows] += ej
-                ds[rows] += dsj
-                dtau[rows] += dtj
-        if self.period_ns is not None:
-            # every earlier pulse (more than `margin` before the first bin) adds its pure exponential tail
-            period = self.period_ns
-            v = (edges[None, :] - t0[:, None] + (n_hi[:, None] + 1.0) * period)[:, None, :]
-            s_over_tau = sig3 / tau3
-            e_tail = np.exp(0.5 * s_over_tau**2 - v / tau3) / -np.expm1(-period / tau3)
-            f -= tau3 * e_tail
-            if jacobian:
-                e += e_tail
-                ds -= s_over_tau * e_tail
-                q_ratio = 1.0 / np.expm1(period / tau3)
-                dtau -= e_tail * (1.0 - s_over_tau**2 + v / tau3 + (period / tau3) * q_ratio)
-        inv_dt = 1.0 / self.dt
-        shapes = np.diff(f, axis=-1) * inv_dt
-        if not jacobian:
-            return shapes, None, None, None
-        d_ln_tau = np.diff(dtau, axis=-1) * (tau3 * inv_dt)
-        d_t0 = -np.diff(e, axis=-1) * inv_dt
-        d_ln_sigma = np.diff(ds, axis=-1) * (sig3 * inv_dt)
-        return shapes, d_ln_tau, d_t0, d_ln_sigma
-
-    def _convolve(self, lagged):
-        """Linear convolution of lag-indexed arrays (..., 2K-1; lags -(K-1)..K-1) with the IRF -> (..., K)."""
-        k = self.n_bins
-        padded = np.zeros(lagged.shape[:-1] + (self.fft_len,))
-        padded[..., :k] = lagged[..., k - 1:]
-        padded[..., self.fft_len - (k - 1):] = lagged[..., :k - 1]
-        spectrum = sp_fft.rfft(padded, axis=-1)
-        spectrum *= self.irf_hat
-        return sp_fft.irfft(spectrum, n=self.fft_len, axis=-1)[..., :k]
-
-    def _measured_shapes(self, tau, shift, amplitude, jacobian):
-        """Bin-averaged shapes S (n, N, K), dS/dln(tau) and d(sum_i A_i S_i)/dshift.
-
-        Each IRF bin is taken as uniform over its width, so a decay bin sees the second difference of the
-        decay's second antiderivative over lags -K..K.
-        """
-        tau3 = tau[:, :, None]
-        t = self.lag_points[None, None, :] - shift[:, None, None]
-        q, p, dq_dtau = _decay_integrals(t, tau3, self.period_ns)
-        inv_dt2 = 1.0 / (self.dt * self.dt)
-
-        def second_difference(a):
-            return a[..., 2:] - 2.0 * a[..., 1:-1] + a[..., :-2]
-
-        shapes = self._convolve(second_difference(q) * inv_dt2)
-        if not jacobian:
-            return shapes, None, None
-        d_ln_tau = self._convolve(second_difference(dq_dtau) * (tau3 * inv_dt2))
-        d_shift = self._convolve(-np.einsum("nk,nkm->nm", amplitude, second_difference(p)) * inv_dt2)
-        return shapes, d_ln_tau, d_shift
-
-    def shapes(self, p: np.ndarray) -> np.ndarray:
-        """Unit-amplitude component shapes (n, N, K) at parameters p (n, P)."""
-        tau = np.exp(p[:, self.i_tau])
-        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-            if self.gaussian:
-                return self._gaussian_shapes(tau, p[:, self.i_t0], np.exp(p[:, self.i_sigma]), False)[0]
-            return self._measured_shapes(tau, p[:, self.i_shift], p[:, self.i_amp], False)[0]
-
-    def evaluate(self, p: np.ndarray, jacobian: bool):
-        """Model counts (n, K) and, when asked, the Jacobian (n, P, K)."""
-        amplitude = p[:, self.i_amp]
-        y0 = p[:, self.i_y0]
-        tau = np.exp(p[:, self.i_tau])
-        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-            if self.gaussian:
-                shapes, d_tau, d_t0, d_sigma = self._gaussian_shapes(
-                    tau, p[:, self.i_t0], np.exp(p[:, self.i_sigma]), jacobian)
-            else:
-                shapes, d_tau, d_shift = self._measured_shapes(tau, p[:, self.i_shift], amplitude, jacobian)
-        mu = np.einsum("nk,nkm->nm", amplitude, shapes) + y0[:, None]
-        if not jacobian:
-            return mu, None
-        jac = np.empty((p.shape[0], self.n_par, self.n_bins))
-        jac[:, self.i_tau] = d_tau * amplitude[:, :, None]
-        if self.gaussian:
-            jac[:, self.i_t0] = np.einsum("nk,nkm->nm", amplitude, d_t0)
-            jac[:, self.i_sigma] = np.einsum("nk,nkm->nm", amplitude, d_sigma)
-        else:
-            jac[:, self.i_shift] = d_shift
-        jac[:, self.i_y0] = 1.0
-        jac[:, self.i_amp] = shapes
-        return mu, jac
-
-
 # ============================================================================================ solver
 def _deviance(y: np.ndarray, y_log_y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """Poisson deviance per row; ``y_log_y`` = xlogy(y, y) - y precomputed."""
@@ -500,7 +145,7 @@ def _covariance(h: np.ndarray, free: np.ndarray) -> np.ndarray:
     return cov
 
 
-def _fit_poisson(model: _DecayModel, y: np.ndarray, p: np.ndarray, free: np.ndarray, max_iter: int,
+def _fit_poisson(model: DecayModel, y: np.ndarray, p: np.ndarray, free: np.ndarray, max_iter: int,
                  tolerance: float):
     """Levenberg-Marquardt on the Poisson deviance for a batch (n, K) of decays; updates p in place.
 
@@ -565,7 +210,7 @@ def _fit_poisson(model: _DecayModel, y: np.ndarray, p: np.ndarray, free: np.ndar
 
 
 # ============================================================================================ derived
-def _derived(model: _DecayModel, p: np.ndarray, total: np.ndarray) -> np.ndarray:
+def _derived(model: DecayModel, p: np.ndarray, total: np.ndarray) -> np.ndarray:
     """Derived quantities (n, 3N + 3): tau, amplitude fraction, intensity fraction, tau_amp, tau_int, bg frac."""
     tau = np.exp(p[:, model.i_tau])
     a = p[:, model.i_amp]
@@ -578,7 +223,7 @@ def _derived(model: _DecayModel, p: np.ndarray, total: np.ndarray) -> np.ndarray
     return np.concatenate(out, axis=1)
 
 
-def _derived_with_errors(model: _DecayModel, p: np.ndarray, cov: np.ndarray, total: np.ndarray):
+def _derived_with_errors(model: DecayModel, p: np.ndarray, cov: np.ndarray, total: np.ndarray):
     """Derived quantities and their 1-sigma errors by linear propagation (central differences)."""
     values = _derived(model, p, total)
     scale = np.ones(model.n_par)
@@ -599,7 +244,7 @@ def _derived_with_errors(model: _DecayModel, p: np.ndarray, cov: np.ndarray, tot
     return values, err
 
 
-def _fit_and_sort(model: _DecayModel, y: np.ndarray, p: np.ndarray, free: np.ndarray, max_iter: int,
+def _fit_and_sort(model: DecayModel, y: np.ndarray, p: np.ndarray, free: np.ndarray, max_iter: int,
                   tolerance: float):
     """Linear start for the amplitudes, Poisson fit and lifetime ordering of a batch of decays.
 
@@ -611,7 +256,7 @@ def _fit_and_sort(model: _DecayModel, y: np.ndarray, p: np.ndarray, free: np.nda
     return p, dev, n_iter, cov, _soundness(model, p, converged, cov, free)
 
 
-def _sort_components(model: _DecayModel, p: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sort_components(model: DecayModel, p: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reorder components by lifetime (ascending) in parameters and covariance."""
     order = np.argsort(p[:, model.i_tau], axis=1)
     perm = np.broadcast_to(np.arange(model.n_par), p.shape).copy()
@@ -622,7 +267,7 @@ def _sort_components(model: _DecayModel, p: np.ndarray, cov: np.ndarray) -> tupl
     return p_sorted, cov_sorted
 
 
-def _soundness(model: _DecayModel, p: np.ndarray, converged: np.ndarray, cov: np.ndarray,
+def _soundness(model: DecayModel, p: np.ndarray, converged: np.ndarray, cov: np.ndarray,
                free: np.ndarray) -> np.ndarray:
     """A fit is sound when it converged with finite errors, no lifetime or IRF parameter sits on a bound,
     every component carries at least 1e-4 of the amplitude and none is so long (over 20 periods or
@@ -637,70 +282,6 @@ def _soundness(model: _DecayModel, p: np.ndarray, converged: np.ndarray, cov: np
     positive = np.all(amp > 1e-4 * np.maximum(amp.sum(axis=1, keepdims=True), 1e-300), axis=1)
     var = np.einsum("kii->ki", cov)[:, free]
     return converged & off_bounds & positive & np.all(np.isfinite(p), axis=1) & np.all(np.isfinite(var), axis=1)
-
-
-# ============================================================================================ input
-def _check_time(time_ns) -> np.ndarray:
-    t = np.asarray(time_ns, float)
-    if t.ndim != 1 or t.size < 8:
-        raise ValueError(f"time_ns must be a 1-D axis of at least 8 TCSPC bins, got shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("time_ns contains non-finite values")
-    steps = np.diff(t)
-    if not np.all(steps > 0):
-        bad = int(np.flatnonzero(steps <= 0)[0])
-        raise ValueError(f"time_ns must be strictly increasing; bin {bad + 1} ({t[bad + 1]:g} ns) does not "
-                         f"follow bin {bad} ({t[bad]:g} ns)")
-    dt = (t[-1] - t[0]) / (t.size - 1)
-    if np.max(np.abs(steps - dt)) > 1e-3 * dt:
-        raise ValueError(f"time_ns must be uniformly spaced TCSPC bins; steps range from {steps.min():g} to "
-                         f"{steps.max():g} ns")
-    return t
-
-
-def _check_counts(counts, n_bins: int, name: str) -> np.ndarray:
-    y = np.asarray(counts, float)
-    if y.ndim < 1 or y.shape[-1] != n_bins:
-        raise ValueError(f"{name} shape {y.shape} does not end in the {n_bins} bins of time_ns")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
-    if np.any(y < 0):
-        raise ValueError(f"{name} contains negative counts (minimum {y.min():g}); decays must be raw counts")
-    return y
-
-
-def _check_options(n_exp: int, period_ns: float | None) -> float | None:
-    if n_exp not in (1, 2, 3):
-        raise ValueError(f"n_exp must be 1, 2 or 3 exponential components, got {n_exp!r}")
-    return _check_period(period_ns)
-
-
-def _check_period(period_ns: float | None) -> float | None:
-    if period_ns is None:
-        return None
-    period = float(period_ns)
-    if not np.isfinite(period) or period <= 0:
-        raise ValueError(f"period_ns must be a positive laser period in ns, got {period_ns!r}")
-    return period
-
-
-def _normalised_irf(irf, n_bins: int) -> np.ndarray:
-    h = np.asarray(irf, float)
-    if h.shape != (n_bins,):
-        raise ValueError(f"irf must be a histogram on the {n_bins} bins of time_ns, got shape {h.shape}")
-    if not np.all(np.isfinite(h)) or np.any(h < 0):
-        raise ValueError("irf must hold finite, non-negative counts")
-    # dark floor: the mean of the bins away from the response (where a smoothed IRF stays within 1 % of the
-    # peak height above its median); those bins are set to zero, the floor is subtracted from the others
-    smooth = uniform_filter1d(h, 2 * max(2, n_bins // 200) + 1, mode="nearest")
-    level = float(np.median(smooth))
-    outside = smooth <= level + 0.01 * (smooth.max() - level)
-    floor = float(h[outside].mean()) if outside.sum() >= max(8, n_bins // 10) else 0.0
-    h = np.where(outside & (floor > 0), 0.0, np.clip(h - floor, 0.0, None))
-    total = h.sum()
-    if total <= 0:
-        raise ValueError("irf has no counts above its dark floor")
-    return h / total
 
 
 # ============================================================================================ starts
@@ -728,7 +309,7 @@ def _rising_edge(time_ns: np.ndarray, dt: float, y: np.ndarray) -> tuple[float, 
     return t_half, max(rise, 0.0), base, top
 
 
-def _linear_start(model: _DecayModel, p: np.ndarray, y: np.ndarray) -> None:
+def _linear_start(model: DecayModel, p: np.ndarray, y: np.ndarray) -> None:
     """Background and amplitudes for fixed lifetimes and IRF: weighted least squares, then Poisson EM steps."""
     shapes = model.shapes(p)                                    # (n, N, K)
     basis = np.concatenate([np.ones_like(shapes[:, :1]), shapes], axis=1)   # (n, N+1, K)
@@ -749,7 +330,7 @@ def _linear_start(model: _DecayModel, p: np.ndarray, y: np.ndarray) -> None:
     p[:, model.i_amp] = coef[:, 1:]
 
 
-def _single_starts(model: _DecayModel, time_ns: np.ndarray, y: np.ndarray, irf: np.ndarray | None) -> np.ndarray:
+def _single_starts(model: DecayModel, time_ns: np.ndarray, y: np.ndarray, irf: np.ndarray | None) -> np.ndarray:
     """Several start vectors (n_starts, P) for one decay: one per lifetime pattern of ``_STARTS``."""
     dt = model.dt
     t_half, rise, base, _ = _rising_edge(time_ns, dt, y)
@@ -782,45 +363,7 @@ def _single_starts(model: _DecayModel, time_ns: np.ndarray, y: np.ndarray, irf: 
 
 
 # ============================================================================================ public
-def decay_model(time_ns: np.ndarray, tau_ns, amplitude, background=0.0, *, irf: np.ndarray | None = None,
-                t0_ns: float = 0.0, sigma_ns: float = 0.05, shift_ns: float = 0.0,
-                period_ns: float | None = None) -> np.ndarray:
-    """Expected counts per bin of the fit model (for simulations and plots).
-
-    time_ns: (K,) bin starts (ns, uniform). tau_ns, amplitude: (..., n_exp) lifetimes (ns) and amplitudes
-    (counts per bin at the pulse), a batch of decays when they have leading axes; background: y0 (counts per
-    bin), scalar or shaped like the batch. irf: measured IRF histogram on the same bins (then ``shift_ns``
-    applies), else a Gaussian IRF of centre ``t0_ns`` and width ``sigma_ns``. period_ns: laser period (None:
-    one pulse). Returns (..., K) counts per bin.
-    """
-    t = _check_time(time_ns)
-    tau = np.asarray(tau_ns, float)
-    amp = np.asarray(amplitude, float)
-    if tau.ndim == 0:
-        tau, amp = tau[None], np.atleast_1d(amp)
-    if tau.shape != amp.shape or not np.all(tau > 0) or not np.all(np.isfinite(amp)):
-        raise ValueError(f"tau_ns shape {tau.shape} and amplitude shape {amp.shape} must match, with every "
-                         f"tau_ns > 0 and finite amplitudes")
-    batch = tau.shape[:-1]
-    n_exp = tau.shape[-1]
-    period = _check_period(period_ns)
-    h = None if irf is None else _normalised_irf(irf, t.size)
-    model = _DecayModel(t, n_exp, period, h)
-    p = np.zeros((int(np.prod(batch)), model.n_par))
-    p[:, model.i_tau] = np.log(tau.reshape(-1, n_exp))
-    if model.gaussian:
-        if not sigma_ns > 0:
-            raise ValueError(f"sigma_ns must be positive, got {sigma_ns!r}")
-        p[:, model.i_t0] = t0_ns
-        p[:, model.i_sigma] = np.log(sigma_ns)
-    else:
-        p[:, model.i_shift] = shift_ns
-    p[:, model.i_y0] = np.broadcast_to(np.asarray(background, float), batch).reshape(-1)
-    p[:, model.i_amp] = amp.reshape(-1, n_exp)
-    return model.evaluate(p, jacobian=False)[0].reshape(batch + (t.size,))
-
-
-def _decay_fit_from_row(model: _DecayModel, p: np.ndarray, cov: np.ndarray, dev: float, n_iter: int,
+def _decay_fit_from_row(model: DecayModel, p: np.ndarray, cov: np.ndarray, dev: float, n_iter: int,
                         ok: bool, y: np.ndarray) -> DecayFit:
     total = np.array([y.sum()])
     values, err = _derived_with_errors(model, p[None], cov[None], total)
@@ -863,15 +406,15 @@ def fit_decay(time_ns: np.ndarray, counts: np.ndarray, n_exp: int = 2, irf: np.n
     Several lifetime starts are fitted at once; the one of lowest deviance is returned. Iteration stops when
     a step lowers the deviance by less than ``tolerance``.
     """
-    t = _check_time(time_ns)
-    y = _check_counts(counts, t.size, "counts")
+    t = check_time(time_ns)
+    y = check_counts(counts, t.size, "counts")
     if y.ndim != 1:
         raise ValueError(f"fit_decay takes one decay (1-D counts), got shape {y.shape}; use fit_flim")
-    period = _check_options(n_exp, period_ns)
+    period = check_options(n_exp, period_ns)
     if y.sum() <= 0:
         raise ValueError("counts are all zero: nothing to fit")
-    h = None if irf is None else _normalised_irf(irf, t.size)
-    model = _DecayModel(t, n_exp, period, h)
+    h = None if irf is None else normalised_irf(irf, t.size)
+    model = DecayModel(t, n_exp, period, h)
     if model.n_par >= t.size:
         raise ValueError(f"{t.size} bins are too few for {model.n_par} parameters")
     p = _single_starts(model, t, y, h)
@@ -926,9 +469,9 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
     bin_factor x bin_factor pixels centred on it (the maps keep the image shape). Other arguments as for
     :func:`fit_decay`.
     """
-    t = _check_time(time_ns)
-    y_all = _check_counts(cube, t.size, "cube")
-    period = _check_options(n_exp, period_ns)
+    t = check_time(time_ns)
+    y_all = check_counts(cube, t.size, "cube")
+    period = check_options(n_exp, period_ns)
     if not np.isfinite(min_counts) or min_counts < 0:
         raise ValueError(f"min_counts must be a non-negative photon count, got {min_counts!r}")
     if int(bin_factor) != bin_factor or bin_factor < 1 or bin_factor % 2 == 0:
@@ -936,8 +479,8 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
     if bin_factor > 1 and y_all.ndim != 3:
         raise ValueError(f"bin_factor > 1 needs an image cube (y, x, bins), got shape {y_all.shape}")
     pixel_shape = y_all.shape[:-1]
-    h = None if irf is None else _normalised_irf(irf, t.size)
-    model = _DecayModel(t, n_exp, period, h)
+    h = None if irf is None else normalised_irf(irf, t.size)
+    model = DecayModel(t, n_exp, period, h)
     binned = _spatial_sum(y_all, int(bin_factor)).reshape(-1, t.size)
     photons = y_all.reshape(-1, t.size).sum(axis=1)
     fitted = binned.sum(axis=1) >= max(min_counts, 1e-300)
@@ -1019,76 +562,3 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
     return FlimMaps(**{k: shaped(v) for k, v in comp.items()}, **{k: shaped(v) for k, v in maps.items()},
                     photons=shaped(photons), n_iter=shaped(n_iter), fitted=shaped(fitted), ok=shaped(ok),
                     global_fit=global_fit)
-
-
-# ============================================================================================ distributions
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """Median of a weighted sample: the value where the cumulative weight first reaches half the total."""
-    if values.size == 0 or weights.sum() <= 0:
-        return float("nan")
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    i = int(np.searchsorted(cumulative, 0.5 * cumulative[-1]))
-    return float(values[order][min(i, values.size - 1)])
-
-
-def lifetime_distribution(tau_ns_map: np.ndarray, intensity_map: np.ndarray, split_map: np.ndarray | None = None,
-                          threshold: float | None = None, bins_ns: int | np.ndarray = 100) -> LifetimeDistribution:
-    """Intensity-weighted lifetime histograms of a lifetime map, optionally split by a second map.
-
-    tau_ns_map: lifetimes (ns; NaN = not fitted). intensity_map: weights (e.g. photon counts), same shape.
-    split_map, threshold: pixels with ``split_map >= threshold`` (e.g. QD-channel counts/s >= 250) form the
-    "above" set, the rest the "below" set. bins_ns: number of bins over the weighted 0.5-99.5 % range of
-    the lifetimes, or explicit bin edges (ns).
-    """
-    tau = np.asarray(tau_ns_map, float)
-    weight = np.asarray(intensity_map, float)
-    if tau.shape != weight.shape:
-        raise ValueError(f"intensity_map shape {weight.shape} differs from tau_ns_map shape {tau.shape}")
-    if split_map is not None:
-        split = np.asarray(split_map, float)
-        if split.shape != tau.shape:
-            raise ValueError(f"split_map shape {split.shape} differs from tau_ns_map shape {tau.shape}")
-        if threshold is None or not np.isfinite(threshold):
-            raise ValueError("a split_map needs a finite threshold (same unit as split_map)")
-    elif threshold is not None:
-        raise ValueError("threshold given without split_map")
-    use = np.isfinite(tau) & np.isfinite(weight) & (weight > 0)
-    if not use.any():
-        raise ValueError("no pixel has a finite lifetime and a positive intensity")
-    values, w = tau[use], weight[use]
-    if np.ndim(bins_ns) == 0:
-        n_bins = int(bins_ns)
-        if n_bins < 1:
-            raise ValueError(f"bins_ns must be a positive number of bins or bin edges, got {bins_ns!r}")
-        order = np.argsort(values)
-        cumulative = np.cumsum(w[order]) / w.sum()
-        lo = values[order][min(int(np.searchsorted(cumulative, 0.005)), values.size - 1)]
-        hi = values[order][min(int(np.searchsorted(cumulative, 0.995)), values.size - 1)]
-        if not hi > lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, n_bins + 1)
-    else:
-        edges = np.asarray(bins_ns, float)
-        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
-            raise ValueError("bins_ns edges must be a strictly increasing 1-D array")
-
-    def density(mask: np.ndarray) -> tuple[np.ndarray, float, int]:
-        sel_v, sel_w = tau[mask & use], weight[mask & use]
-        if sel_v.size == 0:
-            return np.zeros(edges.size - 1), float("nan"), 0
-        hist, _ = np.histogram(sel_v, bins=edges, weights=sel_w)
-        total = hist.sum()
-        dens = hist / (total * np.diff(edges)) if total > 0 else hist
-        return dens, _weighted_median(sel_v, sel_w), int(sel_v.size)
-
-    everything = np.ones(tau.shape, bool)
-    dens_all, med_all, n_all = density(everything)
-    if split_map is None:
-        empty = np.zeros(edges.size - 1)
-        return LifetimeDistribution(edges, dens_all, med_all, n_all, empty, float("nan"), 0, empty.copy(),
-                                    float("nan"), 0)
-    above = np.asarray(split_map, float) >= threshold
-    dens_a, med_a, n_a = density(above)
-    dens_b, med_b, n_b = density(~above)
-    return LifetimeDistribution(edges, dens_all, med_all, n_all, dens_a, med_a, n_a, dens_b, med_b, n_b)
