@@ -122,7 +122,7 @@ class KymeraShutter(Shutter):
     def open(self) -> None:
         self.spectrograph.open_shutter()
 
-    def close(self) -> None:
+    def shut(self) -> None:
         self.spectrograph.close_shutter()
 
     def is_open(self) -> bool:

@@ -119,7 +119,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from tepl.config import load_config
-    from tepl.station import build_world
+    from tepl.twin import build_world
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port {args.port} is not a TCP port (1-65535)")

@@ -13,43 +13,68 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
+from tepl.limits import LimitError, Range
 
-class LimitError(ValueError):
-    """A request outside a configured safety limit; raised before anything moves."""
+__all__ = ["DeviceError", "Instrument", "LimitError", "PhotonCounter", "Range", "SAFE_ORDER", "Shutter",
+           "Spectrometer", "Stage", "T2Block", "T3Block", "ZController"]
 
 
 class DeviceError(RuntimeError):
     """A device (or its simulator) reported an error or replied something we cannot accept."""
 
 
-@dataclass(frozen=True)
-class Range:
-    """A closed interval with a unit, used for travel and parameter bounds."""
-
-    low: float
-    high: float
-    unit: str = ""
-
-    def check(self, value: float, what: str) -> float:
-        value = float(value)
-        if not np.isfinite(value) or value < self.low or value > self.high:
-            raise LimitError(
-                f"{what} = {value:g} {self.unit} is outside the allowed range "
-                f"[{self.low:g}, {self.high:g}] {self.unit}".replace("  ", " ")
-            )
-        return value
+SAFE_ORDER = {"excitation": 0, "tip": 10, "shutter": 20, "counting": 30, "camera": 40, "motion": 50}
+"""The order in which a station makes its instruments safe (lowest first): excitation blocked, tip
+withdrawn, shutters closed, counting stopped, camera idle, stages stopped."""
 
 
 # --------------------------------------------------------------------------------------------------
 class Instrument:
-    """What every role shares: releasing the connection when the station closes."""
+    """What every role shares: its safe state, its status, its settings and its release.
+
+    The station calls ``make_safe`` on every instrument in ``SAFE_ORDER`` of their ``safe_group`` without
+    knowing their types, then ``close`` once when it closes."""
+
+    safe_group: ClassVar[str] = "motion"
+
+    @property
+    def safe_rank(self) -> int:
+        """Position in the station's safe-state order (``SAFE_ORDER``)."""
+        return SAFE_ORDER[self.safe_group]
+
+    def make_safe(self) -> str:
+        """Put the instrument in its safe state from any state, repeatedly; return what holds afterwards in a
+        word or two ("retracted", "closed", "stopped"). Raise DeviceError when it cannot."""
+        return "nothing to make safe"
+
+    def status(self, name: str) -> dict[str, Any]:
+        """What the operator watches, read without moving anything; keys are prefixed by the role's duty
+        (``stage_um``, ``tip_z_nm``...) and ``name`` is the role's name in the station."""
+        return {}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        """The keys ``status`` fills (so a failed read can be shown under them)."""
+        return ()
+
+    def settings(self) -> dict:
+        """The instrument's settings for the run file."""
+        return {}
+
+    def start(self, wait: bool) -> None:
+        """Bring the instrument to its working condition once the station is built (a CCD cooled to its
+        target); ``wait`` blocks until it is there. Default: nothing to do."""
+
+    def close(self) -> None:
+        """Release what the driver holds (socket, serial port, library handle); the instrument is not used
+        after this. The station calls it once, after the safe state."""
+        self.disconnect()
 
     def disconnect(self) -> None:
-        """Release what the driver holds (socket, serial port, library handle); the instrument is not used
-        after this. The station calls it once, after its safe state. Default: nothing is held."""
+        """Driver hook of ``close``. Default: nothing is held."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -98,6 +123,16 @@ class Stage(Instrument, abc.ABC):
     @abc.abstractmethod
     def _do_move_to(self, targets_um: dict[str, float]) -> None: ...
 
+    def make_safe(self) -> str:
+        self.stop()
+        return "stopped"
+
+    def status(self, name: str) -> dict[str, Any]:
+        return {"stage_um": self.position_um()}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        return ("stage_um",)
+
     def settings(self) -> dict:
         return {"travel_um": {a: [r.low, r.high] for a, r in self.travel_um.items()}}
 
@@ -112,6 +147,7 @@ class ZController(Instrument, abc.ABC):
     """
 
     STATES = ("retracted", "engaged", "frozen")
+    safe_group = "tip"
 
     def __init__(self, z_range_nm: Range):
         self.z_range_nm = z_range_nm
@@ -158,6 +194,19 @@ class ZController(Instrument, abc.ABC):
     def coarse_step(self, steps: int) -> None:
         """Coarse positioner steps: positive towards the sample, negative away."""
 
+    def make_safe(self) -> str:
+        self.retract()
+        state = self.state()
+        if state != "retracted":
+            raise DeviceError(f"the tip reports {state!r} after the retract")
+        return state
+
+    def status(self, name: str) -> dict[str, Any]:
+        return {"tip": self.state(), "tip_z_nm": self.z_nm()}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        return ("tip", "tip_z_nm")
+
     def settings(self) -> dict:
         return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high]}
 
@@ -166,9 +215,18 @@ class ZController(Instrument, abc.ABC):
 class Spectrometer(Instrument, abc.ABC):
     """Spectrograph + CCD read in full vertical binning: one spectrum per acquisition."""
 
+    safe_group = "camera"
+    target_temperature_c: float | None = None
+    """CCD temperature (°C) ``start`` cools to; None leaves the cooler as it is."""
+
     def __init__(self, exposure_s: Range):
         self.exposure_range_s = exposure_s
         self._calibration_nm: np.ndarray | None = None
+
+    def start(self, wait: bool) -> None:
+        """Cool the CCD to ``target_temperature_c``; ``wait`` blocks until it is stable."""
+        if self.target_temperature_c is not None:
+            self.cool(self.target_temperature_c, wait=wait)
 
     def acquire(self, exposure_s: float, accumulations: int = 1) -> np.ndarray:
         """One spectrum (CCD counts per pixel, float64), summed over ``accumulations`` exposures."""
@@ -245,6 +303,18 @@ class Spectrometer(Instrument, abc.ABC):
     @abc.abstractmethod
     def _do_wavelengths(self) -> np.ndarray: ...
 
+    def make_safe(self) -> str:
+        """Nothing is exposed between acquisitions (each acquisition waits for its own end); the CCD stays
+        cold until the station closes."""
+        return "idle"
+
+    def status(self, name: str) -> dict[str, Any]:
+        temperature_c, state = self.temperature_c()
+        return {"ccd_temperature_c": temperature_c, "ccd_status": state}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        return ("ccd_temperature_c", "ccd_status")
+
     def settings(self) -> dict:
         return {"exposure_range_s": [self.exposure_range_s.low, self.exposure_range_s.high]}
 
@@ -253,15 +323,29 @@ class Spectrometer(Instrument, abc.ABC):
 class Shutter(Instrument, abc.ABC):
     """A shutter (or a switchable light source, e.g. a calibration lamp): open lets light through."""
 
+    safe_group = "shutter"
+
     @abc.abstractmethod
     def open(self) -> None: ...
 
     @abc.abstractmethod
-    def close(self) -> None:
-        """Must be safe to call in any state, repeatedly."""
+    def shut(self) -> None:
+        """Block the light. Must be safe to call in any state, repeatedly."""
 
     @abc.abstractmethod
     def is_open(self) -> bool: ...
+
+    def make_safe(self) -> str:
+        self.shut()
+        if self.is_open():
+            raise DeviceError("still open after shutting")
+        return "closed"
+
+    def status(self, name: str) -> dict[str, Any]:
+        return {name: "open" if self.is_open() else "closed"}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        return (name,)
 
     def settings(self) -> dict:
         return {"open": self.is_open()}
@@ -308,6 +392,8 @@ class PhotonCounter(Instrument, abc.ABC):
     ``acquisition_s``; the count rate on every input is checked against ``max_count_rate_per_s`` before a
     measurement starts and on every block read, so a detector is never left in light brighter than its limit.
     """
+
+    safe_group = "counting"
 
     def __init__(self, acquisition_s: Range, max_count_rate_per_s: float | None = None):
         self.acquisition_range_s = acquisition_s
@@ -388,6 +474,17 @@ class PhotonCounter(Instrument, abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None:
         """Stop any running measurement. Must be safe to call in any state, repeatedly."""
+
+    def make_safe(self) -> str:
+        self.stop()
+        return "stopped"
+
+    def status(self, name: str) -> dict[str, Any]:
+        sync_per_s, rates_per_s = self.count_rates()
+        return {"sync_rate_per_s": float(sync_per_s), "count_rates_per_s": [float(r) for r in rates_per_s]}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        return ("sync_rate_per_s", "count_rates_per_s")
 
     @abc.abstractmethod
     def _do_histograms(self, acquisition_s: float) -> np.ndarray: ...

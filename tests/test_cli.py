@@ -54,9 +54,19 @@ def test_run_refuses_bad_input_with_clear_messages(tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
-def test_dry_run():
-    out = tepl("run", "pressure-ramp", "--dry-run").stdout
-    assert "estimated time" in out and "stage and tip not moved" in out
+def test_dry_run_prints_the_plan():
+    out = tepl("run", "raster", "--dry-run", "--set", "size_x_nm=100", "--set", "size_y_nm=50",
+               "--set", "step_nm=10").stdout
+    assert "dry run, nothing moved" in out
+    assert "points: 66 in order, file index (iy, ix)" in out  # 11 x 6 pixels
+    assert "x_nm [11] 49950 .. 50050 nm" in out and "y_nm [6] 49975 .. 50025 nm" in out
+    assert "spectra[y_nm, x_nm, wavelength_nm] 6 x 11 x 1024 f4 counts (signal)" in out
+    assert "exposure [0.001, 120] s (limits.exposure_s)" in out
+    assert "stage travel x [0, 100] µm (limits.stage_travel_um.x)" in out
+    assert "estimated time: 8.9 s" in out and "file size: up to" in out and "peak memory:" in out
+    ramp = tepl("run", "pressure-ramp", "--dry-run").stdout
+    assert "press depth [0, 11] nm (limits.max_press_depth_nm)" in ramp
+    assert "pressure [0, 1] GPa (limits.max_pressure_GPa)" in ramp and "force [0, 20] nN" in ramp
 
 
 def test_import_sif_matches_solis_csv(tmp_path):

@@ -46,6 +46,8 @@ def _start(qtbot, console: Console, name: str, **values) -> None:
         else:
             editor.setValue(value)
     qtbot.mouseClick(console.start_button, Qt.LeftButton)
+    # the worker plans the run (limits checked there) before anything moves: wait for the plan or the refusal
+    qtbot.waitUntil(lambda: console.plan is not None or not console.is_running(), timeout=10_000)
 
 
 def test_form_lists_every_parameter_with_bounds_units_and_doc(console):
@@ -97,7 +99,7 @@ def test_dry_run_shows_the_checks_in_the_log(qtbot, console):
     console.select_procedure("line-scan")
     qtbot.mouseClick(console.dry_run_button, Qt.LeftButton)
     log = console.log_pane.toPlainText()
-    assert "dry run, stage and tip not moved" in log and "estimated time" in log
+    assert "dry run, nothing moved" in log and "estimated time" in log
     assert not console.out_dir.exists()
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
+from tepl.drivers.manual_lamp import ManualLamp
+from tepl.sims.lamp import SimLamp
 from tepl.sims.world import World
-from tepl.station import ManualLamp, SimLamp
 from tests.contracts.roles import ShutterContract
 from tests.standins import BandSample
 
@@ -20,7 +21,7 @@ class TestSimLamp(ShutterContract):
     def test_lamp_lights_the_world(self, shutter, world):
         shutter.open()
         assert world.lamp_on
-        shutter.close()
+        shutter.shut()
         assert not world.lamp_on
 
 

@@ -130,7 +130,7 @@ def test_ctrl_c_from_the_command_line(tmp_path):
     r = read_run(path)
     assert r.status == "aborted" and "Ctrl-C" in r.reason
     with h5py.File(path, "r") as f:
-        assert f["/entry"].attrs["safe_state_tip"] == "retracted"
+        assert f["/entry"].attrs["safe_state_zcontrol"] == "retracted"
         assert f["/entry"].attrs["safe_state_shutter"] == "closed"
     filled = _lines_filled(r)
     assert 0 < filled < r.data["spectra"].shape[0]
@@ -173,7 +173,7 @@ def test_too_deep_press_refused_before_pressing(tmp_path):
     truth = station.world.ground_truth()["sample"]
     x_um, y_um = truth["x_nm"][0] / 1000.0, truth["y_nm"][0] / 1000.0
     station.world.lowest_tip_distance_nm = float("inf")
-    with pytest.raises(LimitError, match="max_press_depth_nm = 5"):
+    with pytest.raises(LimitError, match=r"press depth .* \[0, 5\] nm \(limits.max_press_depth_nm\)"):
         run(make_procedure("pressure-ramp", x_um=x_um, y_um=y_um), station, tmp_path / "deep.h5")
     r = read_run(tmp_path / "deep.h5")
     assert r.status == "failed" and "max_press_depth_nm" in r.reason
@@ -183,8 +183,8 @@ def test_too_deep_press_refused_before_pressing(tmp_path):
 
 def test_dry_run_reports_limits_and_time(station):
     report = make_procedure("raster", **SMALL).dry_run(station)
-    assert "stage and tip not moved" in report and "estimated time" in report
-    assert "inside stage travel" in report
+    assert "dry run, nothing moved" in report and "estimated time" in report
+    assert "stage travel x [0, 100] µm (limits.stage_travel_um.x)" in report
 
 
 def test_data_events_carry_what_the_file_records(station, tmp_path):

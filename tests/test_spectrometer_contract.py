@@ -53,7 +53,7 @@ class TestKymeraShutterContract(ShutterContract):
 def test_shutter_drives_the_excitation(world, shutter):
     shutter.open()
     assert world.shutter_open
-    shutter.close()
+    shutter.shut()
     assert not world.shutter_open
 
 

@@ -86,6 +86,7 @@ class Console(qw.QMainWindow):
         self.last_status: dict | None = None
         self.out_dir = Path(out_dir)
         self.worker: ProcedureWorker | None = None
+        self.plan = None  # the running (or last) run's plan, from the worker
         self.run_path: Path | None = None
         self.run_status: str | None = None
         self.run_reason: str | None = None
@@ -180,26 +181,25 @@ class Console(qw.QMainWindow):
         editors = self._editors[procedure or self.procedure_box.currentText()]
         return {name: editor_value(widget) for name, widget in editors.items()}
 
-    def _checked_procedure(self):
-        """The selected procedure built from the form and checked against the station's limits, or None after
-        logging why not. Returns (procedure, dry-run text)."""
-        name = self.procedure_box.currentText()
+    def _dry_run_text(self) -> str | None:
+        """The selected procedure's plan in words, or None after logging why it is refused."""
+        procedure = self._checked_parameters()
+        if procedure is None:
+            return None
         try:
-            procedure = make_procedure(name, **self.values(name))
             with self.station_lock:  # waits for a status read in progress
-                return procedure, procedure.dry_run(self.station)
-        except Exception as exc:  # ParameterError, LimitError, or anything a check raises: nothing starts
-            self.log(f"{name} refused: {exc}")
-            self.statusBar().showMessage(f"{name} refused: {exc}")
-            return None, ""
+                return procedure.dry_run(self.station)
+        except Exception as exc:  # LimitError, or anything planning raises: nothing starts
+            self._refused(f"{procedure.name} refused: {exc}")
+            return None
 
     # ---- actions ---------------------------------------------------------------------------------------
     def log(self, message: str) -> None:
         self.log_pane.appendPlainText(f"{datetime.now():%H:%M:%S}  {message}")
 
     def dry_run(self) -> None:
-        procedure, text = self._checked_procedure()
-        if procedure is not None:
+        text = self._dry_run_text()
+        if text is not None:
             self.log(text)
 
     def next_run_path(self, name: str) -> Path:
@@ -211,11 +211,25 @@ class Console(qw.QMainWindow):
             path = self.out_dir / f"{stem}-{n}.h5"
         return path
 
+    def _checked_parameters(self):
+        """The selected procedure built from the form, or None after logging why not."""
+        name = self.procedure_box.currentText()
+        try:
+            return make_procedure(name, **self.values(name))
+        except Exception as exc:  # ParameterError: nothing starts
+            self._refused(f"{name} refused: {exc}")
+            return None
+
+    def _refused(self, message: str) -> None:
+        self.log(message)
+        self.statusBar().showMessage(message)
+
     def start_run(self) -> bool:
-        """Check the form and the limits, then start the run in a worker; False (why: in the log) if not."""
+        """Check the form, then start the run in a worker, which plans it (checking the limits) before anything
+        moves; False (why: in the log) if the form is refused. A plan's refusal arrives as ``refused``."""
         if self.is_running():
             return False
-        procedure, _ = self._checked_procedure()
+        procedure = self._checked_parameters()
         if procedure is None:
             return False
         try:
@@ -228,17 +242,16 @@ class Console(qw.QMainWindow):
         self.run_path = self.next_run_path(procedure.name)
         self.run_status = self.run_reason = None
         self.progress_bar.reset()
-        self.views.reset(procedure, self._channel_labels())
+        self.plan = None
         self.worker = worker = ProcedureWorker(procedure, self.station, self.run_path,
                                                station_lock=self.station_lock)
-        for signal, slot in ((worker.wavelengths, self.views.set_wavelengths), (worker.log, self.log),
+        for signal, slot in ((worker.planned, self._on_planned), (worker.refused, self._on_refused),
+                             (worker.wavelengths, self.views.set_wavelengths), (worker.log, self.log),
                              (worker.progress, self._on_progress), (worker.status, self._on_status),
                              (worker.data, self.views.on_data), (worker.failed, self._on_failed),
                              (worker.finished, self._on_finished)):
             signal.connect(slot)
-        estimate_s = procedure.estimate_s(self.station)
-        self.log(f"{procedure.name} started: {self.run_path} (estimated {estimate_s:.1f} s)")
-        self.statusBar().showMessage(f"{procedure.name} running: {self.run_path}")
+        self.statusBar().showMessage(f"{procedure.name} planning: {self.run_path}")
         self._active = True
         self._set_running(True)
         self.station_label.setText("held by the run")
@@ -296,6 +309,16 @@ class Console(qw.QMainWindow):
                 for i in range(int(self.station.tcspc.n_channels))]
 
     # ---- events from the worker (UI thread, queued) ---------------------------------------------------
+    def _on_planned(self, plan) -> None:
+        self.plan = plan
+        self.views.reset(plan, self._channel_labels())
+        self.log(f"{plan.procedure} started: {self.run_path} (estimated {plan.estimate_s:.1f} s)")
+        self.statusBar().showMessage(f"{plan.procedure} running: {self.run_path}")
+
+    def _on_refused(self, message: str) -> None:
+        self.run_status = "refused"
+        self._refused(message)
+
     def _on_progress(self, done: int, total: int, message: str) -> None:
         self.progress_bar.setMaximum(max(total, 1))
         self.progress_bar.setValue(min(done, max(total, 1)))
@@ -321,6 +344,9 @@ class Console(qw.QMainWindow):
         self.run_status = self.run_status or status
         self._active = False
         self._set_running(False)
+        if status == "refused":  # nothing ran: the worker is done with
+            self.worker.wait()
+            self.worker = None
         self.views.redraw()
 
     # ---- closing -----------------------------------------------------------------------------------------

@@ -32,6 +32,13 @@ def _pixel_rect(x: np.ndarray, y: np.ndarray) -> QRectF:
     return QRectF(float(x[0]) - dx / 2, float(y[0]) - dy / 2, dx * x.size, dy * y.size)
 
 
+def _axis_label(name: str, prefix: str = "") -> str:
+    """``x_um`` -> "x (µm)", ``lag_ns`` -> "lag (ns)": an axis name as a plot label."""
+    quantity, _, unit = name.rpartition("_")
+    unit = {"um": "µm"}.get(unit, unit)
+    return f"{prefix}{quantity} ({unit})" if quantity else name
+
+
 class LiveViews(qw.QSplitter):
     """The curve view above the map view (with its channel choice for photon-counting runs).
 
@@ -169,17 +176,16 @@ class LiveViews(qw.QSplitter):
         self._dirty = True
 
     # ---- what a run shows ------------------------------------------------------------------------------
-    def reset(self, procedure: Any, channel_labels: Sequence[str] = ()) -> None:
-        """Empty the views and choose what they show for ``procedure``; ``channel_labels`` name the photon
-        counter's inputs, one per channel:
+    def reset(self, plan: Any, channel_labels: Sequence[str] = ()) -> None:
+        """Empty the views and show what ``plan.views`` asks for (its first view picks the mode);
+        ``channel_labels`` name the photon counter's inputs, one per channel:
 
-        - a confocal raster (``axes_um``): the count image of the scan in progress in µm, summed over the
+        - ``count-map``: the count image of the scan in progress on the plan's µm axes, summed over the
           channels or one channel (``channel_box``); the curve view: the last line;
-        - g2 (``lag_edges_ps``): the curve view shows g2 vs lag (ns); no map;
-        - a time trace (``n_bins`` and ``bin_s``): the curve view shows counts per bin vs time (s); no map;
-        - a series of spectra (a ``frames`` parameter): the latest spectrum, and the map one row per frame;
-        - any other procedure writing ``spectra``: the latest spectrum, and its integrated counts on the map
-          (a raster's ``axes_nm``, a line's ``axis_nm``, or the step number).
+        - ``g2`` / ``trace``: the curve view shows the dataset against the plan's lag or time axis; no map;
+        - ``frames``: the latest spectrum, and the map one row per frame;
+        - ``map`` / ``line`` of spectra: the latest spectrum, and its integrated counts on the map against the
+          plan's axes; any other (``approach``, ``ramp``, ``spectrum``): integrated counts against the step.
         """
         self._unplaced.clear()
         self._curve_x = self._curve_y = None
@@ -195,48 +201,46 @@ class LiveViews(qw.QSplitter):
         self.map_image.clear()
         self.map_panel.setVisible(True)
         self.channel_row.setVisible(False)
-        values = procedure.params.values
-        if hasattr(procedure, "axes_um"):
-            self._setup_count_map(procedure, list(channel_labels))
-        elif hasattr(procedure, "lag_edges_ps"):
-            edges_ps = np.asarray(procedure.lag_edges_ps(), float)
-            self._setup_curve("g2", "g2", 0.5 * (edges_ps[:-1] + edges_ps[1:]) / 1000.0, "lag (ns)", "g2")
-        elif hasattr(procedure, "n_bins") and "bin_s" in values:
-            bin_s = float(values["bin_s"])
-            self._setup_curve("counts", f"counts per {bin_s:g} s bin",
-                              (np.arange(procedure.n_bins()) + 0.5) * bin_s, "time (s)", "counts per bin")
-        elif "frames" in values:
-            self._mode, self._handlers = "frames", {"spectra": self._take_frame}
-            self._frame_rows = max(1, min(int(values["frames"]), _MAX_FRAME_ROWS))
+        view = plan.views[0] if plan.views else None
+        kind = view.kind if view is not None else "spectrum"
+        if kind == "count-map":
+            self._setup_count_map(plan, view, list(channel_labels))
+        elif kind in ("g2", "trace"):
+            self._setup_curve(view.dataset, view.title, np.asarray(plan.axis(view.axes[0]), float),
+                              _axis_label(view.axes[0]), "g2" if kind == "g2" else "counts per bin")
+        elif kind == "frames":
+            self._mode, self._handlers = "frames", {view.dataset: self._take_frame}
+            self._frame_rows = max(1, min(int(plan.dataset(view.dataset).shape[0]), _MAX_FRAME_ROWS))
             self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
-            self._set_labels(self.map_plot, "spectra vs frame", "wavelength (nm)", "frame")
+            self._set_labels(self.map_plot, view.title, "wavelength (nm)", "frame")
             self._show_map_as(2, lock_aspect=False)
         else:
-            self._setup_spectral_map(procedure)
+            self._setup_spectral_map(plan, view)
         self._dirty = False
 
-    def _setup_spectral_map(self, procedure: Any) -> None:
+    def _setup_spectral_map(self, plan: Any, view: Any) -> None:
         self._mode, self._handlers = "spectra", {"spectra": self._take_spectrum}
         self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
-        if hasattr(procedure, "axes_nm"):
-            x_nm, y_nm = procedure.axes_nm()
-            self._map = np.full((y_nm.size, x_nm.size), np.nan)
-            self._map_rect = _pixel_rect(x_nm, y_nm)
-            labels = ("stage x (nm)", "stage y (nm)")
+        if view is not None and view.kind == "map":
+            x, y = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
+            self._map = np.full((y.size, x.size), np.nan)
+            self._map_rect = _pixel_rect(x, y)
+            labels = tuple(_axis_label(name, "stage ") for name in view.axes[:2])
         else:
-            if hasattr(procedure, "axis_nm"):
-                self._line_axis = np.asarray(procedure.axis_nm(), float)
+            if view is not None and view.kind == "line":
+                self._line_axis = np.asarray(plan.axis(view.axes[0]), float)
             self._map = np.full(self._line_axis.size if self._line_axis is not None else 0, np.nan)
-            labels = ("stage x (nm)" if self._line_axis is not None else "step", "integrated counts")
+            labels = (_axis_label(view.axes[0], "stage ") if self._line_axis is not None else "step",
+                      "integrated counts")
         self._set_labels(self.map_plot, "integrated counts", *labels)
         self._show_map_as(self._map.ndim)
 
-    def _setup_count_map(self, procedure: Any, channel_labels: list[str]) -> None:
-        x_um, y_um = (np.asarray(a, float) for a in procedure.axes_um())
+    def _setup_count_map(self, plan: Any, view: Any, channel_labels: list[str]) -> None:
+        x_um, y_um = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
         n_channels = len(channel_labels)
-        self._mode, self._handlers = "counts", {"counts": self._take_count_line}
+        self._mode, self._handlers = "counts", {view.dataset: self._take_count_line}
         self._counts = np.full((n_channels, y_um.size, x_um.size), np.nan)
-        self._n_scans = int(procedure.params.values.get("scans", 1))
+        self._n_scans = int(plan.dataset(view.dataset).shape[0])
         self._curve_x = x_um
         self._map_rect = _pixel_rect(x_um, y_um)
         choice = self.channel_box.currentIndex()
@@ -246,8 +250,8 @@ class LiveViews(qw.QSplitter):
         self.channel_box.setCurrentIndex(choice if 0 <= choice < self.channel_box.count() else 0)
         self.channel_box.blockSignals(False)
         self.channel_row.setVisible(True)
-        self._set_labels(self.spectrum_plot, "last line", "stage x (µm)", "counts")
-        self._set_labels(self.map_plot, "counts", "stage x (µm)", "stage y (µm)")
+        self._set_labels(self.spectrum_plot, "last line", _axis_label(view.axes[0], "stage "), "counts")
+        self._set_labels(self.map_plot, view.title, *(_axis_label(name, "stage ") for name in view.axes[:2]))
         self._show_map_as(2)
 
     def _setup_curve(self, dataset: str, title: str, x: np.ndarray, x_label: str, y_label: str) -> None:

@@ -24,6 +24,9 @@ class ProcedureWorker(QObject):
 
     Signals (emitted from the worker thread, delivered queued to UI-thread receivers):
 
+    - ``planned(plan)``: the run's plan, made in the worker thread before anything moves (the views draw
+      what it declares);
+    - ``refused(message)``: the plan refused the run (``"<procedure> refused: <why>"``); no file was made;
     - ``wavelengths(ndarray)``: the spectrometer's pixel wavelengths (nm), once, before the run starts;
     - ``progress(done, total, message)``;
     - ``log(message)``;
@@ -34,6 +37,8 @@ class ProcedureWorker(QObject):
     - ``finished(status)``: the thread is done; ``status`` is the final status, or ``"failed"``.
     """
 
+    planned = pyqtSignal(object)
+    refused = pyqtSignal(str)
     wavelengths = pyqtSignal(object)
     progress = pyqtSignal(int, int, str)
     log = pyqtSignal(str)
@@ -43,8 +48,9 @@ class ProcedureWorker(QObject):
     finished = pyqtSignal(str)
 
     def __init__(self, procedure: Procedure, station: Any, out_path: str | Path, overwrite: bool = False,
-                 station_lock: threading.Lock | None = None):
+                 station_lock: threading.Lock | None = None, plan: Any = None):
         super().__init__()
+        self.plan = plan  # made by the console for this station; None: the run makes it
         self.station_lock = station_lock  # held for the whole run: the status poller keeps off the station
         self.procedure = procedure
         self.station = station
@@ -106,10 +112,18 @@ class ProcedureWorker(QObject):
     def _run(self) -> None:
         try:
             with self.station_lock or contextlib.nullcontext():
+                if self.plan is None:
+                    try:
+                        self.plan = self.procedure.plan(self.station)
+                    except Exception as exc:  # a refusal before anything moves: no file, nothing to record
+                        self.final_status = "refused"
+                        self.refused.emit(f"{self.procedure.name} refused: {exc}")
+                        return
+                self.planned.emit(self.plan)
                 if self.station.has_role("spectrometer"):
                     self.wavelengths.emit(np.asarray(self.station.spectrometer.wavelengths_nm(), float))
                 run(self.procedure, self.station, self.out_path, control=self.control, listeners=[self._listen],
-                    overwrite=self.overwrite)
+                    overwrite=self.overwrite, plan=self.plan)
         except BaseException as exc:  # noqa: BLE001 - a failed run is reported, never raised into Qt
             self.error = f"{type(exc).__name__}: {exc}"
             if self.final_status is None:

@@ -1,8 +1,10 @@
 """The one run loop every procedure goes through.
 
-A procedure declares its parameters (units, bounds) and the roles it needs, checks the station's limits in
-``check`` (before anything moves), pre-allocates its datasets in ``prepare`` and does the work in
-``execute``, calling ``ctx.checkpoint()`` at safe points and ``ctx.progress()`` as it goes.
+A procedure declares its parameters (units, bounds) and the roles it needs, describes the whole run in
+``make_plan`` (points, file layout, interlocks with the station's limits, estimates, views: a ``Plan``, made
+once before anything moves) and does the work in ``execute`` from ``ctx.plan``, calling
+``ctx.checkpoint()`` at safe points and ``ctx.progress()`` as it goes. The run loop lays out the file from
+the plan, so the file's datasets are the plan's.
 
 ``run()`` owns the exits: on completion, operator stop, abort, any exception or Ctrl-C it first puts the
 station in its safe state (tip withdrawn, shutter closed), then records in the file what happened and why,
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tepl import __version__
+from tepl.plan import Plan, PlanBuilder
 from tepl.procedures.params import Parameter, ParameterSet
 from tepl.roles import LimitError
 
@@ -86,10 +89,11 @@ class RunContext:
     """What ``execute`` gets: the station, the recorder, events and the operator's requests."""
 
     def __init__(self, station: Any, recorder: Any, control: RunControl,
-                 listeners: list[Callable[[Event], None]]):
+                 listeners: list[Callable[[Event], None]], plan: Plan):
         self.station = station
         self.recorder = recorder
         self.control = control
+        self.plan = plan
         self._listeners = listeners
 
     def emit(self, event: Event) -> None:
@@ -100,6 +104,14 @@ class RunContext:
         """Record ``/entry/data/<name>[index] = value`` and tell listeners (live plots) about it."""
         self.recorder.write(name, index, value)
         self.emit(Event("data", name, data={"name": name, "index": index, "value": value}))
+
+    def create(self, name: str, length: int) -> None:
+        """Allocate a dataset the plan declared with a size known only once measured (``length`` along its
+        open dimension)."""
+        spec = self.plan.dataset(name)
+        shape = tuple(length if n is None else n for n in spec.shape)
+        self.recorder.add_dataset(name, shape, spec.dims, spec.unit, dtype=spec.dtype, signal=spec.signal,
+                                  **({} if spec.fill is None else {"fill": spec.fill}))
 
     def progress(self, done: int, total: int, message: str = "") -> None:
         self.emit(Event("progress", message, done, total))
@@ -140,30 +152,27 @@ class Procedure:
         return self.params[name]
 
     # ---- hooks ---------------------------------------------------------------------------------
-    def check(self, station: Any) -> list[str]:
-        """Check the parameters against the station's limits; raise LimitError, return checks done."""
-        return []
-
-    def estimate_s(self, station: Any) -> float:
-        """Estimated duration in seconds (instrument time, excluding computation)."""
-        return 0.0
-
-    def prepare(self, ctx: RunContext) -> None:
-        """Pre-allocate datasets and axes in ``ctx.recorder``."""
+    def make_plan(self, station: Any, plan: PlanBuilder) -> None:
+        """Describe the run into ``plan``: points, axes and datasets, interlocks (checking every planned
+        value against the station's limits), time and memory estimates, live views. Reads the station,
+        never moves it. Default: a run that writes no data."""
 
     def execute(self, ctx: RunContext) -> None:
+        """Carry out ``ctx.plan``."""
         raise NotImplementedError
 
     # ---- shared -------------------------------------------------------------------------------
-    def dry_run(self, station: Any) -> str:
-        """Walk the checks without moving anything; report limits checked and estimated time."""
+    def plan(self, station: Any) -> Plan:
+        """The whole run, described once before anything moves; LimitError names the limit a planned value
+        would break."""
         self._check_roles(station)
-        checks = self.check(station)
-        lines = [f"procedure {self.name} on station {station.name}: dry run, stage and tip not moved"]
-        lines += [f"  {p.name} = {self.params[p.name]!r} {p.unit}".rstrip() for p in self.parameters]
-        lines += [f"  ok: {c}" for c in checks]
-        lines.append(f"  estimated time: {self.estimate_s(station):.1f} s")
-        return "\n".join(lines)
+        builder = PlanBuilder(self.name, station.name, self.params.as_record())
+        self.make_plan(station, builder)
+        return builder.build()
+
+    def dry_run(self, station: Any) -> str:
+        """The plan in words; nothing moves."""
+        return self.plan(station).describe()
 
     def _check_roles(self, station: Any) -> None:
         missing = [r for r in self.roles if not station.has_role(r)]
@@ -191,25 +200,47 @@ def _restore_sigint(previous_handler) -> None:
         signal.signal(signal.SIGINT, previous_handler)
 
 
+def lay_out(recorder: Any, plan: Plan) -> None:
+    """Create the plan's axes, pre-allocated datasets, streams and attributes in the run file."""
+    from tepl.data.tags import add_tags
+
+    for axis in plan.axes:
+        recorder.add_axis(axis.name, axis.values, axis.unit, dim=axis.dim)
+    for spec in plan.datasets:
+        if spec.allocated:
+            recorder.add_dataset(spec.name, spec.shape, spec.dims, spec.unit, dtype=spec.dtype, signal=spec.signal,
+                                 **({} if spec.fill is None else {"fill": spec.fill}))
+    for stream in plan.streams:
+        if stream.kind != "tags":
+            raise ValueError(f"plan of {plan.procedure}: unknown stream kind {stream.kind!r}")
+        add_tags(recorder, **stream.options)
+    for target, attrs in plan.attrs.items():
+        if target.startswith("/") or any(spec.name == target and spec.allocated for spec in plan.datasets) \
+                or any(axis.name == target for axis in plan.axes):
+            recorder.set_attrs(target, **attrs)
+
+
 def run(procedure: Procedure, station: Any, out_path: str | Path,
         control: RunControl | None = None, listeners: list[Callable[[Event], None]] | None = None,
-        overwrite: bool = False) -> Path:
+        overwrite: bool = False, plan: Plan | None = None) -> Path:
     """Run ``procedure`` on ``station`` into one HDF5 file; return its path.
 
-    Parameters and limits are checked before the file is created and before anything moves. Whatever
+    The plan (``procedure.plan(station)`` unless one made for this station is given) checks parameters and
+    limits before the file is created and before anything moves. Whatever
     happens afterwards, the station is put in its safe state first, then the file is closed with status
     ``complete`` (with a reason when the operator stopped early), ``aborted`` or ``failed`` and the reason.
     Exceptions and Ctrl-C are re-raised after the file is closed.
     """
     from tepl.data.recorder import Recorder
 
-    procedure._check_roles(station)
-    procedure.check(station)
+    plan = plan if plan is not None else procedure.plan(station)
+    if plan.procedure != procedure.name or plan.station != station.name:
+        raise ValueError(f"the plan is of {plan.procedure} on {plan.station}, not {procedure.name} on {station.name}")
     control = control or RunControl()
     previous_handler = _catch_sigint(control)
     try:
         recorder = Recorder(
-            out_path, procedure=procedure.name, parameters=procedure.params.as_record(),
+            out_path, procedure=procedure.name, parameters=dict(plan.parameters),
             config_text=station.config.text, instruments=station.settings(),
             software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
             overwrite=overwrite,
@@ -217,11 +248,11 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     except BaseException:
         _restore_sigint(previous_handler)
         raise
-    ctx = RunContext(station, recorder, control, list(listeners or []))
+    ctx = RunContext(station, recorder, control, list(listeners or []), plan)
     status, reason, error = "complete", None, None
     pending: BaseException | None = None
     try:
-        procedure.prepare(ctx)
+        lay_out(recorder, plan)
         recorder.flush()
         procedure.execute(ctx)
         if control.stop_requested:  # complete as far as it went: the file's status stays in the contract

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from tepl.plan import PlanBuilder
+from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
-from tepl.procedures.common import check_acquisition, check_stage_point
 from tepl.procedures.params import Parameter
+from tepl.procedures.sweeps import centred_grid, grid_points
 
 _PIXEL_OVERHEAD_S = 0.01  # stage settle + FIFO drain per pixel, for the time estimate
-
-
-def grid_um(center_um: float, size_um: float, step_um: float) -> np.ndarray:
-    """Pixel centres (µm, stage coordinates) of a line of ``size_um`` centred on ``center_um``."""
-    n = int(round(size_um / step_um)) + 1
-    return center_um + (np.arange(n) - (n - 1) / 2.0) * step_um
 
 
 def shift_whole_pixels(data: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -46,7 +42,7 @@ class ConfocalRaster(Procedure):
         Parameter("size_x_um", 20.0, "µm", 0.0, 100.0, doc="scan width"),
         Parameter("size_y_um", 20.0, "µm", 0.0, 100.0, doc="scan height"),
         Parameter("step_um", 0.5, "µm", 0.01, 50.0, doc="pixel pitch"),
-        Parameter("dwell_s", 0.1, "s", 1e-3, 60.0, doc="photon counting time per pixel"),
+        Parameter("dwell_s", 0.1, "s", 1e-3, 60.0, limit="acquisition_s", doc="photon counting time per pixel"),
         Parameter("scans", 1, "", 1, 100, kind=int, doc="consecutive scans, summed after drift correction"),
         Parameter("order", "raster", kind=str, choices=("raster", "snake"),
                   doc="raster: every line left to right; snake: alternate"),
@@ -57,10 +53,6 @@ class ConfocalRaster(Procedure):
     )
 
     # ---- geometry and bins --------------------------------------------------------------------
-    def axes_um(self) -> tuple[np.ndarray, np.ndarray]:
-        return (grid_um(self["center_x_um"], self["size_x_um"], self["step_um"]),
-                grid_um(self["center_y_um"], self["size_y_um"], self["step_um"]))
-
     def flim_bins(self, counter) -> tuple[int, int]:
         """(TCSPC bins per FLIM bin, number of FLIM bins) for the counter's resolution and laser period."""
         resolution_ps = counter.resolution_ps()
@@ -73,71 +65,60 @@ class ConfocalRaster(Procedure):
         """True when laser pulses reach the sync input (TCSPC decays possible)."""
         return bool(np.isfinite(counter.sync_period_ps()))
 
-    def check(self, station) -> list[str]:
-        x_um, y_um = self.axes_um()
-        checks = [check_acquisition(station, self["dwell_s"])]
-        for corner_x in (x_um[0], x_um[-1]):
-            for corner_y in (y_um[0], y_um[-1]):
-                check_stage_point(station, corner_x, corner_y, "scan corner")
-        checks.append(f"all {x_um.size} x {y_um.size} pixels inside stage travel")
-        if self.pulsed(station.tcspc):
-            factor, n_bins = self.flim_bins(station.tcspc)
-            checks.append(f"FLIM cube of {n_bins} bins of {factor * station.tcspc.resolution_ps():g} ps")
-        else:
-            checks.append("no laser pulses on the sync input (CW): counts only, no FLIM cube")
-        return checks
-
-    def estimate_s(self, station) -> float:
-        x_um, y_um = self.axes_um()
-        return self["scans"] * x_um.size * y_um.size * (self["dwell_s"] + _PIXEL_OVERHEAD_S)
-
-    def prepare(self, ctx: RunContext) -> None:
-        x_um, y_um = self.axes_um()
-        counter = ctx.station.tcspc
+    def make_plan(self, station, plan: PlanBuilder) -> None:
+        counter = station.tcspc
         n_ch, n_scans = counter.n_channels, self["scans"]
-        rec = ctx.recorder
+        x_um = plan.axis("x_um", centred_grid(self["center_x_um"], self["size_x_um"], self["step_um"]), "µm")
+        y_um = plan.axis("y_um", centred_grid(self["center_y_um"], self["size_y_um"], self["step_um"]), "µm")
+        pixels = grid_points(x_um, y_um, self["order"], n_scans)
+        plan.points(("scan", "iy", "ix"), scan=pixels["scan"], iy=pixels["iy"], ix=pixels["ix"], x_um=pixels["x"],
+                    y_um=pixels["y"], dwell_s=np.full(pixels["ix"].size, self["dwell_s"]))
+        interlocks.stage_travel(plan, station, x_um, y_um, "scan corner")
+        interlocks.acquisition(plan, station, self["dwell_s"])
+        interlocks.count_rate(plan, station)
         shape = (y_um.size, x_um.size)
-        rec.add_dataset("counts", (n_scans, n_ch) + shape, ("scan", "channel", "y_um", "x_um"), "counts",
-                        dtype="u4", signal=True)
-        rec.add_axis("y_um", y_um, "µm")
-        rec.add_axis("x_um", x_um, "µm")
-        rec.add_dataset("counts_sum", (n_ch,) + shape, ("channel", "y_um", "x_um"), "counts")
-        rec.add_dataset("scans_summed", shape, ("y_um", "x_um"), "", dtype="u2")
+        plan.dataset("counts", (n_scans, n_ch) + shape, ("scan", "channel", "y_um", "x_um"), "counts", dtype="u4",
+                     signal=True)
+        plan.dataset("counts_sum", (n_ch,) + shape, ("channel", "y_um", "x_um"), "counts")
+        plan.dataset("scans_summed", shape, ("y_um", "x_um"), "", dtype="u2")
+        plan.view("count-map", "counts", ("x_um", "y_um"), "counts")
+        n_bins = 1
         if self.pulsed(counter):
             factor, n_bins = self.flim_bins(counter)
-            rec.add_dataset("flim", (n_ch,) + shape + (n_bins,), ("channel", "y_um", "x_um", "tcspc_time_ns"),
-                            "counts", dtype="u4")
             resolution_ps = counter.resolution_ps()
-            rec.add_axis("tcspc_time_ns", np.arange(n_bins) * factor * resolution_ps / 1000.0, "ns")
-            rec.set_attrs("tcspc_time_ns", description="start of each TCSPC bin after the sync pulse")
+            plan.axis("tcspc_time_ns", np.arange(n_bins) * factor * resolution_ps / 1000.0, "ns",
+                      description="start of each TCSPC bin after the sync pulse")
             sync_hz, _ = counter.count_rates()
-            rec.set_attrs("flim", sync_rate_hz=float(sync_hz), dwell_s=self["dwell_s"],
-                          description="decays summed over the scans (see scans_summed); laser pulses per pixel "
-                                      "= scans_summed x dwell_s x sync_rate_hz, for a dead-time correction")
-        rec.add_dataset("drift_nm", (n_scans, 2), ("scan", "xy"), "nm")
-        rec.set_attrs("drift_nm", columns="x, y",
-                      description="sample drift since the first scan, measured by cross-correlation")
-        rec.add_dataset("scan_start_s", (n_scans,), ("scan",), "s")
-        rec.set_attrs("/entry/data", channel_names=", ".join(ctx.station.counter_channel_labels()))
-
-    def _lines(self, n_x: int, n_y: int):
-        for iy in range(n_y):
-            cols = list(range(n_x))
-            if self["order"] == "snake" and iy % 2 == 1:
-                cols.reverse()
-            yield iy, cols
+            plan.dataset("flim", (n_ch,) + shape + (n_bins,), ("channel", "y_um", "x_um", "tcspc_time_ns"),
+                         "counts", dtype="u4", sync_rate_hz=float(sync_hz), dwell_s=self["dwell_s"],
+                         tcspc_bins_per_bin=factor,
+                         description="decays summed over the scans (see scans_summed); laser pulses per pixel "
+                                     "= scans_summed x dwell_s x sync_rate_hz, for a dead-time correction")
+            plan.check(f"FLIM cube of {n_bins} bins of {factor * resolution_ps:g} ps")
+            plan.view("decay", "flim", ("tcspc_time_ns",), "decay")
+        else:
+            plan.check("no laser pulses on the sync input (CW): counts only, no FLIM cube")
+        plan.dataset("drift_nm", (n_scans, 2), ("scan", "xy"), "nm", columns="x, y",
+                     description="sample drift since the first scan, measured by cross-correlation")
+        plan.dataset("scan_start_s", (n_scans,), ("scan",), "s")
+        plan.attrs("/entry/data", channel_names=", ".join(station.counter_channel_labels()))
+        plan.estimate(n_scans * x_um.size * y_um.size * (self["dwell_s"] + _PIXEL_OVERHEAD_S))
+        cube_bytes = n_ch * x_um.size * y_um.size * n_bins * 4
+        plan.memory("FLIM cube of the scan and its sum", 2 * cube_bytes)
+        plan.memory("count images", n_ch * x_um.size * y_um.size * (4 + 8))
 
     # ---- run ----------------------------------------------------------------------------------
     def execute(self, ctx: RunContext) -> None:
         from tepl.analysis.drift import image_shift
         from tepl.analysis.tcspc import decay_histogram
 
-        st, rec = ctx.station, ctx.recorder
+        st, rec, plan = ctx.station, ctx.recorder, ctx.plan
         counter = st.tcspc
-        x_um, y_um = self.axes_um()
-        n_x, n_y, n_ch = x_um.size, y_um.size, counter.n_channels
-        pulsed = self.pulsed(counter)
-        factor, n_bins = self.flim_bins(counter) if pulsed else (1, 1)
+        n_x, n_y, n_ch = plan.axis("x_um").size, plan.axis("y_um").size, counter.n_channels
+        points = list(plan.points.rows())
+        pulsed = plan.has_dataset("flim")
+        factor = int(plan.attrs["flim"]["tcspc_bins_per_bin"]) if pulsed else 1
+        n_bins = plan.axis("tcspc_time_ns").size if pulsed else 1
         n_scans = self["scans"]
         total_lines = n_scans * n_y
         flim_sum = np.zeros((n_ch, n_y, n_x, n_bins), np.uint32)
@@ -149,11 +130,14 @@ class ConfocalRaster(Procedure):
             ctx.write("scan_start_s", scan, st.now_s() - t_run0)
             image = np.zeros((n_ch, n_y, n_x), np.uint32)
             cube = np.zeros((n_ch, n_y, n_x, n_bins), np.uint32)
-            for iy, cols in self._lines(n_x, n_y):
-                for ix in cols:
+            scan_points = points[scan * n_x * n_y:(scan + 1) * n_x * n_y]
+            for start in range(0, len(scan_points), n_x):
+                iy = scan_points[start]["iy"]
+                for point in scan_points[start:start + n_x]:
                     ctx.checkpoint()
-                    st.stage.move_and_wait_um(x=float(x_um[ix]), y=float(y_um[iy]))
-                    block = counter.t3(self["dwell_s"]) if pulsed else counter.t2(self["dwell_s"])
+                    ix = point["ix"]
+                    st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
+                    block = counter.t3(point["dwell_s"]) if pulsed else counter.t2(point["dwell_s"])
                     image[:, iy, ix] = np.bincount(block.channel.astype(np.int64), minlength=n_ch)[:n_ch]
                     if pulsed:
                         keep = block.dtime < factor * n_bins

@@ -9,9 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from tepl.analysis.tcspc import g2_normalisation
+from tepl.plan import PlanBuilder
+from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
-from tepl.procedures.common import check_acquisition, check_stage_point, move_to_spot
-from tepl.procedures.params import Parameter
+from tepl.procedures.moves import move_to_spot
+from tepl.procedures.params import Parameter, ParameterError
+from tepl.roles import LimitError
+
+_TAG_BYTES = 8 + 1  # one T2 tag in the file: time (int64) and channel (int8)
 
 _POSITION = (
     Parameter("x_um", 50.0, "µm", 0.0, 100.0, doc="stage x of the emitter"),
@@ -24,22 +29,26 @@ class _TagProcedure(Procedure):
 
     roles = ("stage", "tcspc")
 
-    def check(self, station) -> list[str]:
-        checks = [check_stage_point(station, self["x_um"], self["y_um"]),
-                  check_acquisition(station, self["acquisition_s"])]
+    def plan_tags(self, station, plan: PlanBuilder) -> None:
+        """The spot, the acquisition, the count-rate interlock, the block points and the tag store."""
+        counter = station.tcspc
+        interlocks.stage_travel(plan, station, self["x_um"], self["y_um"])
+        interlocks.acquisition(plan, station, self["acquisition_s"])
+        interlocks.count_rate(plan, station)
+        block_s = min(self["block_s"], self["acquisition_s"])
         if self["block_s"] > self["acquisition_s"]:
-            checks.append(f"block_s {self['block_s']:g} s longer than the acquisition: one block")
-        return checks
-
-    def estimate_s(self, station) -> float:
-        return self["acquisition_s"]
-
-    def add_tags(self, ctx: RunContext) -> None:
-        from tepl.data.tags import add_tags
-
-        counter = ctx.station.tcspc
-        add_tags(ctx.recorder, "T2", resolution_ps=counter.resolution_ps(), sync_period_ps=counter.sync_period_ps(),
-                 n_channels=counter.n_channels, duration_s=self["acquisition_s"])
+            plan.check(f"block_s {self['block_s']:g} s longer than the acquisition: one block")
+        n_blocks = int(np.ceil(self["acquisition_s"] / block_s - 1e-9))
+        starts = np.arange(n_blocks) * block_s
+        plan.points(("block",), block=np.arange(n_blocks), start_s=starts,
+                    duration_s=np.minimum(block_s, self["acquisition_s"] - starts))
+        max_rate = station.limits.count_rate_per_s.high
+        max_tags = int(min(max_rate * counter.n_channels * self["acquisition_s"], 2**62))
+        plan.stream("tags", max_tags * _TAG_BYTES, mode="T2", resolution_ps=counter.resolution_ps(),
+                    sync_period_ps=counter.sync_period_ps(), n_channels=counter.n_channels,
+                    duration_s=self["acquisition_s"])
+        plan.memory("one block of tags", int(max_rate * counter.n_channels * block_s) * _TAG_BYTES)
+        plan.estimate(self["acquisition_s"])
 
     def blocks(self, ctx: RunContext):
         """Move to the spot, then yield (T2 block, its start in s from the measurement start) until the
@@ -50,7 +59,7 @@ class _TagProcedure(Procedure):
         sync_hz, rates = ctx.station.tcspc.count_rates()
         ctx.log("count rates before the measurement: " + ", ".join(f"channel {i} {r:.4g} /s"
                                                                     for i, r in enumerate(rates)))
-        block_s = min(self["block_s"], self["acquisition_s"])
+        block_s = float(ctx.plan.points["duration_s"][0])
         start_s, n_photons = 0.0, 0
         stream = ctx.station.tcspc.iter_t2(self["acquisition_s"], block_s=block_s)
         try:
@@ -75,7 +84,7 @@ class G2(_TagProcedure):
     name = "g2"
     summary = "Hanbury Brown-Twiss correlation of two SPADs from T2 time tags at one position"
     parameters = _POSITION + (
-        Parameter("acquisition_s", 60.0, "s", 1e-3, 36_000.0, doc="measurement time"),
+        Parameter("acquisition_s", 60.0, "s", 1e-3, 36_000.0, limit="acquisition_s", doc="measurement time"),
         Parameter("bin_ns", 0.5, "ns", 0.001, 1000.0, doc="correlation bin width"),
         Parameter("window_ns", 200.0, "ns", 1.0, 1e6, doc="largest |lag| kept"),
         Parameter("block_s", 1.0, "s", 0.01, 60.0, doc="tags are read, stored and correlated per block"),
@@ -87,34 +96,26 @@ class G2(_TagProcedure):
         n_half = int(np.ceil(self["window_ns"] / self["bin_ns"] - 0.5))
         return (np.arange(-n_half, n_half + 2) - 0.5) * self["bin_ns"] * 1000.0
 
-    def check(self, station) -> list[str]:
-        checks = super().check(station)
+    def make_plan(self, station, plan: PlanBuilder) -> None:
         n = station.tcspc.n_channels
         for key in ("channel_a", "channel_b"):
             if self[key] >= n:
-                from tepl.roles import LimitError
-
                 raise LimitError(f"{key} = {self[key]}: the TCSPC has channels 0..{n - 1}")
         if self["channel_a"] == self["channel_b"]:
-            from tepl.procedures.params import ParameterError
-
             raise ParameterError("channel_a and channel_b must be different detectors (one SPAD's dead time "
                                  "hides its own short lags)")
+        self.plan_tags(station, plan)
         splitter = station.counter_splitter()
         if splitter != "50-50":
-            checks.append(f"note: splitter is {splitter!r}, so this is a cross-correlation of two bands, "
-                          "not an HBT g2")
-        return checks
-
-    def prepare(self, ctx: RunContext) -> None:
+            plan.check(f"note: splitter is {splitter!r}, so this is a cross-correlation of two bands, "
+                       "not an HBT g2")
         edges = self.lag_edges_ps()
-        rec = ctx.recorder
-        n = edges.size - 1
-        rec.add_dataset("g2", (n,), ("lag_ns",), "", signal=True)
-        rec.add_axis("lag_ns", 0.5 * (edges[:-1] + edges[1:]) / 1000.0, "ns")
-        rec.add_dataset("coincidences", (n,), ("lag_ns",), "counts", dtype="u8")
-        rec.add_dataset("photons", (ctx.station.tcspc.n_channels,), ("channel",), "counts", dtype="u8")
-        self.add_tags(ctx)
+        n_lags = edges.size - 1
+        plan.axis("lag_ns", 0.5 * (edges[:-1] + edges[1:]) / 1000.0, "ns")
+        plan.dataset("g2", (n_lags,), ("lag_ns",), "", signal=True)
+        plan.dataset("coincidences", (n_lags,), ("lag_ns",), "counts", dtype="u8")
+        plan.dataset("photons", (n,), ("channel",), "counts", dtype="u8")
+        plan.view("g2", "g2", ("lag_ns",), "g2")
 
     def execute(self, ctx: RunContext) -> None:
         a, b = self["channel_a"], self["channel_b"]
@@ -171,8 +172,7 @@ class G2(_TagProcedure):
         if duration_s <= 0 or photons[a] == 0 or photons[b] == 0 or coincidences.sum() < 100:
             ctx.log("too few coincidences for a g2 fit")
             return
-        edges = self.lag_edges_ps()
-        lag_ns = 0.5 * (edges[:-1] + edges[1:]) / 1000.0
+        lag_ns = ctx.plan.axis("lag_ns")
         norm = self._normalisation(photons, duration_s)
         try:
             fit = fit_g2(lag_ns, coincidences / norm, counts=coincidences)
@@ -190,32 +190,24 @@ class TimeTrace(_TagProcedure):
     name = "time-trace"
     summary = "Binned intensity vs time at one position (blinking), keeping every time tag"
     parameters = _POSITION + (
-        Parameter("acquisition_s", 60.0, "s", 1e-3, 36_000.0, doc="measurement time"),
+        Parameter("acquisition_s", 60.0, "s", 1e-3, 36_000.0, limit="acquisition_s", doc="measurement time"),
         Parameter("bin_s", 0.01, "s", 1e-6, 10.0, doc="trace bin width"),
         Parameter("block_s", 1.0, "s", 0.01, 60.0, doc="tags are read, stored and binned per block"),
     )
 
-    def n_bins(self) -> int:
-        return max(1, int(round(self["acquisition_s"] / self["bin_s"])))
-
-    def check(self, station) -> list[str]:
-        checks = super().check(station)
-        if self.n_bins() > 50_000_000:
-            from tepl.procedures.params import ParameterError
-
-            raise ParameterError(f"{self.n_bins()} trace bins: use a longer bin_s")
-        return checks
-
-    def prepare(self, ctx: RunContext) -> None:
-        n, n_ch = self.n_bins(), ctx.station.tcspc.n_channels
-        rec = ctx.recorder
-        rec.add_dataset("counts", (n,), ("time_s",), "counts", dtype="u4", signal=True)
-        rec.add_axis("time_s", (np.arange(n) + 0.5) * self["bin_s"], "s")
-        rec.add_dataset("counts_channel", (n_ch, n), ("channel", "time_s"), "counts", dtype="u4")
-        self.add_tags(ctx)
+    def make_plan(self, station, plan: PlanBuilder) -> None:
+        n, n_ch = max(1, int(round(self["acquisition_s"] / self["bin_s"]))), station.tcspc.n_channels
+        if n > 50_000_000:
+            raise ParameterError(f"{n} trace bins: use a longer bin_s")
+        self.plan_tags(station, plan)
+        plan.axis("time_s", (np.arange(n) + 0.5) * self["bin_s"], "s")
+        plan.dataset("counts", (n,), ("time_s",), "counts", dtype="u4", signal=True)
+        plan.dataset("counts_channel", (n_ch, n), ("channel", "time_s"), "counts", dtype="u4")
+        plan.memory("trace per channel", n_ch * n * 8)
+        plan.view("trace", "counts", ("time_s",), f"counts per {self['bin_s']:g} s bin")
 
     def execute(self, ctx: RunContext) -> None:
-        n, n_ch = self.n_bins(), ctx.station.tcspc.n_channels
+        n, n_ch = ctx.plan.axis("time_s").size, ctx.station.tcspc.n_channels
         bin_ps = self["bin_s"] * 1e12
         trace = np.zeros((n_ch, n), np.int64)
         filled, end_s = 0, 0.0

@@ -12,18 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from tepl.analysis.strain import force_nN_from_pressure, pressure_GPa_from_strain, strain_percent_from_shift
+from tepl.plan import PlanBuilder
+from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
-from tepl.procedures.common import (
-    add_spectral_axes,
-    approach_spot,
-    check_exposure,
-    check_fit_window,
-    check_gaps,
-    check_press_depth,
-    check_stage_point,
-    live_fit,
-)
+from tepl.procedures.moves import approach_spot
 from tepl.procedures.params import Parameter, ParameterError
+from tepl.procedures.spectral import check_fit_window, live_fit, spectral_axes
+from tepl.procedures.sweeps import gap_steps
 from tepl.roles import LimitError
 
 _OVERHEAD_S = 0.05
@@ -37,14 +32,19 @@ def _spot_parameters(x_default: float = 50.0, y_default: float = 50.0) -> tuple[
     )
 
 
-def _steps(start: float, stop: float, step: float) -> np.ndarray:
-    """Gaps from ``start`` towards ``stop`` in steps of exactly ``step``, ending on ``stop``."""
-    direction = 1.0 if stop >= start else -1.0
-    n = int(np.floor(abs(stop - start) / step + 1e-9))
-    gaps = start + direction * step * np.arange(n + 1)
-    if abs(gaps[-1] - stop) > 1e-9:
-        gaps = np.append(gaps, stop)
-    return gaps
+def _plan_steps(plan: PlanBuilder, station, gaps_nm: np.ndarray, exposure_s: float, **columns) -> np.ndarray:
+    """Step axis, spectral axes, the points (one per gap) and the spectra/gap datasets shared by the sweep and
+    the ramp; returns the wavelengths (nm)."""
+    n = gaps_nm.size
+    plan.axis("step", np.arange(n), "")
+    wl = spectral_axes(plan.axis, station.spectrometer.wavelengths_nm())
+    plan.points(("step",), step=np.arange(n), gap_nm=gaps_nm, exposure_s=np.full(n, exposure_s), **columns)
+    plan.dataset("spectra", (n, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
+    plan.dataset("gap_nm", (n,), ("step",), "nm")
+    plan.attrs("/entry/data", gap_nm_indices=0)  # measured gap: an auxiliary axis of the step dimension
+    plan.estimate(n * (exposure_s + _OVERHEAD_S))
+    plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
+    return wl
 
 
 class DistanceSweep(Procedure):
@@ -52,38 +52,27 @@ class DistanceSweep(Procedure):
     summary = "spectra at a list of tip-sample gaps above one spot (TEPL approach curve)"
     roles = ("stage", "zcontrol", "spectrometer", "shutter")
     parameters = _spot_parameters() + (
-        Parameter("start_gap_nm", 40.0, "nm", 0.0, 2000.0, doc="first (farthest) gap"),
-        Parameter("stop_gap_nm", 8.5, "nm", 0.0, 2000.0, doc="last (closest) gap"),
+        Parameter("start_gap_nm", 40.0, "nm", 0.0, 2000.0, limit="tip_z_nm", doc="first (farthest) gap"),
+        Parameter("stop_gap_nm", 8.5, "nm", 0.0, 2000.0, limit="tip_z_nm", doc="last (closest) gap"),
         Parameter("step_nm", 0.5, "nm", 0.01, 1000.0, doc="gap step"),
-        Parameter("exposure_s", 0.5, "s", 1e-4, 3600.0, doc="CCD exposure per gap"),
+        Parameter("exposure_s", 0.5, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per gap"),
     )
 
-    def gaps_nm(self) -> np.ndarray:
-        return _steps(self["start_gap_nm"], self["stop_gap_nm"], self["step_nm"])
-
-    def check(self, station) -> list[str]:
-        return [check_stage_point(station, self["x_um"], self["y_um"]),
-                check_exposure(station, self["exposure_s"]),
-                check_gaps(station, self.gaps_nm())]
-
-    def estimate_s(self, station) -> float:
-        return self.gaps_nm().size * (self["exposure_s"] + _OVERHEAD_S)
-
-    def prepare(self, ctx: RunContext) -> None:
-        gaps = self.gaps_nm()
-        wl = ctx.station.spectrometer.wavelengths_nm()
-        rec = ctx.recorder
-        rec.add_axis("step", np.arange(gaps.size), "")
-        add_spectral_axes(rec, wl)
-        rec.add_dataset("spectra", (gaps.size, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
-        rec.add_dataset("gap_nm", (gaps.size,), ("step",), "nm")
-        rec.add_dataset("target_gap_nm", (gaps.size,), ("step",), "nm")
-        rec.set_attrs("/entry/data", gap_nm_indices=0)  # measured gap: an auxiliary axis of the step dimension
+    def make_plan(self, station, plan: PlanBuilder) -> None:
+        gaps = gap_steps(self["start_gap_nm"], self["stop_gap_nm"], self["step_nm"])
+        interlocks.stage_travel(plan, station, self["x_um"], self["y_um"])
+        interlocks.tip_z(plan, station, gaps)
+        interlocks.exposure(plan, station, self["exposure_s"])
+        plan.check(f"no gap below the contact point (checked after engaging, {CONTACT_TOLERANCE_NM} nm tolerance)")
+        _plan_steps(plan, station, gaps, self["exposure_s"])
+        plan.dataset("target_gap_nm", (gaps.size,), ("step",), "nm")
+        plan.view("approach", "spectra", ("gap_nm",), "integrated counts vs gap")
 
     def execute(self, ctx: RunContext) -> None:
         st, rec = ctx.station, ctx.recorder
-        gaps = self.gaps_nm()
-        st.shutter.close()
+        points = list(ctx.plan.points.rows())
+        gaps = ctx.plan.points["gap_nm"]
+        st.shutter.shut()
         contact = approach_spot(ctx, self["x_um"], self["y_um"])
         if gaps.min() < contact - CONTACT_TOLERANCE_NM:
             raise LimitError(
@@ -91,14 +80,15 @@ class DistanceSweep(Procedure):
                 f"{contact:.2f} nm; use pressure-ramp to press (it watches pressure and force)")
         st.zcontrol.freeze()
         st.shutter.open()
-        for i, gap in enumerate(gaps):
+        for point in points:
             ctx.checkpoint()
+            i, gap = point["step"], point["gap_nm"]
             st.zcontrol.set_z_nm(gap)
             ctx.write("target_gap_nm", i, gap)
             ctx.write("gap_nm", i, st.zcontrol.z_nm())
-            ctx.write("spectra", i, st.spectrometer.acquire(self["exposure_s"]))
+            ctx.write("spectra", i, st.spectrometer.acquire(point["exposure_s"]))
             rec.flush()
-            ctx.progress(i + 1, gaps.size, f"gap {gap:.2f} nm")
+            ctx.progress(i + 1, len(points), f"gap {gap:.2f} nm")
             if ctx.stop_requested:
                 break
 
@@ -108,10 +98,11 @@ class PressureRamp(Procedure):
     summary = "press the tip into one spot and release in steps, a spectrum at each (strain, pressure)"
     roles = ("stage", "zcontrol", "spectrometer", "shutter")
     parameters = _spot_parameters() + (
-        Parameter("start_gap_nm", 14.0, "nm", 0.0, 2000.0, doc="gap before pressing and after release"),
-        Parameter("min_gap_nm", 2.0, "nm", 0.0, 2000.0, doc="deepest gap of the press"),
+        Parameter("start_gap_nm", 14.0, "nm", 0.0, 2000.0, limit="tip_z_nm",
+                  doc="gap before pressing and after release"),
+        Parameter("min_gap_nm", 2.0, "nm", 0.0, 2000.0, limit="tip_z_nm", doc="deepest gap of the press"),
         Parameter("step_nm", 0.25, "nm", 0.01, 100.0, doc="gap step"),
-        Parameter("exposure_s", 2.0, "s", 1e-4, 3600.0, doc="CCD exposure per step"),
+        Parameter("exposure_s", 2.0, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per step"),
         Parameter("blink_retries", 10, "", 0, 100, kind=int,
                   doc="a step whose emission suddenly drops below a quarter of the previous one is measured again"),
         Parameter("quench_stop_fraction", 0.0, "", 0.0, 0.95,
@@ -126,52 +117,36 @@ class PressureRamp(Procedure):
                 f"start_gap_nm = {self['start_gap_nm']:g} nm"
             )
 
-    def planned_gaps_nm(self) -> tuple[np.ndarray, np.ndarray]:
-        press = _steps(self["start_gap_nm"], self["min_gap_nm"], self["step_nm"])
+    def make_plan(self, station, plan: PlanBuilder) -> None:
+        press = gap_steps(self["start_gap_nm"], self["min_gap_nm"], self["step_nm"])
         gaps = np.concatenate([press, press[-2::-1]])
         direction = np.concatenate([np.ones(press.size), -np.ones(press.size - 1)]).astype(np.int8)
-        return gaps, direction
-
-    def check(self, station) -> list[str]:
-        gaps, _ = self.planned_gaps_nm()
-        model = station.strain_model
-        return [check_stage_point(station, self["x_um"], self["y_um"]),
-                check_exposure(station, self["exposure_s"]),
-                check_fit_window(station),
-                check_gaps(station, gaps),
-                f"press depth ≤ {station.limits['max_press_depth_nm']} nm below contact (checked after engage)",
-                f"live pressure ≤ {station.limits['max_pressure_GPa']} GPa and force ≤ "
-                f"{station.limits['max_force_nN']} nN (contact area {model.contact_area_nm2} nm²)"]
-
-    def estimate_s(self, station) -> float:
-        return self.planned_gaps_nm()[0].size * (self["exposure_s"] + _OVERHEAD_S)
-
-    def prepare(self, ctx: RunContext) -> None:
-        gaps, _ = self.planned_gaps_nm()
-        wl = ctx.station.spectrometer.wavelengths_nm()
-        rec = ctx.recorder
+        interlocks.stage_travel(plan, station, self["x_um"], self["y_um"])
+        interlocks.tip_z(plan, station, gaps)
+        interlocks.exposure(plan, station, self["exposure_s"])
+        interlocks.pressing(plan, station)
+        check_fit_window(plan, station)
+        _plan_steps(plan, station, gaps, self["exposure_s"], direction=direction)
         n = gaps.size
-        rec.add_axis("step", np.arange(n), "")
-        add_spectral_axes(rec, wl)
-        rec.add_dataset("spectra", (n, wl.size), ("step", "wavelength_nm"), "counts", signal=True)
-        rec.add_dataset("gap_nm", (n,), ("step",), "nm")
-        rec.add_dataset("direction", (n,), ("step",), "", dtype="i1", fill=0)
-        rec.set_attrs("/entry/data", gap_nm_indices=0)
-        rec.add_dataset("pressure_GPa", (n,), ("step",), "GPa")
-        rec.add_dataset("force_nN", (n,), ("step",), "nN")
-        rec.add_dataset("peak_energy_eV", (n,), ("step",), "eV")
-        rec.add_dataset("peak_intensity", (n,), ("step",), "counts")
+        plan.dataset("direction", (n,), ("step",), "", dtype="i1", fill=0)
+        plan.dataset("pressure_GPa", (n,), ("step",), "GPa")
+        plan.dataset("force_nN", (n,), ("step",), "nN")
+        plan.dataset("peak_energy_eV", (n,), ("step",), "eV")
+        plan.dataset("peak_intensity", (n,), ("step",), "counts")
+        plan.view("ramp", "peak_intensity", ("step", "pressure_GPa", "force_nN"), "intensity, pressure and force")
 
     def execute(self, ctx: RunContext) -> None:
         st, rec = ctx.station, ctx.recorder
         model = st.strain_model
         limits = st.limits
-        wl = st.spectrometer.wavelengths_nm()
-        planned, _ = self.planned_gaps_nm()
-        press = planned[: (planned.size + 1) // 2]
-        st.shutter.close()
+        wl = ctx.plan.axis("wavelength_nm")
+        planned = ctx.plan.points["gap_nm"]
+        press = planned[ctx.plan.points["direction"] > 0]
+        exposure_s = float(ctx.plan.points["exposure_s"][0])
+        st.shutter.shut()
         contact = approach_spot(ctx, self["x_um"], self["y_um"])
-        check_press_depth(st, contact, float(press.min()))
+        limits.press_depth_nm.check(max(0.0, contact - float(press.min())),
+                                    f"press depth (contact at {contact:.2f} nm, lowest gap {press.min():.2f} nm)")
         st.zcontrol.freeze()
         st.shutter.open()
         state = {"step": 0, "intensity": np.nan, "pressure": 0.0}
@@ -189,7 +164,7 @@ class PressureRamp(Procedure):
         def acquire_fitted() -> tuple[np.ndarray, float, float]:
             """A spectrum and its live fit; dark spectra (a blinking dot) are measured again."""
             for attempt in range(self["blink_retries"] + 1):
-                spectrum = st.spectrometer.acquire(self["exposure_s"])
+                spectrum = st.spectrometer.acquire(exposure_s)
                 fit = live_fit(wl, spectrum)
                 energy = float(fit.center_eV[0]) if fit.ok[0] else np.nan
                 intensity = float(fit.amplitude[0]) if fit.ok[0] else np.nan
@@ -237,10 +212,10 @@ class PressureRamp(Procedure):
             next_pressure = pressure + max(pressure - previous_pressure, 0.0)
             next_force = float(force_nN_from_pressure(next_pressure, model=model))
             previous_pressure = pressure
-            if next_pressure > limits["max_pressure_GPa"] or next_force > limits["max_force_nN"]:
+            if next_pressure > limits.pressure_GPa.high or next_force > limits.force_nN.high:
                 ctx.log(f"at gap {gap:.2f} nm ({pressure:.2f} GPa, {force:.1f} nN) the next step would reach "
                         f"{next_pressure:.2f} GPa / {next_force:.1f} nN, past the limit "
-                        f"({limits['max_pressure_GPa']} GPa, {limits['max_force_nN']} nN): releasing")
+                        f"({limits.pressure_GPa.high:g} GPa, {limits.force_nN.high:g} nN): releasing")
                 break
             frac = self["quench_stop_fraction"]
             if frac > 0 and np.isfinite(intensity) and intensity < (1.0 - frac) * max_intensity:

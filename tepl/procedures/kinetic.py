@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from tepl.plan import PlanBuilder
+from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
-from tepl.procedures.common import add_spectral_axes, check_exposure, check_stage_point, move_to_spot
+from tepl.procedures.moves import move_to_spot
 from tepl.procedures.params import Parameter
+from tepl.procedures.spectral import spectral_axes
 
 _READOUT_S = 0.035  # FVB readout per frame, for the time estimate
 
@@ -19,38 +22,39 @@ class KineticSeries(Procedure):
     parameters = (
         Parameter("x_um", 50.0, "µm", 0.0, 100.0, doc="stage x of the emitter"),
         Parameter("y_um", 50.0, "µm", 0.0, 100.0, doc="stage y of the emitter"),
-        Parameter("exposure_s", 1.0, "s", 1e-4, 3600.0, doc="CCD exposure per frame"),
+        Parameter("exposure_s", 1.0, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per frame"),
         Parameter("frames", 100, "", 1, 1_000_000, kind=int, doc="number of spectra"),
     )
 
-    def check(self, station) -> list[str]:
-        return [check_stage_point(station, self["x_um"], self["y_um"]), check_exposure(station, self["exposure_s"])]
-
-    def estimate_s(self, station) -> float:
-        return self["frames"] * (self["exposure_s"] + _READOUT_S)
-
-    def prepare(self, ctx: RunContext) -> None:
-        wl = ctx.station.spectrometer.wavelengths_nm()
-        rec = ctx.recorder
+    def make_plan(self, station, plan: PlanBuilder) -> None:
         n = self["frames"]
-        rec.add_dataset("spectra", (n, wl.size), ("time_s", "wavelength_nm"), "counts", signal=True)
-        rec.add_axis("time_s", np.full(n, np.nan), "s")  # frame start times, filled as frames arrive
-        add_spectral_axes(rec, wl)
-        rec.set_attrs("time_s", description="start of each exposure, s from the first one; start_clock_s: the "
-                                         "first one on the station clock")
+        interlocks.stage_travel(plan, station, self["x_um"], self["y_um"])
+        interlocks.exposure(plan, station, self["exposure_s"])
+        plan.points(("frame",), frame=np.arange(n), exposure_s=np.full(n, self["exposure_s"]))
+        wl = station.spectrometer.wavelengths_nm()
+        plan.dataset("spectra", (n, wl.size), ("time_s", "wavelength_nm"), "counts", signal=True)
+        plan.axis("time_s", np.full(n, np.nan), "s",  # frame start times, filled as frames arrive
+                  description="start of each exposure, s from the first one; start_clock_s: the first one on the "
+                              "station clock")
+        spectral_axes(plan.axis, wl)
+        plan.estimate(n * (self["exposure_s"] + _READOUT_S))
+        plan.view("frames", "spectra", ("wavelength_nm", "time_s"), "spectra vs frame")
+        plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
 
     def execute(self, ctx: RunContext) -> None:
         st = ctx.station
-        n = self["frames"]
-        st.shutter.close()
+        points = list(ctx.plan.points.rows())
+        n = len(points)
+        st.shutter.shut()
         move_to_spot(ctx, self["x_um"], self["y_um"])
         st.shutter.open()
         t0 = None
-        for frame in range(n):
+        for point in points:
             ctx.checkpoint()
+            frame = point["frame"]
             t = st.now_s()
             t0 = t if t0 is None else t0
-            spectrum = st.spectrometer.acquire(self["exposure_s"])
+            spectrum = st.spectrometer.acquire(point["exposure_s"])
             if frame == 0:
                 ctx.recorder.set_attrs("time_s", start_clock_s=t0)
             ctx.write("time_s", frame, t - t0)
@@ -60,4 +64,4 @@ class KineticSeries(Procedure):
             if ctx.stop_requested:
                 ctx.log(f"stop requested: ended after frame {frame + 1} of {n}")
                 break
-        st.shutter.close()
+        st.shutter.shut()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -15,7 +15,9 @@ class Parameter:
     """One parameter of a procedure.
 
     ``kind`` is float, int, str or bool; ``low``/``high`` bound numbers (inclusive); ``choices`` restricts
-    strings. ``unit`` is printed by ``tepl list`` and stored in every run file.
+    strings. ``unit`` is printed by ``tepl list`` and stored in every run file. ``limit`` names the station
+    limit (``StationLimits`` attribute, e.g. "exposure_s") the value must also respect: the bounds shown for a
+    station are the tighter of the two (``on_station``).
     """
 
     name: str
@@ -26,6 +28,15 @@ class Parameter:
     kind: type = float
     choices: tuple[str, ...] | None = None
     doc: str = ""
+    limit: str | None = None
+
+    def on_station(self, limits: Any) -> Parameter:
+        """This parameter with its bounds tightened to the station's limit, where the station is stricter."""
+        station_range = getattr(limits, self.limit, None) if self.limit else None
+        if station_range is None:
+            return self
+        low, high = station_range.intersect(self.low, self.high)
+        return replace(self, low=low, high=high)
 
     def coerce(self, value: Any) -> Any:
         """Convert (strings from the command line included) and check bounds."""

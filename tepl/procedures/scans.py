@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from tepl.plan import PlanBuilder
+from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
-from tepl.procedures.common import (
-    add_spectral_axes,
-    approach_spot,
-    check_exposure,
-    check_fit_window,
-    check_stage_point,
-    live_fit,
-)
+from tepl.procedures.moves import approach_spot
 from tepl.procedures.params import Parameter
+from tepl.procedures.spectral import check_fit_window, live_fit, spectral_axes
+from tepl.procedures.sweeps import centred_grid, grid_points
 
 _READOUT_S = 0.035  # FVB readout + stage settle per pixel, for the time estimate
-FLYBACK_RETRACT_NM = 1000.0  # moves longer than this between lines are made with the tip withdrawn
-
-
-def grid_nm(center_um: float, size_nm: float, step_nm: float) -> np.ndarray:
-    """Pixel centres (nm, stage coordinates) of a line of ``size_nm`` centred on ``center_um``."""
-    n = int(round(size_nm / step_nm)) + 1
-    return center_um * 1000.0 + (np.arange(n) - (n - 1) / 2.0) * step_nm
+FLYBACK_RETRACT_UM = 1.0  # moves longer than this between lines are made with the tip withdrawn
+NM_PER_UM = 1000.0
 
 
 class Raster(Procedure):
@@ -37,69 +29,58 @@ class Raster(Procedure):
         Parameter("step_nm", 5.0, "nm", 0.2, 10_000.0, doc="pixel pitch"),
         Parameter("order", "snake", kind=str, choices=("raster", "snake"),
                   doc="raster: every line left to right; snake: alternate"),
-        Parameter("exposure_s", 0.1, "s", 1e-4, 3600.0, doc="CCD exposure per pixel"),
+        Parameter("exposure_s", 0.1, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per pixel"),
     )
 
-    def axes_nm(self) -> tuple[np.ndarray, np.ndarray]:
-        return (grid_nm(self["center_x_um"], self["size_x_nm"], self["step_nm"]),
-                grid_nm(self["center_y_um"], self["size_y_nm"], self["step_nm"]))
-
-    def check(self, station) -> list[str]:
-        x_nm, y_nm = self.axes_nm()
-        checks = [check_exposure(station, self["exposure_s"]), check_fit_window(station)]
-        for corner_x in (x_nm[0], x_nm[-1]):
-            for corner_y in (y_nm[0], y_nm[-1]):
-                check_stage_point(station, corner_x / 1000.0, corner_y / 1000.0, "scan corner")
-        checks.append(f"all {x_nm.size} x {y_nm.size} pixels inside stage travel")
-        return checks
-
-    def estimate_s(self, station) -> float:
-        x_nm, y_nm = self.axes_nm()
-        return x_nm.size * y_nm.size * (self["exposure_s"] + _READOUT_S)
-
-    def prepare(self, ctx: RunContext) -> None:
-        x_nm, y_nm = self.axes_nm()
-        wl = ctx.station.spectrometer.wavelengths_nm()
-        rec = ctx.recorder
-        rec.add_axis("y_nm", y_nm, "nm")
-        rec.add_axis("x_nm", x_nm, "nm")
-        add_spectral_axes(rec, wl)
+    def make_plan(self, station, plan: PlanBuilder) -> None:
+        x_nm = plan.axis("x_nm", centred_grid(self["center_x_um"] * NM_PER_UM, self["size_x_nm"], self["step_nm"]),
+                         "nm")
+        y_nm = plan.axis("y_nm", centred_grid(self["center_y_um"] * NM_PER_UM, self["size_y_nm"], self["step_nm"]),
+                         "nm")
+        wl = spectral_axes(plan.axis, station.spectrometer.wavelengths_nm())
+        pixels = grid_points(x_nm / NM_PER_UM, y_nm / NM_PER_UM, self["order"])
+        plan.points(("iy", "ix"), iy=pixels["iy"], ix=pixels["ix"], x_um=pixels["x"], y_um=pixels["y"],
+                    exposure_s=np.full(pixels["ix"].size, self["exposure_s"]))
+        interlocks.stage_travel(plan, station, pixels["x"], pixels["y"], "scan corner")
+        interlocks.tip_z(plan, station)
+        interlocks.exposure(plan, station, self["exposure_s"])
+        check_fit_window(plan, station)
         shape = (y_nm.size, x_nm.size)
-        rec.add_dataset("spectra", shape + (wl.size,), ("y_nm", "x_nm", "wavelength_nm"), "counts",
-                        signal=True)
-        rec.add_dataset("height_nm", shape, ("y_nm", "x_nm"), "nm")
-        rec.add_dataset("peak_energy_eV", shape, ("y_nm", "x_nm"), "eV")
-        rec.add_dataset("peak_intensity", shape, ("y_nm", "x_nm"), "counts")
-        rec.add_dataset("peak_fwhm_eV", shape, ("y_nm", "x_nm"), "eV")
-
-    def _lines(self):
-        """(row index, [(column index, x_nm), ...]) in scan order."""
-        x_nm, y_nm = self.axes_nm()
-        for iy, y in enumerate(y_nm):
-            cols = list(enumerate(x_nm))
-            if self["order"] == "snake" and iy % 2 == 1:
-                cols.reverse()
-            yield iy, y, cols
+        plan.dataset("spectra", shape + (wl.size,), ("y_nm", "x_nm", "wavelength_nm"), "counts", signal=True)
+        plan.dataset("height_nm", shape, ("y_nm", "x_nm"), "nm")
+        plan.dataset("peak_energy_eV", shape, ("y_nm", "x_nm"), "eV")
+        plan.dataset("peak_intensity", shape, ("y_nm", "x_nm"), "counts")
+        plan.dataset("peak_fwhm_eV", shape, ("y_nm", "x_nm"), "eV")
+        plan.estimate(x_nm.size * y_nm.size * (self["exposure_s"] + _READOUT_S))
+        plan.memory("one line of spectra", x_nm.size * wl.size * 8)
+        plan.view("map", "spectra", ("x_nm", "y_nm"), "integrated counts")
+        plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
+        plan.view("map", "height_nm", ("x_nm", "y_nm"), "height")
+        plan.view("map", "peak_energy_eV", ("x_nm", "y_nm"), "peak energy")
+        plan.view("map", "peak_fwhm_eV", ("x_nm", "y_nm"), "peak FWHM")
 
     def execute(self, ctx: RunContext) -> None:
-        st, rec = ctx.station, ctx.recorder
-        wl = st.spectrometer.wavelengths_nm()
-        x_nm, y_nm = self.axes_nm()
-        n_lines = y_nm.size
-        st.shutter.close()
-        approach_spot(ctx, x_nm[0] / 1000.0, y_nm[0] / 1000.0)
+        st, rec, plan = ctx.station, ctx.recorder, ctx.plan
+        wl = plan.axis("wavelength_nm")
+        n_x, n_lines = plan.axis("x_nm").size, plan.axis("y_nm").size
+        points = list(plan.points.rows())
+        st.shutter.shut()
+        approach_spot(ctx, points[0]["x_um"], points[0]["y_um"])
         st.shutter.open()
-        last_x = x_nm[0]
-        for iy, y, cols in self._lines():
-            line = np.empty((x_nm.size, wl.size))
-            if abs(cols[0][1] - last_x) > FLYBACK_RETRACT_NM:  # a long jump to the line start: not in contact
-                approach_spot(ctx, cols[0][1] / 1000.0, y / 1000.0)
-            last_x = cols[-1][1]
-            for ix, x in cols:
+        last_x_um = points[0]["x_um"]
+        for start in range(0, len(points), n_x):
+            line_points = points[start:start + n_x]
+            iy = line_points[0]["iy"]
+            line = np.empty((n_x, wl.size))
+            if abs(line_points[0]["x_um"] - last_x_um) > FLYBACK_RETRACT_UM:  # a long jump: not in contact
+                approach_spot(ctx, line_points[0]["x_um"], line_points[0]["y_um"])
+            last_x_um = line_points[-1]["x_um"]
+            for point in line_points:
                 ctx.checkpoint()
-                st.stage.move_and_wait_um(x=x / 1000.0, y=y / 1000.0)
+                ix = point["ix"]
+                st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
                 ctx.write("height_nm", (iy, ix), st.zcontrol.z_nm())
-                line[ix] = st.spectrometer.acquire(self["exposure_s"])
+                line[ix] = st.spectrometer.acquire(point["exposure_s"])
                 ctx.write("spectra", (iy, ix), line[ix])
             fit = live_fit(wl, line)
             ctx.write("peak_energy_eV", iy, np.where(fit.ok, fit.center_eV, np.nan))
@@ -121,44 +102,38 @@ class LineScan(Procedure):
         Parameter("y_um", 50.0, "µm", 0.0, 100.0, doc="stage y of the line"),
         Parameter("length_nm", 130.0, "nm", 0.0, 100_000.0, doc="line length along x"),
         Parameter("step_nm", 2.0, "nm", 0.2, 10_000.0, doc="pixel pitch"),
-        Parameter("exposure_s", 0.2, "s", 1e-4, 3600.0, doc="CCD exposure per pixel"),
+        Parameter("exposure_s", 0.2, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per pixel"),
     )
 
-    def axis_nm(self) -> np.ndarray:
-        return grid_nm(self["center_x_um"], self["length_nm"], self["step_nm"])
-
-    def check(self, station) -> list[str]:
-        x_nm = self.axis_nm()
-        checks = [check_exposure(station, self["exposure_s"])]
-        for x in (x_nm[0], x_nm[-1]):
-            checks.append(check_stage_point(station, x / 1000.0, self["y_um"], "line end"))
-        return checks
-
-    def estimate_s(self, station) -> float:
-        return self.axis_nm().size * (self["exposure_s"] + _READOUT_S)
-
-    def prepare(self, ctx: RunContext) -> None:
-        x_nm = self.axis_nm()
-        wl = ctx.station.spectrometer.wavelengths_nm()
-        rec = ctx.recorder
-        rec.add_axis("x_nm", x_nm, "nm")
-        add_spectral_axes(rec, wl)
-        rec.add_dataset("spectra", (x_nm.size, wl.size), ("x_nm", "wavelength_nm"), "counts", signal=True)
-        rec.add_dataset("height_nm", (x_nm.size,), ("x_nm",), "nm")
+    def make_plan(self, station, plan: PlanBuilder) -> None:
+        x_nm = plan.axis("x_nm", centred_grid(self["center_x_um"] * NM_PER_UM, self["length_nm"], self["step_nm"]),
+                         "nm")
+        wl = spectral_axes(plan.axis, station.spectrometer.wavelengths_nm())
+        x_um = x_nm / NM_PER_UM
+        plan.points(("ix",), ix=np.arange(x_nm.size), x_um=x_um, y_um=np.full(x_nm.size, self["y_um"]),
+                    exposure_s=np.full(x_nm.size, self["exposure_s"]))
+        interlocks.stage_travel(plan, station, x_um, self["y_um"], "line end")
+        interlocks.tip_z(plan, station)
+        interlocks.exposure(plan, station, self["exposure_s"])
+        plan.dataset("spectra", (x_nm.size, wl.size), ("x_nm", "wavelength_nm"), "counts", signal=True)
+        plan.dataset("height_nm", (x_nm.size,), ("x_nm",), "nm")
+        plan.estimate(x_nm.size * (self["exposure_s"] + _READOUT_S))
+        plan.view("line", "spectra", ("x_nm",), "integrated counts")
+        plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
 
     def execute(self, ctx: RunContext) -> None:
         st, rec = ctx.station, ctx.recorder
-        x_nm = self.axis_nm()
-        y_um = self["y_um"]
-        st.shutter.close()
-        approach_spot(ctx, x_nm[0] / 1000.0, y_um)
+        points = list(ctx.plan.points.rows())
+        st.shutter.shut()
+        approach_spot(ctx, points[0]["x_um"], points[0]["y_um"])
         st.shutter.open()
-        for ix, x in enumerate(x_nm):
+        for point in points:
             ctx.checkpoint()
-            st.stage.move_and_wait_um(x=x / 1000.0, y=y_um)
+            ix = point["ix"]
+            st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
             ctx.write("height_nm", ix, st.zcontrol.z_nm())
-            ctx.write("spectra", ix, st.spectrometer.acquire(self["exposure_s"]))
+            ctx.write("spectra", ix, st.spectrometer.acquire(point["exposure_s"]))
             rec.flush()
-            ctx.progress(ix + 1, x_nm.size, f"pixel {ix + 1}/{x_nm.size}")
+            ctx.progress(ix + 1, len(points), f"pixel {ix + 1}/{len(points)}")
             if ctx.stop_requested:
                 break

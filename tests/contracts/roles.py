@@ -121,12 +121,12 @@ class SpectrometerContract:
 
 class ShutterContract:
     def test_open_close(self, shutter):
-        shutter.close()
+        shutter.shut()
         assert not shutter.is_open()
         shutter.open()
         assert shutter.is_open()
-        shutter.close()
-        shutter.close()
+        shutter.shut()
+        shutter.shut()
         assert not shutter.is_open()
 
 

@@ -1,0 +1,48 @@
+"""The simulated microscope (the World) a station config's ``simulation`` section describes."""
+
+from __future__ import annotations
+
+from tepl.config import StationConfig
+
+
+def build_world(config: StationConfig, real_time: bool | None = None):
+    """The simulated microscope a config's ``simulation`` section describes (None for a real station)."""
+    if not config.simulated:
+        return None
+    from tepl.sims.world import World
+
+    sim = config.data["simulation"]
+    seed = int(sim.get("seed", 0))
+    kind = sim.get("sample", "tepl")
+    if kind == "tepl":
+        from tepl.sims.tepl_sample import TeplSample
+
+        sample = TeplSample.generate(seed=seed, n_dots=int(sim.get("n_dots", 6)))
+    elif kind == "cryo":
+        from tepl.sims.cryo_sample import CryoSample
+
+        sample = CryoSample.generate(seed=seed)
+    else:
+        from tepl.sims.confocal_sample import ConfocalSample
+
+        sample = ConfocalSample.generate(seed=seed, kind=kind)
+    kwargs = {"drift_nm_per_s": tuple(sim["drift_nm_per_s"])} if "drift_nm_per_s" in sim else {}
+    world = World(sample=sample, seed=seed,
+                  real_time=bool(sim.get("real_time", False)) if real_time is None else real_time, **kwargs)
+    if "longpass_edge_nm" in sim:
+        world.longpass_edge_nm = sim["longpass_edge_nm"]
+    if "laser" in sim:
+        from tepl.sims.photons import Laser
+
+        world.laser = Laser(**sim["laser"])
+    tcspc = config.data["instruments"].get("tcspc")
+    if tcspc is not None:
+        from tepl.sims.detection import DetectionPath, DetectorChannel
+
+        world.detection = DetectionPath(
+            [DetectorChannel(name=c["name"], band_nm=tuple(c["band_nm"]),
+                             **{k: c[k] for k in ("efficiency", "dark_counts_per_s", "dead_time_ns",
+                                                  "jitter_fwhm_ps") if k in c})
+             for c in tcspc["channels"]],
+            splitter=tcspc.get("splitter", "dichroic"))
+    return world
