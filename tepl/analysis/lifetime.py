@@ -15,7 +15,8 @@ import numpy as np
 from scipy.ndimage import convolve, uniform_filter1d
 from scipy.special import xlogy
 
-from tepl.analysis.decay_model import DecayModel, check_counts, check_options, check_time, normalised_irf
+from tepl.analysis.decay_checks import check_counts, check_options, check_time, normalised_irf
+from tepl.analysis.decay_model import DecayModel
 
 _MU_FLOOR = 1e-12        # counts per bin: floor of the model inside logarithms and weights
 _STARTS = {1: ((1.0,), (0.4,), (2.5,)),
