@@ -85,7 +85,7 @@ def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
 
 def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: list[str], extent, out_dir: Path,
                         stem: str) -> Path:
-    from tepl.analysis.lifetime import fit_flim
+    from tepl.analysis.flim import fit_flim
 
     n_ch = flim.shape[0]
     fig, axes = figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
