@@ -19,7 +19,7 @@ from scipy.optimize import minimize
 from scipy.special import xlogy
 
 from tepl.analysis.decay_model import decay_model
-from tepl.analysis.lifetime import fit_flim
+from tepl.analysis.flim import fit_flim
 
 PERIOD_NS = 500.0
 T0_NS = 5.0

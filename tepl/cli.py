@@ -94,7 +94,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if suffix == ".sif":
         from tepl.data.sif import import_sif as importer
     elif suffix == ".ptu":
-        from tepl.data.ptu import import_ptu as importer
+        from tepl.ptu_import import import_ptu as importer
     else:
         raise ValueError(f"{src}: unknown file type {src.suffix!r}; supported: Andor .sif, PicoQuant .ptu")
     out = Path(args.out) if args.out else src.with_suffix(".h5")
@@ -105,7 +105,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from tepl.data.ptu import export_ptu
+    from tepl.data.ptu_export import export_ptu
 
     src = Path(args.file)
     if not args.ptu:

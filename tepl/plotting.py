@@ -32,29 +32,8 @@ import numpy as np
 from tepl import plotting_photons
 from tepl.analysis.maps import intensity_map, peak_energy_map
 from tepl.data.runfile import Run, read_run
+from tepl.plot_common import energy_eV, figure, save
 from tepl.units import FIT_WINDOW_NM, HC_EV_NM
-
-
-def _figure(n_rows: int = 1, n_cols: int = 1, size=(6.4, 4.8), **kw):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, **kw)
-    return fig, axes
-
-
-def _save(fig, out_dir: Path, stem: str, kind: str, run: Run) -> Path:
-    status = run.status if not run.reason else f"{run.status}: {run.reason}"
-    fig.suptitle(f"{run.path.name} — {run.procedure} ({status})", fontsize=9)
-    path = out_dir / f"{stem}_{kind}.png"
-    fig.savefig(path, dpi=110)
-    return path
-
-
-def _energy_eV(run: Run) -> np.ndarray:
-    if "energy_eV" in run.data:
-        return np.asarray(run.data["energy_eV"], float)
-    return HC_EV_NM / np.asarray(run.data["wavelength_nm"], float)
 
 
 def _relative(axis: np.ndarray) -> tuple[np.ndarray, float]:
@@ -76,33 +55,33 @@ def _plot_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
         maps.append(("height", run.data["height_nm"], "height (nm)", "copper"))
     paths = []
     for kind, image, label, cmap in maps:
-        fig, ax = _figure()
+        fig, ax = figure()
         mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(np.asarray(image, float)), cmap=cmap,
                              shading="nearest")
         fig.colorbar(mesh, ax=ax, label=label)
         ax.set_aspect("equal")
         ax.set_xlabel(f"x − {x0:.1f} nm (nm)")
         ax.set_ylabel(f"y − {y0:.1f} nm (nm)")
-        paths.append(_save(fig, out_dir, stem, kind, run))
+        paths.append(save(fig, out_dir, stem, kind, run))
     return paths
 
 
 def _plot_line_scan(run: Run, out_dir: Path, stem: str) -> list[Path]:
     spectra = np.asarray(run.data["spectra"], float)
     x, x0 = _relative(run.data.get("x_nm", np.arange(spectra.shape[0])))
-    energy = _energy_eV(run)
-    fig, ax = _figure()
+    energy = energy_eV(run)
+    fig, ax = figure()
     mesh = ax.pcolormesh(x, energy, np.ma.masked_invalid(spectra.T), cmap="inferno", shading="nearest")
     fig.colorbar(mesh, ax=ax, label="counts")
     ax.set_xlabel(f"position along the line, x − {x0:.1f} nm (nm)")
     ax.set_ylabel("photon energy (eV)")
-    paths = [_save(fig, out_dir, stem, "contour", run)]
+    paths = [save(fig, out_dir, stem, "contour", run)]
     if "height_nm" in run.data:
-        fig, ax = _figure(size=(6.4, 3.2))
+        fig, ax = figure(size=(6.4, 3.2))
         ax.plot(x, run.data["height_nm"], "-o", ms=3)
         ax.set_xlabel(f"position along the line, x − {x0:.1f} nm (nm)")
         ax.set_ylabel("height (nm)")
-        paths.append(_save(fig, out_dir, stem, "height", run))
+        paths.append(save(fig, out_dir, stem, "height", run))
     return paths
 
 
@@ -115,9 +94,9 @@ def _plot_distance_sweep(run: Run, out_dir: Path, stem: str) -> list[Path]:
 
     spectra = np.asarray(run.data["spectra"], float)
     gap = _gap(run, spectra.shape[0])
-    energy = _energy_eV(run)
+    energy = energy_eV(run)
     done = np.all(np.isfinite(spectra), axis=1) & np.isfinite(gap)
-    fig, ax = _figure()
+    fig, ax = figure()
     if np.any(done):
         norm = colors.Normalize(np.min(gap[done]), max(np.max(gap[done]), np.min(gap[done]) + 1e-9))
         for i in np.flatnonzero(done):
@@ -125,12 +104,12 @@ def _plot_distance_sweep(run: Run, out_dir: Path, stem: str) -> list[Path]:
         fig.colorbar(cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="tip-sample gap (nm)")
     ax.set_xlabel("photon energy (eV)")
     ax.set_ylabel("counts")
-    paths = [_save(fig, out_dir, stem, "spectra", run)]
-    fig, ax = _figure()
+    paths = [save(fig, out_dir, stem, "spectra", run)]
+    fig, ax = figure()
     ax.plot(gap[done], intensity_map(run.data["wavelength_nm"], spectra, FIT_WINDOW_NM)[done], "o-")
     ax.set_xlabel("tip-sample gap (nm)")
     ax.set_ylabel("integrated counts above background")
-    paths.append(_save(fig, out_dir, stem, "approach", run))
+    paths.append(save(fig, out_dir, stem, "approach", run))
     return paths
 
 
@@ -157,18 +136,18 @@ def _plot_pressure_ramp(run: Run, out_dir: Path, stem: str) -> list[Path]:
     step = np.arange(n)
     gap = _gap(run, n)
     direction = np.asarray(run.data.get("direction", np.ones(n)), float)
-    energy = _energy_eV(run)
+    energy = energy_eV(run)
     peaks = peak_energy_map(run.data["wavelength_nm"], spectra, FIT_WINDOW_NM)
-    fig, ax = _figure()
+    fig, ax = figure()
     mesh = ax.pcolormesh(step, energy, np.ma.masked_invalid(spectra.T), cmap="inferno", shading="nearest")
     fig.colorbar(mesh, ax=ax, label="counts")
     ax.plot(step, peaks.center_eV, "o", ms=3, mfc="none", color="cyan", label="fitted peak")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("step (pressing, then releasing)")
     ax.set_ylabel("photon energy (eV)")
-    paths = [_save(fig, out_dir, stem, "contour", run)]
+    paths = [save(fig, out_dir, stem, "contour", run)]
 
-    fig, (ax_shift, ax_int) = _figure(2, 1, size=(6.4, 6.4), sharex=True)
+    fig, (ax_shift, ax_int) = figure(2, 1, size=(6.4, 6.4), sharex=True)
     reference, from_what = _ramp_reference_eV(run, peaks.center_eV, gap, direction)
     shift_meV = (peaks.center_eV - reference) * 1000.0
     styles = ((1, "pressing", dict(marker="v", ls="-", color="tab:red", ms=6)),
@@ -184,7 +163,7 @@ def _plot_pressure_ramp(run: Run, out_dir: Path, stem: str) -> list[Path]:
     ax_int.set_xlabel("tip-sample gap (nm)")
     ax_int.invert_xaxis()
     ax_shift.legend(fontsize=8)
-    paths.append(_save(fig, out_dir, stem, "shift", run))
+    paths.append(save(fig, out_dir, stem, "shift", run))
     return paths
 
 
@@ -200,7 +179,7 @@ def _mean_spectrum(spectra: np.ndarray) -> np.ndarray:
 def _plot_calibrate(run: Run, out_dir: Path, stem: str) -> list[Path]:
     wl = np.asarray(run.data["wavelength_nm"], float)
     spectrum = _mean_spectrum(run.data["spectra"])
-    fig, ax = _figure(size=(8.0, 4.8))
+    fig, ax = figure(size=(8.0, 4.8))
     ax.plot(wl, spectrum, lw=1, color="k")
     lines = np.array([])
     for name in ("line_wavelength_nm", "lines_nm"):
@@ -216,7 +195,7 @@ def _plot_calibrate(run: Run, out_dir: Path, stem: str) -> list[Path]:
         ax.legend(loc="upper left", fontsize=8)
     ax.set_xlabel("wavelength (nm)")
     ax.set_ylabel("counts")
-    return [_save(fig, out_dir, stem, "lamp", run)]
+    return [save(fig, out_dir, stem, "lamp", run)]
 
 
 def _plot_spectrum(run: Run, out_dir: Path, stem: str) -> list[Path]:
@@ -225,7 +204,7 @@ def _plot_spectrum(run: Run, out_dir: Path, stem: str) -> list[Path]:
                          f"(procedure {run.procedure!r})")
     wl = np.asarray(run.data["wavelength_nm"], float)
     spectra = np.asarray(run.data[run.signal], float).reshape(-1, wl.size)
-    fig, ax = _figure()
+    fig, ax = figure()
     if spectra.shape[0] <= 10:
         for i, spectrum in enumerate(spectra):
             ax.plot(wl, spectrum, lw=1, label=f"frame {i}" if spectra.shape[0] > 1 else None)
@@ -239,7 +218,7 @@ def _plot_spectrum(run: Run, out_dir: Path, stem: str) -> list[Path]:
     ax.set_ylabel(run.units.get(run.signal) or "counts")
     top = ax.secondary_xaxis("top", functions=(_nm_to_eV, _nm_to_eV))
     top.set_xlabel("photon energy (eV)")
-    return [_save(fig, out_dir, stem, "spectrum", run)]
+    return [save(fig, out_dir, stem, "spectrum", run)]
 
 
 def _nm_to_eV(x):

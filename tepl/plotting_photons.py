@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tepl.data.runfile import Run
+from tepl.plot_common import energy_eV, figure, save
 
 LIFETIME_MIN_COUNTS = 500  # photons a (binned) pixel needs for its lifetime to be mapped
 
@@ -38,8 +39,6 @@ def _channel_labels(run: Run, n: int) -> list[str]:
 
 
 def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
-    from tepl.plotting import _figure, _save
-
     d = run.data
     x, y = np.asarray(d["x_um"], float), np.asarray(d["y_um"], float)
     counts = np.asarray(d["counts_sum"], float)
@@ -47,7 +46,7 @@ def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
     labels = _channel_labels(run, n_ch)
     extent = (x[0], x[-1], y[0], y[-1])
     paths = []
-    fig, axes = _figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
+    fig, axes = figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
     for ch in range(n_ch):
         ax = axes[0, ch]
         im = ax.imshow(counts[ch], origin="lower", extent=extent, cmap="magma", aspect="equal")
@@ -55,12 +54,12 @@ def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
         ax.set_title(labels[ch], fontsize=9)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
-    paths.append(_save(fig, out_dir, stem, "counts", run))
+    paths.append(save(fig, out_dir, stem, "counts", run))
 
     if "flim" in d:  # pulsed excitation: TCSPC decays
         t_ns = np.asarray(d["tcspc_time_ns"], float)
         flim = np.asarray(d["flim"], float)
-        fig, ax = _figure()
+        fig, ax = figure()
         for ch in range(n_ch):
             decay = flim[ch].reshape(-1, t_ns.size).sum(axis=0)
             if decay.sum() > 0:
@@ -68,29 +67,28 @@ def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
         ax.set_xlabel("delay after the laser pulse (ns)")
         ax.set_ylabel("counts per bin (all pixels)")
         ax.legend(fontsize=8)
-        paths.append(_save(fig, out_dir, stem, "decay", run))
+        paths.append(save(fig, out_dir, stem, "decay", run))
         paths.append(_plot_lifetime_maps(run, flim, t_ns, labels, extent, out_dir, stem))
 
     drift = np.asarray(d["drift_nm"], float)
     if drift.shape[0] > 1:
-        fig, ax = _figure()
+        fig, ax = figure()
         scans = np.arange(1, drift.shape[0] + 1)
         ax.plot(scans, drift[:, 0], "o-", label="x")
         ax.plot(scans, drift[:, 1], "s-", label="y")
         ax.set_xlabel("scan")
         ax.set_ylabel("drift since scan 1 (nm)")
         ax.legend(fontsize=8)
-        paths.append(_save(fig, out_dir, stem, "drift", run))
+        paths.append(save(fig, out_dir, stem, "drift", run))
     return paths
 
 
 def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: list[str], extent, out_dir: Path,
                         stem: str) -> Path:
-    from tepl.analysis.lifetime import fit_flim
-    from tepl.plotting import _figure, _save
+    from tepl.analysis.flim import fit_flim
 
     n_ch = flim.shape[0]
-    fig, axes = _figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
+    fig, axes = figure(1, n_ch, size=(4.2 * n_ch, 3.8), squeeze=False)
     for ch in range(n_ch):
         ax = axes[0, ch]
         photons = flim[ch].sum(axis=-1)
@@ -109,16 +107,15 @@ def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: li
         ax.set_title(labels[ch] + binned, fontsize=9)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
-    return _save(fig, out_dir, stem, "lifetime", run)
+    return save(fig, out_dir, stem, "lifetime", run)
 
 
 def plot_g2(run: Run, out_dir: Path, stem: str) -> list[Path]:
     from tepl.analysis.g2 import g2_model
-    from tepl.plotting import _figure, _save
 
     lag = np.asarray(run.data["lag_ns"], float)
     g2 = np.asarray(run.data["g2"], float)
-    fig, ax = _figure()
+    fig, ax = figure()
     ax.plot(lag, g2, ".", ms=3, label="measured")
     fit = _g2_fit_attrs(run)
     if fit is not None:
@@ -130,7 +127,7 @@ def plot_g2(run: Run, out_dir: Path, stem: str) -> list[Path]:
     ax.set_xlabel("lag (ns)")
     ax.set_ylabel("g2")
     ax.legend(fontsize=8)
-    return [_save(fig, out_dir, stem, "g2", run)]
+    return [save(fig, out_dir, stem, "g2", run)]
 
 
 def _g2_fit_attrs(run: Run) -> dict[str, float] | None:
@@ -145,12 +142,11 @@ def _g2_fit_attrs(run: Run) -> dict[str, float] | None:
 
 def plot_time_trace(run: Run, out_dir: Path, stem: str) -> list[Path]:
     from tepl.analysis.blinking import on_fraction
-    from tepl.plotting import _figure, _save
 
     t = np.asarray(run.data["time_s"], float)
     counts = np.asarray(run.data["counts"], float)
     bin_s = float(t[1] - t[0]) if t.size > 1 else 1.0
-    fig, (ax, hist_ax) = _figure(1, 2, size=(9.0, 3.8), width_ratios=(4, 1), sharey=True)
+    fig, (ax, hist_ax) = figure(1, 2, size=(9.0, 3.8), width_ratios=(4, 1), sharey=True)
     ax.plot(t, counts, lw=0.6)
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"counts per {bin_s * 1000:g} ms")
@@ -161,18 +157,16 @@ def plot_time_trace(run: Run, out_dir: Path, stem: str) -> list[Path]:
         for a in (ax, hist_ax):
             a.axhline(result.threshold, color="C3", lw=0.8)
         ax.set_title(f"ON fraction {result.on_fraction:.3f}", fontsize=9)
-    return [_save(fig, out_dir, stem, "trace", run)]
+    return [save(fig, out_dir, stem, "trace", run)]
 
 
 def plot_kinetic_series(run: Run, out_dir: Path, stem: str) -> list[Path]:
-    from tepl.plotting import _energy_eV, _figure, _save
-
     t = np.asarray(run.data["time_s"], float)
     spectra = np.asarray(run.data["spectra"], float)
     filled = np.isfinite(t)
-    energy = _energy_eV(run)
+    energy = energy_eV(run)
     order = np.argsort(energy)
-    fig, ax = _figure()
+    fig, ax = figure()
     if filled.sum() >= 2:
         shown = spectra[filled][:, order]
         im = ax.pcolormesh(energy[order], t[filled], shown, shading="nearest", cmap="magma")
@@ -185,15 +179,13 @@ def plot_kinetic_series(run: Run, out_dir: Path, stem: str) -> list[Path]:
             ax.set_xlim(lines.min() - 0.005, lines.max() + 0.005)
     ax.set_xlabel("photon energy (eV)")
     ax.set_ylabel("time (s)")
-    return [_save(fig, out_dir, stem, "contour", run)]
+    return [save(fig, out_dir, stem, "contour", run)]
 
 
 def plot_imported_tags(run: Run, out_dir: Path, stem: str) -> list[Path]:
     """A PTU import: the decay per channel (T3) or the count trace per channel (T2)."""
-    from tepl.plotting import _figure, _save
-
     d = run.data
-    fig, ax = _figure()
+    fig, ax = figure()
     if "tcspc_time_ns" in d:
         t_ns = np.asarray(d["tcspc_time_ns"], float)
         decay = np.asarray(d[run.signal], float).reshape(-1, t_ns.size)
@@ -211,4 +203,4 @@ def plot_imported_tags(run: Run, out_dir: Path, stem: str) -> list[Path]:
         kind = "trace"
     ax.set_ylabel("counts")
     ax.legend(fontsize=8)
-    return [_save(fig, out_dir, stem, kind, run)]
+    return [save(fig, out_dir, stem, kind, run)]

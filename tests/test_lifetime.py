@@ -10,8 +10,10 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from tepl.analysis.decay_model import decay_model
-from tepl.analysis.lifetime import DecayFit, fit_decay, fit_flim, fit_trpl
+from tepl.analysis.flim import fit_flim
+from tepl.analysis.lifetime import fit_decay, fit_trpl
 from tepl.analysis.lifetime_distribution import lifetime_distribution
+from tepl.analysis.lifetime_results import DecayFit
 
 PERIOD_NS = 500.0        # 2 MHz, paper 003
 DT_NS = 0.064

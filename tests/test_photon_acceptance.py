@@ -48,7 +48,7 @@ def _fit_channel0(run):
     """Pile-up corrected (22 ns SPAD dead time, from the config) two-exponential ML fits of channel 0."""
     import h5py
 
-    from tepl.analysis.lifetime import fit_flim
+    from tepl.analysis.flim import fit_flim
     from tepl.analysis.tcspc import dead_time_correction
 
     d = run.data

@@ -13,10 +13,12 @@ import ptufile
 import pytest
 
 from tepl.analysis.tcspc import g2_from_tags
-from tepl.data.ptu import PtuImportError, export_ptu, import_ptu, read_ptu
+from tepl.data.ptu import PtuImportError, read_ptu
+from tepl.data.ptu_export import export_ptu
 from tepl.data.recorder import Recorder
 from tepl.data.runfile import read_run
 from tepl.data.tags import add_tags, append_tags, read_tags
+from tepl.ptu_import import import_ptu
 from tepl.roles import T2Block, T3Block
 
 FIXTURES = Path(__file__).parent / "fixtures" / "picoquant"

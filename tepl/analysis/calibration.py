@@ -19,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage, optimize, signal, special
+from scipy import ndimage, signal, special
+
+from tepl.analysis.bounded_fit import bounded_least_squares
 
 # Ar I and Hg I lines in air (nm) with relative strengths (NIST ASD relative intensities; these vary
 # between lamps and are used only to weight blended lines).
@@ -129,11 +131,8 @@ def _fit_cluster(pixels: np.ndarray, values: np.ndarray, centers0: np.ndarray) -
             model += _pixel_gaussian(pixels, p[2 + 2 * k], p[3 + 2 * k], p[1])
         return model - values
 
-    try:
-        result = optimize.least_squares(residual, np.array(p0), bounds=(lo, hi), x_scale="jac")
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    if not result.success:
+    result = bounded_least_squares(residual, p0, lo, hi)
+    if result is None:
         return None
     rows = result.x[2:].reshape(n, 2)
     return np.column_stack([rows[:, 1], np.full(n, result.x[1]), rows[:, 0]])

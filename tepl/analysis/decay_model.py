@@ -14,80 +14,20 @@ all earlier pulses add up (a lifetime comparable to the period wraps around). Th
   taken as uniform over its width), convolved by FFT, with an optional fitted shift ``shift_ns`` of the
   decay against it.
 
-``decay_model`` evaluates it (simulations, plots); ``DecayModel`` is what ``tepl.analysis.lifetime`` fits,
-and the ``check_*`` functions vet the inputs of both.
+``decay_model`` evaluates it (simulations, plots); ``DecayModel`` is what ``tepl.analysis.lifetime`` fits.
+The closed forms are in ``tepl.analysis.decay_kernels``, the checks of both's inputs in
+``tepl.analysis.decay_checks``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import fft as sp_fft
-from scipy.ndimage import uniform_filter1d
-from scipy.special import erfcx, ndtr
 
-_SQRT2 = np.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+from tepl.analysis.decay_checks import check_period, check_time, normalised_irf
+from tepl.analysis.decay_kernels import decay_integrals, emg_antiderivative
+
 _EXACT_SIGMAS = 8.0      # beyond this many IRF widths from a pulse the convolved decay is its asymptote
-
-
-# ============================================================================================ kernels
-def _emg_antiderivative(u, tau, sigma, jacobian: bool):
-    """Antiderivative F(u) of (exp(-u/tau) H(u)) convolved with a unit Gaussian of width sigma.
-
-    u: time after the pulse (ns). Returns F, E = dF/du (the convolved decay itself), dF/dsigma, dF/dtau
-    (the last two None without ``jacobian``). Written with erfcx so nothing overflows for any u, tau, sigma.
-    """
-    s_over_tau = sigma / tau
-    x = u / sigma
-    gauss = np.exp(-0.5 * x * x)
-    z = (s_over_tau - x) * (1.0 / _SQRT2)
-    positive = z > 0
-    tail = np.exp(np.minimum(0.5 * s_over_tau * s_over_tau - u / tau, 0.0))
-    tail = np.where(positive, 0.0, tail)
-    e = tail + np.where(positive, 0.5, -0.5) * gauss * erfcx(np.abs(z))
-    phi_cdf = ndtr(x)
-    f = tau * (phi_cdf - e)
-    if not jacobian:
-        return f, e, None, None
-    phi = _INV_SQRT_2PI * gauss
-    d_sigma = phi - s_over_tau * e
-    d_tau = phi_cdf - e * (1.0 + u / tau - s_over_tau * s_over_tau) - s_over_tau * phi
-    return f, e, d_sigma, d_tau
-
-
-def _decay_integrals(t, tau, period_ns: float | None):
-    """Second antiderivative Q(t) of the (periodic) decay train with a pulse at t = 0, with dQ/dt and dQ/dtau.
-
-    The decay train is exp(-t/tau) after every pulse (pulses at multiples of ``period_ns``, or one pulse at 0
-    when it is None). Q(0) = 0 and Q'(0) = 0; second differences of Q give the bin-averaged convolution of
-    the decay with an IRF bin that is uniform over its width.
-    """
-    if period_ns is None:
-        tp = np.maximum(t, 0.0)
-        decay = np.exp(-tp / tau)
-        rise = -np.expm1(-tp / tau)                      # 1 - exp(-t/tau), exact for t << tau
-        p = tau * rise
-        q = tau * tp - tau * p
-        dq_dtau = tp - 2.0 * p + tp * decay
-        return q, p, dq_dtau
-    period = period_ns
-    k = np.floor(t / period)
-    r = t - k * period
-    decay = np.exp(-r / tau)
-    rise = -np.expm1(-r / tau)
-    one_minus_q = -np.expm1(-period / tau)
-    q_ratio = 1.0 / np.expm1(period / tau)               # q / (1 - q), q = exp(-T/tau)
-    # t = k T + r: Q = tau k^2 T / 2 + tau k r + k C + N(r) / (1 - q), N(r) = tau r - tau^2 (1 - exp(-r/tau)),
-    # C = Q gained over one whole period; P = dQ/dt
-    p = k * tau + tau * rise / one_minus_q
-    n_r = tau * r - tau * tau * rise
-    c_part = tau * period / one_minus_q - tau * tau - 0.5 * tau * period
-    q = 0.5 * tau * k * k * period + tau * k * r + k * c_part + n_r / one_minus_q
-    dn_dtau = r - 2.0 * tau * rise + r * decay
-    dc_dtau = period / one_minus_q + (period**2 / tau) * q_ratio / one_minus_q - 2.0 * tau - 0.5 * period
-    dq_dtau = (0.5 * k * k * period + k * r + k * dc_dtau
-               + (dn_dtau + n_r * (period / tau**2) * q_ratio) / one_minus_q)
-    return q, p, dq_dtau
 
 
 # ============================================================================================ model
@@ -210,7 +150,7 @@ class DecayModel:
             idx = start[:, None] + steps                               # band edges (r, B), may pass the ends
             ub = (self.edges[0] + idx * dt - pulse[:, None])[:, None, :]
             tr, sr = tau3[rows], sig3[rows]
-            f, e, ds, dtau = _emg_antiderivative(ub, tr, sr, jacobian)
+            f, e, ds, dtau = emg_antiderivative(ub, tr, sr, jacobian)
             if period is not None:
                 # the other pulses, all more than `margin` away: their summed exponential tail
                 v = ub + period
@@ -253,7 +193,7 @@ class DecayModel:
             rows = np.flatnonzero(n_lo + j <= n_hi)
             pulse = t0[rows] - (n_lo[rows] + j) * (self.period_ns or 0.0)
             u = edges[None, None, :] - pulse[:, None, None]
-            fj, ej, dsj, dtj = _emg_antiderivative(u, tau3[rows], sig3[rows], jacobian)
+            fj, ej, dsj, dtj = emg_antiderivative(u, tau3[rows], sig3[rows], jacobian)
             f[rows] += fj
             if jacobian:
                 e[rows] += ej
@@ -298,7 +238,7 @@ class DecayModel:
         """
         tau3 = tau[:, :, None]
         t = self.lag_points[None, None, :] - shift[:, None, None]
-        q, p, dq_dtau = _decay_integrals(t, tau3, self.period_ns)
+        q, p, dq_dtau = decay_integrals(t, tau3, self.period_ns)
         inv_dt2 = 1.0 / (self.dt * self.dt)
 
         def second_difference(a):
@@ -344,69 +284,6 @@ class DecayModel:
         jac[:, self.i_amp] = shapes
         return mu, jac
 
-
-# ============================================================================================ input
-def check_time(time_ns) -> np.ndarray:
-    t = np.asarray(time_ns, float)
-    if t.ndim != 1 or t.size < 8:
-        raise ValueError(f"time_ns must be a 1-D axis of at least 8 TCSPC bins, got shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("time_ns contains non-finite values")
-    steps = np.diff(t)
-    if not np.all(steps > 0):
-        bad = int(np.flatnonzero(steps <= 0)[0])
-        raise ValueError(f"time_ns must be strictly increasing; bin {bad + 1} ({t[bad + 1]:g} ns) does not "
-                         f"follow bin {bad} ({t[bad]:g} ns)")
-    dt = (t[-1] - t[0]) / (t.size - 1)
-    if np.max(np.abs(steps - dt)) > 1e-3 * dt:
-        raise ValueError(f"time_ns must be uniformly spaced TCSPC bins; steps range from {steps.min():g} to "
-                         f"{steps.max():g} ns")
-    return t
-
-
-def check_counts(counts, n_bins: int, name: str) -> np.ndarray:
-    y = np.asarray(counts, float)
-    if y.ndim < 1 or y.shape[-1] != n_bins:
-        raise ValueError(f"{name} shape {y.shape} does not end in the {n_bins} bins of time_ns")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
-    if np.any(y < 0):
-        raise ValueError(f"{name} contains negative counts (minimum {y.min():g}); decays must be raw counts")
-    return y
-
-
-def check_options(n_exp: int, period_ns: float | None) -> float | None:
-    if n_exp not in (1, 2, 3):
-        raise ValueError(f"n_exp must be 1, 2 or 3 exponential components, got {n_exp!r}")
-    return check_period(period_ns)
-
-
-def check_period(period_ns: float | None) -> float | None:
-    if period_ns is None:
-        return None
-    period = float(period_ns)
-    if not np.isfinite(period) or period <= 0:
-        raise ValueError(f"period_ns must be a positive laser period in ns, got {period_ns!r}")
-    return period
-
-
-def normalised_irf(irf, n_bins: int) -> np.ndarray:
-    h = np.asarray(irf, float)
-    if h.shape != (n_bins,):
-        raise ValueError(f"irf must be a histogram on the {n_bins} bins of time_ns, got shape {h.shape}")
-    if not np.all(np.isfinite(h)) or np.any(h < 0):
-        raise ValueError("irf must hold finite, non-negative counts")
-    # dark floor: the mean of the bins away from the response (where a smoothed IRF stays within 1 % of the
-    # peak height above its median); those bins are set to zero, the floor is subtracted from the others
-    smooth = uniform_filter1d(h, 2 * max(2, n_bins // 200) + 1, mode="nearest")
-    level = float(np.median(smooth))
-    outside = smooth <= level + 0.01 * (smooth.max() - level)
-    floor = float(h[outside].mean()) if outside.sum() >= max(8, n_bins // 10) else 0.0
-    h = np.where(outside & (floor > 0), 0.0, np.clip(h - floor, 0.0, None))
-    total = h.sum()
-    if total <= 0:
-        raise ValueError("irf has no counts above its dark floor")
-    return h / total
 
 
 # ============================================================================================ public

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
 
+from tepl.analysis.bounded_fit import bounded_least_squares
 from tepl.units import FIT_WINDOW_NM
 
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -165,11 +166,8 @@ def _fit_spot(image: np.ndarray, main: int, peaks: list[tuple[int, int]], sigma0
     def residual(p: np.ndarray) -> np.ndarray:
         return _model(p, yy, xx, (r, c), n) - values
 
-    try:
-        result = optimize.least_squares(residual, np.array(p0), bounds=(lo, hi), x_scale="jac")
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    if not result.success:
+    result = bounded_least_squares(residual, p0, lo, hi)
+    if result is None:
         return None
     chi2 = float(np.sum(result.fun ** 2)) / max(values.size - result.x.size, 1)  # per degree of freedom
     try:
@@ -389,11 +387,9 @@ def line_profile_fwhm_nm(x_nm: np.ndarray, profile: np.ndarray, center_nm: float
         return p[0] + p[1] * np.exp(-0.5 * ((x[sel] - p[2]) / p[3]) ** 2) - y[sel]
 
     p0 = [base, y[i_peak] - base, x[i_peak], width / _FWHM_PER_SIGMA]
-    bounds = ([-np.inf, 0.0, x[i_peak] - width, 1e-3 * width], [np.inf, np.inf, x[i_peak] + width, 4 * width])
-    try:
-        result = optimize.least_squares(residual, p0, bounds=bounds, x_scale="jac")
-    except (ValueError, np.linalg.LinAlgError):
-        return crossing_fwhm
-    if not result.success or not np.all(np.isfinite(result.x)):
+    lo = [-np.inf, 0.0, x[i_peak] - width, 1e-3 * width]
+    hi = [np.inf, np.inf, x[i_peak] + width, 4 * width]
+    result = bounded_least_squares(residual, p0, lo, hi)
+    if result is None or not np.all(np.isfinite(result.x)):
         return crossing_fwhm
     return float(_FWHM_PER_SIGMA * result.x[3])

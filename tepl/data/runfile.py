@@ -81,13 +81,20 @@ def read_tree(group: h5py.Group) -> dict[str, Any]:
     return out
 
 
-def _open(path: Path) -> h5py.File:
+def open_hdf5(path: Path, not_hdf5: str) -> h5py.File:
+    """The HDF5 file at ``path``, open read-only without file locking (so a run being written can be read).
+    FileNotFoundError when there is nothing at ``path``; ValueError ``"<path> <not_hdf5> (<reason>)"`` when it
+    cannot be opened as HDF5."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such run file")
     try:
-        f = h5py.File(path, "r", locking=False)
+        return h5py.File(path, "r", locking=False)
     except OSError as exc:
-        raise ValueError(f"{path} is not a tepl run file: cannot open it as HDF5 ({exc})") from exc
+        raise ValueError(f"{path} {not_hdf5} ({exc})") from exc
+
+
+def _open(path: Path) -> h5py.File:
+    f = open_hdf5(path, "is not a tepl run file: cannot open it as HDF5")
     entry = f.get("entry")
     if not isinstance(entry, h5py.Group) or _attr(entry.attrs, "NX_class") != "NXentry" \
             or "procedure" not in entry.attrs:

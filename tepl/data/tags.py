@@ -27,6 +27,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from tepl.data.runfile import open_hdf5
 from tepl.roles import T2Block, T3Block
 
 GROUP = "tags"
@@ -112,23 +113,27 @@ def append_tags(recorder, block: T2Block | T3Block, marker_time=None, marker_bit
 
 
 @dataclass
-class StoredT2(T2Block):
-    """T2 tags read from a run file, with the group's attributes, markers and raw records when stored."""
+class _Stored:
+    """What a run file holds beside the photons: the group's attributes, and marker bits and raw records
+    when stored (None otherwise)."""
 
     attrs: dict[str, Any] = field(default_factory=dict)
-    marker_time_ps: np.ndarray | None = None
     marker_bits: np.ndarray | None = None
     raw_records: np.ndarray | None = None
 
 
 @dataclass
-class StoredT3(T3Block):
+class StoredT2(_Stored, T2Block):
+    """T2 tags read from a run file, with the group's attributes, markers and raw records when stored."""
+
+    marker_time_ps: np.ndarray | None = None
+
+
+@dataclass
+class StoredT3(_Stored, T3Block):
     """T3 tags read from a run file, with the group's attributes, markers and raw records when stored."""
 
-    attrs: dict[str, Any] = field(default_factory=dict)
     marker_sync: np.ndarray | None = None
-    marker_bits: np.ndarray | None = None
-    raw_records: np.ndarray | None = None
 
 
 def _attr_value(value: Any) -> Any:
@@ -147,13 +152,9 @@ def read_tags(path_or_h5file, raw_records: bool = True) -> StoredT2 | StoredT3:
     if isinstance(path_or_h5file, h5py.File | h5py.Group):
         return _read(path_or_h5file, Path(path_or_h5file.file.filename), raw_records)
     path = Path(path_or_h5file)
-    if not path.is_file():
+    if not path.is_file():  # a directory too: nothing to open
         raise FileNotFoundError(f"{path}: no such run file")
-    try:
-        f = h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        raise ValueError(f"{path} is not an HDF5 run file ({exc})") from exc
-    with f:
+    with open_hdf5(path, "is not an HDF5 run file") as f:
         return _read(f, path, raw_records)
 
 
