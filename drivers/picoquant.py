@@ -323,7 +323,7 @@ class PicoQuantTcspc:
         raise NotImplementedError
 
     def record_type_prefix(self) -> str:
-        """Name prefix of the TTTR record types this unit writes (``tepl.data.tttr.RECORD_TYPES``)."""
+        """Name prefix of the TTTR record types this unit writes (``tepl.drivers.tttr.RECORD_TYPES``)."""
         raise NotImplementedError
 
 

@@ -21,7 +21,7 @@ present: photons are taken from the World in pieces of ``MIN_PIECE_S`` to ``PIEC
 * T2: time tags in units of the T2 resolution from the start, with sync records for every divided sync;
 * T3: nsync (divided sync pulses since the start) and dtime in TCSPC bins (beyond 2**15 bins dropped),
 
-encoded with ``tepl.data.tttr`` into records that wait in a FIFO of ``fifo_records``. When more arrive than
+encoded with ``tepl.drivers.tttr`` into records that wait in a FIFO of ``fifo_records``. When more arrive than
 the FIFO holds, FLAG_FIFOFULL is set and recording stops (records already in the FIFO remain readable).
 Count rates come from the photons of the last complete 100 ms gate after Initialize / SetSyncDiv (a
 separate look at the World; the clock does not move); the sync rate is the laser rate / divider.
@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from tepl.data.tttr import RECORD_TYPES, T2Encoder, T3Encoder
 from tepl.drivers.picoquant_lib import (
     ACQTMAX_MS,
     ACQTMIN_MS,
@@ -80,6 +79,7 @@ from tepl.drivers.picoquant_lib import (
     WARNING_TIME_SPAN_TOO_SMALL,
     LibrarySpec,
 )
+from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder
 from tepl.sims.andor import ArgError, c_array, set_out, set_text, val
 
 PIECE_S = 0.05  # photons are taken from the World in pieces no longer than this

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tepl import __version__
-from tepl.data.tttr import RECORD_TYPES, T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
+from tepl.drivers.tttr import RECORD_TYPES, T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
 from tepl.roles import T2Block, T3Block
 
 PQ_TAG_TYPES: dict[str, int] = {
