@@ -25,6 +25,10 @@ encoded with ``tepl.drivers.tttr`` into records that wait in a FIFO of ``fifo_re
 the FIFO holds, FLAG_FIFOFULL is set and recording stops (records already in the FIFO remain readable).
 Count rates come from the photons of the last complete 100 ms gate after Initialize / SetSyncDiv (a
 separate look at the World; the clock does not move); the sync rate is the laser rate / divider.
+
+Layering: the simulator keeps its own table of the header constants (``picoquant_spec``) and imports nothing
+from ``tepl.drivers`` except the TTTR record codec ``tepl.drivers.tttr``, which is the vendor's file format
+shared by both ends (the unit encodes the records the driver decodes), not driver code.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from tepl.drivers.picoquant_lib import (
+from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder  # the one import from drivers: see above
+from tepl.sims.andor import ArgError, c_array, set_out, set_text, val
+from tepl.sims.picoquant_spec import (
     ACQTMAX_MS,
     ACQTMIN_MS,
     CHANOFFSMAX_PS,
@@ -55,7 +61,7 @@ from tepl.drivers.picoquant_lib import (
     HH_DISCR_RANGE_MV,
     HH_FLAG_ACTIVE,
     HH_FLAG_REF_LOST,
-    HH_SPEC,
+    HH_HEADER,
     HH_ZC_RANGE_MV,
     MODE_HIST,
     MODE_T2,
@@ -64,9 +70,9 @@ from tepl.drivers.picoquant_lib import (
     STOPCNTMIN,
     TH260_CFD_LEVEL_RANGE_MV,
     TH260_CFD_ZC_RANGE_MV,
+    TH260_HEADER,
     TH260_MODEL_NANO,
     TH260_MODEL_PICO,
-    TH260_SPEC,
     TH260_TRIGGER_LEVEL_RANGE_MV,
     TTREADMAX,
     TTREADMIN,
@@ -77,10 +83,8 @@ from tepl.drivers.picoquant_lib import (
     WARNING_SYNC_RATE_TOO_HIGH,
     WARNING_SYNC_RATE_ZERO,
     WARNING_TIME_SPAN_TOO_SMALL,
-    LibrarySpec,
+    LibraryHeader,
 )
-from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder
-from tepl.sims.andor import ArgError, c_array, set_out, set_text, val
 
 PIECE_S = 0.05  # photons are taken from the World in pieces no longer than this
 MIN_PIECE_S = 0.002  # and no shorter, except at the end: records reach the FIFO in blocks, as by DMA
@@ -106,7 +110,7 @@ class SimModel:
     """What a simulated unit reports and how it behaves; numbers without a header source are the simulator's."""
 
     name: str  # GetHardwareInfo model string
-    spec: LibrarySpec
+    spec: LibraryHeader
     library_version: str
     base_resolution_ps: float
     t2_resolution_ps: float
@@ -120,13 +124,13 @@ class SimModel:
     hardware_version: str = "1.0"
 
 
-HYDRAHARP_400 = SimModel("HydraHarp 400", HH_SPEC, "3.0", 1.0, 1.0, "cfd", fifo_records=1 << 21,
+HYDRAHARP_400 = SimModel("HydraHarp 400", HH_HEADER, "3.0", 1.0, 1.0, "cfd", fifo_records=1 << 21,
                          max_input_rate_per_s=12.5e6, max_sync_rate_per_s=12.5e6, wire_time_s=100e-6,
                          transfer_bytes_per_s=30e6)
-TIMEHARP_260_P = SimModel(TH260_MODEL_PICO, TH260_SPEC, "3.1", 25.0, 25.0, "cfd", fifo_records=1 << 21,
+TIMEHARP_260_P = SimModel(TH260_MODEL_PICO, TH260_HEADER, "3.1", 25.0, 25.0, "cfd", fifo_records=1 << 21,
                           max_input_rate_per_s=40e6, max_sync_rate_per_s=40e6, wire_time_s=10e-6,
                           transfer_bytes_per_s=100e6)
-TIMEHARP_260_N = SimModel(TH260_MODEL_NANO, TH260_SPEC, "3.1", 250.0, 250.0, "edge", fifo_records=1 << 21,
+TIMEHARP_260_N = SimModel(TH260_MODEL_NANO, TH260_HEADER, "3.1", 250.0, 250.0, "edge", fifo_records=1 << 21,
                           max_input_rate_per_s=40e6, max_sync_rate_per_s=40e6, wire_time_s=10e-6,
                           transfer_bytes_per_s=100e6)
 
@@ -212,9 +216,9 @@ class _Settings:
     lores: bool = False
 
     @classmethod
-    def defaults(cls, n_inputs: int, spec: LibrarySpec) -> _Settings:
+    def defaults(cls, n_inputs: int, spec: LibraryHeader) -> _Settings:
         """Power-on values: 50 mV level and 10 mV zero cross (negative on the TimeHarp 260), no offsets."""
-        sign = 1 if spec is HH_SPEC else -1
+        sign = 1 if spec is HH_HEADER else -1
         return cls(sync_level_mV=50 * sign, sync_zero_cross_mV=10 * sign, input_level_mV=[50 * sign] * n_inputs,
                    input_zero_cross_mV=[10 * sign] * n_inputs, lencode=spec.max_lencode,
                    input_offset_ps=[0] * n_inputs, enabled=[True] * n_inputs)
@@ -338,7 +342,7 @@ class _SimPicoQuantLib:
 
     def _triggers(self, level_mV: float, height_mV: float) -> bool:
         """Whether a discriminator at ``level_mV`` (the library's sign convention) fires on the pulses."""
-        if self.spec is HH_SPEC:
+        if self.spec is HH_HEADER:
             return 0 <= level_mV < height_mV
         return -height_mV < level_mV < 0 if self.model.trigger == "edge" else -height_mV < level_mV <= 0
 
@@ -610,7 +614,7 @@ class _SimPicoQuantLib:
     def _cfd(self, level: Any, zero_cross: Any, first: int) -> tuple[int, int]:
         if self.model.trigger != "cfd":
             raise _Unsupported
-        if self.spec is HH_SPEC:
+        if self.spec is HH_HEADER:
             level_range, zc_range = HH_DISCR_RANGE_MV, HH_ZC_RANGE_MV
         else:
             level_range, zc_range = TH260_CFD_LEVEL_RANGE_MV, TH260_CFD_ZC_RANGE_MV
@@ -831,7 +835,7 @@ class _SimPicoQuantLib:
     def _GetFlags(self, devidx: Any, flags: Any) -> int:
         value = self._flags
         m = self._meas
-        if self.spec is HH_SPEC and m is not None and m.running_at(self.world.clock.now()):
+        if self.spec is HH_HEADER and m is not None and m.running_at(self.world.clock.now()):
             value |= HH_FLAG_ACTIVE
         set_out(flags, value, 2)
         return 0
