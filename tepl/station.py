@@ -255,7 +255,8 @@ def _build_stage(station: Station, cfg: dict, world: Any) -> Stage:
 
 
 def _build_zcontrol(station: Station, cfg: dict, world: Any) -> ZController:
-    from tepl.drivers.rhk_r9 import R9, R9Socket, R9ZController
+    from tepl.drivers.rhk_r9 import R9, R9Socket
+    from tepl.drivers.rhk_r9_zcontrol import R9ZController
 
     if cfg["address"] == "sim":
         from tepl.sims.rhk_r9 import R9Controller, R9InProcess
