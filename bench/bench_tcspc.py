@@ -3,7 +3,7 @@
 T3: a HydraHarp2T3 stream at 2 MHz sync, two detector channels, photons from two exponential decays
 (1.2 ns and 6 ns, per-channel fractions) convolved with a Gaussian IRF (60 ps sigma), 16 ps TCSPC bins. It
 comes from the simulated HydraHarp library (``tepl.sims.picoquant.SimHHLib``, FIFO read as a driver reads
-it) when that is available, else from ``tepl.data.tttr.T3Encoder`` directly. Written as a PTU file, then timed:
+it) when that is available, else from ``tepl.drivers.tttr.T3Encoder`` directly. Written as a PTU file, then timed:
 
 * tepl: raw records -> decode -> FLIM cube of 64 x 64 pixels (consecutive sync-index ranges), 128-bin factor,
   against ptufile ``decode_records()`` on the same records (photons and cube checked against ptufile's photons);
@@ -34,7 +34,7 @@ import numpy as np
 
 from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
 from tepl.data.ptu import write_ptu
-from tepl.data.tttr import RECORD_TYPES, T3Encoder, decode_t2, decode_t3, encode_t2
+from tepl.drivers.tttr import RECORD_TYPES, T3Encoder, decode_t2, decode_t3, encode_t2
 
 SYNC_PERIOD_PS = 500_000.0  # 2 MHz
 RESOLUTION_PS = 16.0  # base 1 ps x 2**4

@@ -23,6 +23,7 @@ import numpy as np
 
 from tepl.drivers.andor_sdk2 import IDus, load_sdk2
 from tepl.drivers.andor_shamrock import Kymera, load_shamrock
+from tepl.drivers.polling import poll
 from tepl.roles import DeviceError, LimitError, Range, Shutter, Spectrometer
 
 __all__ = ["AndorSpectrometer", "IDus", "Kymera", "KymeraShutter", "load_sdk2", "load_shamrock"]
@@ -86,16 +87,11 @@ class AndorSpectrometer(Spectrometer):
         target = Range(low, high, "°C").check(target_c, "CCD cooling target")
         self.ccd.set_temperature_c(int(round(target)))
         self.ccd.cooler_on()
-        waited_s = 0.0
-        while True:
-            t_c, status = self.ccd.temperature_c()
-            if not wait or status == "stabilized":
-                return t_c
-            if waited_s >= timeout_s:
-                raise DeviceError(f"CCD did not stabilise at {target:g} °C within {timeout_s:g} s "
-                                  f"(it is at {t_c:.1f} °C, {status})")
-            self.sleep(self.poll_s)
-            waited_s += self.poll_s
+        t_c, _ = poll(self.ccd.temperature_c, lambda reading: not wait or reading[1] == "stabilized", self.sleep,
+                      self.poll_s, timeout_s,
+                      lambda reading: DeviceError(f"CCD did not stabilise at {target:g} °C within {timeout_s:g} s "
+                                                  f"(it is at {reading[0]:.1f} °C, {reading[1]})"))
+        return t_c
 
     def warm_up(self) -> None:
         """Switch the cooler off (the sensor drifts back to ambient)."""

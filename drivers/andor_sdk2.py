@@ -12,6 +12,7 @@ Units: seconds (``_s``), degrees Celsius (``_c``), micrometres (``_um``), MHz fo
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from tepl.drivers.andor_lib import load_library, plain
+from tepl.drivers.ctypes_lib import (
+    CHAR_P,
+    FLOAT,
+    INT,
+    P_FLOAT,
+    P_INT,
+    P_LONG,
+    call_checked,
+    code_text,
+    load_library,
+    read_outputs,
+    text_buffer,
+    text_of,
+)
 from tepl.roles import DeviceError
 
 DRV_SUCCESS = 20002
@@ -45,23 +59,21 @@ SDK2_CODES = {
 TEMPERATURE_STATUS = {20034: "off", 20035: "not_stabilized", 20036: "stabilized", 20037: "not_reached",
                       20040: "drift"}
 
-_I, _F = ctypes.c_int, ctypes.c_float
-_PI, _PF, _PL = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_long)
-
 # Argument types of the SDK2 functions this driver calls (atmcd32d.h); all return unsigned int.
 SDK2_SIGNATURES: dict[str, list] = {
-    "Initialize": [ctypes.c_char_p], "ShutDown": [],
-    "GetCameraSerialNumber": [_PI], "GetHeadModel": [ctypes.c_char_p],
-    "GetDetector": [_PI, _PI], "GetPixelSize": [_PF, _PF],
-    "GetTemperatureRange": [_PI, _PI], "SetTemperature": [_I], "CoolerON": [], "CoolerOFF": [],
-    "IsCoolerOn": [_PI], "GetTemperature": [_PI], "GetTemperatureF": [_PF],
-    "SetReadMode": [_I], "SetAcquisitionMode": [_I], "SetTriggerMode": [_I], "SetExposureTime": [_F],
-    "SetNumberAccumulations": [_I], "SetAccumulationCycleTime": [_F], "SetNumberKinetics": [_I],
-    "SetKineticCycleTime": [_F], "GetAcquisitionTimings": [_PF, _PF, _PF], "GetReadOutTime": [_PF],
-    "SetShutter": [_I, _I, _I, _I],
-    "GetNumberHSSpeeds": [_I, _I, _PI], "GetHSSpeed": [_I, _I, _I, _PF], "SetHSSpeed": [_I, _I],
-    "StartAcquisition": [], "GetStatus": [_PI], "WaitForAcquisition": [], "WaitForAcquisitionTimeOut": [_I],
-    "AbortAcquisition": [], "GetAcquisitionProgress": [_PL, _PL],
+    "Initialize": [CHAR_P], "ShutDown": [],
+    "GetCameraSerialNumber": [P_INT], "GetHeadModel": [CHAR_P],
+    "GetDetector": [P_INT, P_INT], "GetPixelSize": [P_FLOAT, P_FLOAT],
+    "GetTemperatureRange": [P_INT, P_INT], "SetTemperature": [INT], "CoolerON": [], "CoolerOFF": [],
+    "IsCoolerOn": [P_INT], "GetTemperature": [P_INT], "GetTemperatureF": [P_FLOAT],
+    "SetReadMode": [INT], "SetAcquisitionMode": [INT], "SetTriggerMode": [INT], "SetExposureTime": [FLOAT],
+    "SetNumberAccumulations": [INT], "SetAccumulationCycleTime": [FLOAT], "SetNumberKinetics": [INT],
+    "SetKineticCycleTime": [FLOAT], "GetAcquisitionTimings": [P_FLOAT, P_FLOAT, P_FLOAT],
+    "GetReadOutTime": [P_FLOAT],
+    "SetShutter": [INT, INT, INT, INT],
+    "GetNumberHSSpeeds": [INT, INT, P_INT], "GetHSSpeed": [INT, INT, INT, P_FLOAT], "SetHSSpeed": [INT, INT],
+    "StartAcquisition": [], "GetStatus": [P_INT], "WaitForAcquisition": [], "WaitForAcquisitionTimeOut": [INT],
+    "AbortAcquisition": [], "GetAcquisitionProgress": [P_LONG, P_LONG],
     "GetAcquiredData": [ctypes.POINTER(ctypes.c_int32), ctypes.c_ulong],
     "GetAcquiredData16": [ctypes.POINTER(ctypes.c_uint16), ctypes.c_ulong],
     "GetMostRecentImage": [ctypes.POINTER(ctypes.c_int32), ctypes.c_ulong],
@@ -90,9 +102,9 @@ class IDus:
         self.wait_timeout_ms, self.timeout_margin_s = int(wait_timeout_ms), float(timeout_margin_s)
         self._call("Initialize", ini_dir.encode())
         self.serial_number = self._get("GetCameraSerialNumber")[0]
-        head = ctypes.create_string_buffer(256)
+        head = text_buffer(255)
         self._call("GetHeadModel", head)
-        self.head_model = head.value.decode(errors="replace").strip()
+        self.head_model = text_of(head)
         self.detector_pixels: tuple[int, int] = self._get("GetDetector", 2)
         self.pixel_size_um: tuple[float, float] = self._get("GetPixelSize", 2, ctypes.c_float)
         self.temperature_range_c: tuple[int, int] = self._get("GetTemperatureRange", 2)
@@ -111,15 +123,11 @@ class IDus:
 
     # ------------------------------------------------------------------ library plumbing
     def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
-        code = int(getattr(self.lib, name)(*args))
-        if code not in ok:
-            raise DeviceError(f"Andor SDK2 {name} returned {code} ({SDK2_CODES.get(code, 'unknown code')})")
-        return code
+        return call_checked(getattr(self.lib, name), args, ok,
+                            lambda code: f"Andor SDK2 {name} returned {code_text(code, SDK2_CODES)}")
 
     def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
-        outs = [ctype() for _ in range(n_out)]
-        self._call(name, *inputs, *(ctypes.byref(o) for o in outs))
-        return tuple(plain(o) for o in outs)
+        return read_outputs(functools.partial(self._call, name), ctype, n_out, *inputs)
 
     # ------------------------------------------------------------------ cooling
     def set_temperature_c(self, setpoint_c: int) -> None:

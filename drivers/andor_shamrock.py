@@ -12,13 +12,26 @@ length the EEPROM reports, degrees for its angles. Gratings are numbered from 1.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import re
 from typing import Any
 
 import numpy as np
 
-from tepl.drivers.andor_lib import load_library, plain
+from tepl.drivers.ctypes_lib import (
+    CHAR_P,
+    FLOAT,
+    INT,
+    P_FLOAT,
+    P_INT,
+    call_checked,
+    code_text,
+    load_library,
+    read_outputs,
+    text_buffer,
+    text_of,
+)
 from tepl.roles import DeviceError
 
 SHAMROCK_SUCCESS = 20202
@@ -28,21 +41,18 @@ SHAMROCK_CODES = {
     20270: "SHAMROCK_P5INVALID", 20275: "SHAMROCK_NOT_INITIALIZED", 20292: "SHAMROCK_NOT_AVAILABLE",
 }
 
-_I, _F = ctypes.c_int, ctypes.c_float
-_PI, _PF = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float)
-
 # Argument types of the ShamrockCIF functions this driver calls (ShamrockCIF.h); all return unsigned int.
 SHAMROCK_SIGNATURES: dict[str, list] = {
-    "ShamrockInitialize": [ctypes.c_char_p], "ShamrockClose": [],
-    "ShamrockGetNumberDevices": [_PI], "ShamrockGetSerialNumber": [_I, ctypes.c_char_p],
-    "ShamrockEepromGetOpticalParams": [_I, _PF, _PF, _PF],
-    "ShamrockGetNumberGratings": [_I, _PI], "ShamrockGetGrating": [_I, _PI], "ShamrockSetGrating": [_I, _I],
-    "ShamrockGetGratingInfo": [_I, _I, _PF, ctypes.c_char_p, _PI, _PI],
-    "ShamrockWavelengthIsPresent": [_I, _PI], "ShamrockGetWavelength": [_I, _PF],
-    "ShamrockSetWavelength": [_I, _F], "ShamrockGetWavelengthLimits": [_I, _I, _PF, _PF],
-    "ShamrockSetPixelWidth": [_I, _F], "ShamrockSetNumberPixels": [_I, _I],
-    "ShamrockGetCalibration": [_I, _PF, _I],
-    "ShamrockShutterIsPresent": [_I, _PI], "ShamrockGetShutter": [_I, _PI], "ShamrockSetShutter": [_I, _I],
+    "ShamrockInitialize": [CHAR_P], "ShamrockClose": [],
+    "ShamrockGetNumberDevices": [P_INT], "ShamrockGetSerialNumber": [INT, CHAR_P],
+    "ShamrockEepromGetOpticalParams": [INT, P_FLOAT, P_FLOAT, P_FLOAT],
+    "ShamrockGetNumberGratings": [INT, P_INT], "ShamrockGetGrating": [INT, P_INT], "ShamrockSetGrating": [INT, INT],
+    "ShamrockGetGratingInfo": [INT, INT, P_FLOAT, CHAR_P, P_INT, P_INT],
+    "ShamrockWavelengthIsPresent": [INT, P_INT], "ShamrockGetWavelength": [INT, P_FLOAT],
+    "ShamrockSetWavelength": [INT, FLOAT], "ShamrockGetWavelengthLimits": [INT, INT, P_FLOAT, P_FLOAT],
+    "ShamrockSetPixelWidth": [INT, FLOAT], "ShamrockSetNumberPixels": [INT, INT],
+    "ShamrockGetCalibration": [INT, P_FLOAT, INT],
+    "ShamrockShutterIsPresent": [INT, P_INT], "ShamrockGetShutter": [INT, P_INT], "ShamrockSetShutter": [INT, INT],
 }
 
 
@@ -65,9 +75,9 @@ class Kymera:
         n_devices = self._get("ShamrockGetNumberDevices", ctypes.c_int, with_device=False)[0]
         if not 0 <= self.device < n_devices:
             raise DeviceError(f"spectrograph index {self.device} not present ({n_devices} found)")
-        serial = ctypes.create_string_buffer(64)
+        serial = text_buffer(63)
         self._call("ShamrockGetSerialNumber", self.device, serial)
-        self.serial_number = serial.value.decode(errors="replace").strip()
+        self.serial_number = text_of(serial)
         self.focal_length_m, self.angular_deviation_deg, self.focal_tilt_deg = self._get(
             "ShamrockEepromGetOpticalParams", ctypes.c_float, n_out=3)
         self.shutter_present = bool(self._get("ShamrockShutterIsPresent", ctypes.c_int)[0])
@@ -75,15 +85,12 @@ class Kymera:
 
     # ------------------------------------------------------------------ library plumbing
     def _call(self, name: str, *args: Any) -> None:
-        code = int(getattr(self.lib, name)(*args))
-        if code != SHAMROCK_SUCCESS:
-            raise DeviceError(f"Andor Shamrock {name} returned {code} ({SHAMROCK_CODES.get(code, 'unknown code')})")
+        call_checked(getattr(self.lib, name), args, (SHAMROCK_SUCCESS,),
+                     lambda code: f"Andor Shamrock {name} returned {code_text(code, SHAMROCK_CODES)}")
 
     def _get(self, name: str, ctype: Any, *inputs: Any, n_out: int = 1, with_device: bool = True) -> tuple:
-        outs = [ctype() for _ in range(n_out)]
         head = (self.device,) if with_device else ()
-        self._call(name, *head, *inputs, *(ctypes.byref(o) for o in outs))
-        return tuple(plain(o) for o in outs)
+        return read_outputs(functools.partial(self._call, name), ctype, n_out, *head, *inputs)
 
     # ------------------------------------------------------------------ gratings
     def number_gratings(self) -> int:
@@ -105,10 +112,10 @@ class Kymera:
         """Lines per mm, blaze (text and nm when it reads as a number), home and offset steps."""
         g = self.grating() if grating is None else int(grating)
         lines, home, offset = ctypes.c_float(), ctypes.c_int(), ctypes.c_int()
-        blaze = ctypes.create_string_buffer(64)
+        blaze = text_buffer(63)
         self._call("ShamrockGetGratingInfo", self.device, g, ctypes.byref(lines), blaze, ctypes.byref(home),
                    ctypes.byref(offset))
-        text = blaze.value.decode(errors="replace").strip()
+        text = text_of(blaze)
         number = re.match(r"\s*([0-9.]+)", text)
         return {"grating": g, "lines_per_mm": float(lines.value), "blaze": text,
                 "blaze_nm": float(number.group(1)) if number else None, "home": home.value, "offset": offset.value}

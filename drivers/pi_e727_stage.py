@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from tepl.drivers.pi_e727 import E727
+from tepl.drivers.polling import poll
 from tepl.roles import DeviceError, Range, Stage
 
 log = logging.getLogger(__name__)
@@ -74,13 +75,9 @@ class E727Stage(Stage):
     def wait_on_target(self, timeout_s: float | None = None) -> None:
         """Poll ONT? every ``poll_interval_s`` until all axes settle; DeviceError after ``timeout_s``."""
         timeout_s = self.settle_timeout_s if timeout_s is None else float(timeout_s)
-        waited_s = 0.0
-        while not self.on_target():
-            if waited_s >= timeout_s:
-                raise DeviceError(f"E-727 stage not on target after {timeout_s:g} s: at {self.position_um()} µm, "
-                                  f"targets {self._by_role(self.instrument.targets_um(self._controller_axes))} µm")
-            self._sleep(self.poll_interval_s)
-            waited_s += self.poll_interval_s
+        poll(self.on_target, bool, self._sleep, self.poll_interval_s, timeout_s, lambda _: DeviceError(
+            f"E-727 stage not on target after {timeout_s:g} s: at {self.position_um()} µm, "
+            f"targets {self._by_role(self.instrument.targets_um(self._controller_axes))} µm"))
 
     def stop(self) -> None:
         self.instrument.stop()

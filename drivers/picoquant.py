@@ -15,12 +15,14 @@ for the library's acquisition time.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from tepl.drivers.ctypes_lib import call_checked, read_outputs, text_buffer, text_of
 from tepl.drivers.picoquant_lib import (
     ACQTMAX_MS,
     ACQTMIN_MS,
@@ -99,32 +101,33 @@ class PicoQuantTcspc:
 
     def error_text(self, code: int) -> str:
         """The library's text for an error code (``GetErrorString``), or the header's name if that fails."""
-        buffer = ctypes.create_string_buffer(MAXSTRLEN_ERRSTR + 1)
+        buffer = text_buffer(MAXSTRLEN_ERRSTR)
         try:
             ok = int(self._function("GetErrorString")(buffer, int(code))) == 0
         except Exception:  # the text is a courtesy; never mask the original error
             ok = False
-        text = buffer.value.decode(errors="replace").strip() if ok else ""
+        text = text_of(buffer) if ok else ""
         return text or self.spec.error_name(code)
 
     def _call_plain(self, name: str, *args: Any) -> None:
-        code = int(self._function(name)(*args))
-        if code != 0:
-            raise DeviceError(f"{self.name}: {self.spec.prefix}_{name} returned {code} ({self.error_text(code)})")
+        call_checked(self._function(name), args, (0,),
+                     lambda code: f"{self.name}: {self.spec.prefix}_{name} returned {code} ({self.error_text(code)})")
 
     def _call(self, name: str, *args: Any) -> None:
         """Call ``<prefix>_<name>(devidx, *args)``; a nonzero return raises DeviceError."""
         self._call_plain(name, self.device_index, *args)
 
     def _get(self, name: str, ctype: Any = ctypes.c_int, *inputs: Any) -> Any:
-        out = ctype()
-        self._call(name, *inputs, ctypes.byref(out))
-        return out.value
+        return read_outputs(functools.partial(self._call, name), ctype, 1, *inputs)[0]
+
+    def _texts(self, call: Callable[..., None], sizes: Sequence[int], *inputs: Any) -> list[str]:
+        """Call with one char buffer per size (then ``inputs``); the texts the library wrote."""
+        buffers = [text_buffer(size) for size in sizes]
+        call(*buffers, *inputs)
+        return [text_of(b) for b in buffers]
 
     def _text(self, name: str, size: int, *inputs: Any) -> str:
-        buffer = ctypes.create_string_buffer(size + 1)
-        self._call(name, buffer, *inputs)
-        return buffer.value.decode(errors="replace").strip()
+        return self._texts(functools.partial(self._call, name), [size], *inputs)[0]
 
     def _check_channel(self, channel: int) -> int:
         n = self.n_inputs or self.spec.max_inputs
@@ -133,9 +136,7 @@ class PicoQuantTcspc:
     # ------------------------------------------------------------------ identity and set-up
     def library_version(self) -> str:
         """``GetLibraryVersion``: e.g. "3.0" (HHLib) or "3.1" (TH260Lib)."""
-        buffer = ctypes.create_string_buffer(MAXSTRLEN_LIBVER + 1)
-        self._call_plain("GetLibraryVersion", buffer)
-        return buffer.value.decode(errors="replace").strip()
+        return self._texts(functools.partial(self._call_plain, "GetLibraryVersion"), [MAXSTRLEN_LIBVER])[0]
 
     def open(self) -> str:
         """``OpenDevice``: claim the unit; returns its serial number."""
@@ -160,12 +161,9 @@ class PicoQuantTcspc:
 
     def hardware_info(self) -> dict[str, str]:
         """``GetHardwareInfo``: model, part number and hardware version (the model is kept as ``model``)."""
-        model = ctypes.create_string_buffer(MAXSTRLEN_MODEL + 1)
-        part = ctypes.create_string_buffer(MAXSTRLEN_PART + 1)
-        version = ctypes.create_string_buffer(MAXSTRLEN_VERSION + 1)
-        self._call("GetHardwareInfo", model, part, version)
-        info = {key: buf.value.decode(errors="replace").strip()
-                for key, buf in (("model", model), ("part_number", part), ("version", version))}
+        texts = self._texts(functools.partial(self._call, "GetHardwareInfo"),
+                            [MAXSTRLEN_MODEL, MAXSTRLEN_PART, MAXSTRLEN_VERSION])
+        info = dict(zip(("model", "part_number", "version"), texts, strict=True))
         self.model = info["model"]
         return info
 
@@ -323,7 +321,7 @@ class PicoQuantTcspc:
         raise NotImplementedError
 
     def record_type_prefix(self) -> str:
-        """Name prefix of the TTTR record types this unit writes (``tepl.data.tttr.RECORD_TYPES``)."""
+        """Name prefix of the TTTR record types this unit writes (``tepl.drivers.tttr.RECORD_TYPES``)."""
         raise NotImplementedError
 
 

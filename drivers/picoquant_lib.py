@@ -17,7 +17,7 @@ import ctypes
 from dataclasses import dataclass, field
 from typing import Any
 
-from tepl.drivers.andor_lib import load_library
+from tepl.drivers.ctypes_lib import CHAR_P, INT, P_DOUBLE, P_INT, P_UINT, UINT, load_library
 
 # ---- hhdefin.h / th260defin.h: shared constants ----------------------------------------------------------
 MODE_HIST = 0
@@ -181,36 +181,36 @@ TIMINGMODE_HIRES = 0
 TIMINGMODE_LORES = 1
 
 # ---- function signatures (hhlib.h 3.0, th260lib.h 3.1); all return int --------------------------------
-_I, _U, _S = ctypes.c_int, ctypes.c_uint, ctypes.c_char_p
-_PI, _PD, _PU = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_uint)
 
 _COMMON_SIGNATURES: dict[str, list[Any]] = {
-    "GetLibraryVersion": [_S], "GetErrorString": [_S, _I],
-    "OpenDevice": [_I, _S], "CloseDevice": [_I],
-    "GetHardwareInfo": [_I, _S, _S, _S], "GetSerialNumber": [_I, _S], "GetFeatures": [_I, _PI],
-    "GetBaseResolution": [_I, _PD, _PI], "GetNumOfInputChannels": [_I, _PI],
-    "SetSyncDiv": [_I, _I], "SetSyncCFD": [_I, _I, _I], "SetSyncChannelOffset": [_I, _I],
-    "SetInputCFD": [_I, _I, _I, _I], "SetInputChannelOffset": [_I, _I, _I], "SetInputChannelEnable": [_I, _I, _I],
-    "SetStopOverflow": [_I, _I, _U], "SetBinning": [_I, _I], "SetOffset": [_I, _I],
-    "SetHistoLen": [_I, _I, _PI], "SetMeasControl": [_I, _I, _I, _I],
-    "ClearHistMem": [_I], "StartMeas": [_I, _I], "StopMeas": [_I], "CTCStatus": [_I, _PI],
-    "GetHistogram": [_I, _PU, _I, _I], "GetResolution": [_I, _PD], "GetSyncPeriod": [_I, _PD],
-    "GetSyncRate": [_I, _PI], "GetCountRate": [_I, _I, _PI], "GetFlags": [_I, _PI],
-    "GetElapsedMeasTime": [_I, _PD], "GetWarnings": [_I, _PI], "GetWarningsText": [_I, _S, _I],
-    "GetHardwareDebugInfo": [_I, _S],
-    "SetMarkerHoldoffTime": [_I, _I], "SetMarkerEdges": [_I, _I, _I, _I, _I],
-    "SetMarkerEnable": [_I, _I, _I, _I, _I], "ReadFiFo": [_I, _PU, _I, _PI],
+    "GetLibraryVersion": [CHAR_P], "GetErrorString": [CHAR_P, INT],
+    "OpenDevice": [INT, CHAR_P], "CloseDevice": [INT],
+    "GetHardwareInfo": [INT, CHAR_P, CHAR_P, CHAR_P], "GetSerialNumber": [INT, CHAR_P], "GetFeatures": [INT, P_INT],
+    "GetBaseResolution": [INT, P_DOUBLE, P_INT], "GetNumOfInputChannels": [INT, P_INT],
+    "SetSyncDiv": [INT, INT], "SetSyncCFD": [INT, INT, INT], "SetSyncChannelOffset": [INT, INT],
+    "SetInputCFD": [INT, INT, INT, INT], "SetInputChannelOffset": [INT, INT, INT],
+    "SetInputChannelEnable": [INT, INT, INT],
+    "SetStopOverflow": [INT, INT, UINT], "SetBinning": [INT, INT], "SetOffset": [INT, INT],
+    "SetHistoLen": [INT, INT, P_INT], "SetMeasControl": [INT, INT, INT, INT],
+    "ClearHistMem": [INT], "StartMeas": [INT, INT], "StopMeas": [INT], "CTCStatus": [INT, P_INT],
+    "GetHistogram": [INT, P_UINT, INT, INT], "GetResolution": [INT, P_DOUBLE], "GetSyncPeriod": [INT, P_DOUBLE],
+    "GetSyncRate": [INT, P_INT], "GetCountRate": [INT, INT, P_INT], "GetFlags": [INT, P_INT],
+    "GetElapsedMeasTime": [INT, P_DOUBLE], "GetWarnings": [INT, P_INT], "GetWarningsText": [INT, CHAR_P, INT],
+    "GetHardwareDebugInfo": [INT, CHAR_P],
+    "SetMarkerHoldoffTime": [INT, INT], "SetMarkerEdges": [INT, INT, INT, INT, INT],
+    "SetMarkerEnable": [INT, INT, INT, INT, INT], "ReadFiFo": [INT, P_UINT, INT, P_INT],
 }
 HH_SIGNATURES: dict[str, list[Any]] = {
     **{f"HH_{name}": args for name, args in _COMMON_SIGNATURES.items()},
-    "HH_Initialize": [_I, _I, _I], "HH_Calibrate": [_I],
-    "HH_GetNumOfModules": [_I, _PI], "HH_GetModuleInfo": [_I, _I, _PI, _PI], "HH_GetModuleIndex": [_I, _I, _PI],
+    "HH_Initialize": [INT, INT, INT], "HH_Calibrate": [INT],
+    "HH_GetNumOfModules": [INT, P_INT], "HH_GetModuleInfo": [INT, INT, P_INT, P_INT],
+    "HH_GetModuleIndex": [INT, INT, P_INT],
 }
 TH260_SIGNATURES: dict[str, list[Any]] = {
     **{f"TH260_{name}": args for name, args in _COMMON_SIGNATURES.items()},
-    "TH260_Initialize": [_I, _I],
-    "TH260_SetSyncEdgeTrg": [_I, _I, _I], "TH260_SetInputEdgeTrg": [_I, _I, _I, _I],
-    "TH260_SetInputDeadTime": [_I, _I, _I], "TH260_SetTimingMode": [_I, _I], "TH260_SetTriggerOutput": [_I, _I],
+    "TH260_Initialize": [INT, INT],
+    "TH260_SetSyncEdgeTrg": [INT, INT, INT], "TH260_SetInputEdgeTrg": [INT, INT, INT, INT],
+    "TH260_SetInputDeadTime": [INT, INT, INT], "TH260_SetTimingMode": [INT, INT], "TH260_SetTriggerOutput": [INT, INT],
 }
 
 

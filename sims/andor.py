@@ -1,9 +1,8 @@
-"""Pieces shared by the Andor library simulators: C-style argument handling and the TE cooler model.
+"""Pieces shared by the Andor library simulators: the function-call wrapper and the CCD and TE cooler models.
 
-The SDK2 (camera) and ShamrockCIF (spectrograph) libraries are C libraries called through ctypes. Their
-simulators receive exactly what a ctypes call would pass: numbers (Python or ``ctypes.c_int/c_float``),
-``ctypes.byref(obj)`` / ``ctypes.pointer(obj)`` for outputs, ``ctypes.create_string_buffer`` for strings,
-ctypes arrays for data. A malformed argument is answered with the library's "parameter n invalid" code.
+The SDK2 (camera) and ShamrockCIF (spectrograph) libraries are C libraries called through ctypes; their
+simulators read the arguments with ``tepl.sims.c_args`` and answer a malformed one with the library's
+"parameter n invalid" code.
 
 ``SimSDK2`` lives in ``tepl.sims.andor_sdk2``, ``SimShamrock`` in ``tepl.sims.andor_shamrock``;
 ``make_sim_libraries(world)`` builds the pair that share one optical path.
@@ -11,12 +10,13 @@ ctypes arrays for data. A malformed argument is answered with the library's "par
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import math
 from typing import Any
 
 import numpy as np
+
+from tepl.sims.c_args import ArgError
 
 
 def make_sim_libraries(world: Any, **ccd_options: Any) -> tuple[Any, Any]:
@@ -28,50 +28,8 @@ def make_sim_libraries(world: Any, **ccd_options: Any) -> tuple[Any, Any]:
     return SimSDK2(world, shamrock, **ccd_options), shamrock
 
 
-class ArgError(Exception):
-    """Argument ``position`` (1-based) cannot be used; the library answers its P<n>INVALID code."""
-
-    def __init__(self, position: int):
-        super().__init__(position)
-        self.position = position
-
-
 class Busy(Exception):
     """The request needs an idle camera; the library answers DRV_ACQUIRING."""
-
-
-def val(arg: Any) -> Any:
-    """The value of an input argument given as a Python number/bytes or as a ctypes simple object."""
-    return arg.value if hasattr(arg, "value") and not isinstance(arg, (bytes, str)) else arg
-
-
-def set_out(ref: Any, value: Any, position: int) -> None:
-    """Write through an output argument passed as ``ctypes.byref(obj)`` or ``ctypes.pointer(obj)``."""
-    obj = getattr(ref, "_obj", None)
-    if obj is None and hasattr(ref, "contents"):
-        obj = ref.contents
-    if obj is None or not hasattr(obj, "value"):
-        raise ArgError(position)
-    obj.value = value
-
-
-def set_text(buffer: Any, text: str, position: int) -> None:
-    """Fill a char buffer made with ``ctypes.create_string_buffer`` (truncated to fit, NUL-terminated)."""
-    if not isinstance(buffer, ctypes.Array) or buffer._type_ is not ctypes.c_char:
-        raise ArgError(position)
-    buffer.value = text.encode()[: len(buffer) - 1]
-
-
-def c_array(array: Any, n: int, dtype: Any, position: int) -> np.ndarray:
-    """A numpy view of at least ``n`` elements of a ctypes array (or pointer) of ``dtype``."""
-    try:
-        out = np.ctypeslib.as_array(array) if isinstance(array, ctypes.Array) else \
-            np.ctypeslib.as_array(array, shape=(n,))
-    except (TypeError, ValueError) as e:
-        raise ArgError(position) from e
-    if out.dtype != np.dtype(dtype) or out.size < n:
-        raise ArgError(position)
-    return out
 
 
 def api_factory(not_initialized: int, p_invalid: dict[int, int], wire_time_s: float,

@@ -20,18 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from tepl.sims.andor import (
-    AcquisitionSchedule,
-    ArgError,
-    Busy,
-    CoolerModel,
-    FvbSensor,
-    api_factory,
-    c_array,
-    set_out,
-    set_text,
-    val,
-)
+from tepl.sims.andor import AcquisitionSchedule, Busy, CoolerModel, FvbSensor, api_factory
+from tepl.sims.c_args import ArgError, c_array, set_out, set_text, val
 
 DRV_SUCCESS = 20002
 DRV_NO_NEW_DATA = 20024

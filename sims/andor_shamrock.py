@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from tepl.sims.andor import ArgError, api_factory, c_array, set_out, set_text, val
+from tepl.sims.andor import api_factory
+from tepl.sims.c_args import ArgError, c_array, set_out, set_text, val
 
 SHAMROCK_COMMUNICATION_ERROR = 20201
 SHAMROCK_SUCCESS = 20202

@@ -12,7 +12,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from tepl.data.tttr import RECORD_TYPES, T2Encoder, T3Encoder
 from tepl.drivers.picoquant import HydraHarp, TimeHarp260
 from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_lib import (
@@ -23,6 +22,7 @@ from tepl.drivers.picoquant_lib import (
     load_hhlib,
     load_th260lib,
 )
+from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder
 from tepl.roles import DeviceError, Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 

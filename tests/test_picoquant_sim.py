@@ -1,6 +1,6 @@
 """Simulated HHLib / TH260Lib against ground truth: a stand-in World with known count rates and a known
 mono-exponential decay at a 2 MHz laser. The libraries are called the way a C program calls them (ctypes
-outputs, char buffers, uint32 arrays); records are decoded with tepl.data.tttr and, independently, ptufile."""
+outputs, char buffers, uint32 arrays); records are decoded with tepl.drivers.tttr and, independently, ptufile."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from scipy import stats
 
 from tepl.data.ptu import write_ptu
-from tepl.data.tttr import RECORD_TYPES, T2Decoder, T3Decoder
 from tepl.drivers.picoquant import HydraHarp
 from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_lib import (
@@ -26,6 +25,7 @@ from tepl.drivers.picoquant_lib import (
     WARNING_INPT_RATE_RATIO,
     WARNING_SYNC_RATE_ZERO,
 )
+from tepl.drivers.tttr import RECORD_TYPES, T2Decoder, T3Decoder
 from tepl.roles import DeviceError, Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 from tests.photon_standins import PhotonStandInWorld

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9ZController
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_zcontrol import R9ZController
 from tepl.roles import DeviceError, LimitError, Range
 from tepl.sims.rhk_r9 import R9Controller, R9InProcess, R9Session
 from tepl.sims.world import World

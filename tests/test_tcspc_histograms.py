@@ -7,8 +7,8 @@ import ptufile
 import pytest
 
 from tepl.analysis import tcspc
-from tepl.data import tttr
 from tepl.data.ptu import write_ptu
+from tepl.drivers import tttr
 
 
 def _brute_force(t1, t2, bin_ps, window_ps):

@@ -9,8 +9,8 @@ import numpy as np
 import ptufile
 import pytest
 
-from tepl.data import tttr
 from tepl.data.ptu import write_ptu
+from tepl.drivers import tttr
 
 FIXTURES = Path(__file__).parent / "fixtures" / "picoquant"
 HH_T3 = FIXTURES / "hydraharp_v20_t3.ptu"

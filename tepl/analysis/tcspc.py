@@ -179,7 +179,7 @@ def decode_t3_to_flim(records: np.ndarray, record_type: int | str, n_bins: int, 
     returns (channel, pixel, bin)) or ``image_shape`` (n_y, n_x) with line/frame markers (frames summed;
     returns (channel, y, x, bin)). ``n_bins`` counts bins after ``bin_factor``.
     """
-    from tepl.data.tttr import decode_t3
+    from tepl.drivers.tttr import decode_t3
 
     if image_shape is None and (sync_per_pixel is None or n_pixels is None):
         raise ValueError("decode_t3_to_flim needs sync_per_pixel and n_pixels, or image_shape")

@@ -2,7 +2,7 @@
 as one.
 
 Layout: ``PQTTTR\\0\\0`` magic, version ``1.0.00``, the header's TagHead records (``tepl.data.ptu_header``)
-ending with ``Header_End``, then little-endian uint32 TTTR records (``tepl.data.tttr``).
+ending with ``Header_End``, then little-endian uint32 TTTR records (``tepl.drivers.tttr``).
 Importing a PTU file into a run file is ``tepl.ptu_import``; exporting a run's tags is ``tepl.data.ptu_export``.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from tepl import __version__
 from tepl.data.ptu_header import COMPUTED_TAGS, header_tag_bytes, tag_bytes
-from tepl.data.tttr import T2Decoder, T3Decoder, record_layout
+from tepl.drivers.tttr import T2Decoder, T3Decoder, record_layout
 from tepl.roles import T2Block, T3Block
 
 _MAGIC = b"PQTTTR\0\0"

@@ -14,7 +14,7 @@ import numpy as np
 from tepl.data.ptu import write_ptu
 from tepl.data.ptu_header import stored_header
 from tepl.data.tags import StoredT2, read_tags
-from tepl.data.tttr import RECORD_TYPES, T2Encoder, T3Encoder, record_layout
+from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder, record_layout
 
 
 def export_ptu(h5_path, ptu_path, overwrite: bool = False) -> Path:

@@ -9,7 +9,8 @@ from tepl.instruments import BuildContext, builder
 
 @builder("rhk-r9")
 def build_zcontrol(ctx: BuildContext, cfg: dict):
-    from tepl.drivers.rhk_r9 import R9, R9Socket, R9ZController
+    from tepl.drivers.rhk_r9 import R9, R9Socket
+    from tepl.drivers.rhk_r9_zcontrol import R9ZController
 
     if cfg["address"] == "sim":
         from tepl.sims.rhk_r9 import R9Controller, R9InProcess

@@ -1,0 +1,75 @@
+"""Vendor C libraries through ctypes: loading with declared argument types, output arguments, return codes.
+
+Shared by the Andor SDK2 / ShamrockCIF drivers and the PicoQuant HHLib / TH260Lib drivers; each vendor
+module keeps only its own function table, constants and code names. A driver is given a library object (the
+real ``CDLL`` from ``load_library`` or a simulator with the same function names), so nothing here knows
+whether it talks to hardware.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable
+from typing import Any
+
+from tepl.roles import DeviceError
+
+# shorthands for the argument tables (``<vendor>_SIGNATURES``): C type -> ctypes type
+INT, UINT, FLOAT, DOUBLE, CHAR_P = ctypes.c_int, ctypes.c_uint, ctypes.c_float, ctypes.c_double, ctypes.c_char_p
+P_INT, P_UINT, P_LONG = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_long)
+P_FLOAT, P_DOUBLE = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_double)
+
+
+def load_library(path: str, signatures: dict[str, list], what: str, restype: Any = ctypes.c_uint) -> ctypes.CDLL:
+    """Load ``path`` (stdcall ``WinDLL`` on Windows, ``CDLL`` elsewhere) and declare the argument types of
+    the functions in ``signatures``; every declared function returns ``restype`` (the Andor SDKs return
+    unsigned codes, the PicoQuant libraries int). A library that does not load raises DeviceError."""
+    loader = ctypes.WinDLL if os.name == "nt" else ctypes.CDLL  # type: ignore[attr-defined]
+    try:
+        lib = loader(path)
+    except OSError as e:
+        raise DeviceError(f"cannot load the {what} library {path!r}: {e}") from e
+    for name, argtypes in signatures.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.argtypes, fn.restype = argtypes, restype
+    return lib
+
+
+def plain(obj: Any) -> Any:
+    """A ctypes output as a Python number; floats to the 7 significant digits a C float holds."""
+    return float(f"{obj.value:.7g}") if isinstance(obj, ctypes.c_float) else obj.value
+
+
+def call_checked(function: Callable[..., Any], args: tuple, ok: tuple[int, ...],
+                 error: Callable[[int], str]) -> int:
+    """Call a C function that returns a status code; a code outside ``ok`` raises DeviceError with the
+    message ``error(code)``. Returns the code (some functions answer with one of several good codes)."""
+    code = int(function(*args))
+    if code not in ok:
+        raise DeviceError(error(code))
+    return code
+
+
+def code_text(code: int, names: dict[int, str]) -> str:
+    """``code (NAME)`` for an error message, from the header's table of code names."""
+    return f"{code} ({names.get(code, 'unknown code')})"
+
+
+def read_outputs(call: Callable[..., Any], ctype: Any, n_out: int, *inputs: Any) -> tuple:
+    """Call ``call(*inputs, byref(out1), ..., byref(out_n))`` with ``n_out`` fresh outputs of ``ctype``;
+    returns their values (``plain``)."""
+    outs = [ctype() for _ in range(n_out)]
+    call(*inputs, *(ctypes.byref(o) for o in outs))
+    return tuple(plain(o) for o in outs)
+
+
+def text_buffer(size: int) -> ctypes.Array:
+    """A char buffer for a string of up to ``size`` characters plus the C terminator."""
+    return ctypes.create_string_buffer(size + 1)
+
+
+def text_of(buffer: ctypes.Array) -> str:
+    """The text a C function wrote into a char buffer (undecodable bytes replaced, blanks stripped)."""
+    return buffer.value.decode(errors="replace").strip()

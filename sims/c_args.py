@@ -1,0 +1,56 @@
+"""The callee side of a ctypes call, for the simulated C libraries (Andor SDK2 / ShamrockCIF, PicoQuant).
+
+A simulated library receives exactly what a ctypes call would pass: numbers (Python or ``ctypes.c_int`` /
+``c_float`` ...), ``ctypes.byref(obj)`` / ``ctypes.pointer(obj)`` for outputs, ``ctypes.create_string_buffer``
+for strings, ctypes arrays for data. These helpers read and write them; an argument that cannot be used
+raises ``ArgError`` with its 1-based position, which each library answers with its own code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+
+class ArgError(Exception):
+    """Argument ``position`` (1-based) cannot be used; the library answers its P<n>INVALID code."""
+
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
+
+
+def val(arg: Any) -> Any:
+    """The value of an input argument given as a Python number/bytes or as a ctypes simple object."""
+    return arg.value if hasattr(arg, "value") and not isinstance(arg, (bytes, str)) else arg
+
+
+def set_out(ref: Any, value: Any, position: int) -> None:
+    """Write through an output argument passed as ``ctypes.byref(obj)`` or ``ctypes.pointer(obj)``."""
+    obj = getattr(ref, "_obj", None)
+    if obj is None and hasattr(ref, "contents"):
+        obj = ref.contents
+    if obj is None or not hasattr(obj, "value"):
+        raise ArgError(position)
+    obj.value = value
+
+
+def set_text(buffer: Any, text: str, position: int) -> None:
+    """Fill a char buffer made with ``ctypes.create_string_buffer`` (truncated to fit, NUL-terminated)."""
+    if not isinstance(buffer, ctypes.Array) or buffer._type_ is not ctypes.c_char:
+        raise ArgError(position)
+    buffer.value = text.encode()[: len(buffer) - 1]
+
+
+def c_array(array: Any, n: int, dtype: Any, position: int) -> np.ndarray:
+    """A numpy view of at least ``n`` elements of a ctypes array (or pointer) of ``dtype``."""
+    try:
+        out = np.ctypeslib.as_array(array) if isinstance(array, ctypes.Array) else \
+            np.ctypeslib.as_array(array, shape=(n,))
+    except (TypeError, ValueError) as e:
+        raise ArgError(position) from e
+    if out.dtype != np.dtype(dtype) or out.size < n:
+        raise ArgError(position)
+    return out
