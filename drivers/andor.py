@@ -93,6 +93,12 @@ class AndorSpectrometer(Spectrometer):
                                                   f"(it is at {reading[0]:.1f} °C, {reading[1]})"))
         return t_c
 
+    def make_safe(self) -> str:
+        """Abort an acquisition in progress (AbortAcquisition; nothing to do when idle). The CCD stays cold
+        until the station closes."""
+        self.ccd.abort()
+        return "idle"
+
     def warm_up(self) -> None:
         """Switch the cooler off (the sensor drifts back to ambient)."""
         self.ccd.cooler_off()

@@ -10,13 +10,18 @@ SIMULATORS = ("pi-e727", "rhk-r9")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from tepl.config import load_config
+    from tepl.limits import StationLimits
     from tepl.procedures import PROCEDURES
 
+    config = load_config(args.config)
+    limits = StationLimits.from_config(config.data["limits"])
+    print(f"procedures, with the bounds of station {config.data['station']['name']} ({config.source}):")
     for name, cls in PROCEDURES.items():
         print(f"{name}: {cls.summary}")
         print(f"  roles: {', '.join(cls.roles)}")
         for p in cls.parameters:
-            print(f"  {p.describe()}")
+            print(f"  {p.on_station(limits).describe()}")
     return 0
 
 
@@ -179,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="procedures with their parameters, units, defaults and bounds")
+    p.add_argument("--config", default=None, help="station whose limits tighten the bounds (default: config/sim.yaml)")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("run", help="run a procedure into one HDF5 file")

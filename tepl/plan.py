@@ -49,6 +49,7 @@ class Axis:
     values: np.ndarray
     unit: str
     dim: str | None = None
+    measured: bool = False  # the values are recorded as the run goes (frame times); NaN until then
 
     @property
     def nbytes(self) -> int:
@@ -182,7 +183,7 @@ class Plan:
         lines += [f"  {name}: {_span(values)}" for name, values in self.points.columns.items()
                   if name not in self.points.index]
         lines.append("axes:")
-        lines += [f"  {a.name} [{a.values.size}] {_span(a.values)} {a.unit}".rstrip()
+        lines += [f"  {a.name} [{a.values.size}] {'measured' if a.measured else _span(a.values)} {a.unit}".rstrip()
                   + (f" (along {a.dim})" if a.dim else "") for a in self.axes]
         lines.append("datasets:")
         for d in self.datasets:
@@ -255,12 +256,18 @@ class PlanBuilder:
 
     def axis(self, name: str, values: Any, unit: str, dim: str | None = None, **attrs: Any) -> np.ndarray:
         """Declare a file axis; returns its (read-only) values."""
-        axis = Axis(name, _frozen(values), unit, dim)
+        return self._add_axis(Axis(name, _frozen(values), unit, dim), attrs)
+
+    def measured_axis(self, name: str, size: int, unit: str, **attrs: Any) -> np.ndarray:
+        """Declare an axis of ``size`` values the run records as it goes (NaN in the file until then)."""
+        return self._add_axis(Axis(name, _frozen(np.full(int(size), np.nan)), unit, measured=True), attrs)
+
+    def _add_axis(self, axis: Axis, attrs: dict[str, Any]) -> np.ndarray:
         if axis.values.ndim != 1 or axis.values.size == 0:
-            raise ValueError(f"plan axis {name!r}: a non-empty 1-D array is needed, got {axis.values.shape}")
+            raise ValueError(f"plan axis {axis.name!r}: a non-empty 1-D array is needed, got {axis.values.shape}")
         self._axes.append(axis)
         if attrs:
-            self.attrs(name, **attrs)
+            self.attrs(axis.name, **attrs)
         return axis.values
 
     def dataset(self, name: str, shape: Sequence[int | None], dims: Sequence[str], unit: str, dtype: str = "f4",

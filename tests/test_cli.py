@@ -27,7 +27,8 @@ def test_list_shows_parameters_with_units_and_bounds():
     for name in ("raster", "line-scan", "distance-sweep", "pressure-ramp", "calibrate"):
         assert f"{name}:" in out
     assert "step_nm = 5.0 nm in [0.2, 10000]" in out
-    assert "exposure_s" in out and " s in [" in out
+    # the parameter allows 1e-4..3600 s; the default station 0.001..120 s: the stricter bounds are shown
+    assert "exposure_s = 0.1 s in [0.001, 120]" in out and "tepl-sim" in out
 
 
 def test_run_info_plot(tmp_path):

@@ -50,10 +50,10 @@ def _start(qtbot, console: Console, name: str, **values) -> None:
     qtbot.waitUntil(lambda: console.plan is not None or not console.is_running(), timeout=10_000)
 
 
-def test_form_lists_every_parameter_with_bounds_units_and_doc(console):
+def test_form_lists_every_parameter_with_bounds_units_and_doc(console, sim_station):
     for name, cls in PROCEDURES.items():
         assert set(console.values(name)) == {p.name for p in cls.parameters}
-        for p in cls.parameters:
+        for p in (p.on_station(sim_station.limits) for p in cls.parameters):
             editor = console.editor(name, p.name)
             assert p.doc in editor.toolTip()
             if p.kind is bool:
@@ -82,7 +82,6 @@ def test_form_lists_every_parameter_with_bounds_units_and_doc(console):
     [
         ("pressure-ramp", {"min_gap_nm": 20.0}, ("min_gap_nm", "start_gap_nm")),  # ParameterError
         ("raster", {"center_x_um": 99.0, "size_x_nm": 10_000.0}, ("scan corner x",)),  # LimitError: travel
-        ("line-scan", {"exposure_s": 500.0}, ("exposure",)),  # LimitError: the station's exposure limit
     ],
 )
 def test_bad_value_is_refused_with_a_message_and_no_file(qtbot, console, sim_station, name, values, words):
@@ -93,6 +92,15 @@ def test_bad_value_is_refused_with_a_message_and_no_file(qtbot, console, sim_sta
     assert console.start_button.isEnabled()
     assert not (console.out_dir.exists() and any(console.out_dir.iterdir()))
     assert sim_station.world.tip_distance_nm() > 100  # nothing moved toward the sample
+
+
+def test_the_form_holds_values_inside_the_stations_limits(console, sim_station):
+    """The parameter allows exposures up to 3600 s; the station up to 120 s: the form offers the station's."""
+    editor = console.editor("line-scan", "exposure_s")
+    assert editor.maximum() == sim_station.limits.exposure_s.high == 120.0
+    assert editor.minimum() == sim_station.limits.exposure_s.low == 0.001
+    editor.setValue(500.0)
+    assert console.values("line-scan")["exposure_s"] == 120.0
 
 
 def test_dry_run_shows_the_checks_in_the_log(qtbot, console):

@@ -131,7 +131,7 @@ class Console(qw.QMainWindow):
             form = qw.QFormLayout(page)
             self._editors[name] = {}
             for param in cls.parameters:
-                editor = make_editor(param)
+                editor = make_editor(param.on_station(self.station.limits))
                 label = qw.QLabel(param.name)
                 label.setToolTip(param.doc)
                 form.addRow(label, editor)

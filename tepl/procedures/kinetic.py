@@ -33,9 +33,8 @@ class KineticSeries(Procedure):
         plan.points(("frame",), frame=np.arange(n), exposure_s=np.full(n, self["exposure_s"]))
         wl = station.spectrometer.wavelengths_nm()
         plan.dataset("spectra", (n, wl.size), ("time_s", "wavelength_nm"), "counts", signal=True)
-        plan.axis("time_s", np.full(n, np.nan), "s",  # frame start times, filled as frames arrive
-                  description="start of each exposure, s from the first one; start_clock_s: the first one on the "
-                              "station clock")
+        plan.measured_axis("time_s", n, "s", description="start of each exposure, s from the first one; "
+                                                         "start_clock_s: the first one on the station clock")
         spectral_axes(plan.axis, wl)
         plan.estimate(n * (self["exposure_s"] + _READOUT_S))
         plan.view("frames", "spectra", ("wavelength_nm", "time_s"), "spectra vs frame")

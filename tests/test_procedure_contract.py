@@ -1,0 +1,162 @@
+"""The procedure contract, over every registered procedure on a simulated station that has its roles:
+
+- the dry run moves nothing and prints the plan;
+- an abort at the first checkpoint leaves the station safe, with status and reason in the file;
+- a stop keeps everything measured until then;
+- the plan's datasets and axes are exactly the file's, with the plan's shapes and units.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from tepl.config import CONFIG_DIR
+from tepl.data.runfile import read_run
+from tepl.procedures import PROCEDURES, RunControl, make_procedure, run
+from tepl.station import build_station
+
+STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
+
+# small runs of every procedure (test parameters, not defaults)
+SMALL = {
+    "raster": {"size_x_nm": 10.0, "size_y_nm": 10.0, "step_nm": 5.0, "exposure_s": 0.01},
+    "line-scan": {"length_nm": 10.0, "step_nm": 5.0, "exposure_s": 0.01},
+    "distance-sweep": {"start_gap_nm": 20.0, "stop_gap_nm": 18.0, "step_nm": 1.0, "exposure_s": 0.01},
+    "pressure-ramp": {"start_gap_nm": 14.0, "min_gap_nm": 13.0, "step_nm": 0.5, "exposure_s": 0.01},
+    "calibrate": {"exposure_s": 0.2, "accumulations": 1},
+    "confocal-raster": {"size_x_um": 1.0, "size_y_um": 1.0, "step_um": 0.5, "dwell_s": 0.01},
+    "g2": {"acquisition_s": 0.3, "block_s": 0.1},
+    "time-trace": {"acquisition_s": 0.3, "block_s": 0.1, "bin_s": 0.01},
+    "kinetic-series": {"exposure_s": 0.01, "frames": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def stations():
+    built = {config: build_station(CONFIG_DIR / config) for config in STATIONS}
+    yield built
+    for station in built.values():
+        station.close()
+
+
+def _station_for(stations, cls):
+    for config in STATIONS:
+        if all(stations[config].has_role(role) for role in cls.roles):
+            return stations[config]
+    raise AssertionError(f"no simulated station has the roles of {cls.name}")
+
+
+def _world_state(station) -> dict:
+    world = station.world
+    return {"stage_um": world.stage_um.copy(), "tip_z_nm": float(world.tip_z_nm),
+            "shutter": bool(world.shutter_open), "lamp": bool(world.lamp_on)}
+
+
+def _assert_station_safe(station) -> None:
+    world = station.world
+    if station.has_role("zcontrol"):
+        assert station.zcontrol.state() == "retracted" and world.tip_distance_nm() > 50.0
+    assert not world.shutter_open and not world.lamp_on
+    if station.has_role("tcspc"):
+        m = station.tcspc.device.lib._meas
+        assert m is None or m.stopped_s is not None or world.clock.now() >= m.end_s
+
+
+def test_every_procedure_has_a_small_run():
+    assert set(SMALL) == set(PROCEDURES)
+
+
+@pytest.mark.parametrize("name", sorted(PROCEDURES))
+def test_dry_run_moves_nothing_and_prints_the_plan(stations, name):
+    cls = PROCEDURES[name]
+    station = _station_for(stations, cls)
+    procedure = make_procedure(name, **SMALL[name])
+    before = _world_state(station)
+    text = procedure.dry_run(station)
+    after = _world_state(station)
+    np.testing.assert_array_equal(after.pop("stage_um"), before.pop("stage_um"))
+    assert after == before
+    plan = procedure.plan(station)
+    assert text == plan.describe()
+    assert f"plan of {name} on station {station.name}" in text
+    for heading in ("points:", "axes:", "datasets:", "interlocks:", "estimated time:", "file size:"):
+        assert heading in text
+    for interlock in plan.interlocks:
+        assert interlock.limit.name in text  # every interlock names its station limit
+
+
+@pytest.mark.parametrize("name", sorted(PROCEDURES))
+def test_abort_at_the_first_checkpoint_leaves_the_station_safe(stations, name, tmp_path):
+    cls = PROCEDURES[name]
+    station = _station_for(stations, cls)
+    control = RunControl()
+    control.abort("contract: abort at the first checkpoint")
+    path = tmp_path / f"{name}.h5"
+    run(make_procedure(name, **SMALL[name]), station, path, control=control)
+    result = read_run(path)
+    assert result.status == "aborted" and result.reason == "contract: abort at the first checkpoint"
+    _assert_station_safe(station)
+
+
+@pytest.mark.parametrize("name", sorted(PROCEDURES))
+def test_stop_keeps_what_was_measured(stations, name, tmp_path):
+    cls = PROCEDURES[name]
+    station = _station_for(stations, cls)
+    control = RunControl()
+    written: dict[str, list] = {}
+
+    def listen(event):
+        if event.kind == "data":
+            written.setdefault(event.data["name"], []).append((event.data["index"], np.array(event.data["value"])))
+        if event.kind == "progress":
+            control.stop()
+
+    path = tmp_path / f"{name}.h5"
+    run(make_procedure(name, **SMALL[name]), station, path, control=control, listeners=[listen])
+    result = read_run(path)
+    assert result.status == "complete"
+    assert written, f"{name} wrote nothing before the stop"
+    with h5py.File(path, "r") as f:
+        data = f["entry/data"]
+        for dataset, writes in written.items():
+            last = {}
+            for index, value in writes:  # the last write of each index is what the file keeps
+                last[repr(index)] = (index, value)
+            for index, value in last.values():
+                np.testing.assert_array_equal(np.asarray(data[dataset][index], float),
+                                              np.asarray(value, float).astype(data[dataset].dtype).astype(float),
+                                              err_msg=f"{name}: {dataset}[{index}]")
+    _assert_station_safe(station)
+
+
+@pytest.mark.parametrize("name", sorted(PROCEDURES))
+def test_the_plans_datasets_are_the_files_datasets(stations, name, tmp_path):
+    cls = PROCEDURES[name]
+    station = _station_for(stations, cls)
+    procedure = make_procedure(name, **SMALL[name])
+    plan = procedure.plan(station)
+    path = tmp_path / f"{name}.h5"
+    run(procedure, station, path, plan=plan)
+    with h5py.File(path, "r") as f:
+        data = f["entry/data"]
+        in_file = {key for key in data if not data[key].attrs.get("auto_index", False)}
+        axes = {key for key in in_file if "dim" in data[key].attrs}
+        datasets = in_file - axes
+        assert datasets == {d.name for d in plan.datasets}
+        planned_axes = {a.name for a in plan.axes}
+        assert planned_axes <= axes
+        assert axes - planned_axes <= {"wavelength_nm", "energy_eV", "nominal_wavelength_nm"}  # calibrate's result
+        for spec in plan.datasets:
+            assert all(n is None or n == m for n, m in zip(spec.shape, data[spec.name].shape, strict=True))
+            assert data[spec.name].attrs["units"] == spec.unit
+        for axis in plan.axes:
+            if axis.measured:  # recorded as the run went: every value filled
+                assert np.all(np.isfinite(data[axis.name][()])) and data[axis.name].size == axis.values.size
+            else:
+                np.testing.assert_array_equal(data[axis.name][()], axis.values)
+        for stream in plan.streams:
+            assert stream.kind in f["entry"]
+    assert read_run(path).status == "complete"
+    assert plan.file_bytes >= sum(d.nbytes for d in plan.datasets)
