@@ -102,10 +102,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
         from tepl.ptu_import import import_ptu as importer
     else:
         raise ValueError(f"{src}: unknown file type {src.suffix!r}; supported: Andor .sif, PicoQuant .ptu")
-    out = Path(args.out) if args.out else src.with_suffix(".h5")
-    if out.exists() and not args.overwrite:
+    return _convert(importer, src, Path(args.out) if args.out else src.with_suffix(".h5"), args.overwrite)
+
+
+def _convert(convert, src: Path, out: Path, overwrite: bool) -> int:
+    """``convert(src, out)`` unless ``out`` exists (and ``overwrite`` is not set); prints the output path."""
+    if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
-    print(importer(src, out, overwrite=args.overwrite))
+    print(convert(src, out, overwrite=overwrite))
     return 0
 
 
@@ -115,11 +119,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     src = Path(args.file)
     if not args.ptu:
         raise ValueError("choose an output format: --ptu (PicoQuant PTU time tags)")
-    out = Path(args.out) if args.out else src.with_suffix(".ptu")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
-    print(export_ptu(src, out, overwrite=args.overwrite))
-    return 0
+    return _convert(export_ptu, src, Path(args.out) if args.out else src.with_suffix(".ptu"), args.overwrite)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

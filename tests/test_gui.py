@@ -311,7 +311,7 @@ def test_confocal_raster_map_shows_the_scan_in_progress(qtbot, confocal_station,
     def t3_then_stop_in_scan_2(*args, **kwargs):  # worker thread: stop after the first line of scan 2
         blocks.append(1)
         if len(blocks) == n_pixels + 1:
-            console.worker.stop()
+            console.worker.control.stop()
         return t3(*args, **kwargs)
 
     monkeypatch.setattr(confocal_station.tcspc, "t3", t3_then_stop_in_scan_2)

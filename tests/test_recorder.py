@@ -13,8 +13,9 @@ import h5py
 import numpy as np
 import pytest
 
-from tepl.data.recorder import Recorder, unit_from_key
+from tepl.data.recorder import Recorder
 from tepl.data.runfile import describe, read_run
+from tepl.data.values import unit_from_key
 
 HC_EV_NM = 1239.84198
 NY, NX, NWL = 3, 4, 16

@@ -18,124 +18,16 @@ complete and consistent; a writer killed afterwards loses only what it wrote sin
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 
+from tepl.data.values import STR, as_attr, utc_now_iso, write_value
+
 STATUSES_AT_CLOSE = ("complete", "aborted", "failed", "stopped")
-
-UNIT_BY_SUFFIX = {
-    "s": "s", "ms": "ms", "us": "us", "ns": "ns", "ps": "ps", "min": "min",
-    "m": "m", "mm": "mm", "um": "µm", "nm": "nm",
-    "eV": "eV", "meV": "meV",
-    "GPa": "GPa", "MPa": "MPa", "Pa": "Pa",
-    "N": "N", "nN": "nN", "uN": "uN",
-    "V": "V", "mV": "mV", "A": "A", "mA": "mA",
-    "W": "W", "mW": "mW", "uW": "uW",
-    "deg": "deg", "rad": "rad",
-    "Hz": "Hz", "kHz": "kHz", "MHz": "MHz",
-    "K": "K", "c": "degC", "C": "degC",
-    "pct": "%", "percent": "%",
-}
-
-_STR = h5py.string_dtype("utf-8")
-_JSON_ATTR = "encoding"
-_CONDITION = re.compile(r"_at_[A-Za-z]*\d.*$")  # "_at_minus80_c": the condition of a value, not its unit
-
-
-def unit_from_key(key: str) -> str:
-    """The unit named by a key's suffix (``exposure_s`` -> "s", ``travel_um`` -> "µm", ``temperature_c`` ->
-    "degC"), or "". A trailing condition ``_at_<number>...`` (``..._at_minus80_c``) is dropped first; a ratio
-    ``<name>[_<unit>]_per_<unit>`` gets a compound unit (``drift_nm_per_s`` -> "nm/s", ``lines_per_mm`` ->
-    "1/mm"), or "" when its denominator is not a single unit (``gain_e_per_count``)."""
-    key = _CONDITION.sub("", key)
-    if "_per_" in key:
-        numerator, denominator = key.split("_per_", 1)
-        per = UNIT_BY_SUFFIX.get(denominator, "")
-        return f"{UNIT_BY_SUFFIX.get(numerator.rsplit('_', 1)[-1], '') or '1'}/{per}" if per else ""
-    return UNIT_BY_SUFFIX.get(key.rsplit("_", 1)[1], "") if "_" in key else ""
-
-
-def utc_now_iso() -> str:
-    """The current time as ISO 8601 UTC, millisecond resolution."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, str) for v in value)
-
-
-def _as_attr(value: Any) -> Any:
-    """A Python value converted to something h5py stores as an attribute."""
-    if value is None:
-        return h5py.Empty("f4")
-    if isinstance(value, str | bool | int | float | np.generic | np.ndarray):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if _is_str_list(value):
-        return np.array(value, dtype=_STR)
-    if isinstance(value, list | tuple):
-        try:
-            arr = np.asarray(value)
-        except ValueError:
-            arr = None
-        if arr is not None and arr.dtype.kind in "biuf":
-            return arr
-    return json.dumps(value, default=str)
-
-
-def write_value(group: h5py.Group, key: str, value: Any, unit: str | None = None) -> None:
-    """Store ``value`` under ``group[key]``: dicts become NXcollection groups, scalars and arrays become
-    datasets with @units (given, or derived from the key's suffix), strings and lists of strings are stored
-    as-is, None as an empty attribute; anything else is stored as JSON text with @encoding="json"."""
-    key = str(key).replace("/", "_")
-    if isinstance(value, Mapping):
-        sub = group.create_group(key)
-        sub.attrs["NX_class"] = "NXcollection"
-        for k, v in value.items():
-            write_value(sub, k, v)
-        return
-    if value is None:
-        group.attrs[key] = h5py.Empty("f4")
-        return
-    unit = unit_from_key(key) if unit is None else unit
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    if isinstance(value, str):
-        ds = group.create_dataset(key, data=value, dtype=_STR)
-    elif _is_str_list(value) or (isinstance(value, np.ndarray) and value.dtype.kind in "UO"):
-        ds = group.create_dataset(key, data=np.asarray(value, dtype=object).astype(str).astype(_STR),
-                                  dtype=_STR)
-    else:
-        arr = None
-        if isinstance(value, bool | int | float | complex | np.generic | np.ndarray | list | tuple):
-            try:
-                arr = np.asarray(value)
-            except ValueError:
-                arr = None
-        if arr is not None and arr.dtype.kind in "biufcV" and arr.dtype != object:
-            ds = group.create_dataset(key, data=arr)
-        else:
-            ds = group.create_dataset(key, data=json.dumps(value, default=_json_default), dtype=_STR)
-            ds.attrs[_JSON_ATTR] = "json"
-    if unit:
-        ds.attrs["units"] = unit
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
 
 
 def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -206,7 +98,7 @@ class Recorder:
             if not isinstance(spec, Mapping) or "value" not in spec:
                 raise ValueError(f"parameter {name!r} must be a dict with 'value' (and 'unit'), got {spec!r}")
             write_value(params, name, spec["value"], unit=str(spec.get("unit") or ""))
-        entry.create_dataset("config", data=str(config_text or ""), dtype=_STR)
+        entry.create_dataset("config", data=str(config_text or ""), dtype=STR)
         inst = entry.create_group("instrument")
         inst.attrs["NX_class"] = "NXinstrument"
         for name, settings in (instruments or {}).items():
@@ -216,7 +108,7 @@ class Recorder:
             write_value(inst, name, settings)
         data = entry.create_group("data")
         data.attrs["NX_class"] = "NXdata"
-        log = entry.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(64,), dtype=_STR)
+        log = entry.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(64,), dtype=STR)
         log.attrs["NX_class"] = "NXnote"
         if simulation is not None:
             sample = entry.create_group("sample")
@@ -294,7 +186,7 @@ class Recorder:
             name, shape=shape, dtype=dtype, chunks=chunks, fillvalue=fill, dcpl=dcpl,
             rdcc_nbytes=min(64 * 2**20, max(2**20, 4 * chunk_bytes)))
         ds.attrs["units"] = str(unit)
-        ds.attrs["dims"] = np.array(dims, dtype=_STR)
+        ds.attrs["dims"] = np.array(dims, dtype=STR)
         self._datasets[name] = ds
         if signal:
             self._set_signal(name, dims, shape)
@@ -306,7 +198,7 @@ class Recorder:
             raise ValueError(f"{self._path} already has a signal ({self._signal!r}); {name!r} cannot be one")
         self._signal = name
         data.attrs["signal"] = name
-        data.attrs["axes"] = np.array(dims, dtype=_STR)
+        data.attrs["axes"] = np.array(dims, dtype=STR)
         for dim, n in zip(dims, shape, strict=True):
             if dim not in data:
                 ds = data.create_dataset(dim, data=np.arange(n, dtype="i4"))
@@ -333,7 +225,7 @@ class Recorder:
         ds = group.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(int(chunk),), dtype=np.dtype(dtype))
         ds.attrs["units"] = str(unit)
         for key, value in attrs.items():
-            ds.attrs[key] = _as_attr(value)
+            ds.attrs[key] = as_attr(value)
         self._streams[path] = ds
         self._file.flush()
 
@@ -378,7 +270,7 @@ class Recorder:
                 if key in obj.attrs:
                     del obj.attrs[key]
             else:
-                obj.attrs[key] = _as_attr(value)
+                obj.attrs[key] = as_attr(value)
 
     def append_event(self, message: str) -> None:
         """Append ``"<ISO time> <message>"`` to /entry/log and flush."""

@@ -267,22 +267,22 @@ class Console(qw.QMainWindow):
             return
         self._paused = not self._paused
         if self._paused:
-            self.worker.pause()
+            self.worker.control.pause()
             self.log("pause requested: the run waits at its next safe point")
         else:
-            self.worker.resume()
+            self.worker.control.resume()
             self.log("resume requested")
         self.pause_button.setText("Resume" if self._paused else "Pause")
 
     def stop_run(self) -> None:
         if self.is_running():
-            self.worker.stop()
+            self.worker.control.stop()
             self.stop_button.setEnabled(False)
             self.log("stop requested: the run ends after the current line")
 
     def abort_run(self, reason: str = "aborted by the operator") -> None:
         if self.is_running():
-            self.worker.abort(reason)
+            self.worker.control.abort(reason)
             for button in (self.pause_button, self.stop_button, self.abort_button):
                 button.setEnabled(False)
             self.log(f"abort requested: {reason}")

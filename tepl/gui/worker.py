@@ -64,24 +64,10 @@ class ProcedureWorker(QObject):
         self.moveToThread(self._thread)
         self._thread.started.connect(self._run)
 
-    # ---- operator requests (any thread) ------------------------------------------------------------
+    # ---- operator requests (any thread; pause, resume, stop and abort go to ``control``) -------------
     def start(self) -> None:
         """Start the run in the worker thread; returns at once."""
         self._thread.start()
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    def stop(self) -> None:
-        """Finish the current line, keep the data, end cleanly."""
-        self.control.stop()
-
-    def abort(self, reason: str = "aborted by the operator") -> None:
-        """End at the next safe point: tip withdrawn, shutter closed, file marked aborted with ``reason``."""
-        self.control.abort(reason)
 
     def is_running(self) -> bool:
         return self._thread.isRunning()

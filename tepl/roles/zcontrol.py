@@ -1,0 +1,82 @@
+"""The shear-force Z controller role: the tip apex height above the sample, nm."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from tepl.limits import LimitError, Range
+from tepl.roles.base import DeviceError, Instrument
+
+
+class ZController(Instrument, abc.ABC):
+    """Shear-force (tuning-fork) Z feedback holding the tip above the sample.
+
+    ``z_nm`` is the tip apex height above the substrate reference (the topography channel). While the
+    loop is frozen the tip can be placed at an absolute ``z_nm`` (a distance sweep or a press); the
+    lowest allowed ``z_nm`` is the configured floor, so a press never goes deeper than the limit.
+    """
+
+    STATES = ("retracted", "engaged", "frozen")
+    safe_group = "tip"
+
+    def __init__(self, z_range_nm: Range):
+        self.z_range_nm = z_range_nm
+
+    @abc.abstractmethod
+    def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
+        """Close the loop at the amplitude setpoint (fraction of free amplitude); returns z_nm at rest."""
+
+    @abc.abstractmethod
+    def freeze(self) -> None:
+        """Hold Z where it is (feedback off, position kept)."""
+
+    @abc.abstractmethod
+    def retract(self) -> None:
+        """Withdraw the tip fully. Must be safe to call in any state, repeatedly."""
+
+    @abc.abstractmethod
+    def state(self) -> str:
+        """One of ``retracted``, ``engaged``, ``frozen``."""
+
+    @abc.abstractmethod
+    def z_nm(self) -> float:
+        """Tip apex height above the substrate reference, nm."""
+
+    @abc.abstractmethod
+    def amplitude(self) -> float:
+        """Tuning-fork amplitude as a fraction of its free amplitude (1.0 far from the surface)."""
+
+    @abc.abstractmethod
+    def phase_deg(self) -> float:
+        """Tuning-fork phase, degrees."""
+
+    def set_z_nm(self, z_nm: float) -> None:
+        """Place the frozen tip at ``z_nm``; refused if outside the Z range or if the loop is not frozen."""
+        z_nm = self.z_range_nm.check(z_nm, "tip z")
+        if self.state() != "frozen":
+            raise LimitError(f"tip z can only be set while the loop is frozen (it is {self.state()})")
+        self._do_set_z(z_nm)
+
+    @abc.abstractmethod
+    def _do_set_z(self, z_nm: float) -> None: ...
+
+    @abc.abstractmethod
+    def coarse_step(self, steps: int) -> None:
+        """Coarse positioner steps: positive towards the sample, negative away."""
+
+    def make_safe(self) -> str:
+        self.retract()
+        state = self.state()
+        if state != "retracted":
+            raise DeviceError(f"the tip reports {state!r} after the retract")
+        return state
+
+    def status(self, name: str) -> dict[str, Any]:
+        return {"tip": self.state(), "tip_z_nm": self.z_nm()}
+
+    def status_keys(self, name: str) -> tuple[str, ...]:
+        return ("tip", "tip_z_nm")
+
+    def settings(self) -> dict:
+        return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high]}
