@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -135,6 +135,20 @@ class RunContext:
     @property
     def stop_requested(self) -> bool:
         return self.control.stop_requested
+
+    def visit(self, label: Callable[[Any], str], steps: Sequence[Any] | None = None) -> Iterator[Any]:
+        """The plan's points (or ``steps``, e.g. the points grouped by scan line), in order: a checkpoint
+        before each; after each, the file flushed, progress reported as ``label(step)``, and the end when the
+        operator asked to stop."""
+        steps = list(self.plan.points.rows()) if steps is None else steps
+        for i, step in enumerate(steps):
+            self.checkpoint()
+            yield step
+            self.recorder.flush()
+            self.progress(i + 1, len(steps), label(step))
+            if self.stop_requested:
+                self.log(f"stop requested: ended after {label(step)} ({i + 1} of {len(steps)})")
+                return
 
 
 class Procedure:

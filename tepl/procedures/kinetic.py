@@ -42,25 +42,16 @@ class KineticSeries(Procedure):
 
     def execute(self, ctx: RunContext) -> None:
         st = ctx.station
-        points = list(ctx.plan.points.rows())
-        n = len(points)
         st.shutter.shut()
         move_to_spot(ctx, self["x_um"], self["y_um"])
         st.shutter.open()
         t0 = None
-        for point in points:
-            ctx.checkpoint()
-            frame = point["frame"]
+        for point in ctx.visit(lambda p: f"frame {p['frame'] + 1}/{len(ctx.plan.points)}"):
             t = st.now_s()
-            t0 = t if t0 is None else t0
-            spectrum = st.spectrometer.acquire(point["exposure_s"])
-            if frame == 0:
+            if t0 is None:
+                t0 = t
                 ctx.recorder.set_attrs("time_s", start_clock_s=t0)
-            ctx.write("time_s", frame, t - t0)
-            ctx.write("spectra", frame, spectrum)
-            ctx.recorder.flush()
-            ctx.progress(frame + 1, n, f"frame {frame + 1}/{n}")
-            if ctx.stop_requested:
-                ctx.log(f"stop requested: ended after frame {frame + 1} of {n}")
-                break
+            spectrum = st.spectrometer.acquire(point["exposure_s"])
+            ctx.write("time_s", point["frame"], t - t0)
+            ctx.write("spectra", point["frame"], spectrum)
         st.shutter.shut()
