@@ -6,6 +6,7 @@ Only the station reads config (design rule 5). Errors name the offending key as 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,7 +240,29 @@ _LIMITS_NEEDED = {
 }
 
 
+def _numbers(value: Any, key: str):
+    """(dotted key, number) for every number inside ``value``."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(v, f"{key}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{key}.{i}")
+
+
+def _check_finite(data: dict) -> None:
+    """Refuse NaN and infinity anywhere in the config: a NaN limit would switch its check off."""
+    for key, number in _numbers(data, ""):
+        if not math.isfinite(number):
+            raise ConfigError(f"{key.lstrip('.')}: {number} is not a finite number")
+
+
 def _check_limits(data: dict) -> None:
+    _check_finite(data)
     limits = data["limits"]
     for instrument, keys in _LIMITS_NEEDED.items():
         if instrument in data["instruments"]:

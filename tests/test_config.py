@@ -69,3 +69,19 @@ def test_an_installed_tepl_finds_the_station_configs_it_ships(tmp_path: Path, mo
     spec.loader.exec_module(installed)
     assert installed.CONFIG_DIR == site / "tepl" / "stations"
     assert installed.load_config(installed.DEFAULT_CONFIG).data == load_config(CONFIG_DIR / "sim.yaml").data
+
+
+@pytest.mark.parametrize("key", ["max_press_depth_nm", "max_force_nN", "max_pressure_GPa"])
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_limit_that_is_not_finite_is_refused_with_its_key(key, value):
+    text = (CONFIG_DIR / "sim.yaml").read_text()
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{key}:"))
+    bad = text.replace(line, f"  {key}: {value}")
+    with pytest.raises(ConfigError, match=rf"limits\.{key}: "):  # NaN and +inf: "not a finite number"
+        parse_config(bad, "bad.yaml")
+
+
+def test_a_range_limit_with_nan_is_refused():
+    text = (CONFIG_DIR / "sim.yaml").read_text().replace("tip_z_nm: [0, 2000]", "tip_z_nm: [0, .nan]")
+    with pytest.raises(ConfigError, match=r"limits\.tip_z_nm\.1: nan is not a finite number"):
+        parse_config(text, "bad.yaml")

@@ -40,3 +40,11 @@ def test_ramp_needs_min_below_start_and_unknown_procedure():
         make_procedure("teleport")
     with pytest.raises(ParameterError, match="name=value"):
         parse_assignments(["step_nm"])
+
+
+def test_a_huge_integer_is_refused_with_its_bounds_not_an_overflow():
+    huge = "9" * 400
+    with pytest.raises(ParameterError, match=r"parameter frames = 9+ is outside its bounds \[1, 1000000\]"):
+        make_procedure("kinetic-series", frames=huge)
+    with pytest.raises(ParameterError, match="exposure_s: inf is not a finite number"):
+        make_procedure("kinetic-series", exposure_s=huge)

@@ -66,7 +66,8 @@ class Parameter:
                 raise ParameterError(f"parameter {self.name}: {value} is not a finite number")
             if self.low is not None and value < self.low or self.high is not None and value > self.high:
                 raise ParameterError(
-                    f"parameter {self.name} = {value:g} {self.unit} is outside its bounds "
+                    f"parameter {self.name} = {value if self.kind is int else format(value, 'g')}"
+                    f"{' ' + self.unit if self.unit else ''} is outside its bounds "
                     f"[{self.low if self.low is not None else '-inf'}, "
                     f"{self.high if self.high is not None else 'inf'}] {self.unit}".rstrip()
                 )
