@@ -25,6 +25,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_safe_state(report: dict) -> str:
+    """What the safe state recorded, in words: ``safe state: zcontrol retracted, shutter closed``."""
+    if not report:
+        return "safe state: not reached"
+    return "safe state: " + ", ".join(f"{role} {outcome}" for role, outcome in report.items())
+
+
 class _ProgressBar:
     def __init__(self, stream=sys.stderr, width: int = 30):
         self.stream, self.width = stream, width
@@ -59,9 +66,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     station = build_station(args.config)
     try:
         path = run(procedure, station, args.out, listeners=[_ProgressBar()], overwrite=args.overwrite)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: tip withdrawn, shutter closed, data kept in {args.out}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # SIGINT, SIGTERM or SIGHUP: the run ended at a safe point
+        print(f"\n{exc}: {describe_safe_state(getattr(exc, 'safe_state', {}))}; data kept in {args.out}",
+              file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     finally:
         _close_station(station)
     print(path)

@@ -194,24 +194,46 @@ class Procedure:
             raise LimitError(f"{self.name} needs the roles {missing}, which station {station.name} lacks")
 
 
-def _catch_sigint(control: RunControl):
-    """In the main thread, turn the first Ctrl-C into an abort at the next safe point (a KeyboardInterrupt
-    raised at an arbitrary bytecode can be swallowed by a finalizer); a second Ctrl-C interrupts at once.
-    Returns the handler to restore, or None when not in the main thread."""
+class Interrupted(KeyboardInterrupt):
+    """The run ended because the process received ``signum`` (SIGINT, SIGTERM or SIGHUP); raised after the
+    safe state and the file's closing, so the caller exits with ``128 + signum``."""
+
+    def __init__(self, signum: int, reason: str):
+        super().__init__(reason)
+        self.signum = signum
+        self.exit_code = 128 + int(signum)
+
+
+_SIGNAL_REASONS = {signal.SIGINT: SIGINT_REASON}
+_SIGNAL_REASONS.update({getattr(signal, name): reason for name, reason in (
+    ("SIGTERM", "terminated (SIGTERM)"), ("SIGHUP", "the terminal closed (SIGHUP)")) if hasattr(signal, name)})
+
+
+def _catch_signals(control: RunControl) -> dict:
+    """In the main thread, turn SIGINT, SIGTERM and SIGHUP into an abort at the next safe point, naming the
+    signal (a KeyboardInterrupt raised at an arbitrary bytecode can be swallowed by a finalizer); a second
+    signal interrupts at once. Returns the handlers to restore (empty when not in the main thread)."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
-    def on_sigint(signum, frame):
-        if control.abort_requested and control.abort_reason == SIGINT_REASON:
-            raise KeyboardInterrupt
-        control.abort(SIGINT_REASON)
+    def on_signal(signum, frame):
+        reason = _SIGNAL_REASONS[signum]
+        if control.abort_requested and control.abort_reason == reason:
+            raise Interrupted(signum, reason)
+        control.abort(reason)
 
-    return signal.signal(signal.SIGINT, on_sigint)
+    return {signum: signal.signal(signum, on_signal) for signum in _SIGNAL_REASONS}
 
 
-def _restore_sigint(previous_handler) -> None:
-    if previous_handler is not None:
-        signal.signal(signal.SIGINT, previous_handler)
+def _ignore_signals(previous: dict) -> None:
+    """Nothing interrupts the safe state and the closing of the file."""
+    for signum in previous:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _restore_signals(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def lay_out(recorder: Any, plan: Plan) -> None:
@@ -243,7 +265,9 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     limits before the file is created and before anything moves. Whatever
     happens afterwards, the station is put in its safe state first, then the file is closed with status
     ``complete`` (with a reason when the operator stopped early), ``aborted`` or ``failed`` and the reason.
-    Exceptions and Ctrl-C are re-raised after the file is closed.
+    Exceptions are re-raised after the file is closed; SIGINT, SIGTERM and SIGHUP end the run at its next
+    safe point and raise ``Interrupted`` (``exit_code`` 130, 143, 129). A raised exception carries the safe
+    state's report as ``safe_state``.
     """
     from tepl.data.recorder import Recorder
 
@@ -251,7 +275,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     if plan.procedure != procedure.name or plan.station != station.name:
         raise ValueError(f"the plan is of {plan.procedure} on {plan.station}, not {procedure.name} on {station.name}")
     control = control or RunControl()
-    previous_handler = _catch_sigint(control)
+    previous_handlers = _catch_signals(control)
     try:
         recorder = Recorder(
             out_path, procedure=procedure.name, parameters=dict(plan.parameters),
@@ -260,11 +284,12 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
             overwrite=overwrite,
         )
     except BaseException:
-        _restore_sigint(previous_handler)
+        _restore_signals(previous_handlers)
         raise
     ctx = RunContext(station, recorder, control, list(listeners or []), plan)
     status, reason, error = "complete", None, None
     pending: BaseException | None = None
+    safe: dict[str, str] = {}
     try:
         lay_out(recorder, plan)
         recorder.flush()
@@ -273,16 +298,18 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
             reason = "stopped by the operator after the current line"
     except AbortRequested as exc:
         status, reason = "aborted", str(exc)
-        if control.abort_reason == SIGINT_REASON:
-            pending = KeyboardInterrupt()
-    except KeyboardInterrupt as exc:
-        status, reason, pending = "aborted", SIGINT_REASON, exc
+        signum = next((n for n, r in _SIGNAL_REASONS.items() if r == control.abort_reason), None)
+        if signum is not None:
+            pending = Interrupted(signum, control.abort_reason)
+    except Interrupted as exc:
+        status, reason, pending = "aborted", str(exc), exc
+    except KeyboardInterrupt:
+        status, reason, pending = "aborted", SIGINT_REASON, Interrupted(signal.SIGINT, SIGINT_REASON)
     except BaseException as exc:  # noqa: BLE001 - every exit must reach the safe state
         status, reason, pending = "failed", f"{type(exc).__name__}: {exc}", exc
         error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     finally:
-        if previous_handler is not None:  # nothing interrupts the safe state and the closing of the file
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ignore_signals(previous_handlers)
         try:
             safe = station.safe_state()
             recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
@@ -290,8 +317,9 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
                 recorder.append_event(f"run ended: {status}: {reason}")
         finally:
             recorder.close(status, reason=reason, error=error)
-            _restore_sigint(previous_handler)
-    ctx.emit(Event("status", status, data={"reason": reason, "path": str(recorder.path)}))
+            _restore_signals(previous_handlers)
+    ctx.emit(Event("status", status, data={"reason": reason, "path": str(recorder.path), "safe_state": safe}))
     if pending is not None:
+        pending.safe_state = safe  # what the file records of the safe state, for the caller to say
         raise pending
     return Path(recorder.path)
