@@ -29,8 +29,8 @@ class R9ZController(ZController):
     def __init__(self, r9: R9, z_range_nm: Range, setpoint_fraction: float = 0.9,
                  sleep: Callable[[float], None] = time.sleep, settle_s: float = 0.05,
                  settle_tolerance_nm: float = 0.1, bound_margin_nm: float = 0.5,
-                 free_amplitude_reads: int = 5):
-        super().__init__(z_range_nm)
+                 free_amplitude_reads: int = 5, press_depth_nm: Range | None = None):
+        super().__init__(z_range_nm, press_depth_nm)
         self.r9 = r9
         self.setpoint_fraction = self._check_fraction(setpoint_fraction)
         self.sleep = sleep
@@ -76,7 +76,7 @@ class R9ZController(ZController):
         return free
 
     # ------------------------------------------------------------------ role
-    def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
+    def _do_engage(self, setpoint_fraction: float | None, timeout_s: float) -> float:
         if setpoint_fraction is None:
             setpoint_fraction = self.setpoint_fraction
         fraction = self._check_fraction(setpoint_fraction)

@@ -20,4 +20,5 @@ def build_zcontrol(ctx: BuildContext, cfg: dict):
         transport = R9Socket(*ctx.tcp_address(cfg["address"], 12600))
     kwargs = {k: cfg[k] for k in ("controller", "z_channel", "amplitude_channel", "phase_channel") if k in cfg}
     return R9ZController(R9(transport, **kwargs), z_range_nm=ctx.limits.require("tip_z_nm"),
+                         press_depth_nm=ctx.limits.require("press_depth_nm"),
                          setpoint_fraction=cfg.get("setpoint_fraction", 0.9), sleep=ctx.sleep)

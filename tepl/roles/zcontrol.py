@@ -13,19 +13,28 @@ class ZController(Instrument, abc.ABC):
     """Shear-force (tuning-fork) Z feedback holding the tip above the sample.
 
     ``z_nm`` is the tip apex height above the substrate reference (the topography channel). While the
-    loop is frozen the tip can be placed at an absolute ``z_nm`` (a distance sweep or a press); the
-    lowest allowed ``z_nm`` is the configured floor, so a press never goes deeper than the limit.
+    loop is frozen the tip can be placed at an absolute ``z_nm`` (a distance sweep or a press) inside the Z
+    range and, when ``press_depth_nm`` is set, never deeper below the last contact point (the z at which
+    the loop last engaged) than that limit, whoever asks.
     """
 
     STATES = ("retracted", "engaged", "frozen")
     safe_group = "tip"
 
-    def __init__(self, z_range_nm: Range):
+    def __init__(self, z_range_nm: Range, press_depth_nm: Range | None = None):
         self.z_range_nm = z_range_nm
+        self.press_depth_nm = press_depth_nm
+        self.contact_z_nm: float | None = None  # z at the last engage: the reference of the press depth
+
+    def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
+        """Close the loop at the amplitude setpoint (fraction of free amplitude); returns z_nm at rest, which
+        becomes the contact reference of the press-depth limit."""
+        self.contact_z_nm = None
+        self.contact_z_nm = z_nm = float(self._do_engage(setpoint_fraction, timeout_s))
+        return z_nm
 
     @abc.abstractmethod
-    def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
-        """Close the loop at the amplitude setpoint (fraction of free amplitude); returns z_nm at rest."""
+    def _do_engage(self, setpoint_fraction: float | None, timeout_s: float) -> float: ...
 
     @abc.abstractmethod
     def freeze(self) -> None:
@@ -52,10 +61,17 @@ class ZController(Instrument, abc.ABC):
         """Tuning-fork phase, degrees."""
 
     def set_z_nm(self, z_nm: float) -> None:
-        """Place the frozen tip at ``z_nm``; refused if outside the Z range or if the loop is not frozen."""
+        """Place the frozen tip at ``z_nm``; refused if outside the Z range, deeper below the contact point
+        than the press-depth limit, or if the loop is not frozen."""
         z_nm = self.z_range_nm.check(z_nm, "tip z")
         if self.state() != "frozen":
             raise LimitError(f"tip z can only be set while the loop is frozen (it is {self.state()})")
+        if self.press_depth_nm is not None:
+            if self.contact_z_nm is None:
+                raise LimitError("tip z: no contact reference (engage first), so the press depth cannot be held")
+            depth = self.contact_z_nm - z_nm
+            self.press_depth_nm.check(max(depth, 0.0), f"press depth at tip z {z_nm:.2f} nm (contact at "
+                                                       f"{self.contact_z_nm:.2f} nm)")
         self._do_set_z(z_nm)
 
     @abc.abstractmethod
@@ -79,4 +95,5 @@ class ZController(Instrument, abc.ABC):
         return ("tip", "tip_z_nm")
 
     def settings(self) -> dict:
-        return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high]}
+        depth = self.press_depth_nm.high if self.press_depth_nm is not None else None
+        return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high], "max_press_depth_nm": depth}
