@@ -57,7 +57,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     procedure = make_procedure(args.procedure, **parse_assignments(args.set or []))
     if args.dry_run:  # connect and read only: no safe-state moves, no cooling
-        print(procedure.dry_run(build_station(args.config, cool=False, safe=False)))
+        out_dir = Path(args.out).parent if args.out else Path(".")
+        print(procedure.dry_run(build_station(args.config, cool=False, safe=False), out_dir))
         return 0
     if args.out is None:
         raise ValueError("--out FILE.h5 is required (or --dry-run)")

@@ -173,6 +173,16 @@ class Plan:
         return sum(self.memory_bytes.values()) + sum(a.nbytes for a in self.axes) + sum(
             c.nbytes for c in self.points.columns.values())
 
+    def check_resources(self, free_disk_bytes: int, memory_bytes: int, where: str = "") -> str:
+        """Refuse a run whose file does not fit the free disk or whose buffers do not fit the memory (both
+        figures in the message); return the check in words."""
+        needs = (f"the run file needs up to {_bytes(self.file_bytes)} and {where or 'the disk'} has "
+                 f"{_bytes(free_disk_bytes)} free; the run needs {_bytes(self.peak_memory_bytes)} of memory and "
+                 f"the machine has {_bytes(memory_bytes)} available")
+        if self.file_bytes > free_disk_bytes or self.peak_memory_bytes > memory_bytes:
+            raise LimitError(f"{self.procedure} refused: {needs}")
+        return needs
+
     # ---- words -----------------------------------------------------------------------------------
     def describe(self) -> str:
         """The plan in words, as the dry run prints it."""

@@ -188,7 +188,7 @@ class Console(qw.QMainWindow):
             return None
         try:
             with self.station_lock:  # waits for a status read in progress
-                return procedure.dry_run(self.station)
+                return procedure.dry_run(self.station, self.out_dir)
         except Exception as exc:  # LimitError, or anything planning raises: nothing starts
             self._refused(f"{procedure.name} refused: {exc}")
             return None

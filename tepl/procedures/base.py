@@ -13,6 +13,8 @@ keeping every line already written.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import threading
 import time
@@ -184,9 +186,12 @@ class Procedure:
         self.make_plan(station, builder)
         return builder.build()
 
-    def dry_run(self, station: Any) -> str:
-        """The plan in words; nothing moves."""
-        return self.plan(station).describe()
+    def dry_run(self, station: Any, out_dir: str | Path = ".") -> str:
+        """The plan in words, and whether its file and memory fit (``out_dir``: where the file would go);
+        nothing moves."""
+        plan = self.plan(station)
+        fits = check_resources(plan, out_dir)
+        return f"{plan.describe()}\nresources: {fits}"
 
     def _check_roles(self, station: Any) -> None:
         missing = [r for r in self.roles if not station.has_role(r)]
@@ -236,6 +241,26 @@ def _restore_signals(previous: dict) -> None:
         signal.signal(signum, handler)
 
 
+def available_memory_bytes() -> int:
+    """Memory the run may use: MemAvailable of /proc/meminfo, or the physical memory elsewhere."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_resources(plan: Plan, out_dir: str | Path) -> str:
+    """The plan's file must fit the free disk where it goes, its buffers the available memory."""
+    folder = Path(out_dir).resolve()
+    while not folder.exists():  # the run creates missing folders: the disk is the nearest existing one's
+        folder = folder.parent
+    return plan.check_resources(shutil.disk_usage(folder).free, available_memory_bytes(), where=str(folder))
+
+
 def lay_out(recorder: Any, plan: Plan) -> None:
     """Create the plan's axes, pre-allocated datasets, streams and attributes in the run file."""
     from tepl.data.tags import add_tags
@@ -274,6 +299,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     plan = plan if plan is not None else procedure.plan(station)
     if plan.procedure != procedure.name or plan.station != station.name:
         raise ValueError(f"the plan is of {plan.procedure} on {plan.station}, not {procedure.name} on {station.name}")
+    check_resources(plan, Path(out_path).parent)
     control = control or RunControl()
     previous_handlers = _catch_signals(control)
     try:

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tepl.limits import LimitError
+
 
 def centred_grid(center: float, size: float, step: float) -> np.ndarray:
     """Pixel centres of a line of ``size`` centred on ``center`` at pitch ``step`` (all in one unit); the
@@ -34,8 +36,16 @@ def scan_order(n_x: int, n_y: int, order: str) -> Iterator[tuple[int, list[int]]
         yield iy, cols
 
 
+MAX_POINTS = 20_000_000
+"""The most points one run may visit (a 4472 x 4472 raster); a larger grid is refused before it is made."""
+
+
 def grid_points(x: np.ndarray, y: np.ndarray, order: str, scans: int = 1) -> dict[str, np.ndarray]:
     """Columns ``scan``, ``iy``, ``ix``, ``x``, ``y`` of every pixel of ``scans`` scans in visiting order."""
+    n = x.size * y.size * scans
+    if n > MAX_POINTS:
+        raise LimitError(f"{x.size} x {y.size} pixels x {scans} scans = {n:,} points, more than one run visits "
+                         f"({MAX_POINTS:,}): use a larger pixel or a smaller area")
     iy, ix = [], []
     for row, cols in scan_order(x.size, y.size, order):
         iy += [row] * len(cols)
