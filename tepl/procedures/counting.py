@@ -65,19 +65,20 @@ class _TagProcedure(Procedure):
         try:
             for block in stream:
                 append_tags(ctx.recorder, block)
+                block_start_s, start_s = start_s, start_s + block.duration_s  # the file holds tags up to start_s
+                ctx.recorder.set_attrs("/entry/tags", duration_s=start_s)
                 ctx.recorder.flush()
                 n_photons += block.n_photons
-                yield block, start_s
-                start_s += block.duration_s
+                yield block, block_start_s
                 ctx.progress(int(round(1000 * start_s / self["acquisition_s"])), 1000,
                              f"{start_s:.1f}/{self['acquisition_s']:g} s, {n_photons} photons")
                 ctx.checkpoint()
                 if ctx.stop_requested:
                     ctx.log(f"stop requested: ended after {start_s:.2f} s")
                     break
-        finally:
+        finally:  # an abort or a failure leaves the measured duration, never the requested one
             stream.close()
-        ctx.recorder.set_attrs("/entry/tags", duration_s=start_s)
+            ctx.recorder.set_attrs("/entry/tags", duration_s=start_s)
 
 
 class G2(_TagProcedure):
