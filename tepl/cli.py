@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 SIMULATORS = ("pi-e727", "rhk-r9")
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -58,7 +61,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     procedure = make_procedure(args.procedure, **parse_assignments(args.set or []))
     if args.dry_run:  # connect and read only: no safe-state moves, no cooling
         out_dir = Path(args.out).parent if args.out else Path(".")
-        print(procedure.dry_run(build_station(args.config, cool=False, safe=False), out_dir))
+        station = build_station(args.config, cool=False, safe=False)
+        try:
+            print(procedure.dry_run(station, out_dir))
+        finally:
+            _close_station(station, make_safe=False)
         return 0
     if args.out is None:
         raise ValueError("--out FILE.h5 is required (or --dry-run)")
@@ -77,11 +84,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _close_station(station) -> None:
-    """Release the instruments; on a real rig the CCD first warms above -20 °C, which takes minutes."""
+def _close_station(station, make_safe: bool = True) -> None:
+    """Release the instruments (after the safe state, unless ``make_safe`` is False), with SIGINT, SIGTERM and
+    SIGHUP held off; on a real rig the CCD first warms above -20 °C, which takes minutes."""
     if station.spectrometer is not None and station.world is None:
         print("releasing the instruments: the CCD warms above -20 °C before ShutDown", file=sys.stderr)
-    for role, outcome in station.close().get("released", {}).items():
+    held = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _ENDING_SIGNALS}
+    try:
+        report = station.close(make_safe=make_safe)
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+    for role, outcome in report.get("released", {}).items():
         if outcome != "released":
             print(f"{role}: {outcome}", file=sys.stderr)
 
@@ -165,8 +179,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
-    import signal
-
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
@@ -178,7 +190,8 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     console = Console(station, Path(args.out))
     console.resize(1200, 800)
     console.show()
-    signal.signal(signal.SIGINT, lambda signum, frame: console.close())  # Ctrl-C: abort the run, then quit
+    for signum in _ENDING_SIGNALS:  # Ctrl-C, kill, a closed terminal: abort the run, then quit
+        signal.signal(signum, lambda signum, frame: console.close())
     wake = QTimer()  # Python runs its signal handlers only between bytecodes: wake it while Qt idles
     wake.timeout.connect(lambda: None)
     wake.start(200)
@@ -245,17 +258,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _end_on_signals() -> None:
+    """Outside a run (building or closing the station, importing, plotting), SIGTERM and SIGHUP end the
+    command like Ctrl-C: as an exception, so what was built is made safe and released on the way out."""
+    from tepl.procedures.base import SIGNAL_REASONS, Interrupted
+
+    def raise_interrupted(signum, frame):
+        raise Interrupted(signum, SIGNAL_REASONS[signum])
+
+    for signum in _ENDING_SIGNALS:
+        if signum != signal.SIGINT:
+            signal.signal(signum, raise_interrupted)
+
+
 def main(argv: list[str] | None = None) -> int:
     from tepl.config import ConfigError
     from tepl.procedures.params import ParameterError
     from tepl.roles import DeviceError, LimitError
 
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        _end_on_signals()
     try:
         return int(args.func(args) or 0)
     except (ConfigError, ParameterError, LimitError, DeviceError, OSError, ValueError) as exc:
         print(f"tepl {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # before or after a run: nothing was left moving
+        print(f"tepl {args.command}: {exc or 'interrupted by Ctrl-C (SIGINT)'}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
 
 
 if __name__ == "__main__":

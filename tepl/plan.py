@@ -84,7 +84,8 @@ class Dataset:
 @dataclass(frozen=True)
 class Stream:
     """Extendable data outside ``/entry/data`` (photon time tags): ``kind`` names the layout ("tags"),
-    ``options`` are its arguments, ``max_bytes`` the most it can grow to in this run."""
+    ``options`` are its arguments, ``max_bytes`` what it grows to if every detector counts at the station's
+    limit for the whole run (the size it really reaches follows the light, which is not known beforehand)."""
 
     kind: str
     options: Mapping[str, Any]
@@ -163,9 +164,14 @@ class Plan:
 
     @property
     def file_bytes(self) -> int:
-        """Largest size of the run file's data (datasets pre-allocated in full, streams at their largest)."""
-        return (sum(d.nbytes for d in self.datasets) + sum(a.nbytes for a in self.axes)
-                + sum(s.max_bytes for s in self.streams))
+        """Size of the run file's data known before the run: datasets pre-allocated in full and the axes
+        (streams come on top: ``stream_bytes_at_limit``)."""
+        return sum(d.nbytes for d in self.datasets) + sum(a.nbytes for a in self.axes)
+
+    @property
+    def stream_bytes_at_limit(self) -> int:
+        """What the streams (photon tags) would add if every detector counted at the station's limit."""
+        return sum(s.max_bytes for s in self.streams)
 
     @property
     def peak_memory_bytes(self) -> int:
@@ -200,7 +206,8 @@ class Plan:
             shape = " x ".join("?" if n is None else str(n) for n in d.shape)
             lines.append(f"  {d.name}[{', '.join(d.dims)}] {shape} {d.dtype} {d.unit}".rstrip()
                          + (" (signal)" if d.signal else ""))
-        lines += [f"  {s.kind}: up to {_bytes(s.max_bytes)}" for s in self.streams]
+        lines += [f"  {s.kind}: grows with the light; {_bytes(s.max_bytes)} at the count-rate limit"
+                  for s in self.streams]
         lines.append("interlocks:")
         lines += [f"  {i.describe()}" for i in self.interlocks]
         if self.checks:
@@ -208,7 +215,8 @@ class Plan:
             lines += [f"  ok: {c}" for c in self.checks]
         lines.append("views: " + ", ".join(f"{v.kind} of {v.dataset}" for v in self.views))
         lines.append(f"estimated time: {self.estimate_s:.1f} s (instrument time)")
-        lines.append(f"file size: up to {_bytes(self.file_bytes)}")
+        lines.append(f"file size: up to {_bytes(self.file_bytes)}"
+                     + (" plus the photon tags" if self.streams else ""))
         lines.append(f"peak memory: {_bytes(self.peak_memory_bytes)}")
         return "\n".join(lines)
 

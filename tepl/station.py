@@ -129,14 +129,15 @@ class Station:
                 log.error("could not make the %s safe: %s", name, exc)
         return report
 
-    def close(self) -> dict:
-        """The safe state, then every instrument releases its connection (TCSPC unit closed, CCD warmed
-        above -20 °C and shut down, spectrograph library closed, sockets and ports closed). A failure to
-        release one instrument is logged and reported; the others are still released. Closing twice does
-        nothing the second time. Returns the safe-state report with a ``released`` entry per role."""
+    def close(self, make_safe: bool = True) -> dict:
+        """The safe state (unless ``make_safe`` is False: a dry run moved nothing), then every instrument
+        releases its connection (TCSPC unit closed, CCD warmed above -20 °C and shut down, spectrograph
+        library closed, sockets and ports closed). A failure to release one instrument is logged and
+        reported; the others are still released. Closing twice does nothing the second time. Returns the
+        safe-state report with a ``released`` entry per role."""
         if self.closed:
             return {}
-        report: dict[str, Any] = dict(self.safe_state())
+        report: dict[str, Any] = dict(self.safe_state()) if make_safe else {}
         released: dict[str, str] = {}
         for name, inst in reversed(self.in_safe_order()):
             try:
@@ -162,16 +163,20 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
         config = load_config(config)
     station = Station(config, build_world(config))
     entries = config.data["instruments"]
-    for name in ROLE_NAMES:
-        if name in entries:
-            ctx = BuildContext(name, station.world, station.limits, station.sleep, dict(station.instruments))
-            station.add(name, build_instrument(ctx, entries[name]))
-    _install_calibration(station)
-    if safe:
-        station.safe_state()
-    if cool:
-        for inst in station.instruments.values():
-            inst.start(wait=config.simulated)
+    try:
+        for name in ROLE_NAMES:
+            if name in entries:
+                ctx = BuildContext(name, station.world, station.limits, station.sleep, dict(station.instruments))
+                station.add(name, build_instrument(ctx, entries[name]))
+        _install_calibration(station)
+        if safe:
+            station.safe_state()
+        if cool:
+            for inst in station.instruments.values():
+                inst.start(wait=config.simulated)
+    except BaseException:  # a bad entry, a device that does not answer, Ctrl-C: what was built is left safe
+        station.close()
+        raise
     return station
 
 

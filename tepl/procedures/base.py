@@ -209,8 +209,8 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = 128 + int(signum)
 
 
-_SIGNAL_REASONS = {signal.SIGINT: SIGINT_REASON}
-_SIGNAL_REASONS.update({getattr(signal, name): reason for name, reason in (
+SIGNAL_REASONS = {signal.SIGINT: SIGINT_REASON}
+SIGNAL_REASONS.update({getattr(signal, name): reason for name, reason in (
     ("SIGTERM", "terminated (SIGTERM)"), ("SIGHUP", "the terminal closed (SIGHUP)")) if hasattr(signal, name)})
 
 
@@ -222,12 +222,12 @@ def _catch_signals(control: RunControl) -> dict:
         return {}
 
     def on_signal(signum, frame):
-        reason = _SIGNAL_REASONS[signum]
+        reason = SIGNAL_REASONS[signum]
         if control.abort_requested and control.abort_reason == reason:
             raise Interrupted(signum, reason)
         control.abort(reason)
 
-    return {signum: signal.signal(signum, on_signal) for signum in _SIGNAL_REASONS}
+    return {signum: signal.signal(signum, on_signal) for signum in SIGNAL_REASONS}
 
 
 def _ignore_signals(previous: dict) -> None:
@@ -324,7 +324,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
             reason = "stopped by the operator after the current line"
     except AbortRequested as exc:
         status, reason = "aborted", str(exc)
-        signum = next((n for n, r in _SIGNAL_REASONS.items() if r == control.abort_reason), None)
+        signum = next((n for n, r in SIGNAL_REASONS.items() if r == control.abort_reason), None)
         if signum is not None:
             pending = Interrupted(signum, control.abort_reason)
     except Interrupted as exc:

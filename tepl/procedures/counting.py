@@ -43,8 +43,8 @@ class _TagProcedure(Procedure):
         plan.points(("block",), block=np.arange(n_blocks), start_s=starts,
                     duration_s=np.minimum(block_s, self["acquisition_s"] - starts))
         max_rate = station.limits.count_rate_per_s.high
-        max_tags = int(min(max_rate * counter.n_channels * self["acquisition_s"], 2**62))
-        plan.stream("tags", max_tags * _TAG_BYTES, mode="T2", resolution_ps=counter.resolution_ps(),
+        at_limit = int(min(max_rate * counter.n_channels * self["acquisition_s"], 2**62)) * _TAG_BYTES
+        plan.stream("tags", at_limit, mode="T2", resolution_ps=counter.resolution_ps(),
                     sync_period_ps=counter.sync_period_ps(), n_channels=counter.n_channels,
                     duration_s=self["acquisition_s"])
         plan.memory("one block of tags", int(max_rate * counter.n_channels * block_s) * _TAG_BYTES)
