@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from tepl.sims.confocal_sample import gaussian_weight, place_apart
+from tepl.sims.confocal_spot import check_point, gaussian_weight, place_apart
 from tepl.sims.photons import (
     Laser,
     SingleEmitter,
@@ -389,9 +389,7 @@ class CryoSample:
         return np.zeros(np.broadcast(np.asarray(x_nm), np.asarray(y_nm)).shape)
 
     def _weights(self, x_nm: float, y_nm: float, excitation_nm: float) -> list[tuple[Nanocrystal, float, float]]:
-        x, y = float(x_nm), float(y_nm)
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise ValueError(f"focus position must be finite, got ({x_nm}, {y_nm}) nm")
+        x, y = check_point(x_nm, y_nm)
         exc = EXCITATION_FWHM_NM * excitation_nm / EXCITATION_REFERENCE_NM
         out = []
         for c in self.crystals:
