@@ -321,7 +321,7 @@ class PicoQuantTcspc:
         raise NotImplementedError
 
     def record_type_prefix(self) -> str:
-        """Name prefix of the TTTR record types this unit writes (``tepl.drivers.tttr.RECORD_TYPES``)."""
+        """Name prefix of the TTTR record types this unit writes (``tepl.drivers.tttr_layouts.RECORD_TYPES``)."""
         raise NotImplementedError
 
 

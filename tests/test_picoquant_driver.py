@@ -22,7 +22,8 @@ from tepl.drivers.picoquant_lib import (
     load_hhlib,
     load_th260lib,
 )
-from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder
+from tepl.drivers.tttr_encode import T2Encoder, T3Encoder
+from tepl.drivers.tttr_layouts import RECORD_TYPES
 from tepl.roles import DeviceError, Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 

@@ -25,7 +25,8 @@ from tepl.drivers.picoquant_lib import (
     WARNING_INPT_RATE_RATIO,
     WARNING_SYNC_RATE_ZERO,
 )
-from tepl.drivers.tttr import RECORD_TYPES, T2Decoder, T3Decoder
+from tepl.drivers.tttr_decode import T2Decoder, T3Decoder
+from tepl.drivers.tttr_layouts import RECORD_TYPES
 from tepl.roles import DeviceError, Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 from tests.photon_standins import PhotonStandInWorld
