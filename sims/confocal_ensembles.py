@@ -22,7 +22,8 @@ from dataclasses import InitVar, dataclass
 import numpy as np
 
 from tepl.sims.confocal_spot import FOUR_LN2, spot_fwhm_nm
-from tepl.sims.photons import Decay, GaussianBands, Laser, ensemble_times_ps, poisson_times_ps
+from tepl.sims.emission_spectra import GaussianBands
+from tepl.sims.photons import Decay, Laser, ensemble_times_ps, poisson_times_ps
 from tepl.sims.tepl_optics import RoughSurface
 
 # perovskite film (MAPbBr3): band 540 nm, FWHM 35 nm from two components

@@ -70,7 +70,9 @@ from tepl.sims.confocal_spot import (
     check_point,
     place_apart,
 )
-from tepl.sims.photons import GaussianBands, Laser, two_level_rates
+from tepl.sims.emission_spectra import GaussianBands
+from tepl.sims.photons import Laser
+from tepl.sims.single_emitter import two_level_rates
 
 AREA_CENTER_NM = (50000.0, 50000.0)
 KINDS = ("perovskite-qd-a", "perovskite-qd-b", "flim-reference", "single-qd")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from tepl.sims.confocal_spot import gaussian_weight, spot_fwhm_nm
-from tepl.sims.photons import GaussianBands, Laser, SingleEmitter, telegraph_states
+from tepl.sims.emission_spectra import GaussianBands
+from tepl.sims.photons import Laser, telegraph_states
+from tepl.sims.single_emitter import SingleEmitter
 from tepl.sims.tepl_blinking import TelegraphProcess
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tepl.sims.cryo_wander import SpectralWander
-from tepl.sims.photons import Laser, SingleEmitter, sample_lorentzian, telegraph_states
+from tepl.sims.emission_spectra import sample_lorentzian
+from tepl.sims.photons import Laser, telegraph_states
+from tepl.sims.single_emitter import SingleEmitter
 from tepl.sims.tepl_blinking import TelegraphProcess
 from tepl.sims.tepl_optics import HC_EV_NM
 

@@ -36,7 +36,8 @@ import numpy as np
 from tepl.sims.confocal_spot import check_point, gaussian_weight, place_apart
 from tepl.sims.cryo_nanocrystal import COLLECTION, DIM_FACTOR, Nanocrystal, PeakSet
 from tepl.sims.cryo_wander import WANDER_STEP_S
-from tepl.sims.photons import Laser, lorentzian_lines_pixel_rate
+from tepl.sims.emission_spectra import lorentzian_lines_pixel_rate
+from tepl.sims.photons import Laser
 from tepl.sims.tepl_optics import HC_EV_NM
 
 AREA_CENTER_NM = (50000.0, 50000.0)
