@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl.sims.c_args import ArgError, set_out, set_text, val
+from tepl.sims.c_args import ArgError, report_function, val
 from tepl.sims.picoquant_spec import ERROR_INVALID_ARGUMENT, ERROR_UNSUPPORTED_FUNCTION
 
 
@@ -63,13 +63,4 @@ def api(needs: str = "init"):
 def reports(*values: Callable[[Any], Any]):
     """A library function ``(devidx, out_1, ..., out_n)`` that only reports: output i gets ``values[i](unit)``,
     text into a char buffer, a number through ``byref``."""
-
-    def report(self, devidx: Any, *outputs: Any) -> int:
-        if len(outputs) != len(values):
-            raise TypeError(f"takes devidx and {len(values)} outputs, got {len(outputs)}")
-        for position, (out, value) in enumerate(zip(outputs, values, strict=True), start=2):
-            result = value(self)
-            (set_text if isinstance(result, str) else set_out)(out, result, position)
-        return 0
-
-    return api()(report)
+    return report_function(api(), values)
