@@ -34,7 +34,9 @@ import numpy as np
 
 from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
 from tepl.data.ptu import write_ptu
-from tepl.drivers.tttr import RECORD_TYPES, T3Encoder, decode_t2, decode_t3, encode_t2
+from tepl.drivers.tttr_decode import decode_t2, decode_t3
+from tepl.drivers.tttr_encode import T3Encoder, encode_t2
+from tepl.drivers.tttr_layouts import RECORD_TYPES
 
 SYNC_PERIOD_PS = 500_000.0  # 2 MHz
 RESOLUTION_PS = 16.0  # base 1 ps x 2**4

@@ -27,8 +27,7 @@ from tepl.drivers.ctypes_lib import (
     P_FLOAT,
     P_INT,
     P_LONG,
-    call_checked,
-    code_text,
+    call_named,
     load_library,
     read_outputs,
     text_buffer,
@@ -123,8 +122,7 @@ class IDus:
 
     # ------------------------------------------------------------------ library plumbing
     def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
-        return call_checked(getattr(self.lib, name), args, ok,
-                            lambda code: f"Andor SDK2 {name} returned {code_text(code, SDK2_CODES)}")
+        return call_named(self.lib, name, args, ok, SDK2_CODES, "Andor SDK2")
 
     def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
         return read_outputs(functools.partial(self._call, name), ctype, n_out, *inputs)

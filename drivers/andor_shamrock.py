@@ -25,8 +25,7 @@ from tepl.drivers.ctypes_lib import (
     INT,
     P_FLOAT,
     P_INT,
-    call_checked,
-    code_text,
+    call_named,
     load_library,
     read_outputs,
     text_buffer,
@@ -85,8 +84,7 @@ class Kymera:
 
     # ------------------------------------------------------------------ library plumbing
     def _call(self, name: str, *args: Any) -> None:
-        call_checked(getattr(self.lib, name), args, (SHAMROCK_SUCCESS,),
-                     lambda code: f"Andor Shamrock {name} returned {code_text(code, SHAMROCK_CODES)}")
+        call_named(self.lib, name, args, (SHAMROCK_SUCCESS,), SHAMROCK_CODES, "Andor Shamrock")
 
     def _get(self, name: str, ctype: Any, *inputs: Any, n_out: int = 1, with_device: bool = True) -> tuple:
         head = (self.device,) if with_device else ()

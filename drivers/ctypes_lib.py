@@ -57,6 +57,12 @@ def code_text(code: int, names: dict[int, str]) -> str:
     return f"{code} ({names.get(code, 'unknown code')})"
 
 
+def call_named(lib: Any, name: str, args: tuple, ok: tuple[int, ...], names: dict[int, str], what: str) -> int:
+    """``call_checked`` of ``lib.<name>``; the error reads "<what> <name> returned <code> (<NAME>)" from the
+    header's table of code ``names``."""
+    return call_checked(getattr(lib, name), args, ok, lambda code: f"{what} {name} returned {code_text(code, names)}")
+
+
 def read_outputs(call: Callable[..., Any], ctype: Any, n_out: int, *inputs: Any) -> tuple:
     """Call ``call(*inputs, byref(out1), ..., byref(out_n))`` with ``n_out`` fresh outputs of ``ctype``;
     returns their values (``plain``)."""

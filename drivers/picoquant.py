@@ -1,5 +1,6 @@
-"""PicoQuant TCSPC units through their programming libraries: HydraHarp 400 (HHLib 3.0) and TimeHarp 260
-(TH260Lib 3.1). The ``PhotonCounter`` role on top of either is ``tepl.drivers.picoquant_counter``.
+"""PicoQuant TCSPC units through their programming libraries: what HydraHarp 400 (HHLib 3.0) and TimeHarp 260
+(TH260Lib 3.1) share. The two models are ``tepl.drivers.picoquant_models`` (``HydraHarp``, ``TimeHarp260``);
+the ``PhotonCounter`` role on top of either is ``tepl.drivers.picoquant_counter``.
 
 A device object is given a library object exposing the vendor's C functions: on the rig ``load_hhlib(path)`` /
 ``load_th260lib(path)`` (``tepl.drivers.picoquant_lib``), in simulation ``tepl.sims.picoquant.SimHHLib`` /
@@ -28,8 +29,6 @@ from tepl.drivers.picoquant_lib import (
     ACQTMIN_MS,
     CHANOFFSMAX_PS,
     CHANOFFSMIN_PS,
-    EDGE_FALLING,
-    EDGE_RISING,
     HH_DISCR_RANGE_MV,
     HH_SPEC,
     HH_ZC_RANGE_MV,
@@ -43,26 +42,15 @@ from tepl.drivers.picoquant_lib import (
     MODES,
     STOPCNTMAX,
     STOPCNTMIN,
-    TH260_CFD_LEVEL_RANGE_MV,
-    TH260_CFD_ZC_RANGE_MV,
-    TH260_MODEL_NANO,
-    TH260_SPEC,
-    TH260_TRIGGER_LEVEL_RANGE_MV,
     TTREADMAX,
     TTREADMIN,
     LibrarySpec,
     bit_names,
-    load_hhlib,
-    load_th260lib,
 )
 from tepl.roles import DeviceError
 
-__all__ = ["HydraHarp", "PicoQuantTcspc", "TimeHarp260", "load_hhlib", "load_th260lib"]
 
-EDGES = {"rising": EDGE_RISING, "falling": EDGE_FALLING}
-
-
-def _check_int(value: Any, low: int, high: int, what: str, unit: str = "") -> int:
+def check_int(value: Any, low: int, high: int, what: str, unit: str = "") -> int:
     """``value`` as an int within [low, high]; ValueError naming ``what`` otherwise."""
     unit = f" {unit}" if unit else ""
     try:
@@ -82,10 +70,12 @@ class PicoQuantTcspc:
     """
 
     spec: LibrarySpec = HH_SPEC
+    cfd_level_range_mV: tuple[int, int] = HH_DISCR_RANGE_MV  # CFD inputs, mV as the library takes them
+    cfd_zero_cross_range_mV: tuple[int, int] = HH_ZC_RANGE_MV
 
     def __init__(self, lib: Any, device_index: int = 0):
         self.lib = lib
-        self.device_index = _check_int(device_index, 0, self.spec.max_devices - 1, "device index")
+        self.device_index = check_int(device_index, 0, self.spec.max_devices - 1, "device index")
         self.mode: str | None = None  # "hist" | "t2" | "t3" after initialize
         self.model: str | None = None  # as GetHardwareInfo names it, once asked
         self.n_inputs = 0
@@ -131,7 +121,7 @@ class PicoQuantTcspc:
 
     def _check_channel(self, channel: int) -> int:
         n = self.n_inputs or self.spec.max_inputs
-        return _check_int(channel, 0, n - 1, "input channel")
+        return check_int(channel, 0, n - 1, "input channel")
 
     # ------------------------------------------------------------------ identity and set-up
     def library_version(self) -> str:
@@ -188,17 +178,17 @@ class PicoQuantTcspc:
     # ------------------------------------------------------------------ inputs
     def set_sync_divider(self, divider: int) -> None:
         """``SetSyncDiv``: count every ``divider``-th sync pulse (allow 100 ms before reading rates)."""
-        self._call("SetSyncDiv", _check_int(divider, *self.spec.syncdiv_range, "sync divider"))
+        self._call("SetSyncDiv", check_int(divider, *self.spec.syncdiv_range, "sync divider"))
 
     def set_sync_channel_offset_ps(self, offset_ps: int) -> None:
         """``SetSyncChannelOffset``: delay added to the sync input, ps (like a longer cable)."""
-        self._call("SetSyncChannelOffset", _check_int(offset_ps, CHANOFFSMIN_PS, CHANOFFSMAX_PS,
+        self._call("SetSyncChannelOffset", check_int(offset_ps, CHANOFFSMIN_PS, CHANOFFSMAX_PS,
                                                      "sync channel offset", "ps"))
 
     def set_channel_offset_ps(self, channel: int, offset_ps: int) -> None:
         """``SetInputChannelOffset``: delay added to one detector input, ps."""
         self._call("SetInputChannelOffset", self._check_channel(channel),
-                   _check_int(offset_ps, CHANOFFSMIN_PS, CHANOFFSMAX_PS, f"input {channel} channel offset", "ps"))
+                   check_int(offset_ps, CHANOFFSMIN_PS, CHANOFFSMAX_PS, f"input {channel} channel offset", "ps"))
 
     def enable_channel(self, channel: int, enable: bool = True) -> None:
         """``SetInputChannelEnable``: a disabled input records nothing."""
@@ -207,20 +197,20 @@ class PicoQuantTcspc:
     # ------------------------------------------------------------------ histogram and timing settings
     def set_stop_overflow(self, stop: bool, stop_count: int = STOPCNTMAX) -> None:
         """``SetStopOverflow``: histogram mode stops when a bin reaches ``stop_count``."""
-        count = _check_int(stop_count, STOPCNTMIN, STOPCNTMAX, "stop count")
+        count = check_int(stop_count, STOPCNTMIN, STOPCNTMAX, "stop count")
         self._call("SetStopOverflow", int(bool(stop)), ctypes.c_uint(count))
 
     def set_binning(self, binning: int) -> None:
         """``SetBinning``: TCSPC bin = base resolution x 2**binning (histogram and T3 modes)."""
-        self._call("SetBinning", _check_int(binning, 0, self.spec.max_binsteps - 1, "binning"))
+        self._call("SetBinning", check_int(binning, 0, self.spec.max_binsteps - 1, "binning"))
 
     def set_offset_ns(self, offset_ns: int) -> None:
         """``SetOffset``: start of the TCSPC window after the sync, ns (histogram and T3 modes)."""
-        self._call("SetOffset", _check_int(offset_ns, *self.spec.offset_range_ns, "histogram offset", "ns"))
+        self._call("SetOffset", check_int(offset_ns, *self.spec.offset_range_ns, "histogram offset", "ns"))
 
     def set_histogram_length(self, length_code: int) -> int:
         """``SetHistoLen``: 1024 * 2**length_code bins; returns the number of bins."""
-        code = _check_int(length_code, 0, self.spec.max_lencode, "histogram length code")
+        code = check_int(length_code, 0, self.spec.max_lencode, "histogram length code")
         self.histogram_bins = self._get("SetHistoLen", ctypes.c_int, code)
         return self.histogram_bins
 
@@ -246,7 +236,7 @@ class PicoQuantTcspc:
     # ------------------------------------------------------------------ measurement
     def start(self, acquisition_ms: int) -> None:
         """``StartMeas``: run for ``acquisition_ms`` (1 ms .. 100 h)."""
-        self._call("StartMeas", _check_int(acquisition_ms, ACQTMIN_MS, ACQTMAX_MS, "acquisition time", "ms"))
+        self._call("StartMeas", check_int(acquisition_ms, ACQTMIN_MS, ACQTMAX_MS, "acquisition time", "ms"))
 
     def stop(self) -> None:
         """``StopMeas``: end the measurement (harmless when none runs)."""
@@ -265,7 +255,7 @@ class PicoQuantTcspc:
         returns the records delivered (a uint32 copy, possibly empty)."""
         if not isinstance(buffer, ctypes.Array) or buffer._type_ is not ctypes.c_uint32:
             raise ValueError("read_fifo needs a ctypes c_uint32 array, e.g. (ctypes.c_uint32 * TTREADMAX)()")
-        count = _check_int(len(buffer), TTREADMIN, TTREADMAX, "FIFO buffer length", "records")
+        count = check_int(len(buffer), TTREADMIN, TTREADMAX, "FIFO buffer length", "records")
         n_actual = ctypes.c_int()
         self._call("ReadFiFo", buffer, count, ctypes.byref(n_actual))
         n = int(n_actual.value)
@@ -311,7 +301,20 @@ class PicoQuantTcspc:
         """``GetWarningsText``: the library's explanation of the warning bits."""
         return self._text("GetWarningsText", MAXSTRLEN_WRNTXT, int(warnings))
 
-    # ------------------------------------------------------------------ discriminators (model specific)
+    # ------------------------------------------------------------------ discriminators
+    def set_sync_cfd_mV(self, level_mV: int, zero_cross_mV: int) -> None:
+        """``SetSyncCFD``: CFD level and zero cross of the sync input, mV within the model's
+        ``cfd_level_range_mV`` and ``cfd_zero_cross_range_mV``."""
+        self._call("SetSyncCFD", check_int(level_mV, *self.cfd_level_range_mV, "sync CFD level", "mV"),
+                   check_int(zero_cross_mV, *self.cfd_zero_cross_range_mV, "sync CFD zero cross", "mV"))
+
+    def set_input_cfd_mV(self, channel: int, level_mV: int, zero_cross_mV: int) -> None:
+        """``SetInputCFD``: CFD level and zero cross of one input, mV within the model's ranges."""
+        self._call("SetInputCFD", self._check_channel(channel),
+                   check_int(level_mV, *self.cfd_level_range_mV, f"input {channel} CFD level", "mV"),
+                   check_int(zero_cross_mV, *self.cfd_zero_cross_range_mV, f"input {channel} CFD zero cross",
+                             "mV"))
+
     def set_sync_discriminator(self, level_mV: float, zero_cross_mV: float) -> None:
         """Sync threshold given as magnitudes of the (negative) sync pulse, in the unit's own convention."""
         raise NotImplementedError
@@ -321,105 +324,5 @@ class PicoQuantTcspc:
         raise NotImplementedError
 
     def record_type_prefix(self) -> str:
-        """Name prefix of the TTTR record types this unit writes (``tepl.drivers.tttr.RECORD_TYPES``)."""
+        """Name prefix of the TTTR record types this unit writes (``tepl.drivers.tttr_layouts.RECORD_TYPES``)."""
         raise NotImplementedError
-
-
-class HydraHarp(PicoQuantTcspc):
-    """HydraHarp 400 through HHLib 3.0: 1 ps base resolution, up to 8 CFD inputs, USB."""
-
-    spec = HH_SPEC
-
-    reference = "internal"  # 10 MHz reference clock: "internal" or "external"
-
-    def _initialize(self, mode_code: int) -> None:
-        self._call("Initialize", mode_code, {"internal": 0, "external": 1}[self.reference])
-
-    def initialize(self, mode: str, reference: str = "internal") -> None:
-        """``HH_Initialize`` into "hist", "t2" or "t3" with the internal or an external 10 MHz reference."""
-        if reference not in ("internal", "external"):
-            raise ValueError(f"reference clock {reference!r} must be 'internal' or 'external'")
-        self.reference = reference
-        super().initialize(mode)
-
-    def calibrate(self) -> None:
-        """``HH_Calibrate`` (after Initialize, before measuring)."""
-        self._call("Calibrate")
-
-    def set_sync_cfd_mV(self, level_mV: int, zero_cross_mV: int) -> None:
-        """``HH_SetSyncCFD``: CFD level 0..1000 mV and zero cross 0..40 mV."""
-        self._call("SetSyncCFD", _check_int(level_mV, *HH_DISCR_RANGE_MV, "sync CFD level", "mV"),
-                   _check_int(zero_cross_mV, *HH_ZC_RANGE_MV, "sync CFD zero cross", "mV"))
-
-    def set_input_cfd_mV(self, channel: int, level_mV: int, zero_cross_mV: int) -> None:
-        """``HH_SetInputCFD``: CFD level 0..1000 mV and zero cross 0..40 mV of one input."""
-        self._call("SetInputCFD", self._check_channel(channel),
-                   _check_int(level_mV, *HH_DISCR_RANGE_MV, f"input {channel} CFD level", "mV"),
-                   _check_int(zero_cross_mV, *HH_ZC_RANGE_MV, f"input {channel} CFD zero cross", "mV"))
-
-    def set_sync_discriminator(self, level_mV: float, zero_cross_mV: float) -> None:
-        self.set_sync_cfd_mV(level_mV, zero_cross_mV)
-
-    def set_input_discriminator(self, channel: int, level_mV: float, zero_cross_mV: float) -> None:
-        self.set_input_cfd_mV(channel, level_mV, zero_cross_mV)
-
-    def record_type_prefix(self) -> str:
-        return "HydraHarp2"  # HHLib 3.0 writes version-2 records
-
-
-class TimeHarp260(PicoQuantTcspc):
-    """TimeHarp 260 through TH260Lib 3.1: the P (25 ps, CFD inputs) or N (250 ps, edge triggers) board, PCIe.
-
-    Levels are signed as the library takes them: the P board's CFD works on negative pulses (level
-    -1200..0 mV, zero cross -40..0 mV), the N board triggers at -1200..1200 mV on a rising or falling edge.
-    """
-
-    spec = TH260_SPEC
-
-    def set_sync_cfd_mV(self, level_mV: int, zero_cross_mV: int) -> None:
-        """``TH260_SetSyncCFD`` (P board): level -1200..0 mV, zero cross -40..0 mV."""
-        self._call("SetSyncCFD", _check_int(level_mV, *TH260_CFD_LEVEL_RANGE_MV, "sync CFD level", "mV"),
-                   _check_int(zero_cross_mV, *TH260_CFD_ZC_RANGE_MV, "sync CFD zero cross", "mV"))
-
-    def set_input_cfd_mV(self, channel: int, level_mV: int, zero_cross_mV: int) -> None:
-        """``TH260_SetInputCFD`` (P board): level -1200..0 mV, zero cross -40..0 mV."""
-        self._call("SetInputCFD", self._check_channel(channel),
-                   _check_int(level_mV, *TH260_CFD_LEVEL_RANGE_MV, f"input {channel} CFD level", "mV"),
-                   _check_int(zero_cross_mV, *TH260_CFD_ZC_RANGE_MV, f"input {channel} CFD zero cross", "mV"))
-
-    def set_sync_edge_trigger_mV(self, level_mV: int, edge: str = "falling") -> None:
-        """``TH260_SetSyncEdgeTrg`` (N board): level -1200..1200 mV, "rising" or "falling" edge."""
-        self._call("SetSyncEdgeTrg",
-                   _check_int(level_mV, *TH260_TRIGGER_LEVEL_RANGE_MV, "sync trigger level", "mV"),
-                   self._edge(edge))
-
-    def set_input_edge_trigger_mV(self, channel: int, level_mV: int, edge: str = "falling") -> None:
-        """``TH260_SetInputEdgeTrg`` (N board): level -1200..1200 mV, "rising" or "falling" edge."""
-        self._call("SetInputEdgeTrg", self._check_channel(channel),
-                   _check_int(level_mV, *TH260_TRIGGER_LEVEL_RANGE_MV, f"input {channel} trigger level", "mV"),
-                   self._edge(edge))
-
-    @staticmethod
-    def _edge(edge: str) -> int:
-        if edge not in EDGES:
-            raise ValueError(f"trigger edge {edge!r} must be 'rising' or 'falling'")
-        return EDGES[edge]
-
-    def is_nano(self) -> bool:
-        """True for the N board (edge triggers, 250 ps), from GetHardwareInfo's model name."""
-        return (self.model or self.hardware_info()["model"]) == TH260_MODEL_NANO
-
-    def set_sync_discriminator(self, level_mV: float, zero_cross_mV: float) -> None:
-        if self.is_nano():
-            self.set_sync_edge_trigger_mV(-round(level_mV), "falling")
-        else:
-            self.set_sync_cfd_mV(-round(level_mV), -round(zero_cross_mV))
-
-    def set_input_discriminator(self, channel: int, level_mV: float, zero_cross_mV: float) -> None:
-        if self.is_nano():
-            self.set_input_edge_trigger_mV(channel, -round(level_mV), "falling")
-        else:
-            self.set_input_cfd_mV(channel, -round(level_mV), -round(zero_cross_mV))
-
-    def record_type_prefix(self) -> str:
-        return "TimeHarp260N" if self.is_nano() else "TimeHarp260P"

@@ -1,6 +1,6 @@
 """The ``PhotonCounter`` role (``tepl.roles``) on a PicoQuant HydraHarp 400 or TimeHarp 260
 (``tepl.drivers.picoquant``): count rates, histograms, and T2 and T3 streams read from the FIFO and decoded
-with ``tepl.drivers.tttr``. Units: mV for discriminator levels, ps for channel offsets and resolutions, ns for
+with ``tepl.drivers.tttr_decode``. Units: mV for discriminator levels, ps for channel offsets and resolutions, ns for
 the histogram offset, s for everything the role exposes.
 """
 
@@ -15,7 +15,8 @@ import numpy as np
 
 from tepl.drivers.picoquant import PicoQuantTcspc
 from tepl.drivers.picoquant_lib import ACQTMAX_MS, ACQTMIN_MS, FLAG_FIFOFULL, TTREADMAX, bit_names
-from tepl.drivers.tttr import RECORD_TYPES, T2Decoder, T3Decoder
+from tepl.drivers.tttr_decode import T2Decoder, T3Decoder
+from tepl.drivers.tttr_layouts import RECORD_TYPES
 from tepl.roles import DeviceError, PhotonCounter, Range, T2Block, T3Block
 
 
@@ -28,7 +29,7 @@ class TcspcCounter(PhotonCounter):
     are, the TimeHarp 260 P as negative CFD levels, the 260 N as falling-edge trigger levels.
     ``channel_offsets_ps`` delays each input (like a cable). ``histogram_length_code`` sets 1024 * 2**code
     bins for histogram mode (default: the unit's maximum). ``record_type`` is the name prefix of the TTTR
-    records the unit writes (``tepl.drivers.tttr.RECORD_TYPES`` without the "T2"/"T3"; default: the unit's).
+    records the unit writes (``tepl.drivers.tttr_layouts.RECORD_TYPES`` without the "T2"/"T3"; default: the unit's).
 
     The unit is initialised into a mode only when the mode changes; each initialisation is followed by the
     full configuration and a ``rate_settle_s`` wait so that count rates are valid. T2/T3 streams are read

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tepl.sims.andor import AcquisitionSchedule, Busy, CoolerModel, FvbSensor, api_factory
-from tepl.sims.c_args import ArgError, c_array, set_out, set_text, val
+from tepl.sims.c_args import ArgError, c_array, report_function, set_out, val
 
 DRV_SUCCESS = 20002
 DRV_NO_NEW_DATA = 20024
@@ -39,6 +39,22 @@ READ_NOISE_E = (7.0, 5.0, 4.0)  # rms electrons at each horizontal speed
 VERTICAL_SHIFT_S = 4.25e-6  # per row, FVB
 
 _api = api_factory(DRV_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S, busy=DRV_ACQUIRING, before="_catch_up")
+
+
+def _reports(*values: Any):
+    """An SDK2 function that only reports, through its output arguments (``c_args.report_function``)."""
+    return report_function(_api(), values, success=DRV_SUCCESS, handle=False)
+
+
+def _sets(attribute: str, kind: type, allowed: Any):
+    """An SDK2 function that stores one setting: ``kind`` of the argument if ``allowed`` (else DRV_P1INVALID;
+    DRV_ACQUIRING while acquiring), kept as ``attribute`` of the camera."""
+
+    def set_value(self, value: Any) -> int:
+        setattr(self, attribute, kind(self._setting(value, allowed)))
+        return DRV_SUCCESS
+
+    return _api()(set_value)
 
 
 class SimSDK2:
@@ -134,34 +150,13 @@ class SimSDK2:
         self._initialized = False
         return DRV_SUCCESS
 
-    @_api()
-    def GetCameraSerialNumber(self, number_ref: Any) -> int:
-        set_out(number_ref, self.serial, 1)
-        return DRV_SUCCESS
-
-    @_api()
-    def GetHeadModel(self, buffer: Any) -> int:
-        set_text(buffer, self.head_model, 1)
-        return DRV_SUCCESS
-
-    @_api()
-    def GetDetector(self, x_ref: Any, y_ref: Any) -> int:
-        set_out(x_ref, self.n_x, 1)
-        set_out(y_ref, self.n_y, 2)
-        return DRV_SUCCESS
-
-    @_api()
-    def GetPixelSize(self, x_ref: Any, y_ref: Any) -> int:
-        set_out(x_ref, self.pixel_um, 1)
-        set_out(y_ref, self.pixel_um, 2)
-        return DRV_SUCCESS
+    GetCameraSerialNumber = _reports(lambda c: c.serial)
+    GetHeadModel = _reports(lambda c: c.head_model)
+    GetDetector = _reports(lambda c: c.n_x, lambda c: c.n_y)  # pixels
+    GetPixelSize = _reports(lambda c: c.pixel_um, lambda c: c.pixel_um)  # µm
 
     # ------------------------------------------------------------------ cooling
-    @_api()
-    def GetTemperatureRange(self, min_ref: Any, max_ref: Any) -> int:
-        set_out(min_ref, int(self.cooler.RANGE_C[0]), 1)
-        set_out(max_ref, int(self.cooler.RANGE_C[1]), 2)
-        return DRV_SUCCESS
+    GetTemperatureRange = _reports(lambda c: int(c.cooler.RANGE_C[0]), lambda c: int(c.cooler.RANGE_C[1]))  # °C
 
     @_api()
     def SetTemperature(self, temperature_c: Any) -> int:
@@ -181,10 +176,7 @@ class SimSDK2:
         self.cooler.switch(False, self.world.clock.now())
         return DRV_SUCCESS
 
-    @_api()
-    def IsCoolerOn(self, on_ref: Any) -> int:
-        set_out(on_ref, int(self.cooler.on), 1)
-        return DRV_SUCCESS
+    IsCoolerOn = _reports(lambda c: int(c.cooler.on))
 
     def _temperature(self, temperature_ref: Any, value: float) -> int:
         if self._busy():
@@ -230,30 +222,11 @@ class SimSDK2:
         m = int(self._setting(mode, lambda v: int(v) in (0, 1, 6, 7, 9, 10, 12)))
         return DRV_SUCCESS if m == 0 else DRV_NOT_SUPPORTED
 
-    @_api()
-    def SetExposureTime(self, exposure_s: Any) -> int:
-        self._exposure_s = float(self._setting(exposure_s, lambda v: math.isfinite(v) and 0.0 <= v <= 1e5))
-        return DRV_SUCCESS
-
-    @_api()
-    def SetNumberAccumulations(self, number: Any) -> int:
-        self._n_acc = int(self._setting(number, lambda v: int(v) >= 1))
-        return DRV_SUCCESS
-
-    @_api()
-    def SetAccumulationCycleTime(self, cycle_s: Any) -> int:
-        self._acc_cycle_s = float(self._setting(cycle_s, lambda v: math.isfinite(v) and v >= 0.0))
-        return DRV_SUCCESS
-
-    @_api()
-    def SetNumberKinetics(self, number: Any) -> int:
-        self._n_kin = int(self._setting(number, lambda v: int(v) >= 1))
-        return DRV_SUCCESS
-
-    @_api()
-    def SetKineticCycleTime(self, cycle_s: Any) -> int:
-        self._kin_cycle_s = float(self._setting(cycle_s, lambda v: math.isfinite(v) and v >= 0.0))
-        return DRV_SUCCESS
+    SetExposureTime = _sets("_exposure_s", float, lambda v: math.isfinite(v) and 0.0 <= v <= 1e5)  # s
+    SetNumberAccumulations = _sets("_n_acc", int, lambda v: int(v) >= 1)
+    SetAccumulationCycleTime = _sets("_acc_cycle_s", float, lambda v: math.isfinite(v) and v >= 0.0)  # s
+    SetNumberKinetics = _sets("_n_kin", int, lambda v: int(v) >= 1)
+    SetKineticCycleTime = _sets("_kin_cycle_s", float, lambda v: math.isfinite(v) and v >= 0.0)  # s
 
     @_api()
     def GetAcquisitionTimings(self, exposure_ref: Any, accumulate_ref: Any, kinetic_ref: Any) -> int:
@@ -263,10 +236,7 @@ class SimSDK2:
         set_out(kinetic_ref, kin, 3)
         return DRV_SUCCESS
 
-    @_api()
-    def GetReadOutTime(self, readout_ref: Any) -> int:
-        set_out(readout_ref, self._readout_s(), 1)
-        return DRV_SUCCESS
+    GetReadOutTime = _reports(lambda c: c._readout_s())  # s
 
     @_api()
     def SetShutter(self, ttl_type: Any, mode: Any, closing_ms: Any, opening_ms: Any) -> int:

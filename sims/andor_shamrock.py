@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tepl.sims.andor import api_factory
-from tepl.sims.c_args import ArgError, c_array, set_out, set_text, val
+from tepl.sims.c_args import ArgError, c_array, report_function, set_out, set_text, val
 
 SHAMROCK_COMMUNICATION_ERROR = 20201
 SHAMROCK_SUCCESS = 20202
@@ -76,6 +76,13 @@ def grating_wavelengths_nm(center_wavelength_nm: float, lines_per_mm: float, foc
 
 
 _api = api_factory(SHAMROCK_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S)
+
+
+def _reports(*values: Any, handle: bool = True):
+    """A ShamrockCIF function that only reports (``c_args.report_function``): the device index first (0, the
+    one device) unless ``handle`` is False."""
+    return report_function(_api(), values, success=SHAMROCK_SUCCESS, handle=handle,
+                           check=lambda shamrock, device: shamrock._check_device(device))
 
 
 class SimShamrock:
@@ -176,38 +183,15 @@ class SimShamrock:
         self._initialized = False
         return SHAMROCK_SUCCESS
 
-    @_api()
-    def ShamrockGetNumberDevices(self, n_ref: Any) -> int:
-        set_out(n_ref, 1, 1)
-        return SHAMROCK_SUCCESS
-
-    @_api()
-    def ShamrockGetSerialNumber(self, device: Any, buffer: Any) -> int:
-        self._check_device(device)
-        set_text(buffer, self.serial, 2)
-        return SHAMROCK_SUCCESS
-
-    @_api()
-    def ShamrockEepromGetOpticalParams(self, device: Any, focal_ref: Any, deviation_ref: Any, tilt_ref: Any) -> int:
-        """Focal length in metres, angular deviation and focal tilt in degrees."""
-        self._check_device(device)
-        set_out(focal_ref, self.focal_length_m, 2)
-        set_out(deviation_ref, self.deviation_deg, 3)
-        set_out(tilt_ref, self.tilt_deg, 4)
-        return SHAMROCK_SUCCESS
+    ShamrockGetNumberDevices = _reports(lambda s: 1, handle=False)
+    ShamrockGetSerialNumber = _reports(lambda s: s.serial)
+    # focal length m, angular deviation and focal tilt degrees
+    ShamrockEepromGetOpticalParams = _reports(lambda s: s.focal_length_m, lambda s: s.deviation_deg,
+                                              lambda s: s.tilt_deg)
 
     # ------------------------------------------------------------------ gratings
-    @_api()
-    def ShamrockGetNumberGratings(self, device: Any, n_ref: Any) -> int:
-        self._check_device(device)
-        set_out(n_ref, len(self.gratings), 2)
-        return SHAMROCK_SUCCESS
-
-    @_api()
-    def ShamrockGetGrating(self, device: Any, grating_ref: Any) -> int:
-        self._check_device(device)
-        set_out(grating_ref, self._grating, 2)
-        return SHAMROCK_SUCCESS
+    ShamrockGetNumberGratings = _reports(lambda s: len(s.gratings))
+    ShamrockGetGrating = _reports(lambda s: s._grating)
 
     @_api()
     def ShamrockSetGrating(self, device: Any, grating: Any) -> int:
@@ -232,17 +216,8 @@ class SimShamrock:
         return SHAMROCK_SUCCESS
 
     # ------------------------------------------------------------------ wavelength
-    @_api()
-    def ShamrockWavelengthIsPresent(self, device: Any, present_ref: Any) -> int:
-        self._check_device(device)
-        set_out(present_ref, 1, 2)
-        return SHAMROCK_SUCCESS
-
-    @_api()
-    def ShamrockGetWavelength(self, device: Any, wavelength_ref: Any) -> int:
-        self._check_device(device)
-        set_out(wavelength_ref, self._center_nm, 2)
-        return SHAMROCK_SUCCESS
+    ShamrockWavelengthIsPresent = _reports(lambda s: 1)
+    ShamrockGetWavelength = _reports(lambda s: s._center_nm)  # nm
 
     @_api()
     def ShamrockSetWavelength(self, device: Any, wavelength_nm: Any) -> int:
@@ -271,11 +246,7 @@ class SimShamrock:
         self._check_device(device)
         return self.ShamrockSetWavelength(0, 0.0)
 
-    @_api()
-    def ShamrockAtZeroOrder(self, device: Any, at_zero_ref: Any) -> int:
-        self._check_device(device)
-        set_out(at_zero_ref, int(self._center_nm == 0.0), 2)
-        return SHAMROCK_SUCCESS
+    ShamrockAtZeroOrder = _reports(lambda s: int(s._center_nm == 0.0))
 
     # ------------------------------------------------------------------ calibration
     @_api()
@@ -287,11 +258,7 @@ class SimShamrock:
         self._pixel_width_um = width
         return SHAMROCK_SUCCESS
 
-    @_api()
-    def ShamrockGetPixelWidth(self, device: Any, width_ref: Any) -> int:
-        self._check_device(device)
-        set_out(width_ref, self._pixel_width_um, 2)
-        return SHAMROCK_SUCCESS
+    ShamrockGetPixelWidth = _reports(lambda s: s._pixel_width_um)  # µm
 
     @_api()
     def ShamrockSetNumberPixels(self, device: Any, n_pixels: Any) -> int:
@@ -302,11 +269,7 @@ class SimShamrock:
         self._n_pixels = n
         return SHAMROCK_SUCCESS
 
-    @_api()
-    def ShamrockGetNumberPixels(self, device: Any, n_ref: Any) -> int:
-        self._check_device(device)
-        set_out(n_ref, self._n_pixels, 2)
-        return SHAMROCK_SUCCESS
+    ShamrockGetNumberPixels = _reports(lambda s: s._n_pixels)
 
     @_api()
     def ShamrockGetCalibration(self, device: Any, values: Any, n_pixels: Any) -> int:
@@ -324,11 +287,7 @@ class SimShamrock:
         return SHAMROCK_SUCCESS
 
     # ------------------------------------------------------------------ shutter
-    @_api()
-    def ShamrockShutterIsPresent(self, device: Any, present_ref: Any) -> int:
-        self._check_device(device)
-        set_out(present_ref, 1, 2)
-        return SHAMROCK_SUCCESS
+    ShamrockShutterIsPresent = _reports(lambda s: 1)
 
     @_api()
     def ShamrockIsModePossible(self, device: Any, mode: Any, possible_ref: Any) -> int:
@@ -336,11 +295,7 @@ class SimShamrock:
         set_out(possible_ref, int(int(val(mode)) in (0, 1)), 3)
         return SHAMROCK_SUCCESS
 
-    @_api()
-    def ShamrockGetShutter(self, device: Any, mode_ref: Any) -> int:
-        self._check_device(device)
-        set_out(mode_ref, self._shutter_mode, 2)
-        return SHAMROCK_SUCCESS
+    ShamrockGetShutter = _reports(lambda s: s._shutter_mode)
 
     @_api()
     def ShamrockSetShutter(self, device: Any, mode: Any) -> int:

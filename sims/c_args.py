@@ -9,6 +9,7 @@ raises ``ArgError`` with its 1-based position, which each library answers with i
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -54,3 +55,26 @@ def c_array(array: Any, n: int, dtype: Any, position: int) -> np.ndarray:
     if out.dtype != np.dtype(dtype) or out.size < n:
         raise ArgError(position)
     return out
+
+
+def report_function(decorate: Callable[[Callable], Callable], values: tuple[Callable[[Any], Any], ...], *,
+                    success: int = 0, handle: bool = True,
+                    check: Callable[[Any, Any], None] | None = None) -> Callable:
+    """A simulated library function that only reports: ``(handle, out_1, ..., out_n)`` (or just the outputs
+    when ``handle`` is False). ``check(lib, handle)`` runs first when given; output i then gets
+    ``values[i](lib)``, text into a char buffer, a number through ``byref``, and the call returns ``success``.
+    ``decorate`` is the library's own wrapper (wire time, state checks, ``ArgError`` to return codes)."""
+    first = 2 if handle else 1
+
+    def report(self, *args: Any) -> int:
+        if len(args) != len(values) + first - 1:
+            raise TypeError(f"takes {'a handle and ' if handle else ''}{len(values)} outputs, got {len(args)} "
+                            "arguments")
+        if handle and check is not None:
+            check(self, args[0])
+        for position, (out, value) in enumerate(zip(args[first - 1:], values, strict=True), start=first):
+            result = value(self)
+            (set_text if isinstance(result, str) else set_out)(out, result, position)
+        return success
+
+    return decorate(report)

@@ -27,9 +27,9 @@ Count rates come from the photons of the last complete 100 ms gate after Initial
 separate look at the World; the clock does not move); the sync rate is the laser rate / divider.
 
 Modules: this one holds the HydraHarp and TimeHarp 260 specifics (``SimHHLib``, ``SimTH260Lib``);
-``picoquant_functions`` the C functions both libraries share, ``picoquant_unit`` the unit's settings,
-physics and measurement engine, ``picoquant_fifo`` one measurement's FIFO of records, ``picoquant_spec``
-the header constants.
+``picoquant_functions`` the C functions both libraries share, ``picoquant_api`` how they are called,
+``picoquant_unit`` the unit's settings, physics and measurement engine, ``picoquant_fifo`` one
+measurement's FIFO of records, ``picoquant_spec`` the header constants.
 
 Layering: the simulator keeps its own table of the header constants (``picoquant_spec``) and imports nothing
 from ``tepl.drivers`` except the TTTR record codec ``tepl.drivers.tttr``, which is the vendor's file format
@@ -40,7 +40,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tepl.sims.picoquant_functions import SimPicoQuantLib, Unsupported, api, in_range, int_arg
+from tepl.sims.picoquant_api import Unsupported, api, in_range, int_arg
+from tepl.sims.picoquant_functions import SimPicoQuantLib
 from tepl.sims.picoquant_spec import TH260_MODEL_NANO, TH260_MODEL_PICO
 from tepl.sims.picoquant_unit import HYDRAHARP_400, TIMEHARP_260_N, TIMEHARP_260_P
 

@@ -3,18 +3,18 @@ their argument conventions (inputs as ints or ctypes simple objects, outputs thr
 buffers, ``c_uint32`` arrays) and return codes (0 or the negative codes of ``errorcodes.h``).
 
 Each function takes the call's wire time, checks the device state and brings the measurement of the unit
-(``tepl.sims.picoquant_unit``) up to the present before it runs. Units follow the headers: mV, ps, ns, ms.
+(``tepl.sims.picoquant_unit``) up to the present before it runs (``tepl.sims.picoquant_api``). Units follow the
+headers: mV, ps, ns, ms.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tepl.sims.c_args import ArgError, c_array, set_out, set_text, val
+from tepl.sims.c_args import ArgError, c_array, set_out, set_text
+from tepl.sims.picoquant_api import Unsupported, api, in_range, int_arg, reports
 from tepl.sims.picoquant_fifo import Measurement
 from tepl.sims.picoquant_spec import (
     ACQTMAX_MS,
@@ -27,7 +27,6 @@ from tepl.sims.picoquant_spec import (
     ERROR_INVALID_ARGUMENT,
     ERROR_INVALID_MODE,
     ERROR_NOT_INITIALIZED,
-    ERROR_UNSUPPORTED_FUNCTION,
     FLAG_SYNC_LOST,
     HH_DISCR_RANGE_MV,
     HH_FLAG_ACTIVE,
@@ -48,66 +47,6 @@ from tepl.sims.picoquant_spec import (
 from tepl.sims.picoquant_unit import WARNING_TEXTS, Settings, SimTcspcUnit
 
 FEATURES = 0x0001 | 0x0002 | 0x0004  # FEATURE_DLL | FEATURE_TTTR | FEATURE_MARKERS
-
-
-def int_arg(arg: Any, position: int) -> int:
-    """An int argument (Python int or ctypes integer); anything else is the library's invalid argument."""
-    value = val(arg)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgError(position)
-    return int(value)
-
-
-def in_range(value: int, low: int, high: int, position: int) -> int:
-    if not low <= value <= high:
-        raise ArgError(position)
-    return value
-
-
-class Unsupported(Exception):
-    """The function does not exist on this model (TH260Lib answers TH260_ERROR_UNSUPPORTED_FUNCTION)."""
-
-
-def api(needs: str = "init"):
-    """Simulated library function: takes the call's wire time, checks the device state (``needs`` is
-    "none", "open" or "init"), brings the measurement up to the present, maps argument errors to codes."""
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        def call(self, *args):
-            with self._lock:
-                self.world.clock.advance(self.model.wire_time_s)
-                if needs != "none":
-                    code = self._device_state(args[0] if args else None, needs)
-                    if code:
-                        return code
-                    self._catch_up()
-                try:
-                    return fn(self, *args)
-                except ArgError:
-                    return ERROR_INVALID_ARGUMENT
-                except Unsupported:
-                    return ERROR_UNSUPPORTED_FUNCTION
-
-        return call
-
-    return wrap
-
-
-
-def reports(*values: Callable[[Any], Any]):
-    """A library function ``(devidx, out_1, ..., out_n)`` that only reports: output i gets ``values[i](unit)``,
-    text into a char buffer, a number through ``byref``."""
-
-    def report(self, devidx: Any, *outputs: Any) -> int:
-        if len(outputs) != len(values):
-            raise TypeError(f"takes devidx and {len(values)} outputs, got {len(outputs)}")
-        for position, (out, value) in enumerate(zip(outputs, values, strict=True), start=2):
-            result = value(self)
-            (set_text if isinstance(result, str) else set_out)(out, result, position)
-        return 0
-
-    return api()(report)
 
 
 class SimPicoQuantLib(SimTcspcUnit):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit
 
-from tepl.sims.cryo_sample import DIM_FACTOR, CryoSample
+from tepl.sims.cryo_nanocrystal import DIM_FACTOR
+from tepl.sims.cryo_sample import CryoSample
 from tepl.sims.detection import DetectionPath, DetectorChannel
 from tepl.sims.photons import Laser
 from tepl.sims.tepl_optics import HC_EV_NM

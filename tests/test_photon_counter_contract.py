@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tepl.drivers.picoquant import HydraHarp, TimeHarp260
 from tepl.drivers.picoquant_counter import TcspcCounter
+from tepl.drivers.picoquant_models import HydraHarp, TimeHarp260
 from tepl.roles import Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 from tests.contracts.roles import PhotonCounterContract

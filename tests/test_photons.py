@@ -16,18 +16,9 @@ from tepl.sims.detection import (
     DetectorChannel,
     dead_time_filter,
 )
-from tepl.sims.photons import (
-    Decay,
-    GaussianBands,
-    Laser,
-    SingleEmitter,
-    ensemble_times_ps,
-    lorentzian_lines_pixel_rate,
-    lorentzian_pixel_fractions,
-    poisson_times_ps,
-    telegraph_states,
-    two_level_rates,
-)
+from tepl.sims.emission_spectra import GaussianBands, lorentzian_lines_pixel_rate, lorentzian_pixel_fractions
+from tepl.sims.photons import Decay, Laser, ensemble_times_ps, poisson_times_ps, telegraph_states
+from tepl.sims.single_emitter import SingleEmitter, two_level_rates
 from tepl.sims.tepl_blinking import TelegraphProcess
 from tepl.sims.tepl_optics import HC_EV_NM
 

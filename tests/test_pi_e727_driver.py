@@ -15,7 +15,8 @@ from pymeasure.test import expected_protocol
 
 from tepl.drivers.pi_e727 import E727, GCSError, gcs_number
 from tepl.roles import DeviceError
-from tepl.sims.pi_e727 import GCSAdapter, GCSController
+from tepl.sims.pi_e727 import GCSAdapter
+from tepl.sims.pi_e727_controller import GCSController
 from tepl.sims.world import World
 
 # Real E-727 answers quoted in hardware.md (PIPython example session, MagAO-X pi335Ctrl test).

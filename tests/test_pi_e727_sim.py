@@ -11,7 +11,9 @@ import pytest
 from pipython.pidevice.common.gcscommands_helpers import getsupportedfunctions
 from pipython.pidevice.gcsmessages import GCSMessages, eol
 
-from tepl.sims.pi_e727 import GCSAdapter, GCSController, GCSSession
+from tepl.sims.pi_e727 import GCSAdapter
+from tepl.sims.pi_e727_controller import GCSController
+from tepl.sims.pi_e727_gcs import GCSSession
 from tepl.sims.world import World
 
 

@@ -12,7 +12,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from tepl.drivers.picoquant import HydraHarp, TimeHarp260
 from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_lib import (
     FLAG_FIFOFULL,
@@ -22,7 +21,9 @@ from tepl.drivers.picoquant_lib import (
     load_hhlib,
     load_th260lib,
 )
-from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder
+from tepl.drivers.picoquant_models import HydraHarp, TimeHarp260
+from tepl.drivers.tttr_encode import T2Encoder, T3Encoder
+from tepl.drivers.tttr_layouts import RECORD_TYPES
 from tepl.roles import DeviceError, Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 

@@ -12,7 +12,6 @@ import pytest
 from scipy import stats
 
 from tepl.data.ptu import write_ptu
-from tepl.drivers.picoquant import HydraHarp
 from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_lib import (
     FLAG_FIFOFULL,
@@ -25,7 +24,9 @@ from tepl.drivers.picoquant_lib import (
     WARNING_INPT_RATE_RATIO,
     WARNING_SYNC_RATE_ZERO,
 )
-from tepl.drivers.tttr import RECORD_TYPES, T2Decoder, T3Decoder
+from tepl.drivers.picoquant_models import HydraHarp
+from tepl.drivers.tttr_decode import T2Decoder, T3Decoder
+from tepl.drivers.tttr_layouts import RECORD_TYPES
 from tepl.roles import DeviceError, Range
 from tepl.sims.picoquant import SimHHLib, SimTH260Lib
 from tests.photon_standins import PhotonStandInWorld

@@ -10,7 +10,8 @@ import pytest
 from tepl.drivers.pi_e727 import E727, GCSError
 from tepl.drivers.pi_e727_stage import E727Stage
 from tepl.roles import DeviceError, LimitError, Range
-from tepl.sims.pi_e727 import GCSAdapter, GCSController, serve
+from tepl.sims.pi_e727 import GCSAdapter, serve
+from tepl.sims.pi_e727_controller import GCSController
 from tepl.sims.world import World
 from tests.contracts.roles import StageContract
 

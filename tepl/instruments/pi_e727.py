@@ -13,7 +13,8 @@ def build_stage(ctx: BuildContext, cfg: dict):
     from tepl.drivers.pi_e727_stage import E727Stage
 
     if cfg["address"] == "sim":
-        from tepl.sims.pi_e727 import GCSAdapter, GCSController
+        from tepl.sims.pi_e727 import GCSAdapter
+        from tepl.sims.pi_e727_controller import GCSController
 
         adapter: Any = GCSAdapter(GCSController(ctx.need_world("address")))
     elif cfg["address"].startswith("tcp://"):

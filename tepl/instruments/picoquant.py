@@ -9,8 +9,8 @@ from tepl.instruments import BuildContext, builder
 
 @builder("hydraharp", "timeharp260")
 def build_tcspc(ctx: BuildContext, cfg: dict):
-    from tepl.drivers.picoquant import HydraHarp, TimeHarp260
     from tepl.drivers.picoquant_counter import TcspcCounter
+    from tepl.drivers.picoquant_models import HydraHarp, TimeHarp260
 
     n_channels = len(cfg["channels"])
     hydraharp = cfg["driver"] == "hydraharp"
