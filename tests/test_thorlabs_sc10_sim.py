@@ -188,3 +188,24 @@ def test_driver_over_tcp_through_visa(served, world):
             shutter.controller.command("ens=1")
     finally:
         shutter.close()
+
+
+def test_tepl_serve_thorlabs_sc10():
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "tepl.cli", "serve", "thorlabs-sc10", "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert f"thorlabs-sc10 simulator on 127.0.0.1:{port}" in proc.stdout.readline()
+        kit = InstrumentKitStyle(("127.0.0.1", port))
+        try:
+            assert kit.query("id?") == IDENTITY and kit.query("closed?") == "1"
+        finally:
+            kit.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
