@@ -26,6 +26,7 @@ from typing import Any
 
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pyvisa.constants import ControlFlow, Parity, StopBits
 
 from tepl.drivers.polling import poll
 from tepl.roles import DeviceError, ExcitationShutter
@@ -99,8 +100,8 @@ class SC10(Instrument):
         kwargs.setdefault("write_termination", "")  # the driver writes the CR itself
         kwargs.setdefault("read_termination", "")  # and frames replies on the prompt
         kwargs.setdefault("timeout", 2000)
-        kwargs.setdefault("asrl", {"baud_rate": 9600, "data_bits": 8, "stop_bits": 10, "parity": 0,
-                                   "flow_control": 0})
+        kwargs.setdefault("asrl", {"baud_rate": 9600, "data_bits": 8, "stop_bits": StopBits.one,
+                                   "parity": Parity.none, "flow_control": ControlFlow.none})  # 9600 8N1
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
         self.address = address if address is not None else (adapter if isinstance(adapter, str)
                                                              else type(adapter).__name__)
