@@ -2,8 +2,8 @@
 
 Each protocol simulator (PI GCS controller, RHK R9, Andor library) holds a reference to the same
 ``World``: the stage simulator writes ``stage_um``, the R9 simulator writes ``tip_z_nm``, the shutter
-writes ``shutter_open`` (the spectrograph's entrance shutter), and the CCD simulator asks
-``spectrum_photons`` what light reaches the detector.
+writes ``shutter_open`` (the spectrograph's entrance shutter), the excitation shutter's controller writes
+``excitation_open``, and the CCD simulator asks ``spectrum_photons`` what light reaches the detector.
 
 Time: ``world.clock`` is simulated. In tests and scripted runs it advances only when a simulator says an
 operation took time (an exposure, a servo settle, a command on the wire), so a 1 s exposure returns at
@@ -81,6 +81,8 @@ class World:
         self.tip_z_nm = 2000.0  # retracted
         self.shutter_open = False  # the spectrograph's entrance shutter: no light reaches the CCD when closed
         self.lamp_on = False  # Ar-Hg calibration lamp in front of the slit
+        # the laser reaches the sample; an excitation shutter's simulator sets it (a station without one: always)
+        self.excitation_open = True
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
         self.lowest_tip_distance_nm = float("inf")  # closest approach to the surface so far (truth)
@@ -150,19 +152,21 @@ class World:
         (default now; a camera catching up on a series passes each exposure's own start).
 
         ``wavelength_nm`` holds the true centre wavelength of every pixel. Nothing arrives while the entrance
-        shutter is closed. The sample is always excited (the HeNe laser has no shutter on this rig); its light
-        passes the long-pass filter. The calibration lamp shines straight into the slit.
+        shutter is closed. The sample emits only while ``excitation_open`` (always on a station without an
+        excitation shutter); its light passes the long-pass filter. The calibration lamp shines straight into
+        the slit whatever the excitation does.
         """
         wl = np.asarray(wavelength_nm, float)
         photons = np.zeros_like(wl)
         if not self.shutter_open:
             return photons
-        t0 = self.clock.now() if start_s is None else float(start_s)
-        x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
-        rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
-        if self.longpass_edge_nm is not None:
-            rate = rate * 0.5 * (1.0 + np.tanh((wl - self.longpass_edge_nm) / LONGPASS_WIDTH_NM))
-        photons += rate * exposure_s
+        if self.excitation_open:
+            t0 = self.clock.now() if start_s is None else float(start_s)
+            x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
+            rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
+            if self.longpass_edge_nm is not None:
+                rate = rate * 0.5 * (1.0 + np.tanh((wl - self.longpass_edge_nm) / LONGPASS_WIDTH_NM))
+            photons += rate * exposure_s
         if self.lamp_on:
             photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
         return photons
@@ -171,16 +175,21 @@ class World:
     def detected_photons(self, t0_s: float, t1_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Detector clicks between simulated times ``t0_s`` and ``t1_s``: (time_ps int64, counted from
         clock zero, sorted; channel int8, the 0-based detector). The sample point under the focus is taken
-        at the interval's middle (drift included); callers ask for short intervals (a FIFO read)."""
+        at the interval's middle (drift included); callers ask for short intervals (a FIFO read). While the
+        excitation is blocked (``excitation_open`` False) the sample emits nothing and only the detectors' dark
+        counts (and their afterpulses) click."""
         if self.detection is None or self.laser is None:
             raise RuntimeError("this World has no laser and detection path (not a photon-counting station)")
         if t1_s <= t0_s:
             return np.zeros(0, np.int64), np.zeros(0, np.int8)
         if self._photon_rng is None:
             self._photon_rng = self.rng("photons")
-        x, y = self.tip_xy_nm(0.5 * (t0_s + t1_s))
-        time_ps, wavelength_nm = self.sample.collected_photons(x, y, t0_s, t1_s - t0_s, self.laser,
-                                                               self._photon_rng)
+        if self.excitation_open:
+            x, y = self.tip_xy_nm(0.5 * (t0_s + t1_s))
+            time_ps, wavelength_nm = self.sample.collected_photons(x, y, t0_s, t1_s - t0_s, self.laser,
+                                                                   self._photon_rng)
+        else:
+            time_ps, wavelength_nm = np.zeros(0, np.int64), np.zeros(0, float)
         return self.detection.detect(time_ps, wavelength_nm, t0_s, t1_s, self._photon_rng)
 
 

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-SIMULATORS = ("pi-e727", "rhk-r9")
+SIMULATORS = ("pi-e727", "rhk-r9", "thorlabs-sc10")
 _ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -156,6 +156,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.config}: a station without a 'simulation' section has nothing to serve")
     if args.simulator == "pi-e727":
         from tepl.sims.pi_e727 import serve
+    elif args.simulator == "thorlabs-sc10":
+        from tepl.sims.thorlabs_sc10 import serve
     else:
         from tepl.sims.rhk_r9 import serve
     server = serve(world, args.port).start()

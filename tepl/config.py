@@ -150,6 +150,16 @@ SCHEMA: dict[str, Any] = {
                     "type": "object", "additionalProperties": False, "required": ["driver"],
                     "properties": {"driver": {"enum": ["sim-lamp", "manual"]}},
                 },
+                "excitation_shutter": {
+                    "type": "object", "additionalProperties": False, "required": ["driver", "address"],
+                    "description": "the shutter that blocks the excitation laser (made safe first)",
+                    "properties": {
+                        "driver": {"enum": ["thorlabs-sc10"]},
+                        "address": _address,
+                        "open_timeout_s": {"type": "number", "exclusiveMinimum": 0,
+                                           "description": "longest wait for the shutter to open or shut, s"},
+                    },
+                },
                 "tcspc": _TCSPC,
             },
         },
