@@ -27,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench_raster.h5"
         t0 = time.perf_counter()
-        run_procedure("raster", station, out, size_x_nm=2.0 * (n - 1), size_y_nm=2.0 * (n - 1), step_nm=2.0,
+        run_procedure("raster", station, out, size_x_um=0.002 * (n - 1), size_y_um=0.002 * (n - 1), pixel_um=0.002,
                       exposure_s=args.exposure_s)
         wall_s = time.perf_counter() - t0
         size_mb = out.stat().st_size / 1e6

@@ -25,11 +25,11 @@ def _say(message: str) -> None:
 
 def find_dots(raster_path: Path) -> list:
     """Spots of the raster's integrated-intensity map (stage coordinates, nm)."""
-    from tepl.analysis.maps import find_spots, intensity_map
+    from tepl.analysis.maps import find_spots, intensity_map, map_axes_nm
 
     run = read_run(raster_path)
     image = intensity_map(run.data["wavelength_nm"], run.data["spectra"])
-    return find_spots(image, run.data["x_nm"], run.data["y_nm"])
+    return find_spots(image, *map_axes_nm(run.data))
 
 
 def run_demo(out: Path, config: str | None = None, photons: bool = True) -> list[Path]:
@@ -56,13 +56,14 @@ def run_demo(out: Path, config: str | None = None, photons: bool = True) -> list
     cal = read_run(step("01-calibrate", "calibrate"))
     _say("   " + (cal.log[-1] if cal.log else "no calibration report"))
 
-    _say("2. raster 150 nm x 150 nm, 5 nm pixels, snake order")
-    raster = step("02-raster", "raster", size_x_nm=150.0, size_y_nm=150.0, step_nm=5.0, exposure_s=0.1)
+    _say("2. raster 0.15 µm x 0.15 µm, 0.005 µm (5 nm) pixels, snake order")
+    raster = step("02-raster", "raster", size_x_um=0.15, size_y_um=0.15, pixel_um=0.005, exposure_s=0.1)
     dots = find_dots(raster)
     if not dots:
         raise RuntimeError("the raster found no dots")
     for d in dots:
-        _say(f"   dot at ({d.x_nm:.1f}, {d.y_nm:.1f}) nm, spot FWHM {d.fwhm_nm:.1f} nm, amplitude {d.amplitude:.0f}")
+        _say(f"   dot at ({d.x_nm / 1000.0:.4f}, {d.y_nm / 1000.0:.4f}) µm, spot FWHM {d.fwhm_nm:.1f} nm, "
+             f"amplitude {d.amplitude:.0f}")
     brightest = max(dots, key=lambda d: d.amplitude)
     x_um, y_um = brightest.x_nm / 1000.0, brightest.y_nm / 1000.0
 

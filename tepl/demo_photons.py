@@ -21,12 +21,11 @@ from tepl.station import build_station
 
 def find_emitters(raster_path: Path, channel: int = 0) -> list:
     """Bright spots of a confocal raster's drift-corrected counts in ``channel`` (stage coordinates, nm)."""
-    from tepl.analysis.maps import find_spots
+    from tepl.analysis.maps import find_spots, map_axes_nm
 
     run = read_run(raster_path)
     image = np.asarray(run.data["counts_sum"][channel], float)
-    x_nm, y_nm = np.asarray(run.data["x_um"]) * 1000.0, np.asarray(run.data["y_um"]) * 1000.0
-    return find_spots(image, x_nm, y_nm, min_separation_nm=1000.0)
+    return find_spots(image, *map_axes_nm(run.data), min_separation_nm=1000.0)
 
 
 def run_photon_demo(out: Path, say: Callable[[str], None], first_step: int = 1) -> list[Path]:
@@ -51,14 +50,14 @@ def run_photon_demo(out: Path, say: Callable[[str], None], first_step: int = 1) 
         "100 ms per pixel")
     confocal = build_station(CONFIG_DIR / "confocal-sim.yaml")
     raster = read_run(step(confocal, "confocal-raster", "confocal-raster", size_x_um=12.0, size_y_um=12.0,
-                           step_um=0.4, dwell_s=0.1, scans=3))
+                           pixel_um=0.4, dwell_s=0.1, scans=3))
     for scan, (dx, dy) in enumerate(raster.data["drift_nm"]):
         say(f"   scan {scan + 1}: drift ({dx:.0f}, {dy:.0f}) nm since scan 1")
     confocal.close()
 
     say(f"{number}. HBT rig: single QDs on glass, CW 561 nm; g2 and blinking on the brightest")
     hbt = build_station(CONFIG_DIR / "confocal-hbt-sim.yaml")
-    found = step(hbt, "qd-raster", "confocal-raster", size_x_um=10.0, size_y_um=10.0, step_um=0.25, dwell_s=0.01)
+    found = step(hbt, "qd-raster", "confocal-raster", size_x_um=10.0, size_y_um=10.0, pixel_um=0.25, dwell_s=0.01)
     qds = find_emitters(found)
     if not qds:
         raise RuntimeError("the raster found no single QDs")

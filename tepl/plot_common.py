@@ -1,5 +1,6 @@
 """What every figure of a run shares: an Agg figure without pyplot, the title and file name it is saved
-under, and a spectral run's photon-energy axis. Used by ``tepl.plotting`` and ``tepl.plotting_photons``."""
+under, stage-position axes, and a spectral run's photon-energy axis. Used by ``tepl.plotting`` and
+``tepl.plotting_photons``."""
 
 from __future__ import annotations
 
@@ -34,3 +35,12 @@ def energy_eV(run: Run) -> np.ndarray:
     if "energy_eV" in run.data:
         return np.asarray(run.data["energy_eV"], float)
     return HC_EV_NM / np.asarray(run.data["wavelength_nm"], float)
+
+
+def stage_axes(ax, *names: str, prefix: str = "") -> None:
+    """Label ``ax``'s horizontal then vertical axis as the stage positions ``names`` (``"x"``, ``"y"``) in µm,
+    as the run files store them (absolute stage µm), with plain tick labels: every map, TEPL or confocal,
+    is drawn this way. ``prefix`` goes before the first label ("position along the line, ")."""
+    for i, (name, axis) in enumerate(zip(names, (ax.xaxis, ax.yaxis), strict=False)):
+        axis.set_label_text(f"{prefix if i == 0 else ''}{name} (µm)")
+        axis.get_major_formatter().set_useOffset(False)

@@ -32,20 +32,15 @@ import numpy as np
 from tepl import plotting_photons
 from tepl.analysis.maps import intensity_map, peak_energy_map
 from tepl.data.runfile import Run, read_run
-from tepl.plot_common import energy_eV, figure, save
+from tepl.plot_common import energy_eV, figure, save, stage_axes
 from tepl.units import FIT_WINDOW_NM, HC_EV_NM
-
-
-def _relative(axis: np.ndarray) -> tuple[np.ndarray, float]:
-    axis = np.asarray(axis, float)
-    return axis - axis[0], float(axis[0])
 
 
 def _plot_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
     wl = run.data["wavelength_nm"]
     spectra = run.data["spectra"]
-    x, x0 = _relative(run.data.get("x_nm", np.arange(spectra.shape[1])))
-    y, y0 = _relative(run.data.get("y_nm", np.arange(spectra.shape[0])))
+    x = np.asarray(run.data.get("x_um", np.arange(spectra.shape[1])), float)
+    y = np.asarray(run.data.get("y_um", np.arange(spectra.shape[0])), float)
     maps = [
         ("peak_energy", peak_energy_map(wl, spectra, FIT_WINDOW_NM).center_eV, "fitted peak energy (eV)",
          "viridis"),
@@ -60,26 +55,25 @@ def _plot_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
                              shading="nearest")
         fig.colorbar(mesh, ax=ax, label=label)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"x − {x0:.1f} nm (nm)")
-        ax.set_ylabel(f"y − {y0:.1f} nm (nm)")
+        stage_axes(ax, "x", "y")
         paths.append(save(fig, out_dir, stem, kind, run))
     return paths
 
 
 def _plot_line_scan(run: Run, out_dir: Path, stem: str) -> list[Path]:
     spectra = np.asarray(run.data["spectra"], float)
-    x, x0 = _relative(run.data.get("x_nm", np.arange(spectra.shape[0])))
+    x = np.asarray(run.data.get("x_um", np.arange(spectra.shape[0])), float)
     energy = energy_eV(run)
     fig, ax = figure()
     mesh = ax.pcolormesh(x, energy, np.ma.masked_invalid(spectra.T), cmap="inferno", shading="nearest")
     fig.colorbar(mesh, ax=ax, label="counts")
-    ax.set_xlabel(f"position along the line, x − {x0:.1f} nm (nm)")
+    stage_axes(ax, "x", prefix="position along the line, ")
     ax.set_ylabel("photon energy (eV)")
     paths = [save(fig, out_dir, stem, "contour", run)]
     if "height_nm" in run.data:
         fig, ax = figure(size=(6.4, 3.2))
         ax.plot(x, run.data["height_nm"], "-o", ms=3)
-        ax.set_xlabel(f"position along the line, x − {x0:.1f} nm (nm)")
+        stage_axes(ax, "x", prefix="position along the line, ")
         ax.set_ylabel("height (nm)")
         paths.append(save(fig, out_dir, stem, "height", run))
     return paths

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tepl.data.runfile import Run
-from tepl.plot_common import energy_eV, figure, save
+from tepl.plot_common import energy_eV, figure, save, stage_axes
 
 LIFETIME_MIN_COUNTS = 500  # photons a (binned) pixel needs for its lifetime to be mapped
 
@@ -52,8 +52,7 @@ def plot_confocal_raster(run: Run, out_dir: Path, stem: str) -> list[Path]:
         im = ax.imshow(counts[ch], origin="lower", extent=extent, cmap="magma", aspect="equal")
         fig.colorbar(im, ax=ax, label="counts (drift-corrected sum)")
         ax.set_title(labels[ch], fontsize=9)
-        ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
+        stage_axes(ax, "x", "y")
     paths.append(save(fig, out_dir, stem, "counts", run))
 
     if "flim" in d:  # pulsed excitation: TCSPC decays
@@ -105,8 +104,7 @@ def _plot_lifetime_maps(run: Run, flim: np.ndarray, t_ns: np.ndarray, labels: li
             ax.set_axis_off()
         binned = f", {bin_factor} x {bin_factor} pixels binned" if bin_factor > 1 else ""
         ax.set_title(labels[ch] + binned, fontsize=9)
-        ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
+        stage_axes(ax, "x", "y")
     return save(fig, out_dir, stem, "lifetime", run)
 
 

@@ -33,8 +33,8 @@ def session_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("session")
     st = build_station()
     paths = {"calibrate": run_procedure("calibrate", st, out / "cal.h5")}
-    paths["raster"] = run_procedure("raster", st, out / "raster.h5", size_x_nm=150.0, size_y_nm=150.0,
-                                    step_nm=5.0, exposure_s=0.1)
+    paths["raster"] = run_procedure("raster", st, out / "raster.h5", size_x_um=0.15, size_y_um=0.15,
+                                    pixel_um=0.005, exposure_s=0.1)
     dot = max(find_dots(paths["raster"]), key=lambda s: s.amplitude)
     x_um, y_um = dot.x_nm / 1000.0, dot.y_nm / 1000.0
     paths["ramp_dot"] = run_procedure("pressure-ramp", st, out / "ramp_dot.h5", x_um=x_um, y_um=y_um)

@@ -26,17 +26,17 @@ def test_list_shows_parameters_with_units_and_bounds():
     out = tepl("list").stdout
     for name in ("raster", "line-scan", "distance-sweep", "pressure-ramp", "calibrate"):
         assert f"{name}:" in out
-    assert "step_nm = 5.0 nm in [0.2, 10000]" in out
+    assert "pixel_um = 0.005 µm in [0.0002, 10]" in out
     # the parameter allows 1e-4..3600 s; the default station 0.001..120 s: the stricter bounds are shown
     assert "exposure_s = 0.1 s in [0.001, 120]" in out and "tepl-sim" in out
 
 
 def test_run_info_plot(tmp_path):
     out = tmp_path / "line.h5"
-    tepl("run", "line-scan", "--out", str(out), "--set", "length_nm=20", "--set", "step_nm=5")
+    tepl("run", "line-scan", "--out", str(out), "--set", "length_um=0.02", "--set", "pixel_um=0.005")
     r = read_run(out)
     assert r.status == "complete" and r.data["spectra"].shape[0] == 5
-    assert r.parameters["length_nm"] == (20.0, "nm")
+    assert r.parameters["length_um"] == (0.02, "µm")
     info = tepl("info", str(out)).stdout
     assert "line-scan" in info and "complete" in info and "spectra" in info
     pngs = tepl("plot", str(out), "--out", str(tmp_path / "fig")).stdout.split()
@@ -44,8 +44,8 @@ def test_run_info_plot(tmp_path):
 
 
 def test_run_refuses_bad_input_with_clear_messages(tmp_path):
-    p = tepl("run", "raster", "--out", str(tmp_path / "x.h5"), "--set", "step_nm=-1", check=False)
-    assert p.returncode == 2 and "step_nm" in p.stderr
+    p = tepl("run", "raster", "--out", str(tmp_path / "x.h5"), "--set", "pixel_um=-1", check=False)
+    assert p.returncode == 2 and "pixel_um" in p.stderr
     p = tepl("run", "raster", "--out", str(tmp_path / "x.h5"), "--set", "center_x_um=100", check=False)
     assert p.returncode == 2 and "outside the allowed range" in p.stderr
     bad = tmp_path / "bad.yaml"
@@ -56,12 +56,12 @@ def test_run_refuses_bad_input_with_clear_messages(tmp_path):
 
 
 def test_dry_run_prints_the_plan():
-    out = tepl("run", "raster", "--dry-run", "--set", "size_x_nm=100", "--set", "size_y_nm=50",
-               "--set", "step_nm=10").stdout
+    out = tepl("run", "raster", "--dry-run", "--set", "size_x_um=0.1", "--set", "size_y_um=0.05",
+               "--set", "pixel_um=0.01").stdout
     assert "dry run, nothing moved" in out
     assert "points: 66 in order, file index (iy, ix)" in out  # 11 x 6 pixels
-    assert "x_nm [11] 49950 .. 50050 nm" in out and "y_nm [6] 49975 .. 50025 nm" in out
-    assert "spectra[y_nm, x_nm, wavelength_nm] 6 x 11 x 1024 f4 counts (signal)" in out
+    assert "x_um [11] 49.95 .. 50.05 µm" in out and "y_um [6] 49.975 .. 50.025 µm" in out
+    assert "spectra[y_um, x_um, wavelength_nm] 6 x 11 x 1024 f4 counts (signal)" in out
     assert "exposure [0.001, 120] s (limits.exposure_s)" in out
     assert "stage travel x [0, 100] µm (limits.stage_travel_um.x)" in out
     assert "estimated time: 8.9 s" in out and "file size: up to" in out and "peak memory:" in out

@@ -81,7 +81,7 @@ def test_form_lists_every_parameter_with_bounds_units_and_doc(console, sim_stati
     ("name", "values", "words"),
     [
         ("pressure-ramp", {"min_gap_nm": 20.0}, ("min_gap_nm", "start_gap_nm")),  # ParameterError
-        ("raster", {"center_x_um": 99.0, "size_x_nm": 10_000.0}, ("scan corner x",)),  # LimitError: travel
+        ("raster", {"center_x_um": 99.0, "size_x_um": 10.0}, ("scan corner x",)),  # LimitError: travel
     ],
 )
 def test_bad_value_is_refused_with_a_message_and_no_file(qtbot, console, sim_station, name, values, words):
@@ -129,7 +129,7 @@ def _record_threads(monkeypatch, station) -> list[threading.Thread]:
 def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot, console, sim_station,
                                                                            monkeypatch):
     threads = _record_threads(monkeypatch, sim_station)
-    _start(qtbot, console, "line-scan", length_nm=20.0, step_nm=5.0, exposure_s=0.05)
+    _start(qtbot, console, "line-scan", length_um=0.02, pixel_um=0.005, exposure_s=0.05)
     assert console.is_running()
     assert not console.start_button.isEnabled() and console.abort_button.isEnabled()
     qtbot.waitUntil(lambda: console.run_status in FINAL_STATUSES and not console.is_running(), timeout=10_000)
@@ -151,7 +151,7 @@ def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot
 
 
 def test_pause_holds_the_run_resume_goes_on_stop_ends_after_the_line(qtbot, console, sim_station):
-    _start(qtbot, console, "raster", step_nm=5.0, exposure_s=0.05)
+    _start(qtbot, console, "raster", pixel_um=0.005, exposure_s=0.05)
     qtbot.waitUntil(lambda: np.isfinite(console.views.integrated_counts()).sum() >= 2, timeout=10_000)
     qtbot.mouseClick(console.pause_button, Qt.LeftButton)
     assert console.pause_button.text() == "Resume"
@@ -173,7 +173,7 @@ def test_pause_holds_the_run_resume_goes_on_stop_ends_after_the_line(qtbot, cons
 
 
 def test_abort_during_a_raster_leaves_the_file_aborted_and_the_tip_retracted(qtbot, console, sim_station):
-    _start(qtbot, console, "raster", size_x_nm=150.0, size_y_nm=150.0, step_nm=5.0, exposure_s=0.05)
+    _start(qtbot, console, "raster", size_x_um=0.15, size_y_um=0.15, pixel_um=0.005, exposure_s=0.05)
     qtbot.waitUntil(lambda: np.isfinite(console.views.integrated_counts()).sum() >= 3, timeout=10_000)
     qtbot.mouseClick(console.abort_button, Qt.LeftButton)
     assert not console.pause_button.isEnabled() and not console.stop_button.isEnabled()
@@ -274,7 +274,7 @@ def _image_rect(console: Console):
 
 def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_path):
     console = _console_on(qtbot, confocal_station, tmp_path)
-    run = _run_to_end(qtbot, console, "confocal-raster", size_x_um=1.0, size_y_um=1.0, step_um=0.5,
+    run = _run_to_end(qtbot, console, "confocal-raster", size_x_um=1.0, size_y_um=1.0, pixel_um=0.5,
                       dwell_s=0.01)
     counts = run.data["counts"].astype(float)  # [scan, channel, y, x]
     x_um, y_um = run.data["x_um"], run.data["y_um"]
@@ -315,7 +315,7 @@ def test_confocal_raster_map_shows_the_scan_in_progress(qtbot, confocal_station,
         return t3(*args, **kwargs)
 
     monkeypatch.setattr(confocal_station.tcspc, "t3", t3_then_stop_in_scan_2)
-    run = _run_to_end(qtbot, console, "confocal-raster", size_x_um=1.5, size_y_um=1.5, step_um=0.5,
+    run = _run_to_end(qtbot, console, "confocal-raster", size_x_um=1.5, size_y_um=1.5, pixel_um=0.5,
                       dwell_s=0.01, scans=2)
     assert "stopped by the operator" in run.reason and len(blocks) == n_pixels + 4
     counts = run.data["counts"].astype(float)
@@ -436,7 +436,7 @@ def test_the_poller_never_reads_the_station_while_a_run_holds_it(qtbot, sim_stat
     window = Console(sim_station, tmp_path, status_interval_s=0.005)
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: len(reads) >= 2, timeout=5_000)
-    _start(qtbot, window, "line-scan", length_nm=20.0, step_nm=5.0, exposure_s=0.05)
+    _start(qtbot, window, "line-scan", length_um=0.02, pixel_um=0.005, exposure_s=0.05)
     qtbot.waitUntil(lambda: not window.is_running(), timeout=10_000)
     assert window.run_status == "complete"
     n_before = len(reads)

@@ -17,13 +17,13 @@ def test_every_procedure_has_units_and_valid_defaults():
 
 
 def test_strings_from_the_command_line_are_converted():
-    proc = make_procedure("raster", **parse_assignments(["step_nm=2.5", "order=raster"]))
-    assert proc["step_nm"] == 2.5 and proc["order"] == "raster"
+    proc = make_procedure("raster", **parse_assignments(["pixel_um=0.0025", "order=raster"]))
+    assert proc["pixel_um"] == 0.0025 and proc["order"] == "raster"
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"step_nm": "0"}, "step_nm = 0 nm is outside its bounds"),
-    ({"step_nm": "abc"}, "step_nm: 'abc' is not a valid float"),
+    ({"pixel_um": "0"}, "pixel_um = 0 µm is outside its bounds"),
+    ({"pixel_um": "abc"}, "pixel_um: 'abc' is not a valid float"),
     ({"order": "spiral"}, "order: 'spiral' is not one of"),
     ({"exposure_s": "nan"}, "exposure_s: nan is not a finite number"),
     ({"speed": "3"}, "unknown parameter speed"),
@@ -39,7 +39,7 @@ def test_ramp_needs_min_below_start_and_unknown_procedure():
     with pytest.raises(ParameterError, match="unknown procedure"):
         make_procedure("teleport")
     with pytest.raises(ParameterError, match="name=value"):
-        parse_assignments(["step_nm"])
+        parse_assignments(["pixel_um"])
 
 
 def test_a_huge_integer_is_refused_with_its_bounds_not_an_overflow():

@@ -26,7 +26,7 @@ def _flim_raster(tmp_path_factory, name: str, dwell_s: float, size_x_um: float, 
     st = station_from("confocal-sim.yaml", sample="flim-reference", drift_nm_per_s=[0.0, 0.0])
     path = tmp_path_factory.mktemp("flim") / f"{name}.h5"
     # pixels 1 µm apart on both halves of the reference film (split at x = 50 µm)
-    run_procedure("confocal-raster", st, path, size_x_um=size_x_um, size_y_um=size_y_um, step_um=1.0,
+    run_procedure("confocal-raster", st, path, size_x_um=size_x_um, size_y_um=size_y_um, pixel_um=1.0,
                   dwell_s=dwell_s, tcspc_range_ns=200.0, tcspc_bin_ps=32.0)
     st.close()
     return read_run(path)
@@ -213,14 +213,14 @@ def test_multi_scan_drift_correction_residual_below_a_pixel(tmp_path):
     drift between scan starts within one pixel, and the summed image is as sharp as one scan."""
     rate_nm_per_s = np.array([6.0, -4.0])
     st = station_from("confocal-sim.yaml", drift_nm_per_s=rate_nm_per_s.tolist())
-    step_um = 0.4
+    pixel_um = 0.4
     path = run_procedure("confocal-raster", st, tmp_path / "drift.h5", size_x_um=12.0, size_y_um=12.0,
-                         step_um=step_um, dwell_s=0.01, scans=3, tcspc_range_ns=50.0)
+                         pixel_um=pixel_um, dwell_s=0.01, scans=3, tcspc_range_ns=50.0)
     st.close()
     r = read_run(path)
     assert r.status == "complete"
     truth_nm = (r.data["scan_start_s"] - r.data["scan_start_s"][0])[:, None] * rate_nm_per_s[None, :]
-    assert np.abs(truth_nm[-1]).max() > 1.5 * step_um * 1000.0  # the drift is worth correcting
-    residual_px = np.abs(r.data["drift_nm"] - truth_nm) / (step_um * 1000.0)
+    assert np.abs(truth_nm[-1]).max() > 1.5 * pixel_um * 1000.0  # the drift is worth correcting
+    residual_px = np.abs(r.data["drift_nm"] - truth_nm) / (pixel_um * 1000.0)
     assert residual_px.max() < 1.0, (r.data["drift_nm"], truth_nm)
     assert r.data["counts_sum"].sum() > 0

@@ -21,7 +21,7 @@ from tepl.procedures import RunControl, make_procedure, run
 from tepl.roles import LimitError
 from tepl.station import build_station
 
-RASTER = {"size_x_um": 2.0, "size_y_um": 2.0, "step_um": 0.5, "dwell_s": 0.01}  # 5 x 5 pixels
+RASTER = {"size_x_um": 2.0, "size_y_um": 2.0, "pixel_um": 0.5, "dwell_s": 0.01}  # 5 x 5 pixels
 
 
 def measuring(station) -> bool:

@@ -40,11 +40,11 @@ def recorder(path, procedure: str) -> Recorder:
 
 def raster_file(path, filled_lines: int = 3):
     rec = recorder(path, "raster")
-    x, y = 50_000 + np.arange(5) * 5.0, 50_000 + np.arange(3) * 5.0
-    rec.add_axis("y_nm", y, "nm")
-    rec.add_axis("x_nm", x, "nm")
-    rec.add_dataset("spectra", (3, 5, WL_NM.size), ("y_nm", "x_nm", "wavelength_nm"), "counts", signal=True)
-    rec.add_dataset("height_nm", (3, 5), ("y_nm", "x_nm"), "nm")
+    x, y = 50.0 + np.arange(5) * 0.005, 50.0 + np.arange(3) * 0.005
+    rec.add_axis("y_um", y, "µm")
+    rec.add_axis("x_um", x, "µm")
+    rec.add_dataset("spectra", (3, 5, WL_NM.size), ("y_um", "x_um", "wavelength_nm"), "counts", signal=True)
+    rec.add_dataset("height_nm", (3, 5), ("y_um", "x_um"), "nm")
     for iy in range(filled_lines):
         for ix in range(5):
             rec.write("spectra", (iy, ix), spectrum(1.90 + 0.005 * ix, 1000.0 * (1 + iy)))
@@ -56,10 +56,10 @@ def raster_file(path, filled_lines: int = 3):
 
 def line_scan_file(path):
     rec = recorder(path, "line-scan")
-    x = 50_000 - 65 + np.arange(14) * 10.0
-    rec.add_axis("x_nm", x, "nm")
-    rec.add_dataset("spectra", (x.size, WL_NM.size), ("x_nm", "wavelength_nm"), "counts", signal=True)
-    rec.add_dataset("height_nm", (x.size,), ("x_nm",), "nm")
+    x = 50.0 - 0.065 + np.arange(14) * 0.01
+    rec.add_axis("x_um", x, "µm")
+    rec.add_dataset("spectra", (x.size, WL_NM.size), ("x_um", "wavelength_nm"), "counts", signal=True)
+    rec.add_dataset("height_nm", (x.size,), ("x_um",), "nm")
     for ix in range(x.size):
         rec.write("spectra", ix, spectrum(1.91, 2000.0 * np.exp(-((ix - 6) / 2.0) ** 2)))
         rec.write("height_nm", ix, 10.0 * np.exp(-((ix - 6) / 2.0) ** 2))
@@ -200,7 +200,7 @@ def test_axis_outside_the_fit_window_is_refused_naming_the_file(tmp_path):
     rec = Recorder(tmp_path / "blue.h5", "raster", {}, "", {}, "tepl test")
     wl = np.linspace(400.0, 560.0, 200)
     rec.add_axis("wavelength_nm", wl, "nm")
-    rec.add_dataset("spectra", (2, 2, wl.size), ("y_nm", "x_nm", "wavelength_nm"), "counts", signal=True)
+    rec.add_dataset("spectra", (2, 2, wl.size), ("y_um", "x_um", "wavelength_nm"), "counts", signal=True)
     rec.write("spectra", slice(None), np.full((2, 2, wl.size), 300.0))
     rec.close("complete")
     with pytest.raises(ValueError, match="blue.h5.*window"):

@@ -21,12 +21,12 @@ STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.
 
 # small runs of every procedure (test parameters, not defaults)
 SMALL = {
-    "raster": {"size_x_nm": 10.0, "size_y_nm": 10.0, "step_nm": 5.0, "exposure_s": 0.01},
-    "line-scan": {"length_nm": 10.0, "step_nm": 5.0, "exposure_s": 0.01},
-    "distance-sweep": {"start_gap_nm": 20.0, "stop_gap_nm": 18.0, "step_nm": 1.0, "exposure_s": 0.01},
-    "pressure-ramp": {"start_gap_nm": 14.0, "min_gap_nm": 13.0, "step_nm": 0.5, "exposure_s": 0.01},
+    "raster": {"size_x_um": 0.01, "size_y_um": 0.01, "pixel_um": 0.005, "exposure_s": 0.01},
+    "line-scan": {"length_um": 0.01, "pixel_um": 0.005, "exposure_s": 0.01},
+    "distance-sweep": {"start_gap_nm": 20.0, "stop_gap_nm": 18.0, "gap_step_nm": 1.0, "exposure_s": 0.01},
+    "pressure-ramp": {"start_gap_nm": 14.0, "min_gap_nm": 13.0, "gap_step_nm": 0.5, "exposure_s": 0.01},
     "calibrate": {"exposure_s": 0.2, "accumulations": 1},
-    "confocal-raster": {"size_x_um": 1.0, "size_y_um": 1.0, "step_um": 0.5, "dwell_s": 0.01},
+    "confocal-raster": {"size_x_um": 1.0, "size_y_um": 1.0, "pixel_um": 0.5, "dwell_s": 0.01},
     "g2": {"acquisition_s": 0.3, "block_s": 0.1},
     "time-trace": {"acquisition_s": 0.3, "block_s": 0.1, "bin_s": 0.01},
     "kinetic-series": {"exposure_s": 0.01, "frames": 3},

@@ -21,7 +21,7 @@ HC_EV_NM = 1239.84198
 NY, NX, NWL = 3, 4, 16
 
 PARAMETERS = {"exposure_s": {"value": 0.5, "unit": "s"}, "order": {"value": "snake", "unit": ""},
-              "step_nm": {"value": 5.0, "unit": "nm"}}
+              "pixel_um": {"value": 0.005, "unit": "µm"}}
 INSTRUMENTS = {
     "stage": {"model": "P-611.3X", "servo": True, "travel_um": [0.0, 100.0],
               "axes": ["x", "y", "z"], "controller": {"temperature_c": 24.5, "serial": None}},
@@ -40,12 +40,12 @@ def new_raster(path, **kw) -> Recorder:
                    simulation={"emitters": {"x_nm": np.array([1.0, 2.0]), "energy_eV": np.array([1.9, 1.92])},
                                "seed": 7, "note": "twin"}, **kw)
     wl = np.linspace(640.0, 800.0, NWL)
-    rec.add_axis("y_nm", np.arange(NY) * 5.0, "nm")
-    rec.add_axis("x_nm", np.arange(NX) * 5.0, "nm")
+    rec.add_axis("y_um", 50.0 + np.arange(NY) * 0.005, "µm")
+    rec.add_axis("x_um", 50.0 + np.arange(NX) * 0.005, "µm")
     rec.add_axis("wavelength_nm", wl, "nm")
     rec.add_axis("energy_eV", HC_EV_NM / wl, "eV", dim="wavelength_nm")
-    rec.add_dataset("spectra", (NY, NX, NWL), ("y_nm", "x_nm", "wavelength_nm"), "counts", signal=True)
-    rec.add_dataset("height_nm", (NY, NX), ("y_nm", "x_nm"), "nm")
+    rec.add_dataset("spectra", (NY, NX, NWL), ("y_um", "x_um", "wavelength_nm"), "counts", signal=True)
+    rec.add_dataset("height_nm", (NY, NX), ("y_um", "x_um"), "nm")
     return rec
 
 
@@ -84,11 +84,11 @@ def test_layout_follows_the_contract(tmp_path):
         assert spec["grating_lines_per_mm"].attrs["units"] == "1/mm"
         data = entry["data"]
         assert data.attrs["NX_class"] == "NXdata" and data.attrs["signal"] == "spectra"
-        assert list(data.attrs["axes"]) == ["y_nm", "x_nm", "wavelength_nm"]
-        assert (data.attrs["y_nm_indices"], data.attrs["x_nm_indices"]) == (0, 1)
+        assert list(data.attrs["axes"]) == ["y_um", "x_um", "wavelength_nm"]
+        assert (data.attrs["y_um_indices"], data.attrs["x_um_indices"]) == (0, 1)
         assert data.attrs["wavelength_nm_indices"] == 2 and data.attrs["energy_eV_indices"] == 2
         units = {name: data[name].attrs["units"] for name in data}
-        assert units == {"spectra": "counts", "height_nm": "nm", "x_nm": "nm", "y_nm": "nm",
+        assert units == {"spectra": "counts", "height_nm": "nm", "x_um": "µm", "y_um": "µm",
                          "wavelength_nm": "nm", "energy_eV": "eV"}
         assert data["spectra"].chunks == (1, NX, NWL) and data["height_nm"].chunks == (1, NX)
         np.testing.assert_array_equal(data["spectra"][0, 2], pixel_spectrum(0, 2))
@@ -106,12 +106,12 @@ def test_reader_round_trip(tmp_path):
         rec.append_event("line 1 of 3 done")
     run = read_run(path)
     assert (run.procedure, run.status, run.reason, run.error) == ("raster", "complete", None, None)
-    assert run.parameters == {"exposure_s": (0.5, "s"), "order": ("snake", ""), "step_nm": (5.0, "nm")}
+    assert run.parameters == {"exposure_s": (0.5, "s"), "order": ("snake", ""), "pixel_um": (0.005, "µm")}
     assert run.config_text == CONFIG
     assert run.instruments["stage"]["controller"] == {"temperature_c": 24.5, "serial": None}
     assert run.instruments["stage"]["axes"] == ["x", "y", "z"]
-    assert run.axes == ["y_nm", "x_nm", "wavelength_nm"] and run.signal == "spectra"
-    assert run.units["energy_eV"] == "eV" and run.dims["height_nm"] == ("y_nm", "x_nm")
+    assert run.axes == ["y_um", "x_um", "wavelength_nm"] and run.signal == "spectra"
+    assert run.units["energy_eV"] == "eV" and run.dims["height_nm"] == ("y_um", "x_um")
     np.testing.assert_array_equal(run.data["spectra"][0, 3], pixel_spectrum(0, 3))
     assert run.simulation["note"] == "twin" and run.simulation["seed"] == 7
     assert run.log[0].endswith("line 1 of 3 done")
@@ -170,7 +170,7 @@ def test_bad_input_is_refused(tmp_path):
     with pytest.raises(ValueError, match="2 dims"):
         rec.add_dataset("bad", (2, 3, 4), ("a", "b"), "nm")
     with pytest.raises(ValueError, match="already exists"):
-        rec.add_dataset("height_nm", (2,), ("x_nm",), "nm")
+        rec.add_dataset("height_nm", (2,), ("x_um",), "nm")
     with pytest.raises(KeyError, match="nothing_here"):
         rec.write("nothing_here", 0, 1.0)
     with pytest.raises(ValueError, match="status"):

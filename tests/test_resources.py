@@ -8,7 +8,7 @@ import pytest
 from tepl.procedures import base, make_procedure, run
 from tepl.roles import LimitError
 
-RASTER = {"size_x_nm": 1000.0, "size_y_nm": 1000.0, "step_nm": 10.0, "exposure_s": 0.01}  # 101 x 101 pixels
+RASTER = {"size_x_um": 1.0, "size_y_um": 1.0, "pixel_um": 0.01, "exposure_s": 0.01}  # 101 x 101 pixels
 
 
 def test_the_plan_knows_its_file_size(station):
@@ -47,4 +47,4 @@ def test_the_dry_run_prints_both_figures(station, tmp_path):
 
 def test_a_grid_too_large_to_visit_is_refused_before_it_is_made(station):
     with pytest.raises(LimitError, match=r"points, more than one run visits"):
-        make_procedure("raster", size_x_nm=90_000.0, size_y_nm=90_000.0, step_nm=1.0).plan(station)
+        make_procedure("raster", size_x_um=90.0, size_y_um=90.0, pixel_um=0.001).plan(station)

@@ -18,7 +18,7 @@ from tepl.data.runfile import read_run
 from tepl.procedures import RunControl, make_procedure, run
 from tepl.roles import LimitError
 
-SMALL = {"size_x_nm": 40.0, "size_y_nm": 40.0, "step_nm": 5.0, "exposure_s": 0.05}  # 9 x 9 pixels
+SMALL = {"size_x_um": 0.04, "size_y_um": 0.04, "pixel_um": 0.005, "exposure_s": 0.05}  # 9 x 9 pixels
 
 
 def _assert_safe(station):
@@ -111,8 +111,8 @@ def test_ctrl_c_from_the_command_line(tmp_path):
     path = tmp_path / "cli_sigint.h5"
     env = dict(os.environ, HDF5_USE_FILE_LOCKING="FALSE")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tepl.cli", "run", "raster", "--out", str(path), "--set", "size_x_nm=400",
-         "--set", "size_y_nm=400", "--set", "step_nm=5"],
+        [sys.executable, "-m", "tepl.cli", "run", "raster", "--out", str(path), "--set", "size_x_um=0.4",
+         "--set", "size_y_um=0.4", "--set", "pixel_um=0.005"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
 
@@ -159,7 +159,7 @@ def test_out_of_travel_raster_refused_before_anything_moves(station, tmp_path):
     before = station.world.stage_um.copy()
     path = tmp_path / "refused.h5"
     with pytest.raises(LimitError, match="scan corner x"):
-        run(make_procedure("raster", center_x_um=99.99, size_x_nm=500.0), station, path)
+        run(make_procedure("raster", center_x_um=99.99, size_x_um=0.5), station, path)
     assert not path.exists()
     np.testing.assert_array_equal(station.world.stage_um, before)
 
@@ -189,7 +189,7 @@ def test_dry_run_reports_limits_and_time(station):
 
 def test_data_events_carry_what_the_file_records(station, tmp_path):
     events = []
-    path = run(make_procedure("line-scan", length_nm=20.0, step_nm=5.0, exposure_s=0.05), station,
+    path = run(make_procedure("line-scan", length_um=0.02, pixel_um=0.005, exposure_s=0.05), station,
                tmp_path / "live.h5", listeners=[events.append])
     spectra = [e.data for e in events if e.kind == "data" and e.data["name"] == "spectra"]
     r = read_run(path)
@@ -207,7 +207,7 @@ def test_long_flyback_is_made_withdrawn(station, tmp_path):
         return original(*args, **kwargs)
 
     station.zcontrol.retract = counting_retract
-    run(make_procedure("raster", order="raster", size_x_nm=1500.0, size_y_nm=500.0, step_nm=500.0,
+    run(make_procedure("raster", order="raster", size_x_um=1.5, size_y_um=0.5, pixel_um=0.5,
                        exposure_s=0.05), station, tmp_path / "flyback.h5")
     # before the scan, before the second line's 1.5 µm flyback, and in the safe state at the end
     assert len(calls) == 3

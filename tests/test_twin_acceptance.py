@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tepl.analysis.maps import find_spots, intensity_map
+from tepl.analysis.maps import find_spots, intensity_map, map_axes_nm
 from tepl.analysis.peaks import fit_peaks
 from tepl.data.runfile import read_run
 
@@ -83,7 +83,7 @@ def test_dot_far_brighter_than_gap_plasmon(ramp_dot, ramp_au):
 def test_raster_finds_every_dot(session_runs):
     run = read_run(session_runs["raster"])
     assert run.status == "complete"
-    x_nm, y_nm = run.data["x_nm"], run.data["y_nm"]
+    x_nm, y_nm = map_axes_nm(run.data)
     spots = find_spots(intensity_map(run.data["wavelength_nm"], run.data["spectra"]), x_nm, y_nm)
     truth = run.simulation["sample"]
     # the sample drifts slowly under the tip: at the raster's start a dot sits at its true position minus
@@ -131,7 +131,7 @@ def test_files_are_self_describing_nexus(session_runs):
         assert "x_nm" in f["/entry/sample/simulation/sample"]
         assert "stage" in f["/entry/instrument"] and "spectrometer" in f["/entry/instrument"]
     with h5py.File(session_runs["raster"], "r") as f:
-        assert list(f["/entry/data"].attrs["axes"]) == ["y_nm", "x_nm", "wavelength_nm"]
+        assert list(f["/entry/data"].attrs["axes"]) == ["y_um", "x_um", "wavelength_nm"]
         assert f["/entry/data/height_nm"].shape == f["/entry/data/spectra"].shape[:2]
 
 

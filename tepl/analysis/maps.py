@@ -1,15 +1,18 @@
 """Maps from hyperspectral rasters: integrated intensity, bright spots, peak energy, line-scan widths.
 
 Images are indexed ``image[y, x]`` with 1-D axes ``y_nm`` (rows) and ``x_nm`` (columns), evenly spaced,
-in nanometres (stage or sample coordinates, whichever the raster recorded). A raster pixel is a point
-measurement (the tip dwells at one position), so spots are modelled as point-sampled Gaussians.
+in nanometres, the scale of the spots (stage or sample coordinates, whichever the raster recorded). Run
+files store a map's axes as ``x_um`` and ``y_um`` (absolute stage µm); ``map_axes_nm`` reads them in nm. A
+raster pixel is a point measurement (the tip dwells at one position), so spots are modelled as
+point-sampled Gaussians.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -98,6 +101,15 @@ def intensity_map(wavelength_nm: np.ndarray, spectra: np.ndarray,
 
 
 # ------------------------------------------------------------------------------------------------ spots
+NM_PER_UM = 1000.0
+
+
+def map_axes_nm(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) pixel axes in nm of a map run's ``data`` (``Run.data`` of a raster or confocal raster): its
+    ``x_um`` and ``y_um`` axes (absolute stage µm), as ``find_spots`` takes them."""
+    return (np.asarray(data["x_um"], float) * NM_PER_UM, np.asarray(data["y_um"], float) * NM_PER_UM)
+
+
 def _axis_pitch(axis_nm: np.ndarray, name: str, size: int) -> tuple[float, float]:
     axis = np.asarray(axis_nm, float)
     if axis.ndim != 1 or axis.size != size:

@@ -34,6 +34,6 @@ def make_procedure(name: str, **values: Any) -> Procedure:
 
 def run_procedure(name: str, station: Any, out: str | Path, control: RunControl | None = None,
                   listeners: list | None = None, overwrite: bool = False, **values: Any) -> Path:
-    """Run a procedure by name from Python: ``run_procedure("raster", station, "map.h5", step_nm=5)``."""
+    """Run a procedure by name from Python: ``run_procedure("raster", station, "map.h5", pixel_um=0.005)``."""
     return run(make_procedure(name, **values), station, out, control=control, listeners=listeners,
                overwrite=overwrite)

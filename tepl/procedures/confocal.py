@@ -41,7 +41,7 @@ class ConfocalRaster(Procedure):
         Parameter("center_y_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage y"),
         Parameter("size_x_um", 20.0, "µm", 0.0, 100.0, doc="scan width"),
         Parameter("size_y_um", 20.0, "µm", 0.0, 100.0, doc="scan height"),
-        Parameter("step_um", 0.5, "µm", 0.01, 50.0, doc="pixel pitch"),
+        Parameter("pixel_um", 0.5, "µm", 0.01, 50.0, doc="pixel pitch"),
         Parameter("dwell_s", 0.1, "s", 1e-3, 60.0, limit="acquisition_s", doc="photon counting time per pixel"),
         Parameter("scans", 1, "", 1, 100, kind=int, doc="consecutive scans, summed after drift correction"),
         Parameter("order", "raster", kind=str, choices=("raster", "snake"),
@@ -68,8 +68,8 @@ class ConfocalRaster(Procedure):
     def make_plan(self, station, plan: PlanBuilder) -> None:
         counter = station.tcspc
         n_ch, n_scans = counter.n_channels, self["scans"]
-        x_um = plan.axis("x_um", centred_grid(self["center_x_um"], self["size_x_um"], self["step_um"]), "µm")
-        y_um = plan.axis("y_um", centred_grid(self["center_y_um"], self["size_y_um"], self["step_um"]), "µm")
+        x_um = plan.axis("x_um", centred_grid(self["center_x_um"], self["size_x_um"], self["pixel_um"]), "µm")
+        y_um = plan.axis("y_um", centred_grid(self["center_y_um"], self["size_y_um"], self["pixel_um"]), "µm")
         pixels = grid_points(x_um, y_um, self["order"], n_scans)
         plan.points(("scan", "iy", "ix"), scan=pixels["scan"], iy=pixels["iy"], ix=pixels["ix"], x_um=pixels["x"],
                     y_um=pixels["y"], dwell_s=np.full(pixels["ix"].size, self["dwell_s"]))
@@ -159,7 +159,7 @@ class ConfocalRaster(Procedure):
                 ctx.log(f"stop requested: scan {scan + 1} ended early and is not summed")
                 break
             # the sample drifted by d: its features appear moved by -d in stage coordinates
-            drift_x_nm, drift_y_nm = -dx * self["step_um"] * 1000.0, -dy * self["step_um"] * 1000.0
+            drift_x_nm, drift_y_nm = -dx * self["pixel_um"] * 1000.0, -dy * self["pixel_um"] * 1000.0
             ctx.write("drift_nm", scan, [drift_x_nm, drift_y_nm])
             iy_shift, ix_shift = -int(round(dy)), -int(round(dx))
             flim_sum += shift_whole_pixels(cube, iy_shift, ix_shift)

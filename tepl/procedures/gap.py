@@ -54,12 +54,12 @@ class DistanceSweep(Procedure):
     parameters = _spot_parameters() + (
         Parameter("start_gap_nm", 40.0, "nm", 0.0, 2000.0, limit="tip_z_nm", doc="first (farthest) gap"),
         Parameter("stop_gap_nm", 8.5, "nm", 0.0, 2000.0, limit="tip_z_nm", doc="last (closest) gap"),
-        Parameter("step_nm", 0.5, "nm", 0.01, 1000.0, doc="gap step"),
+        Parameter("gap_step_nm", 0.5, "nm", 0.01, 1000.0, doc="gap step"),
         Parameter("exposure_s", 0.5, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per gap"),
     )
 
     def make_plan(self, station, plan: PlanBuilder) -> None:
-        gaps = gap_steps(self["start_gap_nm"], self["stop_gap_nm"], self["step_nm"])
+        gaps = gap_steps(self["start_gap_nm"], self["stop_gap_nm"], self["gap_step_nm"])
         interlocks.stage_travel(plan, station, self["x_um"], self["y_um"])
         interlocks.tip_z(plan, station, gaps)
         interlocks.exposure(plan, station, self["exposure_s"])
@@ -101,7 +101,7 @@ class PressureRamp(Procedure):
         Parameter("start_gap_nm", 14.0, "nm", 0.0, 2000.0, limit="tip_z_nm",
                   doc="gap before pressing and after release"),
         Parameter("min_gap_nm", 2.0, "nm", 0.0, 2000.0, limit="tip_z_nm", doc="deepest gap of the press"),
-        Parameter("step_nm", 0.25, "nm", 0.01, 100.0, doc="gap step"),
+        Parameter("gap_step_nm", 0.25, "nm", 0.01, 100.0, doc="gap step"),
         Parameter("exposure_s", 2.0, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per step"),
         Parameter("blink_retries", 10, "", 0, 100, kind=int,
                   doc="a step whose emission suddenly drops below a quarter of the previous one is measured again"),
@@ -118,7 +118,7 @@ class PressureRamp(Procedure):
             )
 
     def make_plan(self, station, plan: PlanBuilder) -> None:
-        press = gap_steps(self["start_gap_nm"], self["min_gap_nm"], self["step_nm"])
+        press = gap_steps(self["start_gap_nm"], self["min_gap_nm"], self["gap_step_nm"])
         gaps = np.concatenate([press, press[-2::-1]])
         direction = np.concatenate([np.ones(press.size), -np.ones(press.size - 1)]).astype(np.int8)
         interlocks.stage_travel(plan, station, self["x_um"], self["y_um"])

@@ -114,7 +114,7 @@ class ParameterSet:
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
-    """``["step_nm=5", "order=snake"]`` → ``{"step_nm": "5", "order": "snake"}``."""
+    """``["pixel_um=0.005", "order=snake"]`` → ``{"pixel_um": "0.005", "order": "snake"}``."""
     out = {}
     for item in items:
         if "=" not in item:

@@ -14,7 +14,6 @@ from tepl.procedures.sweeps import centred_grid, grid_points
 
 _READOUT_S = 0.035  # FVB readout + stage settle per pixel, for the time estimate
 FLYBACK_RETRACT_UM = 1.0  # moves longer than this between lines are made with the tip withdrawn
-NM_PER_UM = 1000.0
 
 
 class Raster(Procedure):
@@ -24,45 +23,43 @@ class Raster(Procedure):
     parameters = (
         Parameter("center_x_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage x"),
         Parameter("center_y_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage y"),
-        Parameter("size_x_nm", 150.0, "nm", 0.0, 100_000.0, doc="scan width"),
-        Parameter("size_y_nm", 150.0, "nm", 0.0, 100_000.0, doc="scan height"),
-        Parameter("step_nm", 5.0, "nm", 0.2, 10_000.0, doc="pixel pitch"),
+        Parameter("size_x_um", 0.15, "µm", 0.0, 100.0, doc="scan width"),
+        Parameter("size_y_um", 0.15, "µm", 0.0, 100.0, doc="scan height"),
+        Parameter("pixel_um", 0.005, "µm", 0.0002, 10.0, doc="pixel pitch"),
         Parameter("order", "snake", kind=str, choices=("raster", "snake"),
                   doc="raster: every line left to right; snake: alternate"),
         Parameter("exposure_s", 0.1, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per pixel"),
     )
 
     def make_plan(self, station, plan: PlanBuilder) -> None:
-        x_nm = plan.axis("x_nm", centred_grid(self["center_x_um"] * NM_PER_UM, self["size_x_nm"], self["step_nm"]),
-                         "nm")
-        y_nm = plan.axis("y_nm", centred_grid(self["center_y_um"] * NM_PER_UM, self["size_y_nm"], self["step_nm"]),
-                         "nm")
+        x_um = plan.axis("x_um", centred_grid(self["center_x_um"], self["size_x_um"], self["pixel_um"]), "µm")
+        y_um = plan.axis("y_um", centred_grid(self["center_y_um"], self["size_y_um"], self["pixel_um"]), "µm")
         wl = spectral_axes(plan.axis, station.spectrometer.wavelengths_nm())
-        pixels = grid_points(x_nm / NM_PER_UM, y_nm / NM_PER_UM, self["order"])
+        pixels = grid_points(x_um, y_um, self["order"])
         plan.points(("iy", "ix"), iy=pixels["iy"], ix=pixels["ix"], x_um=pixels["x"], y_um=pixels["y"],
                     exposure_s=np.full(pixels["ix"].size, self["exposure_s"]))
         interlocks.stage_travel(plan, station, pixels["x"], pixels["y"], "scan corner")
         interlocks.tip_z(plan, station)
         interlocks.exposure(plan, station, self["exposure_s"])
         check_fit_window(plan, station)
-        shape = (y_nm.size, x_nm.size)
-        plan.dataset("spectra", shape + (wl.size,), ("y_nm", "x_nm", "wavelength_nm"), "counts", signal=True)
-        plan.dataset("height_nm", shape, ("y_nm", "x_nm"), "nm")
-        plan.dataset("peak_energy_eV", shape, ("y_nm", "x_nm"), "eV")
-        plan.dataset("peak_intensity", shape, ("y_nm", "x_nm"), "counts")
-        plan.dataset("peak_fwhm_eV", shape, ("y_nm", "x_nm"), "eV")
-        plan.estimate(x_nm.size * y_nm.size * (self["exposure_s"] + _READOUT_S))
-        plan.memory("one line of spectra", x_nm.size * wl.size * 8)
-        plan.view("map", "spectra", ("x_nm", "y_nm"), "integrated counts")
+        shape = (y_um.size, x_um.size)
+        plan.dataset("spectra", shape + (wl.size,), ("y_um", "x_um", "wavelength_nm"), "counts", signal=True)
+        plan.dataset("height_nm", shape, ("y_um", "x_um"), "nm")
+        plan.dataset("peak_energy_eV", shape, ("y_um", "x_um"), "eV")
+        plan.dataset("peak_intensity", shape, ("y_um", "x_um"), "counts")
+        plan.dataset("peak_fwhm_eV", shape, ("y_um", "x_um"), "eV")
+        plan.estimate(x_um.size * y_um.size * (self["exposure_s"] + _READOUT_S))
+        plan.memory("one line of spectra", x_um.size * wl.size * 8)
+        plan.view("map", "spectra", ("x_um", "y_um"), "integrated counts")
         plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
-        plan.view("map", "height_nm", ("x_nm", "y_nm"), "height")
-        plan.view("map", "peak_energy_eV", ("x_nm", "y_nm"), "peak energy")
-        plan.view("map", "peak_fwhm_eV", ("x_nm", "y_nm"), "peak FWHM")
+        plan.view("map", "height_nm", ("x_um", "y_um"), "height")
+        plan.view("map", "peak_energy_eV", ("x_um", "y_um"), "peak energy")
+        plan.view("map", "peak_fwhm_eV", ("x_um", "y_um"), "peak FWHM")
 
     def execute(self, ctx: RunContext) -> None:
         st, rec, plan = ctx.station, ctx.recorder, ctx.plan
         wl = plan.axis("wavelength_nm")
-        n_x, n_lines = plan.axis("x_nm").size, plan.axis("y_nm").size
+        n_x, n_lines = plan.axis("x_um").size, plan.axis("y_um").size
         points = list(plan.points.rows())
         st.shutter.shut()
         approach_spot(ctx, points[0]["x_um"], points[0]["y_um"])
@@ -100,25 +97,23 @@ class LineScan(Procedure):
     parameters = (
         Parameter("center_x_um", 50.0, "µm", 0.0, 100.0, doc="line centre, stage x"),
         Parameter("y_um", 50.0, "µm", 0.0, 100.0, doc="stage y of the line"),
-        Parameter("length_nm", 130.0, "nm", 0.0, 100_000.0, doc="line length along x"),
-        Parameter("step_nm", 2.0, "nm", 0.2, 10_000.0, doc="pixel pitch"),
+        Parameter("length_um", 0.13, "µm", 0.0, 100.0, doc="line length along x"),
+        Parameter("pixel_um", 0.002, "µm", 0.0002, 10.0, doc="pixel pitch"),
         Parameter("exposure_s", 0.2, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per pixel"),
     )
 
     def make_plan(self, station, plan: PlanBuilder) -> None:
-        x_nm = plan.axis("x_nm", centred_grid(self["center_x_um"] * NM_PER_UM, self["length_nm"], self["step_nm"]),
-                         "nm")
+        x_um = plan.axis("x_um", centred_grid(self["center_x_um"], self["length_um"], self["pixel_um"]), "µm")
         wl = spectral_axes(plan.axis, station.spectrometer.wavelengths_nm())
-        x_um = x_nm / NM_PER_UM
-        plan.points(("ix",), ix=np.arange(x_nm.size), x_um=x_um, y_um=np.full(x_nm.size, self["y_um"]),
-                    exposure_s=np.full(x_nm.size, self["exposure_s"]))
+        plan.points(("ix",), ix=np.arange(x_um.size), x_um=x_um, y_um=np.full(x_um.size, self["y_um"]),
+                    exposure_s=np.full(x_um.size, self["exposure_s"]))
         interlocks.stage_travel(plan, station, x_um, self["y_um"], "line end")
         interlocks.tip_z(plan, station)
         interlocks.exposure(plan, station, self["exposure_s"])
-        plan.dataset("spectra", (x_nm.size, wl.size), ("x_nm", "wavelength_nm"), "counts", signal=True)
-        plan.dataset("height_nm", (x_nm.size,), ("x_nm",), "nm")
-        plan.estimate(x_nm.size * (self["exposure_s"] + _READOUT_S))
-        plan.view("line", "spectra", ("x_nm",), "integrated counts")
+        plan.dataset("spectra", (x_um.size, wl.size), ("x_um", "wavelength_nm"), "counts", signal=True)
+        plan.dataset("height_nm", (x_um.size,), ("x_um",), "nm")
+        plan.estimate(x_um.size * (self["exposure_s"] + _READOUT_S))
+        plan.view("line", "spectra", ("x_um",), "integrated counts")
         plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
 
     def execute(self, ctx: RunContext) -> None:
