@@ -22,8 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pymeasure.adapters import Adapter
-
+from tepl.sims.session_adapter import SessionAdapter
 from tepl.sims.tcp import LoopbackServer
 
 IDENTITY = "THORLABS SC10 VERSION 1.07"
@@ -145,61 +144,14 @@ class SC10Session:
         self._line.clear()
 
 
-class SC10Adapter(Adapter):
+class SC10Adapter(SessionAdapter):
     """A pymeasure adapter wired straight to an ``SC10Controller``: the driver runs in-process, no port.
-
-    ``write`` appends ``write_termination`` (none by default: the SC10 driver writes its own CR); ``read``
-    returns up to ``read_termination`` (everything pending when empty), ``read_bytes(n)`` exactly n bytes.
-    Reading with nothing pending raises TimeoutError, as a serial port would time out.
-    """
+    No terminations by default: the SC10 driver writes its own CR and reads up to the prompt itself."""
 
     def __init__(self, controller: SC10Controller, write_termination: str = "", read_termination: str = "",
                  **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(SC10Session(controller), "SC10", ENCODING, write_termination, read_termination, **kwargs)
         self.controller = controller
-        self.connection = SC10Session(controller)
-        self.write_termination, self.read_termination = write_termination, read_termination
-        self._pending = bytearray()
-        self.closed = False
-
-    def close(self) -> None:
-        super().close()
-        self.connection.close()
-        self.closed = True
-
-    def _write(self, command: str, **kwargs) -> None:
-        self._write_bytes((command + self.write_termination).encode(ENCODING))
-
-    def _write_bytes(self, content: bytes, **kwargs) -> None:
-        if self.closed:
-            raise ConnectionError("the port of the simulated SC10 is closed")
-        self._pending += self.connection.feed(content)
-
-    def _read(self, **kwargs) -> str:
-        if not self.read_termination:
-            return self._take(len(self._pending)).decode(ENCODING)
-        term = self.read_termination.encode(ENCODING)
-        end = self._pending.find(term)
-        if end < 0:
-            raise TimeoutError(f"no complete line from the simulated SC10 (have {bytes(self._pending)!r})")
-        return self._take(end + len(term))[: -len(term)].decode(ENCODING)
-
-    def _read_bytes(self, count: int, break_on_termchar: bool = False, **kwargs) -> bytes:
-        if count < 0:
-            count = len(self._pending)
-        return self._take(count)
-
-    def _take(self, count: int) -> bytes:
-        if self.closed:
-            raise ConnectionError("the port of the simulated SC10 is closed")
-        if count > len(self._pending):
-            raise TimeoutError(f"expected {count} bytes from the simulated SC10, have {len(self._pending)}")
-        chunk = bytes(self._pending[:count])
-        del self._pending[:count]
-        return chunk
-
-    def flush_read_buffer(self) -> None:
-        self._pending.clear()
 
 
 def serve(world: Any, port: int = 0, host: str = "127.0.0.1") -> LoopbackServer:

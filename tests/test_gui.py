@@ -37,7 +37,7 @@ def console(qtbot, sim_station, tmp_path):
     window.close()
 
 
-def _start(qtbot, console: Console, name: str, **values) -> None:
+def _start(qtbot, console: Console, name: str, **values) -> dict:
     console.select_procedure(name)
     for key, value in values.items():
         editor = console.editor(name, key)
@@ -46,8 +46,11 @@ def _start(qtbot, console: Console, name: str, **values) -> None:
         else:
             editor.setValue(value)
     qtbot.mouseClick(console.start_button, Qt.LeftButton)
+    at_start = {"running": console.is_running(), "start_enabled": console.start_button.isEnabled(),
+                "abort_enabled": console.abort_button.isEnabled()}
     # the worker plans the run (limits checked there) before anything moves: wait for the plan or the refusal
     qtbot.waitUntil(lambda: console.plan is not None or not console.is_running(), timeout=10_000)
+    return at_start
 
 
 def test_form_lists_every_parameter_with_bounds_units_and_doc(console, sim_station):
@@ -129,9 +132,8 @@ def _record_threads(monkeypatch, station) -> list[threading.Thread]:
 def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot, console, sim_station,
                                                                            monkeypatch):
     threads = _record_threads(monkeypatch, sim_station)
-    _start(qtbot, console, "line-scan", length_um=0.02, pixel_um=0.005, exposure_s=0.05)
-    assert console.is_running()
-    assert not console.start_button.isEnabled() and console.abort_button.isEnabled()
+    at_start = _start(qtbot, console, "line-scan", length_um=0.02, pixel_um=0.005, exposure_s=0.05)
+    assert at_start == {"running": True, "start_enabled": False, "abort_enabled": True}
     qtbot.waitUntil(lambda: console.run_status in FINAL_STATUSES and not console.is_running(), timeout=10_000)
     assert console.run_status == "complete"
     assert console.run_path.parent == console.out_dir and console.run_path.name.startswith("line-scan-")

@@ -14,7 +14,7 @@ from tepl.plan import PlanBuilder
 from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.params import Parameter
-from tepl.procedures.sweeps import centred_grid, grid_points
+from tepl.procedures.sweeps import centred_grid, grid_points, scan_area_parameters
 
 _PIXEL_OVERHEAD_S = 0.01  # stage settle + FIFO drain per pixel, for the time estimate
 
@@ -36,16 +36,9 @@ class ConfocalRaster(Procedure):
     name = "confocal-raster"
     summary = "XY raster of the sample under the focus: counts per SPAD and TCSPC decays per pixel (FLIM)"
     roles = ("stage", "tcspc")
-    parameters = (
-        Parameter("center_x_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage x"),
-        Parameter("center_y_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage y"),
-        Parameter("size_x_um", 20.0, "µm", 0.0, 100.0, doc="scan width"),
-        Parameter("size_y_um", 20.0, "µm", 0.0, 100.0, doc="scan height"),
-        Parameter("pixel_um", 0.5, "µm", 0.01, 50.0, doc="pixel pitch"),
+    parameters = scan_area_parameters(20.0, 0.5, 0.01, 50.0, "raster") + (
         Parameter("dwell_s", 0.1, "s", 1e-3, 60.0, limit="acquisition_s", doc="photon counting time per pixel"),
         Parameter("scans", 1, "", 1, 100, kind=int, doc="consecutive scans, summed after drift correction"),
-        Parameter("order", "raster", kind=str, choices=("raster", "snake"),
-                  doc="raster: every line left to right; snake: alternate"),
         Parameter("tcspc_bin_ps", 64.0, "ps", 1.0, 10_000.0,
                   doc="FLIM bin width (a whole multiple of the TCSPC resolution)"),
         Parameter("tcspc_range_ns", 100.0, "ns", 1.0, 10_000.0,

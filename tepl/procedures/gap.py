@@ -69,8 +69,7 @@ class DistanceSweep(Procedure):
         plan.view("approach", "spectra", ("gap_nm",), "integrated counts vs gap")
 
     def execute(self, ctx: RunContext) -> None:
-        st, rec = ctx.station, ctx.recorder
-        points = list(ctx.plan.points.rows())
+        st = ctx.station
         gaps = ctx.plan.points["gap_nm"]
         st.shutter.shut()
         contact = approach_spot(ctx, self["x_um"], self["y_um"])
@@ -80,17 +79,12 @@ class DistanceSweep(Procedure):
                 f"{contact:.2f} nm; use pressure-ramp to press (it watches pressure and force)")
         st.zcontrol.freeze()
         st.shutter.open()
-        for point in points:
-            ctx.checkpoint()
+        for point in ctx.visit(lambda p: f"gap {p['gap_nm']:.2f} nm"):
             i, gap = point["step"], point["gap_nm"]
             st.zcontrol.set_z_nm(gap)
             ctx.write("target_gap_nm", i, gap)
             ctx.write("gap_nm", i, st.zcontrol.z_nm())
             ctx.write("spectra", i, st.spectrometer.acquire(point["exposure_s"]))
-            rec.flush()
-            ctx.progress(i + 1, len(points), f"gap {gap:.2f} nm")
-            if ctx.stop_requested:
-                break
 
 
 class PressureRamp(Procedure):

@@ -10,7 +10,7 @@ from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.moves import approach_spot
 from tepl.procedures.params import Parameter
 from tepl.procedures.spectral import check_fit_window, live_fit, spectral_axes
-from tepl.procedures.sweeps import centred_grid, grid_points
+from tepl.procedures.sweeps import centred_grid, grid_points, scan_area_parameters
 
 _READOUT_S = 0.035  # FVB readout + stage settle per pixel, for the time estimate
 FLYBACK_RETRACT_UM = 1.0  # moves longer than this between lines are made with the tip withdrawn
@@ -20,14 +20,7 @@ class Raster(Procedure):
     name = "raster"
     summary = "XY grid under shear-force feedback: a spectrum and the topography height per pixel"
     roles = ("stage", "zcontrol", "spectrometer", "shutter")
-    parameters = (
-        Parameter("center_x_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage x"),
-        Parameter("center_y_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage y"),
-        Parameter("size_x_um", 0.15, "µm", 0.0, 100.0, doc="scan width"),
-        Parameter("size_y_um", 0.15, "µm", 0.0, 100.0, doc="scan height"),
-        Parameter("pixel_um", 0.005, "µm", 0.0002, 10.0, doc="pixel pitch"),
-        Parameter("order", "snake", kind=str, choices=("raster", "snake"),
-                  doc="raster: every line left to right; snake: alternate"),
+    parameters = scan_area_parameters(0.15, 0.005, 0.0002, 10.0, "snake") + (
         Parameter("exposure_s", 0.1, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure per pixel"),
     )
 
@@ -117,18 +110,11 @@ class LineScan(Procedure):
         plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
 
     def execute(self, ctx: RunContext) -> None:
-        st, rec = ctx.station, ctx.recorder
-        points = list(ctx.plan.points.rows())
+        st, n = ctx.station, len(ctx.plan.points)
         st.shutter.shut()
-        approach_spot(ctx, points[0]["x_um"], points[0]["y_um"])
+        approach_spot(ctx, float(ctx.plan.points["x_um"][0]), float(ctx.plan.points["y_um"][0]))
         st.shutter.open()
-        for point in points:
-            ctx.checkpoint()
-            ix = point["ix"]
+        for point in ctx.visit(lambda p: f"pixel {p['ix'] + 1}/{n}"):
             st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
-            ctx.write("height_nm", ix, st.zcontrol.z_nm())
-            ctx.write("spectra", ix, st.spectrometer.acquire(point["exposure_s"]))
-            rec.flush()
-            ctx.progress(ix + 1, len(points), f"pixel {ix + 1}/{len(points)}")
-            if ctx.stop_requested:
-                break
+            ctx.write("height_nm", point["ix"], st.zcontrol.z_nm())
+            ctx.write("spectra", point["ix"], st.spectrometer.acquire(point["exposure_s"]))

@@ -7,6 +7,21 @@ from collections.abc import Iterator
 import numpy as np
 
 from tepl.limits import LimitError
+from tepl.procedures.params import Parameter
+
+
+def scan_area_parameters(size_um: float, pixel_um: float, pixel_low_um: float, pixel_high_um: float,
+                         order: str) -> tuple[Parameter, ...]:
+    """The parameters of an XY scan (stage µm): centre, size and pixel pitch, and the visiting order."""
+    return (
+        Parameter("center_x_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage x"),
+        Parameter("center_y_um", 50.0, "µm", 0.0, 100.0, doc="scan centre, stage y"),
+        Parameter("size_x_um", size_um, "µm", 0.0, 100.0, doc="scan width"),
+        Parameter("size_y_um", size_um, "µm", 0.0, 100.0, doc="scan height"),
+        Parameter("pixel_um", pixel_um, "µm", pixel_low_um, pixel_high_um, doc="pixel pitch"),
+        Parameter("order", order, kind=str, choices=("raster", "snake"),
+                  doc="raster: every line left to right; snake: alternate"),
+    )
 
 
 def centred_grid(center: float, size: float, step: float) -> np.ndarray:
