@@ -111,17 +111,3 @@ class StationLimits:
         if limit is None:
             raise LimitError(f"this station states no {attr} limit")
         return limit
-
-    def check_stage_xy(self, x_um: float, y_um: float, what: str = "spot") -> None:
-        """Refuse an XY stage position outside the travel (µm)."""
-        self.travel_um["x"].check(x_um, f"{what} x")
-        self.travel_um["y"].check(y_um, f"{what} y")
-
-    def all(self) -> dict[str, Range]:
-        """Every stated limit by its config key."""
-        out = {r.name: r for r in self.travel_um.values()}
-        for attr in (*_UNITS, *_CEILINGS):
-            limit = getattr(self, attr)
-            if limit is not None:
-                out[limit.name] = limit
-        return out
