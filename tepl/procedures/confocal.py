@@ -87,6 +87,13 @@ class ConfocalRaster(Procedure):
                          tcspc_bins_per_bin=factor,
                          description="decays summed over the scans (see scans_summed); laser pulses per pixel "
                                      "= scans_summed x dwell_s x sync_rate_hz, for a dead-time correction")
+            plan.dataset("flim_scan", (n_ch,) + shape + (n_bins,), ("channel", "y_um", "x_um", "tcspc_time_ns"),
+                         "counts", dtype="u4",
+                         description="decays of the scan in progress, written line by line (not drift corrected): "
+                                     "an interrupted scan keeps every completed line here; flim_scan_number "
+                                     "says which scan each line belongs to")
+            plan.dataset("flim_scan_number", (y_um.size,), ("y_um",), "", dtype="i2", fill=-1,
+                         description="the scan each line of flim_scan holds (-1: none yet)")
             plan.check(f"FLIM cube of {n_bins} bins of {factor * resolution_ps:g} ps")
             plan.view("decay", "flim", ("tcspc_time_ns",), "decay")
         else:
@@ -137,6 +144,9 @@ class ConfocalRaster(Procedure):
                         cube[:, iy, ix] = decay_histogram(block.dtime[keep] // factor, block.channel[keep],
                                                           n_bins, n_ch)
                 ctx.write("counts", (scan, slice(None), iy), image[:, iy])
+                if pulsed:  # the line's decays reach the file with its counts: an abort keeps them
+                    ctx.write("flim_scan", (slice(None), iy), cube[:, iy])
+                    ctx.write("flim_scan_number", iy, scan)
                 rec.flush()
                 done = scan * n_y + iy + 1
                 ctx.progress(done, total_lines, f"scan {scan + 1}/{n_scans}, line {iy + 1}/{n_y}")
