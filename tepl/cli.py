@@ -72,16 +72,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not args.overwrite:
         raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it")
     station = build_station(args.config)
+    return _run_and_close(station, args.out, lambda: run(procedure, station, args.out, listeners=[_ProgressBar()],
+                                                         overwrite=args.overwrite))
+
+
+def _run_and_close(station, out: str, start) -> int:
+    """``start()`` a run on ``station`` into ``out``, then close the station; a signal that ended the run is
+    reported with the safe state the file records, and its exit code."""
     try:
-        path = run(procedure, station, args.out, listeners=[_ProgressBar()], overwrite=args.overwrite)
+        path = start()
     except KeyboardInterrupt as exc:  # SIGINT, SIGTERM or SIGHUP: the run ended at a safe point
-        print(f"\n{exc}: {describe_safe_state(getattr(exc, 'safe_state', {}))}; data kept in {args.out}",
+        print(f"\n{exc}: {describe_safe_state(getattr(exc, 'safe_state', {}))}; data kept in {out}",
               file=sys.stderr)
         return int(getattr(exc, "exit_code", 130))
     finally:
         _close_station(station)
     print(path)
     return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from tepl.config import parse_config
+    from tepl.data.runfile import read_run
+    from tepl.procedures import resume_procedure
+    from tepl.station import build_station
+
+    recorded = read_run(args.file)
+    if recorded.status == "complete":
+        raise ValueError(f"{args.file}: the run is complete; there is nothing to resume")
+    config = parse_config(recorded.config_text, f"{args.file}:/entry/config") if args.config is None else args.config
+    measured_on = parse_config(recorded.config_text, args.file).data["station"]["name"]
+    station = build_station(config)
+    if station.name != measured_on:
+        _close_station(station)
+        raise ValueError(f"{args.file} was measured on station {measured_on}, not {station.name}")
+    return _run_and_close(station, args.file,
+                          lambda: resume_procedure(args.file, station, listeners=[_ProgressBar()]))
 
 
 def _close_station(station, make_safe: bool = True) -> None:
@@ -219,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="check limits and estimate time, move nothing")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted (killed, aborted, failed) run in its own file")
+    p.add_argument("file")
+    p.add_argument("--config", default=None, help="station config (default: the one the file records)")
+    p.set_defaults(func=_cmd_resume)
 
     p = sub.add_parser("info", help="describe a run file")
     p.add_argument("file")

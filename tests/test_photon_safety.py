@@ -155,7 +155,7 @@ def test_killed_time_trace_leaves_its_flushed_tags_readable(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     r = read_run(path)
-    assert r.status == "running"
+    assert r.status == "interrupted" and "is gone" in r.reason  # the writer was killed
     tags = read_tags(path)
     assert tags.n_photons >= 50_000
     assert np.all(np.diff(tags.time_ps) >= 0)

@@ -18,7 +18,10 @@ complete and consistent; a writer killed afterwards loses only what it wrote sin
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +31,25 @@ import numpy as np
 from tepl.data.values import STR, as_attr, utc_now_iso, write_value
 
 STATUSES_AT_CLOSE = ("complete", "aborted", "failed", "stopped")
+
+
+def writer_attrs() -> dict:
+    """Who writes the file: process id and host, so a file left "running" by a dead process is known."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def writer_alive(attrs: Mapping) -> bool:
+    """True when the process that wrote ``attrs`` (``writer_attrs``) still runs; a file from another host is
+    taken as alive (it cannot be checked from here)."""
+    if "pid" not in attrs or str(attrs.get("host", "")) != socket.gethostname():
+        return "pid" in attrs
+    try:
+        os.kill(int(attrs["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -91,7 +113,7 @@ class Recorder:
         entry = f.create_group("entry")
         entry.attrs.update({"NX_class": "NXentry", "default": "data", "procedure": str(procedure),
                             "status": "running", "start_time": utc_now_iso(),
-                            "software_version": str(software_version)})
+                            "software_version": str(software_version), **writer_attrs()})
         params = entry.create_group("parameters")
         params.attrs["NX_class"] = "NXcollection"
         for name, spec in parameters.items():
@@ -114,6 +136,53 @@ class Recorder:
             sample = entry.create_group("sample")
             sample.attrs["NX_class"] = "NXsample"
             write_value(sample, "simulation", dict(simulation))
+
+    @classmethod
+    def reopen(cls, path, reason: str) -> Recorder:
+        """Open an interrupted run file (status aborted, failed, or running with its writer gone) to go on
+        writing it: the status goes back to ``running``, the log says ``reason``, ``/entry@resumed`` lists
+        every resumption with the status and reason the file had."""
+        self = cls.__new__(cls)
+        self._path = Path(path)
+        self._closed = False
+        self._streams = {}
+        self._file = h5py.File(self._path, "r+", locking=False)
+        try:
+            entry = self._file["entry"]
+            status = str(entry.attrs.get("status", ""))
+            if status == "complete":
+                raise ValueError(f"{self._path} is a complete run: there is nothing to resume")
+            if status == "running" and writer_alive(entry.attrs):
+                raise ValueError(f"{self._path} is being written by process {int(entry.attrs['pid'])}")
+            data = self._file["entry/data"]
+            self._datasets = {name: ds for name, ds in data.items() if "dims" in ds.attrs}
+            self._signal = str(data.attrs["signal"]) if "signal" in data.attrs else None
+            previous = json.loads(entry.attrs.get("resumed", "[]"))
+            previous.append({"time": utc_now_iso(), "previous_status": status,
+                             "previous_reason": str(entry.attrs.get("reason", "the writing process ended")),
+                             "steps_done": int(entry.attrs.get("steps_done", 0))})
+            entry.attrs["resumed"] = json.dumps(previous)
+            entry.attrs.update({"status": "running", **writer_attrs()})
+            for key in ("reason", "error", "end_time"):
+                if key in entry.attrs:
+                    del entry.attrs[key]
+            self._file.flush()
+            self.append_event(reason)
+        except BaseException:
+            self._file.close()
+            self._closed = True
+            raise
+        return self
+
+    def dataset(self, name: str) -> h5py.Dataset:
+        """``/entry/data/<name>`` as it is in the file (to read back what an interrupted run measured)."""
+        self._check_open()
+        return self._data[name]
+
+    def attrs(self, path: str = "/entry") -> dict:
+        """The attributes of ``path``."""
+        self._check_open()
+        return dict(self._file[path].attrs)
 
     # ------------------------------------------------------------------ data
     @property

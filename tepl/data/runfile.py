@@ -10,6 +10,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from tepl.data.recorder import writer_alive
+
 
 @dataclass
 class Run:
@@ -54,6 +56,19 @@ def _attr(attrs: h5py.AttributeManager, key: str) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return _text(value)
+
+
+def _status(attrs: h5py.AttributeManager) -> str:
+    """The run's status; "interrupted" for a file left "running" by a process that is gone (killed)."""
+    status = str(_attr(attrs, "status"))
+    return "interrupted" if status == "running" and not writer_alive(attrs) else status
+
+
+def _gone(attrs: h5py.AttributeManager) -> str | None:
+    if _status(attrs) != "interrupted":
+        return None
+    return (f"the writing process {_attr(attrs, 'pid')} on {_attr(attrs, 'host')} is gone; "
+            f"tepl resume continues it" if "pid" in attrs else "the writing process is gone")
 
 
 def _read_dataset(ds: h5py.Dataset) -> Any:
@@ -136,8 +151,8 @@ def read_run(path) -> Run:
         return Run(
             path=path,
             procedure=str(_attr(attrs, "procedure")),
-            status=str(_attr(attrs, "status")),
-            reason=_attr(attrs, "reason"),
+            status=_status(attrs),
+            reason=_attr(attrs, "reason") or _gone(attrs),
             error=_attr(attrs, "error"),
             start_time=_attr(attrs, "start_time"),
             end_time=_attr(attrs, "end_time"),
@@ -184,9 +199,10 @@ def describe(path) -> str:
     with _open(path) as f:
         entry = f["entry"]
         a = entry.attrs
-        status = str(_attr(a, "status"))
-        if _attr(a, "reason"):
-            status += f" ({_attr(a, 'reason')})"
+        status = _status(a)
+        reason = _attr(a, "reason") or _gone(a)
+        if reason:
+            status += f" ({reason})"
         lines += [f"procedure   {_attr(a, 'procedure')}",
                   f"status      {status}"]
         if _attr(a, "error"):

@@ -20,7 +20,7 @@ PROCEDURES: dict[str, type[Procedure]] = {
 }
 
 __all__ = ["PROCEDURES", "AbortRequested", "Event", "Parameter", "ParameterError", "Procedure",
-           "RunControl", "make_procedure", "run", "run_procedure"]
+           "RunControl", "make_procedure", "resume_procedure", "run", "run_procedure"]
 
 
 def make_procedure(name: str, **values: Any) -> Procedure:
@@ -37,3 +37,16 @@ def run_procedure(name: str, station: Any, out: str | Path, control: RunControl 
     """Run a procedure by name from Python: ``run_procedure("raster", station, "map.h5", pixel_um=0.005)``."""
     return run(make_procedure(name, **values), station, out, control=control, listeners=listeners,
                overwrite=overwrite)
+
+
+def resume_procedure(path: str | Path, station: Any, control: RunControl | None = None,
+                     listeners: list | None = None) -> Path:
+    """Continue the interrupted run in ``path`` on ``station`` (the station it ran on: same name), with the
+    parameters the file records, from the first step it had not completed, into the same file."""
+    from tepl.data.runfile import read_run
+
+    recorded = read_run(path)
+    if recorded.status == "complete":
+        raise ParameterError(f"{path}: the run is complete; there is nothing to resume")
+    procedure = make_procedure(recorded.procedure, **{name: value for name, (value, _) in recorded.parameters.items()})
+    return run(procedure, station, path, control=control, listeners=listeners, resume=True)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from tepl import __version__
 from tepl.plan import Plan, PlanBuilder
 from tepl.procedures.params import Parameter, ParameterSet
@@ -96,6 +98,7 @@ class RunContext:
         self.recorder = recorder
         self.control = control
         self.plan = plan
+        self.first_step = 0  # steps of ``visit`` an interrupted run already completed (resume)
         self._listeners = listeners
 
     def emit(self, event: Event) -> None:
@@ -139,13 +142,16 @@ class RunContext:
         return self.control.stop_requested
 
     def visit(self, label: Callable[[Any], str], steps: Sequence[Any] | None = None) -> Iterator[Any]:
-        """The plan's points (or ``steps``, e.g. the points grouped by scan line), in order: a checkpoint
-        before each; after each, the file flushed, progress reported as ``label(step)``, and the end when the
-        operator asked to stop."""
+        """The plan's points (or ``steps``, e.g. the points grouped by scan line), in order, from
+        ``first_step`` (0, or where an interrupted run stopped): a checkpoint before each; after each, the
+        count of completed steps in the file (``/entry@steps_done``, what a resume starts from), the file
+        flushed, progress reported as ``label(step)``, and the end when the operator asked to stop."""
         steps = list(self.plan.points.rows()) if steps is None else steps
-        for i, step in enumerate(steps):
+        for i in range(self.first_step, len(steps)):
+            step = steps[i]
             self.checkpoint()
             yield step
+            self.recorder.set_attrs("/entry", steps_done=i + 1)
             self.recorder.flush()
             self.progress(i + 1, len(steps), label(step))
             if self.stop_requested:
@@ -158,6 +164,9 @@ class Procedure:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    resumable: ClassVar[bool] = False
+    """True when ``execute`` walks its plan with ``ctx.visit`` and can go on from ``ctx.first_step``
+    (restoring what it keeps in memory from the file in ``restore``)."""
     parameters: ClassVar[tuple[Parameter, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = ()
 
@@ -176,6 +185,10 @@ class Procedure:
     def execute(self, ctx: RunContext) -> None:
         """Carry out ``ctx.plan``."""
         raise NotImplementedError
+
+    def restore(self, ctx: RunContext) -> None:
+        """On resume, before ``execute``: read back from ``ctx.recorder`` what an interrupted run kept in
+        memory (sums, references, times). Default: nothing is kept."""
 
     # ---- shared -------------------------------------------------------------------------------
     def plan(self, station: Any) -> Plan:
@@ -281,9 +294,31 @@ def lay_out(recorder: Any, plan: Plan) -> None:
             recorder.set_attrs(target, **attrs)
 
 
+def check_layout(path: str | Path, plan: Plan) -> None:
+    """Refuse to resume into a file whose procedure, datasets and axes are not the plan's (another grid,
+    another station's spectrometer...)."""
+    import h5py
+
+    with h5py.File(path, "r", locking=False) as f:
+        if f["entry"].attrs.get("procedure") != plan.procedure:
+            raise ValueError(f"{path}: a {f['entry'].attrs.get('procedure')} run, not {plan.procedure}")
+        data = f["entry/data"]
+        for spec in plan.datasets:
+            if spec.allocated and spec.name not in data:
+                raise ValueError(f"{path}: has no dataset {spec.name!r}: not a run of this plan")
+            if spec.name in data and any(n is not None and n != m
+                                         for n, m in zip(spec.shape, data[spec.name].shape, strict=True)):
+                raise ValueError(f"{path}: {spec.name} is {data[spec.name].shape}, the plan makes {spec.shape}")
+        for axis in plan.axes:
+            values = data[axis.name][()] if axis.name in data else None
+            if values is None or (not axis.measured and (values.shape != axis.values.shape
+                                                         or not np.allclose(values, axis.values))):
+                raise ValueError(f"{path}: axis {axis.name} differs from the plan's: not the same grid")
+
+
 def run(procedure: Procedure, station: Any, out_path: str | Path,
         control: RunControl | None = None, listeners: list[Callable[[Event], None]] | None = None,
-        overwrite: bool = False, plan: Plan | None = None) -> Path:
+        overwrite: bool = False, plan: Plan | None = None, resume: bool = False) -> Path:
     """Run ``procedure`` on ``station`` into one HDF5 file; return its path.
 
     The plan (``procedure.plan(station)`` unless one made for this station is given) checks parameters and
@@ -299,25 +334,38 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     plan = plan if plan is not None else procedure.plan(station)
     if plan.procedure != procedure.name or plan.station != station.name:
         raise ValueError(f"the plan is of {plan.procedure} on {plan.station}, not {procedure.name} on {station.name}")
-    check_resources(plan, Path(out_path).parent)
+    if not resume:  # a resumed file is allocated already
+        check_resources(plan, Path(out_path).parent)
+    if resume and not procedure.resumable:
+        raise ValueError(f"{procedure.name} runs cannot be resumed (it has no steps to go on from)")
     control = control or RunControl()
     previous_handlers = _catch_signals(control)
     try:
-        recorder = Recorder(
-            out_path, procedure=procedure.name, parameters=dict(plan.parameters),
-            config_text=station.config.text, instruments=station.settings(),
-            software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
-            overwrite=overwrite,
-        )
+        if resume:
+            check_layout(out_path, plan)
+            recorder = Recorder.reopen(out_path, reason=f"resumed on station {station.name}")
+        else:
+            recorder = Recorder(
+                out_path, procedure=procedure.name, parameters=dict(plan.parameters),
+                config_text=station.config.text, instruments=station.settings(),
+                software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
+                overwrite=overwrite,
+            )
     except BaseException:
         _restore_signals(previous_handlers)
         raise
     ctx = RunContext(station, recorder, control, list(listeners or []), plan)
+    if resume:
+        ctx.first_step = int(recorder.attrs().get("steps_done", 0))
     status, reason, error = "complete", None, None
     pending: BaseException | None = None
     safe: dict[str, str] = {}
     try:
-        lay_out(recorder, plan)
+        if resume:
+            ctx.log(f"resuming {procedure.name} from step {ctx.first_step + 1}")
+            procedure.restore(ctx)
+        else:
+            lay_out(recorder, plan)
         recorder.flush()
         procedure.execute(ctx)
         if control.stop_requested:  # complete as far as it went: the file's status stays in the contract

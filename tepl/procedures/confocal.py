@@ -34,6 +34,7 @@ def shift_whole_pixels(data: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 class ConfocalRaster(Procedure):
     name = "confocal-raster"
+    resumable = True
     summary = "XY raster of the sample under the focus: counts per SPAD and TCSPC decays per pixel (FLIM)"
     roles = ("stage", "tcspc")
     parameters = scan_area_parameters(20.0, 0.5, 0.01, 50.0, "raster") + (
@@ -108,73 +109,117 @@ class ConfocalRaster(Procedure):
         plan.memory("count images", n_ch * x_um.size * y_um.size * (4 + 8))
 
     # ---- run ----------------------------------------------------------------------------------
+    # ---- run ----------------------------------------------------------------------------------
+    def restore(self, ctx: RunContext) -> None:
+        """Read back the sums, the reference image and the scan in progress of an interrupted run."""
+        self._state = _ScanState.read(ctx)
+
     def execute(self, ctx: RunContext) -> None:
-        from tepl.analysis.drift import image_shift
         from tepl.analysis.tcspc import decay_histogram
 
-        st, rec, plan = ctx.station, ctx.recorder, ctx.plan
+        st, plan = ctx.station, ctx.plan
         counter = st.tcspc
-        n_x, n_y, n_ch = plan.axis("x_um").size, plan.axis("y_um").size, counter.n_channels
+        n_x, n_y, n_scans = plan.axis("x_um").size, plan.axis("y_um").size, self["scans"]
+        state = getattr(self, "_state", None) or _ScanState.new(ctx)
+        self._state = None
         points = list(plan.points.rows())
-        pulsed = plan.has_dataset("flim")
-        factor = int(plan.attrs["flim"]["tcspc_bins_per_bin"]) if pulsed else 1
-        n_bins = plan.axis("tcspc_time_ns").size if pulsed else 1
-        n_scans = self["scans"]
-        total_lines = n_scans * n_y
-        flim_sum = np.zeros((n_ch, n_y, n_x, n_bins), np.uint32)
-        counts_sum = np.zeros((n_ch, n_y, n_x))
-        covered = np.zeros((n_y, n_x), np.uint16)
-        reference = None
-        t_run0 = st.now_s()
-        for scan in range(n_scans):
-            ctx.write("scan_start_s", scan, st.now_s() - t_run0)
-            image = np.zeros((n_ch, n_y, n_x), np.uint32)
-            cube = np.zeros((n_ch, n_y, n_x, n_bins), np.uint32)
-            scan_points = points[scan * n_x * n_y:(scan + 1) * n_x * n_y]
-            for start in range(0, len(scan_points), n_x):
-                iy = scan_points[start]["iy"]
-                for point in scan_points[start:start + n_x]:
-                    ctx.checkpoint()
-                    ix = point["ix"]
-                    st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
-                    block = counter.t3(point["dwell_s"]) if pulsed else counter.t2(point["dwell_s"])
-                    image[:, iy, ix] = np.bincount(block.channel.astype(np.int64), minlength=n_ch)[:n_ch]
-                    if pulsed:
-                        keep = block.dtime < factor * n_bins
-                        cube[:, iy, ix] = decay_histogram(block.dtime[keep] // factor, block.channel[keep],
-                                                          n_bins, n_ch)
-                ctx.write("counts", (scan, slice(None), iy), image[:, iy])
-                if pulsed:  # the line's decays reach the file with its counts: an abort keeps them
-                    ctx.write("flim_scan", (slice(None), iy), cube[:, iy])
-                    ctx.write("flim_scan_number", iy, scan)
-                rec.flush()
-                done = scan * n_y + iy + 1
-                ctx.progress(done, total_lines, f"scan {scan + 1}/{n_scans}, line {iy + 1}/{n_y}")
-                if ctx.stop_requested:
-                    break
-            complete = not ctx.stop_requested
-            total = image.sum(axis=0).astype(float)
-            if reference is None:
-                reference, dy, dx = total, 0.0, 0.0
-            elif complete:
-                dy, dx = image_shift(reference, total)
-            else:  # a partial scan is kept in counts but not summed
+        lines = [points[i:i + n_x] for i in range(0, len(points), n_x)]
+
+        def label(line) -> str:
+            return f"scan {line[0]['scan'] + 1}/{n_scans}, line {line[0]['iy'] + 1}/{n_y}"
+
+        for line in ctx.visit(label, lines):
+            scan, iy = line[0]["scan"], line[0]["iy"]
+            if iy == 0:
+                state.start_scan(ctx, scan)
+            for point in line:
+                ctx.checkpoint()
+                ix = point["ix"]
+                st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
+                block = counter.t3(point["dwell_s"]) if state.pulsed else counter.t2(point["dwell_s"])
+                state.image[:, iy, ix] = np.bincount(block.channel.astype(np.int64),
+                                                     minlength=state.n_ch)[:state.n_ch]
+                if state.pulsed:
+                    keep = block.dtime < state.factor * state.n_bins
+                    state.cube[:, iy, ix] = decay_histogram(block.dtime[keep] // state.factor, block.channel[keep],
+                                                            state.n_bins, state.n_ch)
+            ctx.write("counts", (scan, slice(None), iy), state.image[:, iy])
+            if state.pulsed:  # the line's decays reach the file with its counts: an abort keeps them
+                ctx.write("flim_scan", (slice(None), iy), state.cube[:, iy])
+                ctx.write("flim_scan_number", iy, scan)
+            if iy == n_y - 1:
+                state.finish_scan(ctx, scan, self["pixel_um"])
+            elif ctx.stop_requested:
                 ctx.log(f"stop requested: scan {scan + 1} ended early and is not summed")
-                break
-            # the sample drifted by d: its features appear moved by -d in stage coordinates
-            drift_x_nm, drift_y_nm = -dx * self["pixel_um"] * 1000.0, -dy * self["pixel_um"] * 1000.0
-            ctx.write("drift_nm", scan, [drift_x_nm, drift_y_nm])
-            iy_shift, ix_shift = -int(round(dy)), -int(round(dx))
-            flim_sum += shift_whole_pixels(cube, iy_shift, ix_shift)
-            counts_sum += shift_whole_pixels(image, iy_shift, ix_shift)
-            covered += shift_whole_pixels(np.ones((1, n_y, n_x), np.uint16), iy_shift, ix_shift)[0]
-            if pulsed:
-                rec.write("flim", slice(None), flim_sum)
-            rec.write("counts_sum", slice(None), counts_sum)
-            rec.write("scans_summed", slice(None), covered)
-            rec.flush()
-            ctx.log(f"scan {scan + 1}/{n_scans}: drift ({drift_x_nm:.0f}, {drift_y_nm:.0f}) nm since scan 1, "
-                    f"{int(image.sum())} photons")
-            if ctx.stop_requested:
-                ctx.log(f"stop requested: ended after scan {scan + 1} of {n_scans}")
-                break
+
+
+class _ScanState:
+    """What a confocal raster keeps in memory between lines: the scan in progress (counts and decays), the
+    drift-corrected sums, the reference image of the first scan and the run's time origin."""
+
+    def __init__(self, ctx: RunContext):
+        plan, counter = ctx.plan, ctx.station.tcspc
+        self.n_x, self.n_y, self.n_ch = plan.axis("x_um").size, plan.axis("y_um").size, counter.n_channels
+        self.pulsed = plan.has_dataset("flim")
+        self.factor = int(plan.attrs["flim"]["tcspc_bins_per_bin"]) if self.pulsed else 1
+        self.n_bins = plan.axis("tcspc_time_ns").size if self.pulsed else 1
+        self.flim_sum = np.zeros((self.n_ch, self.n_y, self.n_x, self.n_bins), np.uint32)
+        self.counts_sum = np.zeros((self.n_ch, self.n_y, self.n_x))
+        self.covered = np.zeros((self.n_y, self.n_x), np.uint16)
+        self.reference: np.ndarray | None = None
+        self.image = np.zeros((self.n_ch, self.n_y, self.n_x), np.uint32)
+        self.cube = np.zeros((self.n_ch, self.n_y, self.n_x, self.n_bins), np.uint32)
+        self.t_run0 = ctx.station.now_s()
+
+    @classmethod
+    def new(cls, ctx: RunContext) -> _ScanState:
+        return cls(ctx)
+
+    @classmethod
+    def read(cls, ctx: RunContext) -> _ScanState:
+        """The state an interrupted run left in its file, ``ctx.first_step`` lines in."""
+        state, rec = cls(ctx), ctx.recorder
+        scan, done_rows = divmod(ctx.first_step, state.n_y)
+        state.counts_sum = rec.dataset("counts_sum")[()].astype(float)
+        state.covered = rec.dataset("scans_summed")[()]
+        if state.pulsed:
+            state.flim_sum = rec.dataset("flim")[()]
+        if scan > 0:
+            state.reference = rec.dataset("counts")[0].sum(axis=0).astype(float)
+        if done_rows:
+            state.image[:, :done_rows] = rec.dataset("counts")[scan, :, :done_rows]
+            if state.pulsed:
+                state.cube[:, :done_rows] = rec.dataset("flim_scan")[:, :done_rows]
+        starts = rec.dataset("scan_start_s")[()]
+        started = starts[: scan + 1][np.isfinite(starts[: scan + 1])]
+        if started.size:  # go on from the last scan's start: times since the first scan, roughly
+            state.t_run0 = ctx.station.now_s() - float(started[-1])
+        return state
+
+    def start_scan(self, ctx: RunContext, scan: int) -> None:
+        ctx.write("scan_start_s", scan, ctx.station.now_s() - self.t_run0)
+        self.image.fill(0)
+        self.cube.fill(0)
+
+    def finish_scan(self, ctx: RunContext, scan: int, pixel_um: float) -> None:
+        """Measure the drift against the first scan, add the scan to the sums and write them."""
+        from tepl.analysis.drift import image_shift
+
+        total = self.image.sum(axis=0).astype(float)
+        if self.reference is None:
+            self.reference, dy, dx = total, 0.0, 0.0
+        else:
+            dy, dx = image_shift(self.reference, total)
+        # the sample drifted by d: its features appear moved by -d in stage coordinates
+        drift_x_nm, drift_y_nm = -dx * pixel_um * 1000.0, -dy * pixel_um * 1000.0
+        ctx.write("drift_nm", scan, [drift_x_nm, drift_y_nm])
+        iy_shift, ix_shift = -int(round(dy)), -int(round(dx))
+        self.flim_sum += shift_whole_pixels(self.cube, iy_shift, ix_shift)
+        self.counts_sum += shift_whole_pixels(self.image, iy_shift, ix_shift)
+        self.covered += shift_whole_pixels(np.ones((1, self.n_y, self.n_x), np.uint16), iy_shift, ix_shift)[0]
+        if self.pulsed:
+            ctx.recorder.write("flim", slice(None), self.flim_sum)
+        ctx.recorder.write("counts_sum", slice(None), self.counts_sum)
+        ctx.recorder.write("scans_summed", slice(None), self.covered)
+        ctx.log(f"scan {scan + 1}: drift ({drift_x_nm:.0f}, {drift_y_nm:.0f}) nm since scan 1, "
+                f"{int(self.image.sum())} photons")

@@ -17,6 +17,7 @@ _READOUT_S = 0.035  # FVB readout per frame, for the time estimate
 
 class KineticSeries(Procedure):
     name = "kinetic-series"
+    resumable = True
     summary = "Spectra vs time at one position (spectral diffusion and jumps of single emitters)"
     roles = ("stage", "spectrometer", "shutter")
     parameters = (
@@ -46,6 +47,9 @@ class KineticSeries(Procedure):
         move_to_spot(ctx, self["x_um"], self["y_um"])
         st.shutter.open()
         t0 = None
+        if ctx.first_step:  # resumed: frame times go on from the last frame kept, one exposure later
+            last_s = float(ctx.recorder.dataset("time_s")[ctx.first_step - 1])
+            t0 = st.now_s() - (last_s + float(ctx.plan.points["exposure_s"][0]))
         for point in ctx.visit(lambda p: f"frame {p['frame'] + 1}/{len(ctx.plan.points)}"):
             t = st.now_s()
             if t0 is None:

@@ -18,6 +18,7 @@ FLYBACK_RETRACT_UM = 1.0  # moves longer than this between lines are made with t
 
 class Raster(Procedure):
     name = "raster"
+    resumable = True
     summary = "XY grid under shear-force feedback: a spectrum and the topography height per pixel"
     roles = ("stage", "zcontrol", "spectrometer", "shutter")
     parameters = scan_area_parameters(0.15, 0.005, 0.0002, 10.0, "snake") + (
@@ -50,16 +51,19 @@ class Raster(Procedure):
         plan.view("map", "peak_fwhm_eV", ("x_um", "y_um"), "peak FWHM")
 
     def execute(self, ctx: RunContext) -> None:
-        st, rec, plan = ctx.station, ctx.recorder, ctx.plan
+        st, plan = ctx.station, ctx.plan
         wl = plan.axis("wavelength_nm")
         n_x, n_lines = plan.axis("x_um").size, plan.axis("y_um").size
         points = list(plan.points.rows())
+        lines = [points[i:i + n_x] for i in range(0, len(points), n_x)]
+        if ctx.first_step >= len(lines):
+            return
+        first = lines[ctx.first_step][0]
         st.shutter.shut()
-        approach_spot(ctx, points[0]["x_um"], points[0]["y_um"])
+        approach_spot(ctx, first["x_um"], first["y_um"])
         st.shutter.open()
-        last_x_um = points[0]["x_um"]
-        for start in range(0, len(points), n_x):
-            line_points = points[start:start + n_x]
+        last_x_um = first["x_um"]
+        for line_points in ctx.visit(lambda line: f"line {line[0]['iy'] + 1}/{n_lines}", lines):
             iy = line_points[0]["iy"]
             line = np.empty((n_x, wl.size))
             if abs(line_points[0]["x_um"] - last_x_um) > FLYBACK_RETRACT_UM:  # a long jump: not in contact
@@ -76,15 +80,11 @@ class Raster(Procedure):
             ctx.write("peak_energy_eV", iy, np.where(fit.ok, fit.center_eV, np.nan))
             ctx.write("peak_intensity", iy, np.where(fit.ok, fit.amplitude, np.nan))
             ctx.write("peak_fwhm_eV", iy, np.where(fit.ok, fit.fwhm_eV, np.nan))
-            rec.flush()
-            ctx.progress(iy + 1, n_lines, f"line {iy + 1}/{n_lines}")
-            if ctx.stop_requested:
-                ctx.log(f"stop requested: ended after line {iy + 1} of {n_lines}")
-                break
 
 
 class LineScan(Procedure):
     name = "line-scan"
+    resumable = True
     summary = "1-D scan along x under shear-force feedback (spatio-spectral contour)"
     roles = Raster.roles
     parameters = (
@@ -111,8 +111,10 @@ class LineScan(Procedure):
 
     def execute(self, ctx: RunContext) -> None:
         st, n = ctx.station, len(ctx.plan.points)
+        if ctx.first_step >= n:
+            return
         st.shutter.shut()
-        approach_spot(ctx, float(ctx.plan.points["x_um"][0]), float(ctx.plan.points["y_um"][0]))
+        approach_spot(ctx, float(ctx.plan.points["x_um"][ctx.first_step]), float(ctx.plan.points["y_um"][0]))
         st.shutter.open()
         for point in ctx.visit(lambda p: f"pixel {p['ix'] + 1}/{n}"):
             st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
