@@ -34,6 +34,11 @@ VIEW_KINDS = ("map", "line", "spectrum", "approach", "ramp", "frames", "count-ma
 """
 
 
+FILE_HEADROOM_BYTES = 32 * 2**20
+"""Room a run file needs beyond its datasets: HDF5 metadata and chunk indices, the station's config and
+settings, the twin's ground truth, the log (bytes)."""
+
+
 def _frozen(values: Any) -> np.ndarray:
     array = np.array(values)
     array.setflags(write=False)
@@ -164,9 +169,9 @@ class Plan:
 
     @property
     def file_bytes(self) -> int:
-        """Size of the run file's data known before the run: datasets pre-allocated in full and the axes
-        (streams come on top: ``stream_bytes_at_limit``)."""
-        return sum(d.nbytes for d in self.datasets) + sum(a.nbytes for a in self.axes)
+        """Size of the run file known before the run: datasets pre-allocated in full, the axes, and
+        ``FILE_HEADROOM_BYTES`` for what surrounds them (streams come on top: ``stream_bytes_at_limit``)."""
+        return sum(d.nbytes for d in self.datasets) + sum(a.nbytes for a in self.axes) + FILE_HEADROOM_BYTES
 
     @property
     def stream_bytes_at_limit(self) -> int:

@@ -18,6 +18,7 @@ complete and consistent; a writer killed afterwards loses only what it wrote sin
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -31,6 +32,31 @@ import numpy as np
 from tepl.data.values import STR, as_attr, utc_now_iso, write_value
 
 STATUSES_AT_CLOSE = ("complete", "aborted", "failed", "stopped")
+
+
+class StorageError(OSError):
+    """The run file could not be written (the disk is full, the file grew past a limit, the medium failed);
+    what was flushed before stays in the file."""
+
+
+def _storage(method):
+    """Turn HDF5's write failures inside ``method`` into one StorageError naming the file and the cause."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except StorageError:
+            raise
+        except (OSError, RuntimeError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "write failed" not in str(exc):
+                raise  # a request we refuse (a wrong shape or name), not a failed write
+            number = getattr(exc, "errno", None)
+            cause = os.strerror(number) if number else str(exc).split("(", 1)[0].strip() or type(exc).__name__
+            raise StorageError(f"{self._path}: writing the run file failed ({cause}); what was flushed before "
+                               f"is kept") from exc
+
+    return guarded
 
 
 def writer_attrs() -> dict:
@@ -202,6 +228,7 @@ class Recorder:
     def _data(self) -> h5py.Group:
         return self._file["entry/data"]
 
+    @_storage
     def add_axis(self, name: str, values, unit: str, dim: str | None = None) -> None:
         """A 1-D axis ``/entry/data/<name>`` with @units. ``dim`` names the dimension an auxiliary axis
         lies along (``energy_eV`` along ``wavelength_nm``); it defaults to the axis itself. An index axis
@@ -229,6 +256,7 @@ class Recorder:
         if dim in dims:
             self._data.attrs[f"{name}_indices"] = np.int32(dims.index(dim))
 
+    @_storage
     def add_dataset(self, name: str, shape: tuple, dims: tuple[str, ...], unit: str, dtype="f4",
                     fill=float("nan"), signal: bool = False) -> None:
         """Pre-allocate ``/entry/data/<name>`` of ``shape`` (chunked one scan line per chunk, filled with
@@ -278,6 +306,7 @@ class Recorder:
             if "dim" in ds.attrs:
                 self._index_axis(axis_name, str(ds.attrs["dim"]))
 
+    @_storage
     def add_stream(self, path: str, dtype, unit: str, chunk: int = 65536, **attrs) -> None:
         """An extendable 1-D dataset at ``path`` (relative to /entry, e.g. ``tags/time_ps``) for data whose
         length is not known in advance (photon time tags); grow it with ``append``. Groups on the way are
@@ -298,6 +327,7 @@ class Recorder:
         self._streams[path] = ds
         self._file.flush()
 
+    @_storage
     def append(self, path: str, values) -> None:
         """Append ``values`` to the stream at ``path`` (not flushed: call ``flush()``)."""
         self._check_open()
@@ -311,6 +341,7 @@ class Recorder:
         ds.resize((n + values.size,))
         ds[n:] = values
 
+    @_storage
     def write(self, name: str, index, value) -> None:
         """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
         self._check_open()
@@ -321,11 +352,13 @@ class Recorder:
             ds = self._datasets[name] = self._data[name]
         ds[index] = value
 
+    @_storage
     def flush(self) -> None:
         """Push everything written so far to the file on disk."""
         self._check_open()
         self._file.flush()
 
+    @_storage
     def set_attrs(self, path: str, **attrs) -> None:
         """Set attributes on an object: ``path`` is absolute ("/entry") or a name in /entry/data.
         None deletes an attribute; dicts are stored as JSON text."""
@@ -341,6 +374,7 @@ class Recorder:
             else:
                 obj.attrs[key] = as_attr(value)
 
+    @_storage
     def append_event(self, message: str) -> None:
         """Append ``"<ISO time> <message>"`` to /entry/log and flush."""
         self._check_open()
@@ -357,6 +391,7 @@ class Recorder:
             return
         if status not in STATUSES_AT_CLOSE:
             raise ValueError(f"status must be one of {STATUSES_AT_CLOSE}, got {status!r}")
+        failure: BaseException | None = None
         try:
             entry = self._file["entry"]
             entry.attrs["status"] = status
@@ -366,9 +401,31 @@ class Recorder:
             if error is not None:
                 entry.attrs["error"] = str(error)
             self._file.flush()
+        except (OSError, RuntimeError) as exc:
+            failure = exc
         finally:
-            self._file.close()
+            failure = self._release() or failure
             self._closed = True
+        if failure is not None:
+            number = getattr(failure, "errno", None)
+            raise StorageError(f"{self._path}: the run's end ({status}) could not be written "
+                               f"({os.strerror(number) if number else failure}); its data up to the last flush "
+                               f"is kept") from failure
+
+    def _release(self) -> BaseException | None:
+        """Close the file even when it can no longer be written: every handle dropped, the HDF5 file id closed
+        (a file id left open makes the library crash at exit). Returns the failure, if any."""
+        self._datasets.clear()
+        self._streams.clear()
+        try:
+            self._file.close()
+            return None
+        except (OSError, RuntimeError) as exc:
+            try:
+                self._file.id.close()
+            except Exception:  # already closed, or the library refuses: nothing more can be done here
+                pass
+            return exc
 
     def __enter__(self) -> Recorder:
         return self

@@ -271,7 +271,16 @@ def check_resources(plan: Plan, out_dir: str | Path) -> str:
     folder = Path(out_dir).resolve()
     while not folder.exists():  # the run creates missing folders: the disk is the nearest existing one's
         folder = folder.parent
-    return plan.check_resources(shutil.disk_usage(folder).free, available_memory_bytes(), where=str(folder))
+    free = shutil.disk_usage(folder).free
+    try:  # a process may be allowed less than the disk has (ulimit -f)
+        import resource
+
+        largest_file = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if largest_file != resource.RLIM_INFINITY:
+            free = min(free, int(largest_file))
+    except (ImportError, ValueError, OSError):
+        pass
+    return plan.check_resources(free, available_memory_bytes(), where=str(folder))
 
 
 def lay_out(recorder: Any, plan: Plan) -> None:
@@ -329,7 +338,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     safe point and raise ``Interrupted`` (``exit_code`` 130, 143, 129). A raised exception carries the safe
     state's report as ``safe_state``.
     """
-    from tepl.data.recorder import Recorder
+    from tepl.data.recorder import Recorder, StorageError
 
     plan = plan if plan is not None else procedure.plan(station)
     if plan.procedure != procedure.name or plan.station != station.name:
@@ -385,12 +394,18 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     finally:
         _ignore_signals(previous_handlers)
         try:
-            safe = station.safe_state()
-            recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
-            if reason:
-                recorder.append_event(f"run ended: {status}: {reason}")
+            safe = station.safe_state()  # first, whatever the file can still take
+            try:
+                recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
+                if reason:
+                    recorder.append_event(f"run ended: {status}: {reason}")
+            except StorageError as exc:
+                pending = pending or exc
         finally:
-            recorder.close(status, reason=reason, error=error)
+            try:
+                recorder.close(status, reason=reason, error=error)
+            except StorageError as exc:
+                pending = pending or exc
             _restore_signals(previous_handlers)
     ctx.emit(Event("status", status, data={"reason": reason, "path": str(recorder.path), "safe_state": safe}))
     if pending is not None:
