@@ -12,8 +12,9 @@ naming the controller, its address and the command, and marks the link out of st
 still arrive later. Before the next command the driver then empties the read buffer and sends ``VER?``
 (a query it uses for nothing else), discarding every reply until the version lines come back, so a late
 reply is never taken as the answer to a later command. A reply that does not fit the command (other axes,
-another number of lines, no number) raises ``DeviceError`` and puts the link out of step the same way. ``pi_e727_stage.E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z ->
-controller axes).
+another number of lines, no number) raises ``DeviceError`` and puts the link out of step the same way.
+
+``pi_e727_stage.E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z -> controller axes).
 """
 
 from __future__ import annotations
