@@ -80,7 +80,7 @@ class E727Stage(Stage):
             timeout_s))
 
     def _not_on_target(self, timeout_s: float) -> DeviceError:
-        where = f"{self.instrument.where}: stage not on target (ONT?) after {timeout_s:g} s"
+        where = f"{self.instrument.where}: stage not on target after {timeout_s:g} s (ONT?)"
         try:
             return DeviceError(f"{where}: at {self.position_um()} µm, targets "
                                f"{self._by_role(self.instrument.targets_um(self._controller_axes))} µm")

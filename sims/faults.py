@@ -14,7 +14,8 @@ The kinds (which simulator supports which is listed in ``KINDS``):
     0, GetStatus stays DRV_ACQUIRING while WaitForAcquisitionTimeOut reports scan events).
 ``delay_s``
     a link simulator holds each reply back: the client's read finds nothing (it times out) and the reply
-    arrives ``delay_s`` s of wall time later, or when the client sends its next command, whichever is first,
+    arrives ``delay_s`` s of wall time later (0: not by itself), or when the client sends its next command,
+    whichever is first,
     ahead of that command's own reply: the classic late reply. A library call sleeps ``delay_s`` (wall time).
 ``garble``
     the reply is corrupted: a link simulator answers for other axes / with other text, a library call

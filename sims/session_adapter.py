@@ -6,14 +6,15 @@ up to ``read_termination`` (everything pending when it is empty), ``read_bytes(n
 what has not arrived raises TimeoutError, as a real link would time out.
 
 ``faults`` (``tepl.sims.faults.Faults``, all off by default) makes the link misbehave for tests: ``stall``
-drops the replies, ``delay_s`` holds each one back until ``delay_s`` s of wall time have passed or the next
-write (then it arrives ahead of that command's reply), ``garble`` / ``nan_reply`` corrupt them,
+drops the replies, ``delay_s`` holds each one back until ``delay_s`` s of wall time have passed (0: never) or
+the next write (then it arrives ahead of that command's reply), ``garble`` / ``nan_reply`` corrupt them,
 ``disconnect`` raises ConnectionError on the write, ``interrupt`` raises KeyboardInterrupt. A fault names
 its command by the text written (``only={"POS?"}``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -61,7 +62,8 @@ class SessionAdapter(Adapter):
         if fault.stall:
             return  # the device never answers
         if fault.delay_s is not None:
-            self._late.append((time.monotonic() + fault.delay_s, reply))
+            arrives = time.monotonic() + fault.delay_s if fault.delay_s > 0 else math.inf  # 0: with the next write
+            self._late.append((arrives, reply))
             return
         self._pending += reply
 
