@@ -82,15 +82,17 @@ class AndorSpectrometer(Spectrometer):
         return self.ccd.temperature_c()
 
     def cool(self, target_c: float, wait: bool = True, timeout_s: float = 900.0) -> float:
-        """Cooler on at ``target_c`` (whole °C); with ``wait``, poll until stabilized or ``timeout_s``."""
+        """Cooler on at ``target_c`` (whole °C); with ``wait``, poll until stabilized, at most ``timeout_s``
+        (s) of device time and of wall-clock time."""
         low, high = self.ccd.temperature_range_c
         target = Range(low, high, "°C").check(target_c, "CCD cooling target")
         self.ccd.set_temperature_c(int(round(target)))
         self.ccd.cooler_on()
         t_c, _ = poll(self.ccd.temperature_c, lambda reading: not wait or reading[1] == "stabilized", self.sleep,
                       self.poll_s, timeout_s,
-                      lambda reading: DeviceError(f"CCD did not stabilise at {target:g} °C within {timeout_s:g} s "
-                                                  f"(it is at {reading[0]:.1f} °C, {reading[1]})"))
+                      lambda reading: DeviceError(f"{self.ccd.where}: CCD did not stabilise at {target:g} °C "
+                                                  f"within {timeout_s:g} s of device and wall-clock time (it is "
+                                                  f"at {reading[0]:.1f} °C, {reading[1]})"))
         return t_c
 
     def make_safe(self) -> str:

@@ -11,6 +11,7 @@ Units: seconds (``_s``), degrees Celsius (``_c``), micrometres (``_um``), MHz fo
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import math
@@ -28,11 +29,13 @@ from tepl.drivers.ctypes_lib import (
     P_INT,
     P_LONG,
     call_named,
+    library_name,
     load_library,
     read_outputs,
     text_buffer,
     text_of,
 )
+from tepl.drivers.polling import Wait
 from tepl.roles import DeviceError
 
 DRV_SUCCESS = 20002
@@ -93,12 +96,17 @@ class IDus:
     ``sleep`` is used while waiting for the last readout of an acquisition to settle (pass
     ``world.clock.advance`` in simulation). ``hs_speed_mhz`` picks the horizontal readout speed; by default
     the slowest (lowest read noise).
+
+    An acquisition waits in ``WaitForAcquisitionTimeOut(wait_timeout_ms)`` steps for at most its expected
+    duration (GetAcquisitionTimings) + ``timeout_margin_s`` (s), in device time and in wall-clock time; then
+    it is aborted and a ``WaitTimeout`` (a ``DeviceError``) names the camera, its library and the wait.
     """
 
     def __init__(self, lib: Any, sleep: Callable[[float], None] = time.sleep, ini_dir: str = "",
                  hs_speed_mhz: float | None = None, wait_timeout_ms: int = 1000, timeout_margin_s: float = 10.0):
         self.lib, self.sleep = lib, sleep
         self.wait_timeout_ms, self.timeout_margin_s = int(wait_timeout_ms), float(timeout_margin_s)
+        self.head_model, self.serial_number = "iDus", None
         self._call("Initialize", ini_dir.encode())
         self.serial_number = self._get("GetCameraSerialNumber")[0]
         head = text_buffer(255)
@@ -121,8 +129,14 @@ class IDus:
         self.temperature_c()
 
     # ------------------------------------------------------------------ library plumbing
+    @property
+    def where(self) -> str:
+        """The camera and its library, for error messages: ``Andor DU420_OE #14821 (libandor.so)``."""
+        serial = "" if self.serial_number is None else f" #{self.serial_number}"
+        return f"Andor {self.head_model}{serial} ({library_name(self.lib)})"
+
     def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
-        return call_named(self.lib, name, args, ok, SDK2_CODES, "Andor SDK2")
+        return call_named(self.lib, name, args, ok, SDK2_CODES, f"{self.where}: SDK2")
 
     def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
         return read_outputs(functools.partial(self._call, name), ctype, n_out, *inputs)
@@ -214,7 +228,8 @@ class IDus:
         try:
             self._wait_until_idle(int(frames), expected_s)
         except BaseException:
-            self.abort()  # never leave the camera acquiring behind an error or Ctrl-C
+            with contextlib.suppress(DeviceError):  # a camera that does not answer must not hide the error
+                self.abort()  # never leave the camera acquiring behind an error or Ctrl-C
             raise
         size = int(frames) * self.detector_pixels[0]
         data = (ctypes.c_int32 * size)()
@@ -222,18 +237,17 @@ class IDus:
         return np.ctypeslib.as_array(data).reshape(int(frames), self.detector_pixels[0]).copy()
 
     def _wait_until_idle(self, frames: int, expected_s: float) -> None:
-        """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin."""
-        budget_s, waited_s = expected_s + self.timeout_margin_s, 0.0
+        """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin, in
+        device time or in wall-clock time (a camera that reports scan events but never becomes idle)."""
+        wait = Wait(self.where, f"the end of a {frames}-frame acquisition (GetStatus idle)",
+                    expected_s + self.timeout_margin_s, self.sleep)
         while self._get("GetStatus")[0] == DRV_ACQUIRING:
+            wait.check(self.abort, detail="the acquisition was aborted (AbortAcquisition)")
             if self._get("GetAcquisitionProgress", 2, ctypes.c_long)[1] >= frames:
-                self.sleep(0.002)  # all scans are in; the readout is finishing
-                waited_s += 0.002
+                wait.pause(0.002)  # all scans are in; the readout is finishing
             elif self._call("WaitForAcquisitionTimeOut", self.wait_timeout_ms,
                             ok=(DRV_SUCCESS, DRV_NO_NEW_DATA)) == DRV_NO_NEW_DATA:
-                waited_s += self.wait_timeout_ms / 1000.0
-            if waited_s > budget_s:
-                self.abort()
-                raise DeviceError(f"Andor acquisition did not finish within {budget_s:.1f} s; aborted")
+                wait.count(self.wait_timeout_ms / 1000.0)
 
     def abort(self) -> None:
         """Stop a running acquisition (no-op when idle)."""
@@ -244,10 +258,9 @@ class IDus:
         ShutDown, to spare the sensor thermal stress), then release the camera."""
         self.abort()
         self.cooler_off()
-        waited_s = 0.0
-        while self.temperature_c()[0] < warm_to_c and waited_s < timeout_s:
-            self.sleep(poll_s)
-            waited_s += poll_s
+        wait = Wait(self.where, f"the sensor to warm above {warm_to_c:g} °C", timeout_s, self.sleep)
+        while self.temperature_c()[0] < warm_to_c and not wait.expired:  # then shut down anyway
+            wait.pause(poll_s)
         self._call("ShutDown")
 
     def settings(self) -> dict:

@@ -59,8 +59,18 @@ def code_text(code: int, names: dict[int, str]) -> str:
 
 def call_named(lib: Any, name: str, args: tuple, ok: tuple[int, ...], names: dict[int, str], what: str) -> int:
     """``call_checked`` of ``lib.<name>``; the error reads "<what> <name> returned <code> (<NAME>)" from the
-    header's table of code ``names``."""
-    return call_checked(getattr(lib, name), args, ok, lambda code: f"{what} {name} returned {code_text(code, names)}")
+    header's table of code ``names``. A call that fails in the OS (an access violation, a lost USB device:
+    ctypes raises OSError) is a DeviceError "<what> <name> failed: ..." too."""
+    try:
+        return call_checked(getattr(lib, name), args, ok,
+                            lambda code: f"{what} {name} returned {code_text(code, names)}")
+    except OSError as exc:
+        raise DeviceError(f"{what} {name} failed: {exc}") from exc
+
+
+def library_name(lib: Any) -> str:
+    """Where a library object comes from, for error messages: a loaded CDLL's path, else its class name."""
+    return str(lib._name) if isinstance(lib, ctypes.CDLL) else type(lib).__name__
 
 
 def read_outputs(call: Callable[..., Any], ctype: Any, n_out: int, *inputs: Any) -> tuple:

@@ -5,8 +5,16 @@ written as ``format(x, ".12g")`` (``MOV 1 10``, ``MOV 1 12.5``), set-commands ne
 by ``ERR?`` (non-zero raises ``GCSError``), #5/#7/#24 are single bytes without LF, and a reply goes on
 while its line ends in a space (``1=... \\n2=... \\n3=...\\n``). The adapter is a VISA resource string
 (``"TCPIP::host::50000::SOCKET"``, ``"ASRL/dev/ttyUSB0::INSTR"``) or a pymeasure adapter. Positions in µm,
-velocities in µm/s. ``pi_e727_stage.E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z ->
-controller axes).
+velocities in µm/s.
+
+The link is kept in step: a transport error (a VISA timeout, a socket error) becomes a ``DeviceError``
+naming the controller, its address and the command, and marks the link out of step, since the reply may
+still arrive later. Before the next command the driver then empties the read buffer and sends ``VER?``
+(a query it uses for nothing else), discarding every reply until the version lines come back, so a late
+reply is never taken as the answer to a later command. A reply that does not fit the command (other axes,
+another number of lines, no number) raises ``DeviceError`` and puts the link out of step the same way.
+
+``pi_e727_stage.E727Stage`` is the ``tepl.roles.Stage`` on top (role axes x, y, z -> controller axes).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set
+from pyvisa.errors import VisaIOError
 
 from tepl.roles import DeviceError
 
@@ -31,6 +40,9 @@ GCS_ERRORS = {
 READY_REPLY, BUSY_REPLY = b"\xb1\n", b"\xb0\n"
 STOPPED_CODE = 10
 MAX_REPLY_LINES = 1000
+LINK_ERRORS = (VisaIOError, OSError)  # OSError: TimeoutError, ConnectionError and every socket error
+RESYNC_QUERY = "VER?"  # asked only to bring the link back in step: no stale reply can look like its answer
+RESYNC_MAX_REPLIES = 32  # replies discarded at most while waiting for the VER? answer
 _AXIS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,16}")
 
 
@@ -73,10 +85,14 @@ def parse_flag(text: str) -> bool:
 
 
 def parse_float(text: str) -> float:
+    """A finite number; anything else (text, nan, inf) is a DeviceError."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise DeviceError(f"E-727 replied {text!r} where a number was expected") from None
+    if not math.isfinite(value):
+        raise DeviceError(f"E-727 replied {text!r} where a finite number was expected")
+    return value
 
 
 def parse_int(text: str) -> int:
@@ -124,9 +140,13 @@ class E727Axis(Channel):
     """One controller axis, addressed by its GCS identifier; replies ``axis=value`` are checked and unwrapped."""
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
-        axis, value = split_axis_line(super().ask(command, query_delay))
+        try:
+            axis, value = split_axis_line(super().ask(command, query_delay))
+        except DeviceError as exc:
+            raise self.parent.out_of_step(str(exc)) from None
         if axis != str(self.id):
-            raise DeviceError(f"E-727 answered for axis {axis!r} when asked about axis {self.id!r}")
+            raise self.parent.out_of_step(f"answered {command.format(ch=self.id)!r} for axis {axis!r}, "
+                                          f"asked about axis {self.id!r}")
         return value
 
     servo_enabled = Channel.control(
@@ -163,24 +183,100 @@ class E727(Instrument):
         "ERR?", "Get and clear the last GCS error code (int, 0 = no error).", cast=str, maxsplit=0,
         get_process=parse_int)
 
-    def __init__(self, adapter, name: str = "PI E-727", **kwargs):
+    def __init__(self, adapter, name: str = "PI E-727", address: str | None = None, **kwargs):
         kwargs.setdefault("write_termination", "\n")
         kwargs.setdefault("read_termination", "\n")
         kwargs.setdefault("encoding", "cp1252")
         kwargs.setdefault("asrl", {"baud_rate": 115200})
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        self.address = address if address is not None else (adapter if isinstance(adapter, str)
+                                                             else type(adapter).__name__)
         self.last_command = ""
+        self.in_step = True  # False after a timeout or a reply that did not fit: resynchronise first
+        self._resyncs_owed = 0  # VER? queries sent whose answer has not been read yet
         self._axes: list[str] | None = None
         self._all_axes: list[str] | None = None
 
     # ---- transport helpers
+    @property
+    def where(self) -> str:
+        """The controller and its address, for error messages: ``PI E-727 at TCPIP::host::50000::SOCKET``."""
+        return f"{self.name} at {self.address}"
+
+    def out_of_step(self, problem: str) -> DeviceError:
+        """A reply that does not fit the command: the link resynchronises before the next command."""
+        self.in_step = False
+        return DeviceError(f"{self.where}: {problem} (last command {self.last_command!r})")
+
+    def _link_error(self, doing: str, exc: BaseException) -> DeviceError:
+        self.in_step = False  # the reply may still come, late
+        return DeviceError(f"{self.where}: {doing} {self.last_command!r} failed: {type(exc).__name__}: {exc}")
+
     def write(self, command: str, **kwargs) -> None:
+        self._keep_in_step()
         self.last_command = command
-        super().write(command, **kwargs)
+        try:
+            super().write(command, **kwargs)
+        except LINK_ERRORS as exc:
+            raise self._link_error("sending", exc) from exc
+
+    def read(self, **kwargs) -> str:
+        try:
+            return super().read(**kwargs)
+        except LINK_ERRORS as exc:
+            raise self._link_error("reading the reply to", exc) from exc
+
+    def write_bytes(self, content: bytes, **kwargs) -> None:
+        try:
+            super().write_bytes(content, **kwargs)
+        except LINK_ERRORS as exc:
+            raise self._link_error("sending", exc) from exc
+
+    def read_bytes(self, count: int, **kwargs) -> bytes:
+        try:
+            return super().read_bytes(count, **kwargs)
+        except LINK_ERRORS as exc:
+            raise self._link_error("reading the reply to", exc) from exc
 
     def _single_byte(self, code: int) -> None:
+        self._keep_in_step()
         self.last_command = f"#{code}"
         self.write_bytes(bytes([code]))
+
+    def _keep_in_step(self) -> None:
+        if not self.in_step:
+            self.resynchronise()
+
+    def resynchronise(self) -> None:
+        """Bring the link back in step after a timeout or a stray reply: empty the read buffer, ask
+        ``VER?`` and discard every reply until its answer (and those of earlier unanswered ``VER?``) has
+        been read. A DeviceError leaves the link out of step (the next command tries again)."""
+        self.in_step = True  # so that the writes below go out
+        try:
+            try:
+                self.adapter.flush_read_buffer()
+            except NotImplementedError:
+                pass
+            except LINK_ERRORS as exc:
+                raise self._link_error("emptying the read buffer before", exc) from exc
+            self.write(RESYNC_QUERY)
+            self._resyncs_owed += 1
+            discarded = []
+            while self._resyncs_owed:
+                if len(discarded) >= RESYNC_MAX_REPLIES:
+                    raise DeviceError(f"{self.where}: no answer to {RESYNC_QUERY} among {len(discarded)} replies "
+                                      f"while resynchronising (first: {discarded[:3]})")
+                lines = self.read_lines()
+                if any(line.startswith(("FW_", "Firmware")) for line in lines):
+                    self._resyncs_owed -= 1
+                else:
+                    discarded.append(lines)
+            if discarded:
+                log.warning("%s: discarded %d stale replies while resynchronising: %s", self.where,
+                            len(discarded), discarded[:3])
+        except BaseException:
+            self.in_step = False
+            raise
 
     def read_lines(self) -> list[str]:
         """One GCS reply: lines are read while they end in a space; returned without that space."""
@@ -190,7 +286,7 @@ class E727(Instrument):
             if not line.endswith(" "):
                 return [*lines, line]
             lines.append(line[:-1])
-        raise DeviceError(f"E-727 reply to {self.last_command!r} did not end after {MAX_REPLY_LINES} lines")
+        raise self.out_of_step(f"the reply did not end after {MAX_REPLY_LINES} lines")
 
     def ask_lines(self, command: str) -> list[str]:
         self.write(command)
@@ -199,7 +295,10 @@ class E727(Instrument):
     def check_error(self, command: str | None = None, allowed: Iterable[int] = ()) -> int:
         """Read ``ERR?``; raise GCSError unless the code is 0 or in ``allowed``. Returns the code."""
         command = self.last_command if command is None else command
-        code = self.error_code
+        try:
+            code = self.error_code
+        except DeviceError as exc:
+            raise self.out_of_step(f"ERR? after {command!r}: {exc}") from None
         if code and code not in set(allowed):
             raise GCSError(code, command)
         return code
@@ -235,9 +334,15 @@ class E727(Instrument):
         """``CMD? [axes]`` -> ``{axis: value text}``; checks the reply names exactly the axes asked for."""
         names = self._axis_list(axes)
         lines = self.ask_lines(" ".join([command, *names]))
-        reply = dict(split_axis_line(line) for line in lines)
-        if names and list(reply) != names:
-            raise DeviceError(f"E-727 answered {command} for axes {list(reply)}, asked for {names}")
+        try:
+            pairs = [split_axis_line(line) for line in lines]
+        except DeviceError as exc:
+            raise self.out_of_step(f"reply to {command} does not fit: {exc}") from None
+        reply = dict(pairs)
+        expected = names or self._axes
+        if len(reply) != len(pairs) or (expected and list(reply) != expected):
+            raise self.out_of_step(f"answered {command} for axes {[a for a, _ in pairs]}, asked for "
+                                   f"{expected or 'all axes'}")
         return reply
 
     def _set_axes(self, command: str, values: Mapping[str, object], fmt: Callable[[object, str], str]) -> None:
@@ -302,7 +407,7 @@ class E727(Instrument):
         self._single_byte(7)
         reply = self.read_bytes(2)
         if reply not in (READY_REPLY, BUSY_REPLY):
-            raise DeviceError(f"E-727 answered #7 with {reply!r}, expected {READY_REPLY!r} or {BUSY_REPLY!r}")
+            raise self.out_of_step(f"answered #7 with {reply!r}, expected {READY_REPLY!r} or {BUSY_REPLY!r}")
         return reply == READY_REPLY
 
     def moving(self) -> dict[str, bool]:
@@ -313,5 +418,5 @@ class E727(Instrument):
         try:
             mask = int(text, 16)
         except ValueError:
-            raise DeviceError(f"E-727 answered #5 with {text!r}, expected a hex bit mask") from None
+            raise self.out_of_step(f"answered #5 with {text!r}, expected a hex bit mask") from None
         return {a: bool(mask >> i & 1) for i, a in enumerate(axes)}

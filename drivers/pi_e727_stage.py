@@ -73,11 +73,19 @@ class E727Stage(Stage):
         return all(self.instrument.on_target_states(self._controller_axes).values())
 
     def wait_on_target(self, timeout_s: float | None = None) -> None:
-        """Poll ONT? every ``poll_interval_s`` until all axes settle; DeviceError after ``timeout_s``."""
+        """Poll ONT? every ``poll_interval_s`` until all axes settle; DeviceError after ``timeout_s`` (s,
+        default ``settle_timeout_s``) of device time or of wall-clock time, whichever comes first."""
         timeout_s = self.settle_timeout_s if timeout_s is None else float(timeout_s)
-        poll(self.on_target, bool, self._sleep, self.poll_interval_s, timeout_s, lambda _: DeviceError(
-            f"E-727 stage not on target after {timeout_s:g} s: at {self.position_um()} µm, "
-            f"targets {self._by_role(self.instrument.targets_um(self._controller_axes))} µm"))
+        poll(self.on_target, bool, self._sleep, self.poll_interval_s, timeout_s, lambda _: self._not_on_target(
+            timeout_s))
+
+    def _not_on_target(self, timeout_s: float) -> DeviceError:
+        where = f"{self.instrument.where}: stage not on target after {timeout_s:g} s (ONT?)"
+        try:
+            return DeviceError(f"{where}: at {self.position_um()} µm, targets "
+                               f"{self._by_role(self.instrument.targets_um(self._controller_axes))} µm")
+        except DeviceError as exc:  # a controller that stopped answering: say so, not the position
+            return DeviceError(f"{where}; reading the position failed too: {exc}")
 
     def stop(self) -> None:
         self.instrument.stop()

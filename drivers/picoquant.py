@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl.drivers.ctypes_lib import call_checked, read_outputs, text_buffer, text_of
+from tepl.drivers.ctypes_lib import call_checked, library_name, read_outputs, text_buffer, text_of
 from tepl.drivers.picoquant_lib import (
     ACQTMAX_MS,
     ACQTMIN_MS,
@@ -85,6 +85,16 @@ class PicoQuantTcspc:
     def name(self) -> str:
         return f"{self.spec.family} #{self.device_index}"
 
+    @property
+    def library_name(self) -> str:
+        """Where the unit is reached: the library's path (a loaded CDLL) or the simulator's class name."""
+        return library_name(self.lib)
+
+    @property
+    def where(self) -> str:
+        """The unit and its library, for error messages: ``HydraHarp #0 (libhh400.so)``."""
+        return f"{self.name} ({self.library_name})"
+
     # ------------------------------------------------------------------ library plumbing
     def _function(self, name: str) -> Callable[..., int]:
         return getattr(self.lib, f"{self.spec.prefix}_{name}")
@@ -100,8 +110,12 @@ class PicoQuantTcspc:
         return text or self.spec.error_name(code)
 
     def _call_plain(self, name: str, *args: Any) -> None:
-        call_checked(self._function(name), args, (0,),
-                     lambda code: f"{self.name}: {self.spec.prefix}_{name} returned {code} ({self.error_text(code)})")
+        function = f"{self.spec.prefix}_{name}"
+        try:
+            call_checked(self._function(name), args, (0,),
+                         lambda code: f"{self.where}: {function} returned {code} ({self.error_text(code)})")
+        except OSError as exc:  # a library call that fails in the OS (Windows access violation, lost USB)
+            raise DeviceError(f"{self.where}: {function} failed: {exc}") from exc
 
     def _call(self, name: str, *args: Any) -> None:
         """Call ``<prefix>_<name>(devidx, *args)``; a nonzero return raises DeviceError."""
@@ -260,7 +274,7 @@ class PicoQuantTcspc:
         self._call("ReadFiFo", buffer, count, ctypes.byref(n_actual))
         n = int(n_actual.value)
         if not 0 <= n <= count:
-            raise DeviceError(f"{self.name}: ReadFiFo reported {n} records for a {count}-record buffer")
+            raise DeviceError(f"{self.where}: ReadFiFo reported {n} records for a {count}-record buffer")
         return np.ctypeslib.as_array(buffer)[:n].copy()
 
     def histogram(self, channel: int, clear: bool = False) -> np.ndarray:

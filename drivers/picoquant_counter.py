@@ -6,6 +6,7 @@ the histogram offset, s for everything the role exposes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,7 @@ import numpy as np
 
 from tepl.drivers.picoquant import PicoQuantTcspc
 from tepl.drivers.picoquant_lib import ACQTMAX_MS, ACQTMIN_MS, FLAG_FIFOFULL, TTREADMAX, bit_names
+from tepl.drivers.polling import Wait
 from tepl.drivers.tttr_decode import T2Decoder, T3Decoder
 from tepl.drivers.tttr_layouts import RECORD_TYPES
 from tepl.roles import DeviceError, PhotonCounter, Range, T2Block, T3Block
@@ -34,6 +36,11 @@ class TcspcCounter(PhotonCounter):
     The unit is initialised into a mode only when the mode changes; each initialisation is followed by the
     full configuration and a ``rate_settle_s`` wait so that count rates are valid. T2/T3 streams are read
     every ``fifo_poll_s`` at most (the FIFO must not overflow) and handed out in blocks of ``block_s``.
+
+    Every measurement waits for CTCStatus at most its acquisition time + ``timeout_margin_s`` (s), both in
+    device time (the sleeps) and in wall-clock time (for a stream: the time spent in the driver, not in the
+    consumer of its blocks); then the measurement is stopped and a ``WaitTimeout`` (a ``DeviceError``)
+    names the unit, its library and the wait.
     """
 
     def __init__(self, device: PicoQuantTcspc, sleep: Callable[[float], None], acquisition_s: Range,
@@ -42,7 +49,7 @@ class TcspcCounter(PhotonCounter):
                  input_levels_mV: Sequence[float] | None = None, input_zero_cross_mV: float = 10.0,
                  binning: int = 0, offset_ns: float = 0.0, channel_offsets_ps: Sequence[float] | None = None,
                  histogram_length_code: int | None = None, record_type: str | None = None,
-                 fifo_poll_s: float = 0.05, rate_settle_s: float = 0.15):
+                 fifo_poll_s: float = 0.05, rate_settle_s: float = 0.15, timeout_margin_s: float = 10.0):
         super().__init__(acquisition_s, max_count_rate_per_s)
         if acquisition_s.low < ACQTMIN_MS / 1000.0 or acquisition_s.high > ACQTMAX_MS / 1000.0:
             raise ValueError(f"acquisition range [{acquisition_s.low:g}, {acquisition_s.high:g}] s exceeds what "
@@ -50,7 +57,10 @@ class TcspcCounter(PhotonCounter):
         if not (fifo_poll_s > 0 and rate_settle_s >= 0):
             raise ValueError(f"fifo_poll_s = {fifo_poll_s} s must be > 0 and rate_settle_s = {rate_settle_s} s "
                              f">= 0")
+        if not (math.isfinite(timeout_margin_s) and timeout_margin_s > 0):
+            raise ValueError(f"timeout_margin_s = {timeout_margin_s} s must be a positive number of seconds")
         self.device, self.sleep = device, sleep
+        self.timeout_margin_s = float(timeout_margin_s)
         self.fifo_poll_s, self.rate_settle_s = float(fifo_poll_s), float(rate_settle_s)
         self._mode: str | None = None
         self.library_version = device.library_version()
@@ -171,6 +181,18 @@ class TcspcCounter(PhotonCounter):
             raise DeviceError(f"{self.model} FIFO overrun (FLAG_FIFOFULL): records were lost; read the FIFO "
                               f"more often (fifo_poll_s = {self.fifo_poll_s:g} s) or lower the count rates")
 
+    def _wait(self, mode: str, acquisition_s: float) -> Wait:
+        """The bounded wait for the end of one measurement (acquisition time + ``timeout_margin_s``)."""
+        return Wait(f"{self.model} {self.device.where}",
+                    f"the end of a {acquisition_s:g} s {mode} measurement (CTCStatus)",
+                    acquisition_s + self.timeout_margin_s, self.sleep)
+
+    def _stop_after_error(self) -> None:
+        """StopMeas on the way out of a failed measurement; a unit that does not answer any more must not
+        hide the error that ended the measurement."""
+        with contextlib.suppress(DeviceError, OSError):
+            self.device.stop()
+
     def _do_histograms(self, acquisition_s: float) -> np.ndarray:
         self._ensure_mode("hist")
         dev = self.device
@@ -178,13 +200,18 @@ class TcspcCounter(PhotonCounter):
         dev.start(self._acquisition_ms(acquisition_s))
         try:
             step_s = min(max(acquisition_s / 10.0, 0.005), 0.5)  # about ten looks at the rates
+            wait = self._wait("histogram", acquisition_s)
             while not dev.ctc_done():
-                self.sleep(step_s)
+                wait.check(detail="the measurement was stopped (StopMeas)")
+                wait.pause(step_s)
                 if self.max_count_rate_per_s is not None and not dev.ctc_done():
                     self.check_count_rates()  # LimitError here; the measurement stops below
-            return np.stack([dev.histogram(ch).astype(np.int64) for ch in range(self.n_channels)])
-        finally:
-            dev.stop()
+            histograms = np.stack([dev.histogram(ch).astype(np.int64) for ch in range(self.n_channels)])
+        except BaseException:  # a timeout, a limit, Ctrl-C: the unit stops, the error goes on
+            self._stop_after_error()
+            raise
+        dev.stop()
+        return histograms
 
     def _do_iter(self, mode: str, acquisition_s: float, block_s: float) -> Iterator[T2Block | T3Block]:
         if mode not in ("t2", "t3"):
@@ -207,25 +234,31 @@ class TcspcCounter(PhotonCounter):
         n_ch = self.n_channels
         dev.start(self._acquisition_ms(acquisition_s))
         try:
+            wait = self._wait(mode.upper(), acquisition_s)
             elapsed_s, done = 0.0, False
             while not done:
                 chunks, waited_s = [], 0.0
                 while waited_s < block_s and not done:
+                    wait.check(detail="the measurement was stopped (StopMeas)")
                     step = min(self.fifo_poll_s, block_s - waited_s)
-                    self.sleep(step)
+                    wait.pause(step)
                     waited_s += step
                     done = dev.ctc_done()  # asked before the last drain: nothing arrives after it
                     self._check_flags()
-                    chunks.extend(self._drain(buffer))
+                    chunks.extend(self._drain(buffer, wait))
                 now_s = min(dev.elapsed_ms() / 1000.0, acquisition_s) if not done else acquisition_s
                 duration_s, elapsed_s = max(now_s - elapsed_s, 0.0), max(now_s, elapsed_s)
                 records = np.concatenate(chunks) if chunks else np.zeros(0, np.uint32)
-                yield self._block(mode, decoder, records, n_ch, duration_s, resolution_ps, sync_period_ps)
-        finally:
-            dev.stop()
+                with wait.outside():  # the consumer's time is not the unit's
+                    yield self._block(mode, decoder, records, n_ch, duration_s, resolution_ps, sync_period_ps)
+        except BaseException:  # a timeout, an overrun, Ctrl-C, the consumer closing the stream early
+            self._stop_after_error()
+            raise
+        dev.stop()
 
-    def _drain(self, buffer: Any) -> list[np.ndarray]:
-        """Read the FIFO until it delivers less than a full buffer."""
+    def _drain(self, buffer: Any, wait: Wait) -> list[np.ndarray]:
+        """Read the FIFO until it delivers less than a full buffer (within ``wait``'s wall-clock deadline:
+        a unit that keeps delivering full buffers past it is stopped)."""
         chunks = []
         while True:
             records = self.device.read_fifo(buffer)
@@ -233,6 +266,7 @@ class TcspcCounter(PhotonCounter):
                 chunks.append(records)
             if records.size < len(buffer):
                 return chunks
+            wait.check(detail="the FIFO was still delivering full buffers; the measurement was stopped")
 
     @staticmethod
     def _block(mode: str, decoder: Any, records: np.ndarray, n_ch: int, duration_s: float, resolution_ps: float,

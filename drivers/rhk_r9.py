@@ -6,16 +6,21 @@ number as text for a get, and for ``StartProcedure`` two replies, an acknowledge
 the procedure has finished. Refusals come back as text that is neither (``Error: ...``).
 
 ``R9`` is the command table; its transport is ``R9Socket`` (the rig) or any object with
-``query(line) -> str`` (such as the simulator's in-process transport). The ``ZController`` role on top of it,
+``query(line) -> str`` (such as the simulator's in-process transport). A transport error (``OSError``:
+timeouts, refused or broken connections) becomes a ``DeviceError`` naming the R9's address and the command;
+a reply that does not fit its command (a number where ``Done`` was due, ``Done`` where a number was) is a
+``DeviceError`` too, and the transport is reset (``reset()``, when it has one) so that the next command
+starts on a clean link. The ``ZController`` role on top of it,
 ``R9ZController``, is in ``tepl.drivers.rhk_r9_zcontrol``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import socket
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 from tepl.roles import DeviceError
 
@@ -26,6 +31,9 @@ Z_POSITION_PARAMETER = "Z Position"  # the R9's name for the frozen Z output (m)
 PAN_STEP_IN = "Pan Single Step In"
 PAN_STEP_OUT = "Pan Single Step Out"
 _RECV_BYTES = 4096
+_MAX_STALE_BYTES = 1 << 16  # stale bytes drained before a command at most; beyond that the link is reset
+
+log = logging.getLogger(__name__)
 
 
 class R9Transport(Protocol):
@@ -45,9 +53,10 @@ def _command_word(line: str) -> str:
 class R9Socket:
     """Persistent TCP connection to the R9 remote interface; one query at a time (thread-safe).
 
-    ``timeout_s`` bounds the wait for a reply; ``procedure_timeout_s`` the wait for a procedure to finish.
-    After a timeout or a broken connection the socket is closed and the next query reconnects, so a late
-    reply never gets mistaken for the answer to a later command.
+    ``timeout_s`` bounds the wait for a reply; ``procedure_timeout_s`` the wait for a procedure to finish
+    (both s, wall-clock). After a timeout or a broken connection the socket is closed and the next query
+    reconnects, so a late reply never gets mistaken for the answer to a later command; bytes that arrived
+    unasked since the last reply are drained (and logged) before each command for the same reason.
     """
 
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout_s: float = 5.0,
@@ -63,20 +72,51 @@ class R9Socket:
             try:
                 sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
             except OSError as exc:
-                raise DeviceError(f"cannot connect to the R9 at {self.host}:{self.port}: {exc}") from exc
+                raise DeviceError(f"cannot connect to the R9 at {self.address}: {exc}") from exc
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sock = sock
         return self._sock
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
     def _recv(self, sock: socket.socket, line: str, timeout_s: float) -> str:
         sock.settimeout(timeout_s)
         try:
             data = sock.recv(_RECV_BYTES)
         except TimeoutError as exc:
-            raise DeviceError(f"no reply from the R9 to {line!r} within {timeout_s:g} s") from exc
+            raise DeviceError(f"no reply from the R9 at {self.address} to {line!r} within {timeout_s:g} s") \
+                from exc
         if not data:
-            raise DeviceError(f"the R9 closed the connection while answering {line!r}")
+            raise DeviceError(f"the R9 at {self.address} closed the connection while answering {line!r}")
         return data.decode("utf-8", errors="replace")
+
+    def _drain(self, sock: socket.socket, line: str) -> socket.socket:
+        """Discard what arrived unasked (a late reply); returns the socket to use (a new one if the R9 had
+        closed this one)."""
+        stale = bytearray()
+        sock.setblocking(False)
+        try:
+            while len(stale) < _MAX_STALE_BYTES:
+                try:
+                    data = sock.recv(_RECV_BYTES)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not data:  # closed by the R9 since the last reply: connect again
+                    self._close()
+                    return self._socket()
+                stale += data
+            else:
+                self._close()  # a flood of unasked bytes: start on a new connection
+                return self._socket()
+        finally:
+            if self._sock is sock:
+                sock.settimeout(self.timeout_s)
+        if stale:
+            log.warning("R9 at %s: discarded %d stale bytes before %r: %r", self.address, len(stale), line,
+                        bytes(stale[:80]))
+        return sock
 
     def query(self, line: str) -> str:
         if "\n" in line or "\r" in line:
@@ -84,6 +124,7 @@ class R9Socket:
         with self._lock:
             sock = self._socket()
             try:
+                sock = self._drain(sock, line)
                 sock.sendall((line + "\n").encode("utf-8"))
                 reply = self._recv(sock, line, self.timeout_s)
                 if _command_word(line) == "StartProcedure" and reply == DONE:
@@ -93,8 +134,13 @@ class R9Socket:
                 raise
             except OSError as exc:
                 self._close()
-                raise DeviceError(f"R9 connection failed during {line!r}: {exc}") from exc
+                raise DeviceError(f"R9 connection to {self.address} failed during {line!r}: {exc}") from exc
             return reply
+
+    def reset(self) -> None:
+        """Drop the connection (the next query connects again): after a reply that did not fit."""
+        with self._lock:
+            self._close()
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -137,29 +183,61 @@ class R9:
         self.transport.close()
 
     # ------------------------------------------------------------------ plumbing
+    @property
+    def where(self) -> str:
+        """``R9 at host:port`` (or the in-process transport's name), for error messages."""
+        transport: Any = self.transport
+        return f"R9 at {getattr(transport, 'address', None) or type(transport).__name__}"
+
+    def _query(self, command: str) -> str:
+        try:
+            return self.transport.query(command)
+        except OSError as exc:  # a transport that does not wrap its own errors (TimeoutError, ConnectionError)
+            self._reset()
+            raise DeviceError(f"{self.where}: {command!r} failed: {type(exc).__name__}: {exc}") from exc
+
+    def _reset(self) -> None:
+        reset = getattr(self.transport, "reset", None)
+        if reset is not None:
+            reset()
+
+    def _mismatch(self, command: str, reply: str, expected: str) -> DeviceError:
+        """A reply that is not an answer to ``command``: the link may be out of step, so it is reset."""
+        self._reset()
+        return DeviceError(f"{self.where}: reply to {command!r} is not {expected}: {reply!r}")
+
     def _set(self, command: str) -> None:
-        reply = self.transport.query(command)
+        reply = self._query(command)
+        if reply.startswith("Error"):
+            raise DeviceError(f"{self.where} refused {command!r}: replied {reply!r}")
         if reply != DONE:
-            raise DeviceError(f"R9 refused {command!r}: replied {reply!r}")
+            raise self._mismatch(command, reply, repr(DONE))
 
     def _get(self, command: str) -> str:
-        reply = self.transport.query(command)
+        reply = self._query(command)
         if not reply or reply.startswith("Error"):
-            raise DeviceError(f"R9 refused {command!r}: replied {reply!r}")
+            raise DeviceError(f"{self.where} refused {command!r}: replied {reply!r}")
+        if reply.startswith(DONE):
+            raise self._mismatch(command, reply, "a value")
         return reply
 
     def _get_float(self, command: str) -> float:
         reply = self._get(command)
         try:
-            return float(reply)
+            value = float(reply)
         except ValueError:
-            raise DeviceError(f"R9 reply to {command!r} is not a number: {reply!r}") from None
+            raise self._mismatch(command, reply, "a number") from None
+        if not math.isfinite(value):
+            raise DeviceError(f"{self.where}: reply to {command!r} is not a finite number: {reply!r}")
+        return value
 
     def _procedure(self, command: str) -> None:
-        reply = self.transport.query(command)
+        reply = self._query(command)
         finished = reply[len(DONE):]
         if not reply.startswith(DONE) or not finished or finished.startswith("Error"):
-            raise DeviceError(f"R9 procedure {command!r} did not complete: replied {reply!r}")
+            if not reply.startswith(("Error", DONE)):
+                self._reset()
+            raise DeviceError(f"{self.where}: procedure {command!r} did not complete: replied {reply!r}")
 
     def _sub(self, verb: str, *fields: str) -> str:
         return ", ".join([verb, self.controller, *fields])
@@ -199,7 +277,7 @@ class R9:
         command = ", ".join(["GetHWParameter", self.controller, "Tip Control"])
         word = self._get(command).strip()
         if word not in TIP_CONTROL_WORDS:
-            raise DeviceError(f"R9 reply to {command!r} is not a tip-control word: {word!r}")
+            raise self._mismatch(command, word, "a tip-control word")
         return word
 
     def set_tip_control(self, word: str) -> None:

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 
+from tepl.drivers.polling import Wait
 from tepl.drivers.rhk_r9 import R9, finite
 from tepl.roles import DeviceError, LimitError, Range, ZController
 
@@ -23,7 +24,8 @@ class R9ZController(ZController):
     ``z_nm`` is the ``z0-src`` channel in nm. The free amplitude is measured at every ``retract``
     (and before the first ``engage`` if no retract happened yet). ``sleep`` waits between Z reads
     (``world.clock.advance`` on a simulated station); Z counts as settled when two reads ``settle_s``
-    apart differ by less than ``settle_tolerance_nm``.
+    apart differ by less than ``settle_tolerance_nm``. A settle wait lasts at most its ``timeout_s`` (s) of
+    device time (the sleeps) and of wall-clock time (an R9 that answers slowly), then raises ``DeviceError``.
     """
 
     def __init__(self, r9: R9, z_range_nm: Range, setpoint_fraction: float = 0.9,
@@ -56,16 +58,22 @@ class R9ZController(ZController):
         return lower_m * 1e9 + self.z_offset_nm, upper_m * 1e9 + self.z_offset_nm
 
     def _wait_settled(self, timeout_s: float, what: str) -> float:
-        """Poll Z until two reads agree; return z_nm."""
+        """Poll Z until two reads agree; return z_nm. At least three reads, then at most ``timeout_s`` of
+        device time and of wall-clock time."""
         tries = max(3, math.ceil(timeout_s / max(self.settle_s, 1e-6)))
+        wait = Wait(self.r9.where, f"Z to settle after {what}", max(timeout_s, 3 * self.settle_s), self.sleep)
         previous = self.z_nm()
-        for _ in range(tries):
-            self.sleep(self.settle_s)
+        for n in range(tries):
+            if n >= 3 and wait.expired:
+                break
+            wait.pause(self.settle_s)
             z = self.z_nm()
             if abs(z - previous) < self.settle_tolerance_nm:
                 return z
             previous = z
-        raise DeviceError(f"Z did not settle within {timeout_s:g} s after {what} (last Z {previous:.2f} nm)")
+        raise DeviceError(f"{self.r9.where}: Z did not settle within {timeout_s:g} s after {what} "
+                          f"(last Z {previous:.2f} nm; {wait.waited_s:.3g} s of device time, "
+                          f"{wait.wall_elapsed_s:.3g} s of wall time)")
 
     def _measure_free_amplitude(self) -> float:
         reads = [self.r9.amplitude_V() for _ in range(max(self.free_amplitude_reads, 1))]

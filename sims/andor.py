@@ -39,12 +39,19 @@ def api_factory(not_initialized: int, p_invalid: dict[int, int], wire_time_s: fl
     Each call takes ``wire_time_s`` of simulated time, is refused with ``not_initialized`` before the
     library is initialised (unless ``requires_init=False``), runs ``self.<before>()`` first when named,
     and maps ``ArgError`` / ``Busy`` to the library's codes. Calls are serialised by ``self._lock``.
+    A simulator with a ``faults`` switchboard (``tepl.sims.faults.Faults``) answers a call the faults apply
+    to with ``self._faulty_call(fault, name, args)`` (a return code, or None to run the call as usual).
     """
 
     def api(requires_init: bool = True):
         def wrap(fn):
             @functools.wraps(fn)
             def call(self, *args):
+                faults = getattr(self, "faults", None)
+                if faults is not None and faults.any and (fault := faults.hit(fn.__name__)) is not None:
+                    answer = self._faulty_call(fault, fn.__name__, args)
+                    if answer is not None:
+                        return answer
                 with self._lock:
                     self.world.clock.advance(wire_time_s)
                     if requires_init and not self._initialized:

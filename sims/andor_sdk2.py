@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any
 
 import numpy as np
 
 from tepl.sims.andor import AcquisitionSchedule, Busy, CoolerModel, FvbSensor, api_factory
 from tepl.sims.c_args import ArgError, c_array, report_function, set_out, val
+from tepl.sims.faults import Faults
 
 DRV_SUCCESS = 20002
 DRV_NO_NEW_DATA = 20024
@@ -65,6 +67,7 @@ class SimSDK2:
         self.world = world
         self.spectrograph = spectrograph
         self._lock = threading.RLock()
+        self.faults = Faults()  # off; see _faulty_call
         self.serial, self.head_model = int(serial), head_model
         self.n_x, self.n_y, self.pixel_um = int(n_x), int(n_y), float(pixel_um)
         rng = world.rng("ccd")
@@ -127,6 +130,27 @@ class SimSDK2:
 
     def _busy(self) -> bool:
         return self._acq is not None and self._acq.running
+
+    def _faulty_call(self, fault: Faults, name: str, args: tuple) -> int | None:
+        """What a fault does to one SDK2 call (``tepl.sims.faults``): ``interrupt`` raises KeyboardInterrupt,
+        ``delay_s`` takes that much wall time, ``error_code`` is returned instead, ``stall`` hangs the
+        acquisition: GetStatus stays DRV_ACQUIRING, no scan is ever complete, and WaitForAcquisitionTimeOut
+        returns at once reporting a scan event that never shows. None: the call runs as usual."""
+        fault.interrupt_now()
+        if fault.delay_s is not None:
+            time.sleep(min(fault.delay_s, 60.0))
+        if fault.error_code is not None:
+            return int(fault.error_code)
+        if fault.stall and name == "GetStatus":
+            set_out(args[0], DRV_ACQUIRING, 1)
+            return DRV_SUCCESS
+        if fault.stall and name == "GetAcquisitionProgress":
+            set_out(args[0], 0, 1)
+            set_out(args[1], 0, 2)
+            return DRV_SUCCESS
+        if fault.stall and name in ("WaitForAcquisitionTimeOut", "WaitForAcquisition"):
+            return DRV_SUCCESS
+        return None
 
     # ------------------------------------------------------------------ init and identity
     @_api(requires_init=False)

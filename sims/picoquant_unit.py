@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tepl.sims.faults import Faults
 from tepl.sims.picoquant_fifo import Measurement, merge_sorted
 from tepl.sims.picoquant_spec import (
     FLAG_FIFOFULL,
@@ -143,6 +144,7 @@ class SimTcspcUnit:
             raise ValueError(f"fifo_records = {self.fifo_records} is below TTREADMIN = {TTREADMIN}")
         self.record_type = record_type
         self._lock = threading.RLock()
+        self.faults = Faults()  # off: see tepl.sims.picoquant_api
         self._open = self._initialized = False
         self._mode = MODE_HIST
         self._external_reference = False

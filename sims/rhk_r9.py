@@ -16,10 +16,12 @@ equals the setpoint, clipped to the Z range, so it follows the topography as the
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
 
+from tepl.sims.faults import Faults
 from tepl.sims.tcp import LoopbackServer
 
 DONE = "Done"
@@ -298,19 +300,48 @@ class R9Controller:
 
 
 class R9InProcess:
-    """The driver's transport to an in-process ``R9Controller`` (what ``R9Socket`` is on the rig)."""
+    """The driver's transport to an in-process ``R9Controller`` (what ``R9Socket`` is on the rig).
+
+    ``faults`` (``tepl.sims.faults.Faults``, all off by default): ``stall`` loses the reply and the query
+    raises TimeoutError (as R9Socket's read would), ``delay_s`` holds the reply back (TimeoutError now; it
+    arrives ahead of the next reply unless ``reset`` drops the connection first, as R9Socket does after a
+    timeout), ``garble`` / ``nan_reply`` corrupt it, ``disconnect`` raises ConnectionError, ``interrupt``
+    KeyboardInterrupt."""
 
     def __init__(self, controller: Any):
         self.controller = controller
         self.connected = False  # as R9Socket: connected by the first query, released by close
+        self.faults = Faults()
+        self._late: list[str] = []
 
     def query(self, line: str) -> str:
         if "\n" in line or "\r" in line:
             raise ValueError(f"an R9 command is one line, got {line!r}")
         self.connected = True
-        return "".join(self.controller.handle(line))
+        fault = self.faults.hit(line) if self.faults.any else None
+        if fault is None:
+            late, self._late = "".join(self._late), []
+            return late + "".join(self.controller.handle(line))
+        fault.interrupt_now()
+        if fault.disconnect:
+            self.reset()
+            raise ConnectionError("the simulated R9 dropped the connection (fault injected)")
+        late, self._late = "".join(self._late), []
+        reply = fault.corrupt("".join(self.controller.handle(line)).encode()).decode()
+        if fault.stall:
+            raise TimeoutError(f"no reply from the simulated R9 to {line!r} (fault injected: stall)")
+        if fault.delay_s is not None:
+            time.sleep(min(fault.delay_s, 60.0))
+            self._late.append(reply)
+            raise TimeoutError(f"the simulated R9's reply to {line!r} is late (fault injected: delay)")
+        return late + reply
+
+    def reset(self) -> None:
+        """A new connection: replies still owed on the old one never arrive."""
+        self._late.clear()
 
     def close(self) -> None:
+        self.reset()
         self.connected = False
 
 

@@ -4,13 +4,23 @@ A session turns the bytes a client writes into the bytes the device answers (``f
 what is answered until the driver reads it. Writes append ``write_termination``; ``read`` returns one reply
 up to ``read_termination`` (everything pending when it is empty), ``read_bytes(n)`` exactly n bytes. Reading
 what has not arrived raises TimeoutError, as a real link would time out.
+
+``faults`` (``tepl.sims.faults.Faults``, all off by default) makes the link misbehave for tests: ``stall``
+drops the replies, ``delay_s`` holds each one back until ``delay_s`` s of wall time have passed (0: never) or
+the next write (then it arrives ahead of that command's reply), ``garble`` / ``nan_reply`` corrupt them,
+``disconnect`` raises ConnectionError on the write, ``interrupt`` raises KeyboardInterrupt. A fault names
+its command by the text written (``only={"POS?"}``).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from pymeasure.adapters import Adapter
+
+from tepl.sims.faults import Faults
 
 
 class SessionAdapter(Adapter):
@@ -23,7 +33,9 @@ class SessionAdapter(Adapter):
         self.device, self.encoding = device, encoding
         self.write_termination, self.read_termination = write_termination, read_termination
         self._pending = bytearray()
+        self._late: list[tuple[float, bytes]] = []  # (wall time it arrives, reply) held back by delay_s
         self.closed = False
+        self.faults = Faults()
 
     def close(self) -> None:
         super().close()
@@ -37,9 +49,32 @@ class SessionAdapter(Adapter):
 
     def _write_bytes(self, content: bytes, **kwargs) -> None:
         self._check_open()
-        self._pending += self.connection.feed(content)
+        fault = self.faults.hit(content.decode(self.encoding, errors="replace")) if self.faults.any else None
+        if fault is None:
+            self._release_late(all_of_them=True)
+            self._pending += self.connection.feed(content)
+            return
+        fault.interrupt_now()
+        if fault.disconnect:
+            raise ConnectionError(f"the link to the simulated {self.device} dropped (fault injected)")
+        self._release_late(all_of_them=True)
+        reply = fault.corrupt(self.connection.feed(content))
+        if fault.stall:
+            return  # the device never answers
+        if fault.delay_s is not None:
+            arrives = time.monotonic() + fault.delay_s if fault.delay_s > 0 else math.inf  # 0: with the next write
+            self._late.append((arrives, reply))
+            return
+        self._pending += reply
+
+    def _release_late(self, all_of_them: bool = False) -> None:
+        """Late replies arrive: those whose time has come, or all (the next command is being sent)."""
+        now = time.monotonic()
+        while self._late and (all_of_them or self._late[0][0] <= now):
+            self._pending += self._late.pop(0)[1]
 
     def _read(self, **kwargs) -> str:
+        self._release_late()
         if not self.read_termination:
             return self._take(len(self._pending)).decode(self.encoding)
         term = self.read_termination.encode(self.encoding)
@@ -49,6 +84,7 @@ class SessionAdapter(Adapter):
         return self._take(end + len(term))[: -len(term)].decode(self.encoding)
 
     def _read_bytes(self, count: int, break_on_termchar: bool = False, **kwargs) -> bytes:
+        self._release_late()
         if count < 0:
             count = len(self._pending)
             if break_on_termchar and self.read_termination:
@@ -69,4 +105,6 @@ class SessionAdapter(Adapter):
             raise ConnectionError(f"the link to the simulated {self.device} is closed")
 
     def flush_read_buffer(self) -> None:
+        """Discard what has arrived (a reply still held back arrives later)."""
+        self._release_late()
         self._pending.clear()

@@ -20,7 +20,8 @@ def build_spectrometer(ctx: BuildContext, cfg: dict):
 
         sdk2 = load_sdk2(cfg["library"]["sdk2"])
         shamrock = load_shamrock(cfg["library"]["spectrograph"])
-    spectrometer = AndorSpectrometer(IDus(sdk2, sleep=ctx.sleep), Kymera(shamrock),
+    ccd_options = {k: cfg[k] for k in ("timeout_margin_s",) if k in cfg}  # s beyond an acquisition's length
+    spectrometer = AndorSpectrometer(IDus(sdk2, sleep=ctx.sleep, **ccd_options), Kymera(shamrock),
                                      exposure_s=ctx.limits.require("exposure_s"), sleep=ctx.sleep)
     spectrometer.target_temperature_c = cfg.get("target_temperature_c")
     if "grating" in cfg:

@@ -25,8 +25,8 @@ def build_tcspc(ctx: BuildContext, cfg: dict):
 
         lib = load_hhlib(cfg["library"]) if hydraharp else load_th260lib(cfg["library"])
     device = (HydraHarp if hydraharp else TimeHarp260)(lib, device_index=cfg.get("device_index", 0))
-    options = {k: cfg[k] for k in ("sync_divider", "sync_level_mV", "binning", "offset_ns", "channel_offsets_ps")
-               if k in cfg}
+    options = {k: cfg[k] for k in ("sync_divider", "sync_level_mV", "binning", "offset_ns", "channel_offsets_ps",
+                                   "timeout_margin_s") if k in cfg}
     if "input_level_mV" in cfg:
         options["input_levels_mV"] = [cfg["input_level_mV"]] * n_channels
     return TcspcCounter(device, sleep=ctx.sleep, acquisition_s=ctx.limits.require("acquisition_s"),
