@@ -60,6 +60,8 @@ _TCSPC: dict[str, Any] = {
         "input_level_mV": {"type": "number"},
         "binning": {"type": "integer", "minimum": 0, "maximum": 21},
         "offset_ns": {"type": "number", "minimum": 0},
+        "timeout_margin_s": {"type": "number", "exclusiveMinimum": 0,
+                             "description": "how much longer than the acquisition a measurement may take (s)"},
         "channel_offsets_ps": {"type": "array", "items": {"type": "number"}},
         "channels": {"type": "array", "items": _detector, "minItems": 1, "maxItems": 8,
                      "description": "the detector on each input, in input order, with its band-pass filter"},
@@ -140,6 +142,9 @@ SCHEMA: dict[str, Any] = {
                         "grating": {"type": "integer", "minimum": 1, "maximum": 4},
                         "center_wavelength_nm": {"type": "number", "exclusiveMinimum": 0},
                         "target_temperature_c": {"type": "number", "minimum": -100, "maximum": 30},
+                        "timeout_margin_s": {"type": "number", "exclusiveMinimum": 0,
+                                             "description": "how much longer than expected an acquisition may "
+                                                            "take (s)"},
                     },
                 },
                 "shutter": {

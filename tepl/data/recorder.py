@@ -39,6 +39,10 @@ class StorageError(OSError):
     what was flushed before stays in the file."""
 
 
+class RecorderClosedError(RuntimeError):
+    """A write to a recorder after its ``close``."""
+
+
 def _storage(method):
     """Turn HDF5's write failures inside ``method`` into one StorageError naming the file and the cause."""
 
@@ -46,7 +50,7 @@ def _storage(method):
     def guarded(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except StorageError:
+        except (StorageError, RecorderClosedError):
             raise
         except (OSError, RuntimeError, ValueError) as exc:
             if isinstance(exc, ValueError) and "write failed" not in str(exc):
@@ -222,7 +226,7 @@ class Recorder:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError(f"recorder for {self._path} is closed")
+            raise RecorderClosedError(f"recorder for {self._path} is closed")
 
     @property
     def _data(self) -> h5py.Group:
