@@ -20,6 +20,10 @@ from tepl.roles import Instrument
 
 log = logging.getLogger(__name__)
 
+SAFE_ATTEMPTS = 3
+"""How many times the safe state tries an instrument that fails (a lost reply, a dropped link) before it
+reports the failure."""
+
 ROLE_NAMES = tuple(SCHEMA["properties"]["instruments"]["properties"])
 """Every role a station config can name (``stage``, ``zcontrol``...), in the order they are built."""
 
@@ -117,16 +121,34 @@ class Station:
         return sorted(self.instruments.items(), key=lambda item: item[1].safe_rank)
 
     def safe_state(self) -> dict[str, str]:
-        """Make every instrument safe in the declared order, whatever state things are in; one failure does
-        not stop the others. Returns what holds per role ("retracted", "closed", "stopped"...) or
-        ``"<what> failed: <why>"``."""
+        """Make every instrument safe in the declared order, whatever state things are in; an instrument that
+        fails is tried again (``SAFE_ATTEMPTS`` in all), and one that still fails does not stop the others.
+        Returns what holds per role ("retracted", "closed", "stopped"...), with the failed attempts said, or
+        ``"make safe failed: <why>"``. A Ctrl-C arriving inside an instrument's safe state is held until every
+        instrument had its turns, then raised."""
         report: dict[str, str] = {}
+        interrupted: KeyboardInterrupt | None = None
         for name, inst in self.in_safe_order():
-            try:
-                report[name] = inst.make_safe()
-            except Exception as exc:  # every instrument gets its turn, and the failure is said
-                report[name] = f"make safe failed: {exc}"
-                log.error("could not make the %s safe: %s", name, exc)
+            failures: list[str] = []
+            for _ in range(SAFE_ATTEMPTS):
+                try:
+                    outcome = inst.make_safe()
+                except KeyboardInterrupt as exc:  # nothing interrupts the safe state: said afterwards
+                    interrupted = exc
+                    failures.append("interrupted (Ctrl-C)")
+                    continue
+                except Exception as exc:  # every instrument gets its turns, and the failure is said
+                    failures.append(str(exc))
+                    log.error("could not make the %s safe: %s", name, exc)
+                    continue
+                report[name] = outcome + (f" (after {len(failures)} failed attempt{'s' * (len(failures) > 1)}: "
+                                          f"{failures[-1]})" if failures else "")
+                break
+            else:
+                report[name] = f"make safe failed: {failures[-1]}"
+        if interrupted is not None:
+            interrupted.safe_state = report
+            raise interrupted
         return report
 
     def close(self, make_safe: bool = True) -> dict:

@@ -394,7 +394,12 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     finally:
         _ignore_signals(previous_handlers)
         try:
-            safe = station.safe_state()  # first, whatever the file can still take
+            try:
+                safe = station.safe_state()  # first, whatever the file can still take
+            except KeyboardInterrupt as exc:  # held until every instrument was made safe
+                safe = getattr(exc, "safe_state", {})
+                pending = pending or Interrupted(signal.SIGINT, SIGINT_REASON)
+                status, reason = ("aborted", SIGINT_REASON) if status == "complete" else (status, reason)
             try:
                 recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
                 if reason:
