@@ -32,6 +32,8 @@ READY_REPLY, BUSY_REPLY = b"\xb1\n", b"\xb0\n"
 STOPPED_CODE = 10
 MAX_REPLY_LINES = 1000
 _AXIS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,16}")
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
 log = logging.getLogger(__name__)
@@ -73,14 +75,19 @@ def parse_flag(text: str) -> bool:
 
 
 def parse_float(text: str) -> float:
+    """A finite number; NaN, infinity or anything else raises DeviceError."""
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise DeviceError(f"E-727 replied {text!r} where a number was expected") from None
+    if not math.isfinite(number):
+        raise DeviceError(f"E-727 replied {text!r} where a finite number was expected")
+    return number
 
 
 def parse_int(text: str) -> int:
-    if not text.strip().isdigit():
+    """A whole number written in ASCII digits (``"²"`` is a digit to ``str.isdigit``, not to ``int``)."""
+    if not _DIGITS.fullmatch(text.strip()):
         raise DeviceError(f"E-727 replied {text!r} where an error code was expected")
     return int(text)
 
@@ -177,6 +184,21 @@ class E727(Instrument):
     def write(self, command: str, **kwargs) -> None:
         self.last_command = command
         super().write(command, **kwargs)
+
+    def read(self, **kwargs) -> str:
+        """One reply line; a reply that does not arrive or is not cp1252 text raises DeviceError."""
+        try:
+            return super().read(**kwargs)
+        except Exception as exc:  # a VISA or socket timeout, a closed link, undecodable bytes
+            raise DeviceError(f"E-727: no readable reply to {self.last_command!r}: "
+                              f"{type(exc).__name__}: {exc}") from exc
+
+    def read_bytes(self, count: int, **kwargs) -> bytes:
+        try:
+            return super().read_bytes(count, **kwargs)
+        except Exception as exc:
+            raise DeviceError(f"E-727: no {count}-byte reply to {self.last_command!r}: "
+                              f"{type(exc).__name__}: {exc}") from exc
 
     def _single_byte(self, code: int) -> None:
         self.last_command = f"#{code}"
@@ -310,8 +332,7 @@ class E727(Instrument):
         axes = self.all_axes()
         self._single_byte(5)
         text = self.read().strip()
-        try:
-            mask = int(text, 16)
-        except ValueError:
-            raise DeviceError(f"E-727 answered #5 with {text!r}, expected a hex bit mask") from None
+        if not _HEX.fullmatch(text):
+            raise DeviceError(f"E-727 answered #5 with {text!r}, expected a hex bit mask")
+        mask = int(text, 16)
         return {a: bool(mask >> i & 1) for i, a in enumerate(axes)}

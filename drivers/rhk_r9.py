@@ -151,9 +151,12 @@ class R9:
     def _get_float(self, command: str) -> float:
         reply = self._get(command)
         try:
-            return float(reply)
+            value = float(reply)
         except ValueError:
             raise DeviceError(f"R9 reply to {command!r} is not a number: {reply!r}") from None
+        if not math.isfinite(value):
+            raise DeviceError(f"R9 reply to {command!r} is not a finite number: {reply!r}")
+        return value
 
     def _procedure(self, command: str) -> None:
         reply = self.transport.query(command)
