@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/twin_figures.py
 	$(BIN)/python bench/bench_tcspc.py
 	$(BIN)/python bench/bench_flim_fit.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache
