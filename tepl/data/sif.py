@@ -146,6 +146,7 @@ def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
     frames, rows, width = data.shape
     data_type = info.get("DataType") or "Counts"
     data_type = data_type.decode("latin-1") if isinstance(data_type, bytes) else str(data_type)
+    data_type = data_type.replace("\0", "")  # an HDF5 attribute string cannot hold a NUL
     parameters = {**source_parameters(sif_path),
                   "exposure_s": {"value": float(info.get("ExposureTime", float("nan"))), "unit": "s"}}
     refuse_existing(h5_path, overwrite)
