@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_tcspc.py
 	$(BIN)/python bench/bench_flim_fit.py
 	$(BIN)/python bench/fault_matrix.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -44,6 +44,8 @@ LINK_ERRORS = (VisaIOError, OSError)  # OSError: TimeoutError, ConnectionError a
 RESYNC_QUERY = "VER?"  # asked only to bring the link back in step: no stale reply can look like its answer
 RESYNC_MAX_REPLIES = 32  # replies discarded at most while waiting for the VER? answer
 _AXIS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,16}")
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,8 @@ def parse_float(text: str) -> float:
 
 
 def parse_int(text: str) -> int:
-    if not text.strip().isdigit():
+    """A whole number written in ASCII digits (``"²"`` is a digit to ``str.isdigit``, not to ``int``)."""
+    if not _DIGITS.fullmatch(text.strip()):
         raise DeviceError(f"E-727 replied {text!r} where an error code was expected")
     return int(text)
 
@@ -221,9 +224,10 @@ class E727(Instrument):
             raise self._link_error("sending", exc) from exc
 
     def read(self, **kwargs) -> str:
+        """One reply line; a reply that does not arrive or is not cp1252 text raises DeviceError."""
         try:
             return super().read(**kwargs)
-        except LINK_ERRORS as exc:
+        except (*LINK_ERRORS, UnicodeDecodeError) as exc:
             raise self._link_error("reading the reply to", exc) from exc
 
     def write_bytes(self, content: bytes, **kwargs) -> None:
@@ -415,8 +419,7 @@ class E727(Instrument):
         axes = self.all_axes()
         self._single_byte(5)
         text = self.read().strip()
-        try:
-            mask = int(text, 16)
-        except ValueError:
-            raise self.out_of_step(f"answered #5 with {text!r}, expected a hex bit mask") from None
+        if not _HEX.fullmatch(text):
+            raise self.out_of_step(f"answered #5 with {text!r}, expected a hex bit mask")
+        mask = int(text, 16)
         return {a: bool(mask >> i & 1) for i, a in enumerate(axes)}

@@ -50,7 +50,8 @@ def parse_flag(text: str) -> bool:
 
 
 def parse_int(text: str) -> int:
-    if not text.strip().isdigit():
+    """A whole number written in ASCII digits (``"²"`` is a digit to ``str.isdigit``, not to ``int``)."""
+    if not (text.strip().isascii() and text.strip().isdigit()):
         raise DeviceError(f"Thorlabs SC10 replied {text!r} where a whole number was expected")
     return int(text)
 

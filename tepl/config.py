@@ -221,6 +221,11 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+def _key_text(key: Any) -> str:
+    """A YAML key as the message shows it: as written when it is plain text, else quoted (``'', 'a\\tb', 1``)."""
+    return key if isinstance(key, str) and key.isprintable() and key.strip() == key and key else repr(key)
+
+
 def _looks_numeric(text: str) -> bool:
     try:
         float(text)
@@ -232,7 +237,7 @@ def _looks_numeric(text: str) -> bool:
 def _describe(error: jsonschema.ValidationError) -> str:
     where = _key_path(error)
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = sorted(_key_text(k) for k in set(error.instance) - set(error.schema.get("properties", {})))
         keys = ", ".join(f"{where}.{k}" if where != "(top level)" else k for k in extra)
         return f"unknown key {keys}"
     if error.validator == "required":
@@ -269,9 +274,14 @@ def _numbers(value: Any, key: str):
             yield from _numbers(v, f"{key}.{i}")
 
 
+_LARGEST = 10**300  # beyond what any limit or setting means, and near what a float holds
+
+
 def _check_finite(data: dict) -> None:
     """Refuse NaN and infinity anywhere in the config: a NaN limit would switch its check off."""
     for key, number in _numbers(data, ""):
+        if isinstance(number, int) and abs(number) > _LARGEST:
+            raise ConfigError(f"{key.lstrip('.')}: a {len(str(abs(number)))}-digit number is too large")
         if not math.isfinite(number):
             raise ConfigError(f"{key.lstrip('.')}: {number} is not a finite number")
 
@@ -314,12 +324,25 @@ def _check_limits(data: dict) -> None:
         raise ConfigError("simulation.laser: required key missing (a simulated tcspc needs the laser)")
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: where the YAML breaks and why (``line 3, column 5: found character '\\t' that ...``)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    text = where + (f"{context}: " if context else "") + problem
+    return " ".join(text.split())
+
+
 def parse_config(text: str, source: str = "<string>") -> StationConfig:
     """Parse and validate config text; raise ConfigError naming the key that is wrong."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(exc)}") from None
+    except (ValueError, RecursionError) as exc:  # a number with thousands of digits, nesting thousands deep
+        raise ConfigError(f"{source}: not a usable YAML file: {type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:200]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     validator = jsonschema.Draft202012Validator(SCHEMA)

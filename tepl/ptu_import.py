@@ -61,7 +61,7 @@ def import_ptu(ptu_path, h5_path, overwrite: bool = False, trace_bin_s: float | 
     with import_recorder(h5_path, "import-ptu", parameters, {INSTRUMENT: header}, overwrite) as recorder:
         recorder.set_attrs(f"/entry/instrument/{INSTRUMENT}", pq_tag_types=json.dumps(types))
         for key, unit in TAG_UNITS.items():
-            if key in header:
+            if header.get(key) is not None:  # an empty tag is an attribute, with no dataset to carry units
                 recorder.set_attrs(f"/entry/instrument/{INSTRUMENT}/{key}", units=unit)
         for message in ptu.warnings:
             recorder.append_event(f"ptufile: {message}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -110,6 +111,29 @@ def _n_inputs(tags: dict[str, Any], channel: np.ndarray, family: str) -> int:
     return n
 
 
+# what a header may state and still describe a measurement: a time unit of at least 1 fs, a sync period of at
+# most 1 s, a rate of at most 10 GHz, an acquisition of at most a year
+_TAG_NAME = re.compile(r"[!-.0-~]{1,32}")
+_MIN_TIME_S, _MAX_PERIOD_S, _MAX_RATE_HZ, _MAX_ACQUISITION_MS = 1e-15, 1.0, 1e10, 3.2e10
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _header_number(path: Path, tags: dict[str, Any], key: str, unit: str) -> float:
+    """The header tag ``key`` as a finite float (0 when it is absent or empty); PtuImportError otherwise."""
+    value = tags.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise PtuImportError(f"{path}: header tag {key} is {value!r}, not a number of {unit}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise PtuImportError(f"{path}: header tag {key} is {number!r} {unit}, not a finite number")
+    return number
+
+
 def read_ptu(path) -> PtuData:
     """Read and decode a PTU file completely. Raises PtuImportError naming the file when it is missing, not a
     PTU file, truncated or damaged, or holds records of a type tepl cannot decode."""
@@ -141,24 +165,37 @@ def read_ptu(path) -> PtuData:
     if expected > 0 and records.size != expected:
         raise PtuImportError(f"{path}: damaged PTU file: the header announces {expected} records, "
                              f"{records.size} were read")
+    for key in tags:
+        if not _TAG_NAME.fullmatch(key):
+            raise PtuImportError(f"{path}: damaged PTU header: tag name {key!r} (a name is printable ASCII, no '/')")
+    if not _is_int(code):
+        raise PtuImportError(f"{path}: TTResultFormat_TTTRRecType {code!r} is not a record type code")
     try:
         layout = record_layout(int(code))
     except ValueError as exc:
-        raise PtuImportError(f"{path}: unsupported TTTR record type 0x{int(code):08X}: {exc}") from None
+        raise PtuImportError(f"{path}: unsupported TTTR record type 0x{int(code) & 0xFFFFFFFF:08X}: {exc}") from None
     mode_tag = tags.get("Measurement_Mode")
-    if mode_tag is not None and int(mode_tag) != int(layout.mode[1]):
-        raise PtuImportError(f"{path}: inconsistent header: Measurement_Mode {mode_tag} for {layout.name} records")
-    global_res_s = float(tags.get("MeasDesc_GlobalResolution", 0.0) or 0.0)
-    if not (np.isfinite(global_res_s) and global_res_s > 0):
-        raise PtuImportError(f"{path}: MeasDesc_GlobalResolution {global_res_s!r} s is not a positive time")
-    res_s = float(tags.get("MeasDesc_Resolution", 0.0) or 0.0)
-    if layout.mode == "T3" and not (np.isfinite(res_s) and res_s > 0):
-        raise PtuImportError(f"{path}: MeasDesc_Resolution {res_s!r} s is not a positive TCSPC bin width")
-    if layout.mode == "T2" and not res_s > 0:
+    if mode_tag is not None and (not _is_int(mode_tag) or int(mode_tag) != int(layout.mode[1])):
+        raise PtuImportError(f"{path}: inconsistent header: Measurement_Mode {mode_tag!r} for {layout.name} records")
+    global_res_s = _header_number(path, tags, "MeasDesc_GlobalResolution", "s")
+    if not _MIN_TIME_S <= global_res_s <= _MAX_PERIOD_S:
+        raise PtuImportError(f"{path}: MeasDesc_GlobalResolution {global_res_s!r} s is not a time unit or sync "
+                             f"period in [{_MIN_TIME_S:g}, {_MAX_PERIOD_S:g}] s")
+    res_s = _header_number(path, tags, "MeasDesc_Resolution", "s")
+    if layout.mode == "T3" and not _MIN_TIME_S <= res_s <= _MAX_PERIOD_S:
+        raise PtuImportError(f"{path}: MeasDesc_Resolution {res_s!r} s is not a TCSPC bin width in "
+                             f"[{_MIN_TIME_S:g}, {_MAX_PERIOD_S:g}] s")
+    if layout.mode == "T2" and not _MIN_TIME_S <= res_s <= _MAX_PERIOD_S:
         res_s = global_res_s
-    sync_rate = float(tags.get("TTResult_SyncRate", 0.0) or 0.0)
+    sync_rate = _header_number(path, tags, "TTResult_SyncRate", "Hz")
+    if not 0 <= sync_rate <= _MAX_RATE_HZ:
+        raise PtuImportError(f"{path}: TTResult_SyncRate {sync_rate!r} Hz is not a rate in [0, {_MAX_RATE_HZ:g}] Hz")
     # a measurement stopped early (e.g. on a count overflow) ran TTResult_StopAfter ms, not the time asked for
-    acq_ms = float(tags.get("TTResult_StopAfter", 0.0) or tags.get("MeasDesc_AcquisitionTime", 0.0) or 0.0)
+    acq_ms = (_header_number(path, tags, "TTResult_StopAfter", "ms")
+              or _header_number(path, tags, "MeasDesc_AcquisitionTime", "ms"))
+    if not 0 <= acq_ms <= _MAX_ACQUISITION_MS:
+        raise PtuImportError(f"{path}: acquisition time {acq_ms!r} ms (TTResult_StopAfter or "
+                             f"MeasDesc_AcquisitionTime) is not in [0, {_MAX_ACQUISITION_MS:g}] ms")
 
     if layout.mode == "T2":
         time, channel, marker_time, marker_bits = T2Decoder(layout.code).decode(records)

@@ -57,6 +57,8 @@ def _tag_type(value: Any) -> str:
 
 
 def _tag_for_hdf5(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.split("\0", 1)[0]  # a PTU string ends at its first NUL (HDF5 strings cannot hold one)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, bytes):

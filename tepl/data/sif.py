@@ -11,6 +11,7 @@ dimension). Every SIF header field is kept under ``/entry/instrument/andor_sif``
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +42,47 @@ def read_sif(sif_path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .sif file")
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", buffering=0) as raw, _EndGuard(raw) as fh:
             data, info = sif_parser.np_open(fh)
             data = np.array(data, dtype=np.float32)
+    except Exception as exc:
+        raise SifImportError(f"{path}: not a readable Andor SIF file: {_one_line(exc)}") from exc
+    _check_data(path, data, info)  # before the calibration: its width comes from the header
+    try:
         wavelength = sif_parser.utils.extract_calibration(info)
     except Exception as exc:
-        raise SifImportError(f"{path}: not a readable Andor SIF file: {exc}") from exc
-    _check(path, data, wavelength, info)
+        raise SifImportError(f"{path}: damaged or inconsistent SIF file: wavelength calibration: "
+                             f"{_one_line(exc)}") from exc
+    _check_calibration(path, data, wavelength)
     wavelength = np.asarray(wavelength, dtype=float)
     if wavelength.ndim == 2:
         wavelength = wavelength[0]
     return data, wavelength, dict(info)
 
 
-def _check(path: Path, data: np.ndarray, wavelength, info) -> None:
+class _EndGuard(io.BufferedReader):
+    """The SIF file for sif_parser, which reads its header a byte at a time until a space and would spin
+    forever at the end of a truncated file: reading a byte past the end raises EOFError instead."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if size == 1 and not chunk:
+            raise EOFError(f"the file ends at byte {self.tell()}, inside its header or data")
+        return chunk
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _bad(path: Path, what: str) -> SifImportError:
+    return SifImportError(f"{path}: damaged or inconsistent SIF file: {what}")
+
+
+def _check_data(path: Path, data: np.ndarray, info) -> None:
     def bad(what: str) -> SifImportError:
-        return SifImportError(f"{path}: damaged or inconsistent SIF file: {what}")
+        return _bad(path, what)
 
     if data.ndim != 3 or data.size == 0:
         raise bad(f"data have shape {data.shape}, expected (frames, rows, pixels)")
@@ -73,6 +99,13 @@ def _check(path: Path, data: np.ndarray, wavelength, info) -> None:
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:
         raise bad(f"{n_bad} of {data.size} data values are not finite")
+
+
+def _check_calibration(path: Path, data: np.ndarray, wavelength) -> None:
+    def bad(what: str) -> SifImportError:
+        return _bad(path, what)
+
+    width = data.shape[-1]
     if wavelength is None:
         raise bad("no wavelength calibration in the header (not a spectrum)")
     cal = np.atleast_2d(np.asarray(wavelength, dtype=float))
@@ -92,6 +125,8 @@ def _header_for_hdf5(info: dict[str, Any]) -> dict[str, Any]:
     for key, value in info.items():
         if isinstance(value, bytes):
             value = value.decode("latin-1")
+        if isinstance(value, str) and "\0" in value:  # HDF5 strings cannot hold a NUL: keep the bytes
+            value = np.frombuffer(value.encode("latin-1", errors="replace"), np.uint8)
         elif isinstance(value, tuple) and all(isinstance(v, int | float) for v in value):
             value = np.asarray(value)
         out[str(key)] = value
@@ -111,6 +146,7 @@ def import_sif(sif_path, h5_path, overwrite: bool = False) -> Path:
     frames, rows, width = data.shape
     data_type = info.get("DataType") or "Counts"
     data_type = data_type.decode("latin-1") if isinstance(data_type, bytes) else str(data_type)
+    data_type = data_type.replace("\0", "")  # an HDF5 attribute string cannot hold a NUL
     parameters = {**source_parameters(sif_path),
                   "exposure_s": {"value": float(info.get("ExposureTime", float("nan"))), "unit": "s"}}
     refuse_existing(h5_path, overwrite)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 
 class ParameterError(ValueError):
     """A procedure parameter is unknown, malformed or out of bounds; raised before anything moves."""
@@ -41,6 +43,8 @@ class Parameter:
     def coerce(self, value: Any) -> Any:
         """Convert (strings from the command line included) and check bounds."""
         try:
+            if self.kind in (int, float) and isinstance(value, bool | np.bool_):
+                raise TypeError(value)  # True is not a number of µm
             if self.kind is bool:
                 if isinstance(value, str):
                     lowered = value.strip().lower()
@@ -56,7 +60,7 @@ class Parameter:
                 value = float(value)
             else:
                 value = str(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: float(10**400), int(inf)
             raise ParameterError(
                 f"parameter {self.name}: {value!r} is not a valid {self.kind.__name__}"
                 + (f" ({self.unit})" if self.unit else "")
