@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tepl.drivers.polling import Wait
 from tepl.drivers.rhk_r9 import R9, finite
-from tepl.roles import DeviceError, LimitError, Range, ZController
+from tepl.roles import ContactModel, DeviceError, LimitError, Range, ZController
 
 _STATE_OF_WORD = {"Unlimit": "engaged", "Freeze": "frozen", "Retract": "retracted"}
 
@@ -31,8 +31,9 @@ class R9ZController(ZController):
     def __init__(self, r9: R9, z_range_nm: Range, setpoint_fraction: float = 0.9,
                  sleep: Callable[[float], None] = time.sleep, settle_s: float = 0.05,
                  settle_tolerance_nm: float = 0.1, bound_margin_nm: float = 0.5,
-                 free_amplitude_reads: int = 5, press_depth_nm: Range | None = None):
-        super().__init__(z_range_nm, press_depth_nm)
+                 free_amplitude_reads: int = 5, press_depth_nm: Range | None = None,
+                 contact: ContactModel | None = None):
+        super().__init__(z_range_nm, press_depth_nm, contact)
         self.r9 = r9
         self.setpoint_fraction = self._check_fraction(setpoint_fraction)
         self.sleep = sleep

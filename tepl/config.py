@@ -188,6 +188,10 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "wavelength_file": {"type": ["string", "null"]},
+                "contact_stiffness_nN_per_nm": {
+                    "type": "number", "exclusiveMinimum": 0,
+                    "description": "tip-sample contact stiffness: the Z controller then holds max_force_nN and "
+                                   "max_pressure_GPa (over strain.contact_area_nm2) for every press"},
                 "strain": {
                     "type": "object", "additionalProperties": False,
                     "properties": {

@@ -188,7 +188,8 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
     try:
         for name in ROLE_NAMES:
             if name in entries:
-                ctx = BuildContext(name, station.world, station.limits, station.sleep, dict(station.instruments))
+                ctx = BuildContext(name, station.world, station.limits, station.sleep, dict(station.instruments),
+                                   config.data.get("calibration") or {})
                 station.add(name, build_instrument(ctx, entries[name]))
         _install_calibration(station)
         if safe:

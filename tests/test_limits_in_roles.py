@@ -81,3 +81,37 @@ def test_no_sequence_of_role_calls_sends_a_command_beyond_a_limit(station, monke
     assert travel.low - 1e-6 <= world.stage_um[0] <= travel.high + 1e-6
     assert not world.crashed
     zc.retract()
+
+
+def test_with_a_contact_stiffness_the_role_holds_force_and_pressure_for_every_caller(tmp_path):
+    """0.9 nN per nm pressed on 10 nm²: max_force_nN 20 at 22 nm, max_pressure_GPa 1.0 (10 nN) at 11.1 nm;
+    with max_force_nN set to 5, the force is the limit that refuses first (5.6 nm)."""
+    from tepl.config import CONFIG_DIR, parse_config
+
+    text = (CONFIG_DIR / "sim.yaml").read_text().replace("max_force_nN: 20", "max_force_nN: 5")
+    text = text.replace("  wavelength_file: null", "  wavelength_file: null\n  contact_stiffness_nN_per_nm: 0.9")
+    station = build_station(parse_config(text, "stiff.yaml"))
+    try:
+        zc, truth = station.zcontrol, station.world.ground_truth()["sample"]
+        station.stage.move_and_wait_um(x=truth["x_nm"][0] / 1000.0, y=truth["y_nm"][0] / 1000.0)
+        contact = zc.engage()
+        zc.freeze()
+        zc.set_z_nm(contact - 5.0)  # 4.5 nN, 0.45 GPa: inside every limit
+        seen = _record_tip_plain(station.world)
+        with pytest.raises(LimitError, match=r"contact force .* = 5\.4 nN .* \(limits\.max_force_nN\)"):
+            zc.set_z_nm(contact - 6.0)
+        assert all(z >= contact - 5.0 - 1e-6 for z in seen), "a refused press reached the simulator"
+    finally:
+        station.close()
+
+
+def _record_tip_plain(world) -> list[float]:
+    seen: list[float] = []
+    original = world.set_tip_z_nm
+
+    def recording(z_nm):
+        seen.append(float(z_nm))
+        original(z_nm)
+
+    world.set_tip_z_nm = recording
+    return seen

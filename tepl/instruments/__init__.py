@@ -24,13 +24,15 @@ from tepl.roles import Instrument
 @dataclass
 class BuildContext:
     """What a builder gets besides its config entry: the role name (``stage``), the simulated World (None on
-    a real station), the station's limits, its wait function and the instruments built before this one."""
+    a real station), the station's limits, its wait function, the instruments built before this one and the
+    config's calibration section."""
 
     role: str
     world: Any
     limits: StationLimits
     sleep: Callable[[float], None]
     built: Mapping[str, Instrument] = field(default_factory=dict)
+    calibration: Mapping[str, Any] = field(default_factory=dict)  # the config's calibration section
 
     @property
     def key(self) -> str:

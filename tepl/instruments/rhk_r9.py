@@ -19,6 +19,14 @@ def build_zcontrol(ctx: BuildContext, cfg: dict):
     else:
         transport = R9Socket(*ctx.tcp_address(cfg["address"], 12600))
     kwargs = {k: cfg[k] for k in ("controller", "z_channel", "amplitude_channel", "phase_channel") if k in cfg}
+    contact = None
+    stiffness = ctx.calibration.get("contact_stiffness_nN_per_nm")
+    if stiffness is not None:
+        from tepl.roles import ContactModel
+
+        area = (ctx.calibration.get("strain") or {}).get("contact_area_nm2", 10.0)
+        contact = ContactModel(float(stiffness), float(area), ctx.limits.require("force_nN"),
+                               ctx.limits.require("pressure_GPa"))
     return R9ZController(R9(transport, **kwargs), z_range_nm=ctx.limits.require("tip_z_nm"),
-                         press_depth_nm=ctx.limits.require("press_depth_nm"),
+                         press_depth_nm=ctx.limits.require("press_depth_nm"), contact=contact,
                          setpoint_fraction=cfg.get("setpoint_fraction", 0.9), sleep=ctx.sleep)

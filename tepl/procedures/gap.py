@@ -198,6 +198,11 @@ class PressureRamp(Procedure):
         reached: list[float] = []
         previous_pressure = 0.0
         for gap in press:
+            refused = st.zcontrol.refusal(gap)  # the Z controller's own limits (press depth, contact model)
+            if refused:
+                ctx.log(f"the next step would reach gap {gap:.2f} nm, which the Z controller refuses ({refused}): "
+                        "releasing")
+                break
             intensity, pressure, force = measure(gap, +1)
             reached.append(gap)
             if np.isfinite(intensity):

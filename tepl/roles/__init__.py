@@ -17,7 +17,7 @@ from tepl.roles.photon_counter import PhotonCounter, T2Block, T3Block
 from tepl.roles.shutter import Shutter
 from tepl.roles.spectrometer import Spectrometer
 from tepl.roles.stage import Stage
-from tepl.roles.zcontrol import ZController
+from tepl.roles.zcontrol import ContactModel, ZController
 
-__all__ = ["DeviceError", "ExcitationShutter", "Instrument", "LimitError", "PhotonCounter", "Range", "SAFE_ORDER",
-           "Shutter", "Spectrometer", "Stage", "T2Block", "T3Block", "ZController"]
+__all__ = ["ContactModel", "DeviceError", "ExcitationShutter", "Instrument", "LimitError", "PhotonCounter", "Range",
+           "SAFE_ORDER", "Shutter", "Spectrometer", "Stage", "T2Block", "T3Block", "ZController"]

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any
 
 from tepl.limits import LimitError, Range
 from tepl.roles.base import DeviceError, Instrument
+
+
+@dataclass(frozen=True)
+class ContactModel:
+    """A linear tip-sample contact stated in the station's calibration: the force grows by
+    ``stiffness_nN_per_nm`` for every nm pressed below the contact point and acts on ``area_nm2``
+    (pressure = force / area; 1 nN on 1 nm² is 1 GPa). It lets the Z controller hold the force and pressure
+    limits for every caller, before the tip moves; the pressure ramp also watches the pressure the spectra
+    show."""
+
+    stiffness_nN_per_nm: float
+    area_nm2: float
+    force_nN: Range
+    pressure_GPa: Range
+
+    def force_and_pressure(self, depth_nm: float) -> tuple[float, float]:
+        """(force nN, pressure GPa) at ``depth_nm`` below the contact point."""
+        force_nN = self.stiffness_nN_per_nm * max(depth_nm, 0.0)
+        return force_nN, force_nN / self.area_nm2
+
+    def check(self, depth_nm: float, where: str) -> None:
+        force_nN, pressure_GPa = self.force_and_pressure(depth_nm)
+        self.force_nN.check(force_nN, f"contact force {where}")
+        self.pressure_GPa.check(pressure_GPa, f"contact pressure {where}")
 
 
 class ZController(Instrument, abc.ABC):
@@ -21,9 +46,10 @@ class ZController(Instrument, abc.ABC):
     STATES = ("retracted", "engaged", "frozen")
     safe_group = "tip"
 
-    def __init__(self, z_range_nm: Range, press_depth_nm: Range | None = None):
+    def __init__(self, z_range_nm: Range, press_depth_nm: Range | None = None, contact: ContactModel | None = None):
         self.z_range_nm = z_range_nm
         self.press_depth_nm = press_depth_nm
+        self.contact = contact
         self.contact_z_nm: float | None = None  # z at the last engage: the reference of the press depth
 
     def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
@@ -60,19 +86,32 @@ class ZController(Instrument, abc.ABC):
     def phase_deg(self) -> float:
         """Tuning-fork phase, degrees."""
 
+    def refusal(self, z_nm: float) -> str | None:
+        """Why ``set_z_nm(z_nm)`` would be refused (None: it would not), without moving anything."""
+        try:
+            self._check_z(z_nm)
+        except LimitError as exc:
+            return str(exc)
+        return None
+
     def set_z_nm(self, z_nm: float) -> None:
         """Place the frozen tip at ``z_nm``; refused if outside the Z range, deeper below the contact point
         than the press-depth limit, or if the loop is not frozen."""
+        self._do_set_z(self._check_z(z_nm))
+
+    def _check_z(self, z_nm: float) -> float:
         z_nm = self.z_range_nm.check(z_nm, "tip z")
         if self.state() != "frozen":
             raise LimitError(f"tip z can only be set while the loop is frozen (it is {self.state()})")
         if self.press_depth_nm is not None:
             if self.contact_z_nm is None:
                 raise LimitError("tip z: no contact reference (engage first), so the press depth cannot be held")
-            depth = self.contact_z_nm - z_nm
-            self.press_depth_nm.check(max(depth, 0.0), f"press depth at tip z {z_nm:.2f} nm (contact at "
-                                                       f"{self.contact_z_nm:.2f} nm)")
-        self._do_set_z(z_nm)
+            depth = max(self.contact_z_nm - z_nm, 0.0)
+            where = f"at tip z {z_nm:.2f} nm (contact at {self.contact_z_nm:.2f} nm)"
+            self.press_depth_nm.check(depth, f"press depth {where}")
+            if self.contact is not None:
+                self.contact.check(depth, where)
+        return z_nm
 
     @abc.abstractmethod
     def _do_set_z(self, z_nm: float) -> None: ...
