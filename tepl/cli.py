@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _end_on_signals() -> None:
     """Outside a run (building or closing the station, importing, plotting), SIGTERM and SIGHUP end the
     command like Ctrl-C: as an exception, so what was built is made safe and released on the way out."""
-    from tepl.procedures.base import SIGNAL_REASONS, Interrupted
+    from tepl.procedures.signals import SIGNAL_REASONS, Interrupted
 
     def raise_interrupted(signum, frame):
         raise Interrupted(signum, SIGNAL_REASONS[signum])

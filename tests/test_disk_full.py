@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tepl.data import recorder as recorder_module
+from tepl.data import storage
 from tepl.data.runfile import read_run
 from tepl.procedures import make_procedure, run
 
@@ -27,9 +28,9 @@ def test_a_disk_that_fills_during_a_run_ends_it_as_failed_with_the_reason(statio
             raise OSError(errno.ENOSPC, "No space left on device")
         original(self)
 
-    monkeypatch.setattr(recorder_module.Recorder, "flush", recorder_module._storage(filling))
+    monkeypatch.setattr(recorder_module.Recorder, "flush", storage.guard_storage(filling))
     path = tmp_path / "full.h5"
-    with pytest.raises(recorder_module.StorageError, match=r"full.h5: writing the run file failed \(No space left"):
+    with pytest.raises(storage.StorageError, match=r"full.h5: writing the run file failed \(No space left"):
         run(make_procedure("raster", **RASTER), station, path)
     assert station.zcontrol.state() == "retracted" and not station.world.shutter_open
     result = read_run(path)

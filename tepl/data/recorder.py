@@ -18,68 +18,19 @@ complete and consistent; a writer killed afterwards loses only what it wrote sin
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from tepl.data.storage import RecorderClosedError, StorageError, guard_storage, writer_alive, writer_attrs
 from tepl.data.values import STR, as_attr, utc_now_iso, write_value
 
 STATUSES_AT_CLOSE = ("complete", "aborted", "failed", "stopped")
-
-
-class StorageError(OSError):
-    """The run file could not be written (the disk is full, the file grew past a limit, the medium failed);
-    what was flushed before stays in the file."""
-
-
-class RecorderClosedError(RuntimeError):
-    """A write to a recorder after its ``close``."""
-
-
-def _storage(method):
-    """Turn HDF5's write failures inside ``method`` into one StorageError naming the file and the cause."""
-
-    @functools.wraps(method)
-    def guarded(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except (StorageError, RecorderClosedError):
-            raise
-        except (OSError, RuntimeError, ValueError) as exc:
-            if isinstance(exc, ValueError) and "write failed" not in str(exc):
-                raise  # a request we refuse (a wrong shape or name), not a failed write
-            number = getattr(exc, "errno", None)
-            cause = os.strerror(number) if number else str(exc).split("(", 1)[0].strip() or type(exc).__name__
-            raise StorageError(f"{self._path}: writing the run file failed ({cause}); what was flushed before "
-                               f"is kept") from exc
-
-    return guarded
-
-
-def writer_attrs() -> dict:
-    """Who writes the file: process id and host, so a file left "running" by a dead process is known."""
-    return {"pid": os.getpid(), "host": socket.gethostname()}
-
-
-def writer_alive(attrs: Mapping) -> bool:
-    """True when the process that wrote ``attrs`` (``writer_attrs``) still runs; a file from another host is
-    taken as alive (it cannot be checked from here)."""
-    if "pid" not in attrs or str(attrs.get("host", "")) != socket.gethostname():
-        return "pid" in attrs
-    try:
-        os.kill(int(attrs["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -232,7 +183,7 @@ class Recorder:
     def _data(self) -> h5py.Group:
         return self._file["entry/data"]
 
-    @_storage
+    @guard_storage
     def add_axis(self, name: str, values, unit: str, dim: str | None = None) -> None:
         """A 1-D axis ``/entry/data/<name>`` with @units. ``dim`` names the dimension an auxiliary axis
         lies along (``energy_eV`` along ``wavelength_nm``); it defaults to the axis itself. An index axis
@@ -260,7 +211,7 @@ class Recorder:
         if dim in dims:
             self._data.attrs[f"{name}_indices"] = np.int32(dims.index(dim))
 
-    @_storage
+    @guard_storage
     def add_dataset(self, name: str, shape: tuple, dims: tuple[str, ...], unit: str, dtype="f4",
                     fill=float("nan"), signal: bool = False) -> None:
         """Pre-allocate ``/entry/data/<name>`` of ``shape`` (chunked one scan line per chunk, filled with
@@ -310,7 +261,7 @@ class Recorder:
             if "dim" in ds.attrs:
                 self._index_axis(axis_name, str(ds.attrs["dim"]))
 
-    @_storage
+    @guard_storage
     def add_stream(self, path: str, dtype, unit: str, chunk: int = 65536, **attrs) -> None:
         """An extendable 1-D dataset at ``path`` (relative to /entry, e.g. ``tags/time_ps``) for data whose
         length is not known in advance (photon time tags); grow it with ``append``. Groups on the way are
@@ -331,7 +282,7 @@ class Recorder:
         self._streams[path] = ds
         self._file.flush()
 
-    @_storage
+    @guard_storage
     def append(self, path: str, values) -> None:
         """Append ``values`` to the stream at ``path`` (not flushed: call ``flush()``)."""
         self._check_open()
@@ -345,7 +296,7 @@ class Recorder:
         ds.resize((n + values.size,))
         ds[n:] = values
 
-    @_storage
+    @guard_storage
     def write(self, name: str, index, value) -> None:
         """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
         self._check_open()
@@ -356,13 +307,13 @@ class Recorder:
             ds = self._datasets[name] = self._data[name]
         ds[index] = value
 
-    @_storage
+    @guard_storage
     def flush(self) -> None:
         """Push everything written so far to the file on disk."""
         self._check_open()
         self._file.flush()
 
-    @_storage
+    @guard_storage
     def set_attrs(self, path: str, **attrs) -> None:
         """Set attributes on an object: ``path`` is absolute ("/entry") or a name in /entry/data.
         None deletes an attribute; dicts are stored as JSON text."""
@@ -378,7 +329,7 @@ class Recorder:
             else:
                 obj.attrs[key] = as_attr(value)
 
-    @_storage
+    @guard_storage
     def append_event(self, message: str) -> None:
         """Append ``"<ISO time> <message>"`` to /entry/log and flush."""
         self._check_open()

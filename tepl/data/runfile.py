@@ -10,7 +10,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from tepl.data.recorder import writer_alive
+from tepl.data.storage import writer_alive
 
 
 @dataclass

@@ -29,9 +29,15 @@ import numpy as np
 from tepl import __version__
 from tepl.plan import Plan, PlanBuilder
 from tepl.procedures.params import Parameter, ParameterSet
+from tepl.procedures.signals import (
+    SIGINT_REASON,
+    SIGNAL_REASONS,
+    Interrupted,
+    catch_signals,
+    ignore_signals,
+    restore_signals,
+)
 from tepl.roles import LimitError
-
-SIGINT_REASON = "interrupted by Ctrl-C (SIGINT)"
 
 
 class AbortRequested(Exception):
@@ -212,48 +218,6 @@ class Procedure:
             raise LimitError(f"{self.name} needs the roles {missing}, which station {station.name} lacks")
 
 
-class Interrupted(KeyboardInterrupt):
-    """The run ended because the process received ``signum`` (SIGINT, SIGTERM or SIGHUP); raised after the
-    safe state and the file's closing, so the caller exits with ``128 + signum``."""
-
-    def __init__(self, signum: int, reason: str):
-        super().__init__(reason)
-        self.signum = signum
-        self.exit_code = 128 + int(signum)
-
-
-SIGNAL_REASONS = {signal.SIGINT: SIGINT_REASON}
-SIGNAL_REASONS.update({getattr(signal, name): reason for name, reason in (
-    ("SIGTERM", "terminated (SIGTERM)"), ("SIGHUP", "the terminal closed (SIGHUP)")) if hasattr(signal, name)})
-
-
-def _catch_signals(control: RunControl) -> dict:
-    """In the main thread, turn SIGINT, SIGTERM and SIGHUP into an abort at the next safe point, naming the
-    signal (a KeyboardInterrupt raised at an arbitrary bytecode can be swallowed by a finalizer); a second
-    signal interrupts at once. Returns the handlers to restore (empty when not in the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def on_signal(signum, frame):
-        reason = SIGNAL_REASONS[signum]
-        if control.abort_requested and control.abort_reason == reason:
-            raise Interrupted(signum, reason)
-        control.abort(reason)
-
-    return {signum: signal.signal(signum, on_signal) for signum in SIGNAL_REASONS}
-
-
-def _ignore_signals(previous: dict) -> None:
-    """Nothing interrupts the safe state and the closing of the file."""
-    for signum in previous:
-        signal.signal(signum, signal.SIG_IGN)
-
-
-def _restore_signals(previous: dict) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
-
-
 def available_memory_bytes() -> int:
     """Memory the run may use: MemAvailable of /proc/meminfo, or the physical memory elsewhere."""
     try:
@@ -348,7 +312,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
     if resume and not procedure.resumable:
         raise ValueError(f"{procedure.name} runs cannot be resumed (it has no steps to go on from)")
     control = control or RunControl()
-    previous_handlers = _catch_signals(control)
+    previous_handlers = catch_signals(control)
     try:
         if resume:
             check_layout(out_path, plan)
@@ -361,7 +325,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
                 overwrite=overwrite,
             )
     except BaseException:
-        _restore_signals(previous_handlers)
+        restore_signals(previous_handlers)
         raise
     ctx = RunContext(station, recorder, control, list(listeners or []), plan)
     if resume:
@@ -392,7 +356,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         status, reason, pending = "failed", f"{type(exc).__name__}: {exc}", exc
         error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     finally:
-        _ignore_signals(previous_handlers)
+        ignore_signals(previous_handlers)
         try:
             try:
                 safe = station.safe_state()  # first, whatever the file can still take
@@ -411,7 +375,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
                 recorder.close(status, reason=reason, error=error)
             except StorageError as exc:
                 pending = pending or exc
-            _restore_signals(previous_handlers)
+            restore_signals(previous_handlers)
     ctx.emit(Event("status", status, data={"reason": reason, "path": str(recorder.path), "safe_state": safe}))
     if pending is not None:
         pending.safe_state = safe  # what the file records of the safe state, for the caller to say
