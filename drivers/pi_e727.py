@@ -20,7 +20,6 @@ another number of lines, no number) raises ``DeviceError`` and puts the link out
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -28,106 +27,30 @@ from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 from pyvisa.errors import VisaIOError
 
+from tepl.drivers.pi_gcs import (
+    GCSError,
+    check_axis,
+    finite_value,
+    flag_arg,
+    gcs_number,
+    parse_flag,
+    parse_float,
+    parse_int,
+    positive_value,
+    split_axis_line,
+)
 from tepl.roles import DeviceError
 
-GCS_ERRORS = {
-    0: "no error", 1: "parameter syntax error", 2: "unknown command", 3: "command too long",
-    5: "move with servo off or axis not referenced", 7: "position out of limits",
-    8: "velocity out of limits", 10: "controller was stopped by command", 15: "invalid axis identifier",
-    17: "parameter out of range", 24: "incorrect number of parameters", 54: "unknown parameter",
-    73: "motion not allowed while the wave generator is active",
-}
 READY_REPLY, BUSY_REPLY = b"\xb1\n", b"\xb0\n"
 STOPPED_CODE = 10
 MAX_REPLY_LINES = 1000
 LINK_ERRORS = (VisaIOError, OSError)  # OSError: TimeoutError, ConnectionError and every socket error
 RESYNC_QUERY = "VER?"  # asked only to bring the link back in step: no stale reply can look like its answer
 RESYNC_MAX_REPLIES = 32  # replies discarded at most while waiting for the VER? answer
-_AXIS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,16}")
-_DIGITS = re.compile(r"[0-9]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
 log = logging.getLogger(__name__)
-
-
-class GCSError(DeviceError):
-    """The controller reported GCS error ``code`` after ``command``."""
-
-    def __init__(self, code: int, command: str = ""):
-        self.code, self.command = int(code), command
-        where = f" ({command})" if command else ""
-        super().__init__(f"E-727 error {code}: {GCS_ERRORS.get(self.code, 'unknown error code')}{where}")
-
-
-# ---------------------------------------------------------------------------------------- values
-def gcs_number(value: float, what: str = "value") -> str:
-    """A finite number written as GCS clients write it (``.12g``: 10.0 -> ``10``, 12.5 -> ``12.5``)."""
-    try:
-        number = math.nan if isinstance(value, (bool, str, bytes)) else float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number, not {value!r}")
-    return format(number, ".12g")
-
-
-def check_axis(axis: str) -> str:
-    """A GCS axis identifier: 1-16 letters, digits, '_' or '-'."""
-    if not isinstance(axis, str) or not _AXIS_NAME.fullmatch(axis):
-        raise ValueError(f"invalid E-727 axis identifier {axis!r}")
-    return axis
-
-
-def parse_flag(text: str) -> bool:
-    """A GCS boolean: exactly ``0`` or ``1``."""
-    if text.strip() not in ("0", "1"):
-        raise DeviceError(f"E-727 replied {text!r} where 0 or 1 was expected")
-    return text.strip() == "1"
-
-
-def parse_float(text: str) -> float:
-    """A finite number; anything else (text, nan, inf) is a DeviceError."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise DeviceError(f"E-727 replied {text!r} where a number was expected") from None
-    if not math.isfinite(value):
-        raise DeviceError(f"E-727 replied {text!r} where a finite number was expected")
-    return value
-
-
-def parse_int(text: str) -> int:
-    """A whole number written in ASCII digits (``"²"`` is a digit to ``str.isdigit``, not to ``int``)."""
-    if not _DIGITS.fullmatch(text.strip()):
-        raise DeviceError(f"E-727 replied {text!r} where an error code was expected")
-    return int(text)
-
-
-def split_axis_line(line: str) -> tuple[str, str]:
-    """``"1=1.5e+01"`` -> ``("1", "1.5e+01")``."""
-    axis, sep, value = line.partition("=")
-    if not sep or not axis.strip() or not value.strip():
-        raise DeviceError(f"E-727 reply line {line!r} is not 'axis=value'")
-    return axis.strip(), value.strip()
-
-
-def _flag_arg(value: object, what: str) -> str:
-    if value not in (True, False):  # also admits 0 and 1
-        raise ValueError(f"{what} must be a bool, not {value!r}")
-    return "1" if value else "0"
-
-
-def _finite(value: float, _values=()) -> float:
-    gcs_number(value)
-    return float(value)
-
-
-def _positive(value: float, _values=()) -> float:
-    if _finite(value) <= 0:
-        raise ValueError(f"velocity must be positive, not {value!r}")
-    return float(value)
-
 
 _FLAG = dict(validator=strict_discrete_set, values=(False, True), set_process=int, cast=str, maxsplit=0,
              get_process=parse_flag, check_set_errors=True)
@@ -156,9 +79,10 @@ class E727Axis(Channel):
         "SVO? {ch}", "SVO {ch} %d", "Control the closed-loop servo (bool).", **_FLAG)
     target_um = Channel.control(
         "MOV? {ch}", "MOV {ch} %s", "Control the commanded absolute target (float, µm); setting starts a move.",
-        validator=_finite, **_NUMBER)
+        validator=finite_value, **_NUMBER)
     velocity_um_s = Channel.control(
-        "VEL? {ch}", "VEL {ch} %s", "Control the closed-loop velocity (float, µm/s).", validator=_positive, **_NUMBER)
+        "VEL? {ch}", "VEL {ch} %s", "Control the closed-loop velocity (float, µm/s).", validator=positive_value,
+        **_NUMBER)
     drift_compensation_enabled = Channel.control(
         "DCO? {ch}", "DCO {ch} %d", "Control drift compensation (bool).", **_FLAG)
     position_um = _axis_measurement("POS? {ch}", "Get the sensor position (float, µm).")
@@ -361,7 +285,7 @@ class E727(Instrument):
 
     def set_servo(self, states: Mapping[str, bool]) -> None:
         """``SVO a 0|1 ...``: open or close the loop of each axis."""
-        self._set_axes("SVO", states, _flag_arg)
+        self._set_axes("SVO", states, flag_arg)
 
     def move_um(self, targets_um: Mapping[str, float]) -> None:
         """``MOV a x ...``: absolute targets (µm); all axes start together or none moves."""
@@ -391,7 +315,7 @@ class E727(Instrument):
 
     def set_velocity_um_s(self, velocities: Mapping[str, float]) -> None:
         """``VEL a v ...``: closed-loop velocities (µm/s, > 0)."""
-        self._set_axes("VEL", velocities, lambda v, what: gcs_number(_positive(v), what))
+        self._set_axes("VEL", velocities, lambda v, what: gcs_number(positive_value(v), what))
 
     def stop(self, single_byte: bool = True) -> None:
         """Stop all axes at once: #24 (or ``STP``). The error 10 this leaves is read and swallowed."""

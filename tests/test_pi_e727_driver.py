@@ -13,7 +13,8 @@ import types
 import pytest
 from pymeasure.test import expected_protocol
 
-from tepl.drivers.pi_e727 import E727, GCSError, gcs_number
+from tepl.drivers.pi_e727 import E727
+from tepl.drivers.pi_gcs import GCSError, gcs_number
 from tepl.roles import DeviceError
 from tepl.sims.pi_e727 import GCSAdapter
 from tepl.sims.pi_e727_controller import GCSController

@@ -7,8 +7,9 @@ import types
 
 import pytest
 
-from tepl.drivers.pi_e727 import E727, GCSError
+from tepl.drivers.pi_e727 import E727
 from tepl.drivers.pi_e727_stage import E727Stage
+from tepl.drivers.pi_gcs import GCSError
 from tepl.roles import DeviceError, LimitError, Range
 from tepl.sims.pi_e727 import GCSAdapter, serve
 from tepl.sims.pi_e727_controller import GCSController
