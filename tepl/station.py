@@ -114,6 +114,23 @@ class Station:
     def simulation_truth(self) -> dict | None:
         return self.world.ground_truth() if self.world is not None else None
 
+    # ---- excitation -------------------------------------------------------------------------------
+    def excitation(self) -> list[tuple[str, Instrument]]:
+        """The instruments of the excitation path (``safe_group`` "excitation"): each lets the laser through
+        with ``open()`` and blocks it with ``make_safe()``."""
+        return [(name, inst) for name, inst in self.instruments.items() if inst.safe_group == "excitation"]
+
+    def block_excitation(self) -> dict[str, str]:
+        """Block the excitation now (before anything else: a detector is over its count-rate limit)."""
+        report: dict[str, str] = {}
+        for name, inst in self.excitation():
+            try:
+                report[name] = inst.make_safe()
+            except Exception as exc:  # the safe state will try again
+                report[name] = f"make safe failed: {exc}"
+                log.error("could not block the excitation (%s): %s", name, exc)
+        return report
+
     # ---- lifecycle --------------------------------------------------------------------------------
     def in_safe_order(self) -> list[tuple[str, Instrument]]:
         """(role, instrument) in the order the safe state takes them: excitation, tip, shutters, counting,
@@ -189,7 +206,7 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
         for name in ROLE_NAMES:
             if name in entries:
                 ctx = BuildContext(name, station.world, station.limits, station.sleep, dict(station.instruments),
-                                   config.data.get("calibration") or {})
+                                   config.data.get("calibration") or {}, station.block_excitation)
                 station.add(name, build_instrument(ctx, entries[name]))
         _install_calibration(station)
         if safe:

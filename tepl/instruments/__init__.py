@@ -33,6 +33,7 @@ class BuildContext:
     sleep: Callable[[float], None]
     built: Mapping[str, Instrument] = field(default_factory=dict)
     calibration: Mapping[str, Any] = field(default_factory=dict)  # the config's calibration section
+    block_excitation: Callable[[], Any] | None = None  # the station's: a guard that must darken the sample
 
     @property
     def key(self) -> str:

@@ -29,5 +29,7 @@ def build_tcspc(ctx: BuildContext, cfg: dict):
                                    "timeout_margin_s") if k in cfg}
     if "input_level_mV" in cfg:
         options["input_levels_mV"] = [cfg["input_level_mV"]] * n_channels
-    return TcspcCounter(device, sleep=ctx.sleep, acquisition_s=ctx.limits.require("acquisition_s"),
-                        max_count_rate_per_s=ctx.limits.require("count_rate_per_s").high, **options)
+    counter = TcspcCounter(device, sleep=ctx.sleep, acquisition_s=ctx.limits.require("acquisition_s"),
+                           max_count_rate_per_s=ctx.limits.require("count_rate_per_s").high, **options)
+    counter.on_over_limit = ctx.block_excitation  # a detector over its limit: the sample goes dark first
+    return counter

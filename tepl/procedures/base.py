@@ -170,6 +170,9 @@ class Procedure:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    excites: ClassVar[bool] = True
+    """True when the procedure measures light the laser excites: the run opens the station's excitation path
+    (``safe_group`` "excitation") before ``execute``; the safe state blocks it first at the end."""
     resumable: ClassVar[bool] = False
     """True when ``execute`` walks its plan with ``ctx.visit`` and can go on from ``ctx.first_step``
     (restoring what it keeps in memory from the file in ``restore``)."""
@@ -340,6 +343,9 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         else:
             lay_out(recorder, plan)
         recorder.flush()
+        for name, inst in station.excitation() if procedure.excites else ():
+            inst.open()
+            ctx.log(f"excitation open ({name})")
         procedure.execute(ctx)
         if control.stop_requested:  # complete as far as it went: the file's status stays in the contract
             reason = "stopped by the operator after the current line"

@@ -15,6 +15,7 @@ class Calibrate(Procedure):
     name = "calibrate"
     summary = "pixel-to-wavelength from the Ar-Hg lamp lines; installs the result on the station"
     roles = ("spectrometer", "shutter", "lamp")
+    excites = False  # the lamp's lines, not the sample's emission
     parameters = (
         Parameter("exposure_s", 0.5, "s", 1e-4, 3600.0, limit="exposure_s", doc="CCD exposure"),
         Parameter("accumulations", 4, "", 1, 1000, kind=int, doc="exposures summed"),

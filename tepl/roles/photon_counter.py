@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,7 @@ class PhotonCounter(Instrument, abc.ABC):
     def __init__(self, acquisition_s: Range, max_count_rate_per_s: float | None = None):
         self.acquisition_range_s = acquisition_s
         self.max_count_rate_per_s = max_count_rate_per_s
+        self.on_over_limit: Callable[[], Any] | None = None  # the station's block_excitation: called first
 
     # ---- information ---------------------------------------------------------------------------
     @property
@@ -86,6 +88,8 @@ class PhotonCounter(Instrument, abc.ABC):
         if self.max_count_rate_per_s is not None:
             over = np.flatnonzero(rates > self.max_count_rate_per_s)
             if over.size:
+                if self.on_over_limit is not None:  # the light goes first, then the error
+                    self.on_over_limit()
                 ch = int(over[0])
                 raise LimitError(f"detector channel {ch} counts {rates[ch]:.3g} /s, above the limit "
                                  f"limits.max_count_rate_per_s = {self.max_count_rate_per_s:.3g} /s")
