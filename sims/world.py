@@ -3,7 +3,8 @@
 Each protocol simulator (PI GCS controller, RHK R9, Andor library) holds a reference to the same
 ``World``: the stage simulator writes ``stage_um``, the R9 simulator writes ``tip_z_nm``, the shutter
 writes ``shutter_open`` (the spectrograph's entrance shutter), the excitation shutter's controller writes
-``excitation_open``, and the CCD simulator asks ``spectrum_photons`` what light reaches the detector.
+``excitation_open``, a picomotor controller ``picomotor_nm``, and the CCD simulator asks ``spectrum_photons``
+what light reaches the detector.
 
 Time: ``world.clock`` is simulated. In tests and scripted runs it advances only when a simulator says an
 operation took time (an exposure, a servo settle, a command on the wire), so a 1 s exposure returns at
@@ -83,6 +84,9 @@ class World:
         self.lamp_on = False  # Ar-Hg calibration lamp in front of the slit
         # the laser reaches the sample; an excitation shutter's simulator sets it (a station without one: always)
         self.excitation_open = True
+        # travel (nm) of each picomotor actuator since power-up, by controller axis; a picomotor simulator fills it
+        # (for the tip-laser alignment to use); empty on a station without one
+        self.picomotor_nm: dict[int, float] = {}
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
         self.lowest_tip_distance_nm = float("inf")  # closest approach to the surface so far (truth)

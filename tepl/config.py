@@ -165,6 +165,23 @@ SCHEMA: dict[str, Any] = {
                                            "description": "longest wait for the shutter to open or shut, s"},
                     },
                 },
+                "picomotors": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["driver", "address", "axes", "max_steps_per_move"],
+                    "description": "open-loop picomotor axes (steps, no position): made safe with the motion",
+                    "properties": {
+                        "driver": {"enum": ["newport-8742"]},
+                        "address": {**_address, "description": "'sim', 'tcp://HOST:PORT' (default port 23), or a "
+                                                               "VISA resource string (USB)"},
+                        "axes": {"type": "object", "minProperties": 1, "maxProperties": 4,
+                                 "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 4},
+                                 "description": "axis name -> controller axis 1-4, e.g. {x: 1, y: 2}"},
+                        "max_steps_per_move": {"type": "integer", "minimum": 1,
+                                               "description": "largest move one call may ask for, steps"},
+                        "stop_timeout_s": {"type": "number", "exclusiveMinimum": 0,
+                                           "description": "longest wait for the axes to stop, s"},
+                    },
+                },
                 "tcspc": _TCSPC,
             },
         },

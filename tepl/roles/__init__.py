@@ -14,10 +14,12 @@ from tepl.limits import LimitError, Range
 from tepl.roles.base import SAFE_ORDER, DeviceError, Instrument
 from tepl.roles.excitation import ExcitationShutter
 from tepl.roles.photon_counter import PhotonCounter, T2Block, T3Block
+from tepl.roles.picomotor import OpenLoopPositioner
 from tepl.roles.shutter import Shutter
 from tepl.roles.spectrometer import Spectrometer
 from tepl.roles.stage import Stage
 from tepl.roles.zcontrol import ContactModel, ZController
 
-__all__ = ["ContactModel", "DeviceError", "ExcitationShutter", "Instrument", "LimitError", "PhotonCounter", "Range",
-           "SAFE_ORDER", "Shutter", "Spectrometer", "Stage", "T2Block", "T3Block", "ZController"]
+__all__ = ["ContactModel", "DeviceError", "ExcitationShutter", "Instrument", "LimitError",
+           "OpenLoopPositioner", "PhotonCounter", "Range", "SAFE_ORDER", "Shutter", "Spectrometer",
+           "Stage", "T2Block", "T3Block", "ZController"]

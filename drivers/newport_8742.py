@@ -1,0 +1,308 @@
+"""Newport / New Focus 8742 four-axis Picomotor controller (hardware.md section 2) and the open-loop
+positioner on it.
+
+``Picomotor8742`` (pymeasure) speaks the controller's ASCII protocol: a command is ``[xx]MNEMONIC[nn]``
+ending in CR (``1PR100\\r``, ``2TP?\\r``), only queries (ending in ``?``) are answered, with one line ending in
+CR LF. Over Ethernet the controller is a telnet server on port 23 that sends six negotiation bytes
+``FF FB 01 FF FB 03`` (IAC WILL ECHO, IAC WILL SUPPRESS-GO-AHEAD) as soon as a client connects;
+``telnet=True`` reads and checks them before the first command (USB sends nothing). The driver writes the CR
+itself and reads replies byte by byte up to CR LF, so the bytes on the wire are the manual's whatever the
+adapter's terminations. ``controller_address`` (1-31) prefixes every command with ``n>`` for a controller
+daisy-chained over RS-485 behind the one connected; its replies carry the same prefix, which is checked.
+
+Errors: the controller queues them (10 deep) and says nothing until asked with ``TB?`` (``108, MOTOR NOT
+CONNECTED``; ``0, NO ERROR DETECTED``). Every command that sets or moves something is followed by ``TB?``
+(``check_set_errors``), read until the queue is empty; a queued error raises ``DeviceError`` naming the
+controller, its address, the command and the error.
+
+The adapter is ``"TCPIP::host::23::SOCKET"`` (Ethernet; pass ``telnet=True``), a VISA USB resource, or a
+pymeasure adapter (the simulator's). ``Picomotor8742Positioner`` is the ``tepl.roles.OpenLoopPositioner``
+on top. Steps, steps/s, steps/s^2 and s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pymeasure.instruments import Instrument
+
+from tepl.drivers.polling import poll
+from tepl.roles import DeviceError, OpenLoopPositioner
+
+log = logging.getLogger(__name__)
+
+TERMINATOR = b"\r"
+REPLY_END = b"\r\n"
+TELNET_PREAMBLE = b"\xff\xfb\x01\xff\xfb\x03"  # IAC WILL ECHO, IAC WILL SUPPRESS-GO-AHEAD
+ENCODING = "ascii"
+MAX_COMMAND_CHARS = 63  # the controller's input buffer takes lines shorter than 64 characters
+MAX_REPLY_BYTES = 256
+MAX_QUEUED_ERRORS = 10
+AXES = (1, 2, 3, 4)
+MAX_VELOCITY = 2000  # steps/s ('Standard' motor; 1750 for 'Tiny')
+MAX_ACCELERATION = 200000  # steps/s^2
+MAX_STEPS = 2147483647  # PR / PA take a signed 32-bit count
+MOTOR_TYPES = {0: "none", 1: "unknown", 2: "tiny", 3: "standard"}
+
+
+def parse_int(text: str) -> int:
+    """A signed whole number in ASCII digits."""
+    body = text.strip()
+    digits = body[1:] if body[:1] in "+-" else body
+    if not (digits.isascii() and digits.isdigit()):
+        raise DeviceError(f"New Focus 8742 replied {text!r} where a whole number was expected")
+    return int(body)
+
+
+def parse_error(text: str) -> tuple[int, str]:
+    """A ``TB?`` reply: ``(code, message)``; code 0 is no error."""
+    code, sep, message = text.partition(",")
+    if not sep:
+        raise DeviceError(f"New Focus 8742 replied {text!r} to TB? where 'code, MESSAGE' was expected")
+    return parse_int(code), message.strip()
+
+
+class Picomotor8742(Instrument):
+    """New Focus 8742 Picomotor controller over any pymeasure adapter (see the module's docstring).
+
+    ``write`` sends one command with its CR; ``read`` reads one reply line up to CR LF. Axis commands take the
+    axis number (1-4) first."""
+
+    idn = Instrument.measurement("*IDN?", "Get the identification (str, ``New_Focus 8742 v2.2 08/01/13 "
+                                 "SN12345``).", cast=str, maxsplit=0)
+    firmware = Instrument.measurement("VE?", "Get the firmware version (str).", cast=str, maxsplit=0)
+
+    def __init__(self, adapter, name: str = "New Focus 8742", address: str | None = None, telnet: bool = False,
+                 controller_address: int | None = None, **kwargs):
+        kwargs.setdefault("write_termination", "")  # the driver writes the CR itself
+        kwargs.setdefault("read_termination", "")  # and frames replies on CR LF
+        kwargs.setdefault("timeout", 2000)
+        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        self.address = address if address is not None else (adapter if isinstance(adapter, str)
+                                                             else type(adapter).__name__)
+        if controller_address is not None and not 1 <= controller_address <= 31:
+            raise ValueError(f"{name}: controller_address must be 1-31, got {controller_address!r}")
+        self.prefix = "" if controller_address is None else f"{controller_address}>"
+        self.last_command = ""
+        if telnet:
+            self.read_telnet_preamble()
+
+    # ---- transport -------------------------------------------------------------------------------
+    def _error(self, what: str) -> DeviceError:
+        return DeviceError(f"{self.name} at {self.address}: {what}")
+
+    def read_telnet_preamble(self) -> None:
+        """Read the six telnet negotiation bytes the controller sends on connect; anything else is an error."""
+        try:
+            got = self.read_bytes(len(TELNET_PREAMBLE))
+        except Exception as exc:
+            raise self._error(f"no telnet preamble on connect: {exc}") from exc
+        if got != TELNET_PREAMBLE:
+            raise self._error(f"expected the telnet preamble {TELNET_PREAMBLE!r} on connect, got {got!r}")
+
+    def write(self, command: str, **kwargs) -> None:
+        """Send one command (``1PR100``, ``TB?``) followed by CR, with the ``n>`` prefix if set."""
+        if (not command or any(c in command for c in "\r\n;") or not command.isascii()
+                or len(self.prefix + command) > MAX_COMMAND_CHARS):
+            raise ValueError(f"{self.name}: {command!r} is not a single ASCII command")
+        self.last_command = command
+        self.write_bytes((self.prefix + command).encode(ENCODING) + TERMINATOR)
+
+    def read(self, **kwargs) -> str:
+        """One reply line to the last query, CR LF removed and the ``n>`` prefix checked and removed."""
+        raw = bytearray()
+        while not raw.endswith(REPLY_END):
+            if len(raw) >= MAX_REPLY_BYTES:
+                raise self._error(f"no CR LF after {len(raw)} bytes in reply to {self.last_command!r}: "
+                                  f"{bytes(raw)!r}")
+            try:
+                chunk = self.read_bytes(1)
+            except Exception as exc:  # a VISA or socket timeout: say which command went unanswered
+                raise self._error(f"no complete reply to {self.last_command!r} (read {bytes(raw)!r}): "
+                                  f"{exc}") from exc
+            if not chunk:
+                raise self._error(f"the link closed in the reply to {self.last_command!r} (read {bytes(raw)!r})")
+            raw += chunk
+        text = bytes(raw[: -len(REPLY_END)]).decode(ENCODING, errors="replace")
+        if self.prefix:
+            if not text.startswith(self.prefix):
+                raise self._error(f"reply to {self.last_command!r} does not start with {self.prefix!r}: {text!r}")
+            text = text[len(self.prefix):]
+        return text
+
+    def query(self, command: str) -> str:
+        """A query (``1TP?``): sent, its reply line returned."""
+        if not command.endswith("?"):
+            raise ValueError(f"{self.name}: {command!r} is not a query (queries end with '?')")
+        self.write(command)
+        return self.read()
+
+    def next_error(self) -> tuple[int, str]:
+        """``TB?``: the oldest queued error ``(code, message)`` (popped), ``(0, 'NO ERROR DETECTED')`` if none.
+        Codes 1-99 are the controller's, 100-199 axis 1, 200-299 axis 2 and so on."""
+        return parse_error(self.query("TB?"))
+
+    def check_errors(self) -> list[tuple[int, str]]:
+        """Read ``TB?`` until the queue is empty; the errors found, oldest first."""
+        found = []
+        for _ in range(MAX_QUEUED_ERRORS + 1):
+            code, message = self.next_error()
+            if code == 0:
+                return found
+            found.append((code, message))
+        raise self._error(f"the error queue did not empty after {len(found)} reads: {found}")
+
+    def check_set_errors(self) -> list:
+        """After a command: the error queue must be empty, else DeviceError naming the command."""
+        command = self.last_command
+        errors = self.check_errors()
+        if errors:
+            listed = "; ".join(f"{code}, {message}" for code, message in errors)
+            raise self._error(f"{command!r} was followed by error(s): {listed}")
+        return []
+
+    def command(self, command: str) -> None:
+        """A command (no reply): sent, then the error queue checked."""
+        self.write(command)
+        self.check_set_errors()
+
+    # ---- axes ------------------------------------------------------------------------------------
+    def _axis(self, axis: int) -> int:
+        if isinstance(axis, bool) or axis not in AXES:
+            raise ValueError(f"{self.name}: axis must be one of {AXES}, got {axis!r}")
+        return axis
+
+    def move_relative(self, axis: int, steps: int) -> None:
+        """``xxPRnn``: start a move of ``steps`` (signed) from the present count."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or abs(steps) > MAX_STEPS:
+            raise ValueError(f"{self.name}: steps must be a whole number within +-{MAX_STEPS}, got {steps!r}")
+        self.command(f"{self._axis(axis)}PR{steps}")
+
+    def position(self, axis: int) -> int:
+        """``xxTP?``: the step counter (steps; not a position)."""
+        return parse_int(self.query(f"{self._axis(axis)}TP?"))
+
+    def target(self, axis: int) -> int:
+        """``xxPR?``: the target of the last relative move (steps)."""
+        return parse_int(self.query(f"{self._axis(axis)}PR?"))
+
+    def motion_done(self, axis: int) -> bool:
+        """``xxMD?``: True when the axis is not moving (the controller says 1)."""
+        reply = self.query(f"{self._axis(axis)}MD?").strip()
+        if reply not in ("0", "1"):
+            raise self._error(f"{self.last_command!r} was answered {reply!r} where 0 or 1 was expected")
+        return reply == "1"
+
+    def stop(self, axis: int | None = None) -> None:
+        """``xxST`` (one axis) or ``ST`` (every moving axis): stop with deceleration."""
+        self.command("ST" if axis is None else f"{self._axis(axis)}ST")
+
+    def abort(self) -> None:
+        """``AB``: stop every axis at once, without deceleration."""
+        self.command("AB")
+
+    def define_home(self, axis: int, count: int = 0) -> None:
+        """``xxDHnn``: make the present step counter read ``count``."""
+        self.command(f"{self._axis(axis)}DH{int(count)}")
+
+    def velocity(self, axis: int) -> int:
+        """``xxVA?``: the velocity (steps/s)."""
+        return parse_int(self.query(f"{self._axis(axis)}VA?"))
+
+    def set_velocity(self, axis: int, steps_per_s: int) -> None:
+        """``xxVAnn``: the velocity, 1-2000 steps/s."""
+        if isinstance(steps_per_s, bool) or not isinstance(steps_per_s, int) or not 1 <= steps_per_s <= MAX_VELOCITY:
+            raise ValueError(f"{self.name}: velocity must be 1-{MAX_VELOCITY} steps/s, got {steps_per_s!r}")
+        self.command(f"{self._axis(axis)}VA{steps_per_s}")
+
+    def acceleration(self, axis: int) -> int:
+        """``xxAC?``: the acceleration (steps/s^2)."""
+        return parse_int(self.query(f"{self._axis(axis)}AC?"))
+
+    def set_acceleration(self, axis: int, steps_per_s2: int) -> None:
+        """``xxACnn``: the acceleration, 1-200000 steps/s^2."""
+        if (isinstance(steps_per_s2, bool) or not isinstance(steps_per_s2, int)
+                or not 1 <= steps_per_s2 <= MAX_ACCELERATION):
+            raise ValueError(f"{self.name}: acceleration must be 1-{MAX_ACCELERATION} steps/s^2, "
+                             f"got {steps_per_s2!r}")
+        self.command(f"{self._axis(axis)}AC{steps_per_s2}")
+
+    def motor_type(self, axis: int) -> str:
+        """``xxQM?``: ``none``, ``unknown``, ``tiny`` or ``standard``."""
+        code = parse_int(self.query(f"{self._axis(axis)}QM?"))
+        if code not in MOTOR_TYPES:
+            raise self._error(f"{self.last_command!r} was answered {code} where 0-3 was expected")
+        return MOTOR_TYPES[code]
+
+
+class Picomotor8742Positioner(OpenLoopPositioner):
+    """The open-loop positioner on an 8742: ``axes`` maps names to controller axes 1-4.
+
+    On connect it reads ``*IDN?`` (it must name a New_Focus 8742) and empties the error queue (errors left
+    from before are logged, not raised). ``move_steps`` sends ``xxPRnn`` and checks the error queue (a move
+    sent while the axis moves is refused by the controller as MOTION IN PROGRESS and raises here);
+    ``stop`` sends ``ST`` to each configured axis; ``wait`` polls ``xxMD?`` every ``poll_interval_s``.
+    ``sleep`` is how it waits between polls (``world.clock.advance`` on a simulated station). Times in s."""
+
+    def __init__(self, controller: Picomotor8742, axes: Mapping[str, int], max_steps_per_move: int,
+                 poll_interval_s: float = 0.01, stop_timeout_s: float = 2.0,
+                 sleep: Callable[[float], None] = time.sleep):
+        super().__init__(axes, max_steps_per_move)
+        for name, number in self.axis_numbers.items():
+            if number not in AXES:
+                raise ValueError(f"{controller.name} at {controller.address}: axis {name!r} is {number}, "
+                                 f"the 8742 has axes {AXES}")
+        if not poll_interval_s > 0 or not stop_timeout_s > 0:
+            raise ValueError(f"{controller.name} at {controller.address}: poll_interval_s and stop_timeout_s must "
+                             f"be positive, got {poll_interval_s!r} s and {stop_timeout_s!r} s")
+        self.controller = controller
+        self.poll_interval_s, self.stop_timeout_s, self._sleep = poll_interval_s, float(stop_timeout_s), sleep
+        self.identity = controller.idn
+        if not self.identity.startswith("New_Focus 8742"):
+            raise DeviceError(f"{self._where()}: *IDN? answered {self.identity!r}, not a New_Focus 8742")
+        stale = controller.check_errors()
+        if stale:
+            log.warning("%s: errors queued before connecting: %s", self._where(), stale)
+
+    def _where(self) -> str:
+        return f"{self.controller.name} at {self.controller.address}"
+
+    def _do_move_steps(self, axis_number: int, steps: int) -> None:
+        self.controller.move_relative(axis_number, steps)
+
+    def _do_stop(self) -> None:
+        for number in self.axis_numbers.values():
+            self.controller.stop(number)
+
+    def _do_is_moving(self) -> bool:
+        return any(not self.controller.motion_done(number) for number in self.axis_numbers.values())
+
+    def _poll_until_stopped(self, timeout_s: float, what: str) -> None:
+        poll(self._do_is_moving, lambda moving: not moving, self._sleep, self.poll_interval_s, timeout_s,
+             lambda moving: DeviceError(f"{self._where()}: axes still moving {timeout_s:g} s after {what}"))
+
+    def _do_wait(self, timeout_s: float) -> None:
+        try:
+            self._poll_until_stopped(timeout_s, "waiting for the move")
+        except DeviceError:
+            self._do_stop()
+            raise
+
+    def _do_wait_stopped(self) -> None:
+        self._poll_until_stopped(self.stop_timeout_s, "stop")
+
+    def _do_steps_counter(self, axis_number: int) -> int:
+        return self.controller.position(axis_number)
+
+    def settings(self) -> dict[str, Any]:
+        c = self.controller
+        per_axis = {name: {"axis": number, "velocity_steps_per_s": c.velocity(number),
+                           "acceleration_steps_per_s2": c.acceleration(number), "motor": c.motor_type(number)}
+                    for name, number in self.axis_numbers.items()}
+        return {**super().settings(), "id": self.identity, "address": str(c.address), "axes_detail": per_axis}
+
+    def disconnect(self) -> None:
+        self.controller.adapter.close()
