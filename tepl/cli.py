@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-SIMULATORS = ("pi-e727", "rhk-r9", "thorlabs-sc10")
+SIMULATORS = ("pi-e727", "rhk-r9", "thorlabs-sc10", "lakeshore-336")
 _ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -184,6 +184,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         from tepl.sims.pi_e727 import serve
     elif args.simulator == "thorlabs-sc10":
         from tepl.sims.thorlabs_sc10 import serve
+    elif args.simulator == "lakeshore-336":
+        from tepl.sims.lakeshore_336 import serve
     else:
         from tepl.sims.rhk_r9 import serve
     server = serve(world, args.port).start()
