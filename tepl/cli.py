@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-SIMULATORS = ("pi-e727", "rhk-r9", "thorlabs-sc10", "newport-8742")
+SIMULATORS = ("pi-e727", "rhk-r9", "thorlabs-sc10", "newport-8742", "lakeshore-336")
 _ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -186,6 +186,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         from tepl.sims.thorlabs_sc10 import serve
     elif args.simulator == "newport-8742":
         from tepl.sims.newport_8742 import serve
+    elif args.simulator == "lakeshore-336":
+        from tepl.sims.lakeshore_336 import serve
     else:
         from tepl.sims.rhk_r9 import serve
     server = serve(world, args.port).start()

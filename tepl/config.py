@@ -182,6 +182,24 @@ SCHEMA: dict[str, Any] = {
                                            "description": "longest wait for the axes to stop, s"},
                     },
                 },
+                "cryostat": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["driver", "address", "setpoint_range_k"],
+                    "description": "the cryostat's temperature controller (made safe with the stages)",
+                    "properties": {
+                        "driver": {"enum": ["lakeshore-336"]},
+                        "address": {**_address, "description": "'sim', 'tcp://HOST[:PORT]' (port 7777 by "
+                                    "default), or a VISA resource string (e.g. ASRL/dev/ttyUSB0::INSTR)"},
+                        "input": {"enum": ["A", "B", "C", "D"], "description": "the control input (default A)"},
+                        "output": {"enum": [1, 2], "description": "the heater output of the loop (default 1)"},
+                        "setpoint_range_k": {**_range, "description": "the setpoints accepted, K"},
+                        "safe_heater": {"enum": ["off", "keep"],
+                                        "description": "the safe state switches every heater off (default) "
+                                                       "or keeps the controller as it is"},
+                        "poll_interval_s": {"type": "number", "exclusiveMinimum": 0,
+                                            "description": "time between readings while waiting to be stable, s"},
+                    },
+                },
                 "tcspc": _TCSPC,
             },
         },

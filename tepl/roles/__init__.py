@@ -1,9 +1,9 @@
 """Role interfaces: the small contracts procedures are written against.
 
 A procedure never talks to a concrete driver; it asks the station for a role (``stage``, ``zcontrol``,
-``spectrometer``, ``shutter``, ``excitation_shutter``) and uses these methods only. Each base class does the
-checks once (limits, bounds, state) and delegates to ``_do_*`` hooks that a driver-backed implementation fills in, so an
-out-of-limit request is refused here, before any byte reaches a device.
+``spectrometer``, ``shutter``, ``excitation_shutter``, ``cryostat``) and uses these methods only. Each base class does
+the checks once (limits, bounds, state) and delegates to ``_do_*`` hooks that a driver-backed implementation fills in,
+so an out-of-limit request is refused here, before any byte reaches a device.
 
 Units are in the names: ``_um`` micrometres, ``_nm`` nanometres, ``_s`` seconds, ``_c`` degrees Celsius.
 """
@@ -18,8 +18,9 @@ from tepl.roles.picomotor import OpenLoopPositioner
 from tepl.roles.shutter import Shutter
 from tepl.roles.spectrometer import Spectrometer
 from tepl.roles.stage import Stage
+from tepl.roles.temperature import HEATER_RANGES, TemperatureController
 from tepl.roles.zcontrol import ContactModel, ZController
 
-__all__ = ["ContactModel", "DeviceError", "ExcitationShutter", "Instrument", "LimitError",
-           "OpenLoopPositioner", "PhotonCounter", "Range", "SAFE_ORDER", "Shutter", "Spectrometer",
-           "Stage", "T2Block", "T3Block", "ZController"]
+__all__ = ["ContactModel", "DeviceError", "ExcitationShutter", "HEATER_RANGES", "Instrument", "LimitError",
+           "OpenLoopPositioner", "PhotonCounter", "Range", "SAFE_ORDER", "Shutter", "Spectrometer", "Stage",
+           "T2Block", "T3Block", "TemperatureController", "ZController"]
