@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pymeasure.instruments import Instrument
 from pyvisa.constants import ControlFlow, Parity, StopBits
 
+from tepl.drivers.line_instrument import LineInstrument
 from tepl.drivers.polling import Wait
 from tepl.limits import Range
 from tepl.roles import HEATER_RANGES, DeviceError, TemperatureController
@@ -62,23 +63,15 @@ def _int(text: str, what: str) -> int:
     return int(text)
 
 
-class LakeShore336(Instrument):
+class LakeShore336(LineInstrument):
     """A Lake Shore 335 / 336 over any pymeasure adapter; every exchange checks the event status register."""
 
     def __init__(self, adapter, name: str = "Lake Shore 336", address: str | None = None, **kwargs):
-        kwargs.setdefault("write_termination", "")  # the driver writes the LF itself
-        kwargs.setdefault("read_termination", "")  # and reads up to CR LF itself
-        kwargs.setdefault("timeout", 2000)
-        kwargs.setdefault("asrl", {"baud_rate": 57600, "data_bits": 7, "stop_bits": StopBits.one,
-                                   "parity": Parity.odd, "flow_control": ControlFlow.none})  # 57600 7O1
-        super().__init__(adapter, name, includeSCPI=False, **kwargs)
-        self.address = address if address is not None else (adapter if isinstance(adapter, str)
-                                                             else type(adapter).__name__)
-        self.last_command = ""
+        super().__init__(adapter, name, address, asrl={"baud_rate": 57600, "data_bits": 7, "stop_bits": StopBits.one,
+                                                       "parity": Parity.odd, "flow_control": ControlFlow.none},
+                         **kwargs)  # 57600 7O1; the driver writes the LF and reads up to CR LF itself
 
     # ---- transport -------------------------------------------------------------------------------
-    def _error(self, what: str) -> DeviceError:
-        return DeviceError(f"{self.name} at {self.address}: {what}")
 
     def write(self, command: str, **kwargs) -> None:
         """Send one item followed by ``;*ESR?`` and LF."""
@@ -89,19 +82,7 @@ class LakeShore336(Instrument):
 
     def read_line(self) -> str:
         """One answer up to CR LF (removed)."""
-        raw = bytearray()
-        while not raw.endswith(READ_TERMINATOR):
-            if len(raw) >= MAX_REPLY_BYTES:
-                raise self._error(f"no CR LF after {len(raw)} bytes in reply to {self.last_command!r}: "
-                                  f"{bytes(raw)!r}")
-            try:
-                chunk = self.read_bytes(1)
-            except Exception as exc:  # a VISA or socket timeout: the controller does not answer a bad query
-                raise self._error(f"no reply to {self.last_command!r} (read {bytes(raw)!r}; the controller "
-                                  f"does not answer a bad query): {exc}") from exc
-            if not chunk:
-                raise self._error(f"the link closed in the reply to {self.last_command!r} (read {bytes(raw)!r})")
-            raw += chunk
+        raw = self.read_until(READ_TERMINATOR, MAX_REPLY_BYTES, hint="the controller does not answer a bad query")
         return bytes(raw[: -len(READ_TERMINATOR)]).decode(ENCODING, errors="replace")
 
     def read(self, **kwargs) -> str:
@@ -126,11 +107,6 @@ class LakeShore336(Instrument):
     def check_set_errors(self) -> list:
         self.read()
         return []
-
-    def command(self, command: str) -> None:
-        """A command (``SETP 1,50``): sent with ``;*ESR?``, the register checked."""
-        self.write(command)
-        self.read()
 
     def query(self, command: str) -> str:
         """A query (``KRDG? A``): sent with ``;*ESR?``, its value returned."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from pymeasure.instruments import Instrument
 
+from tepl.drivers.line_instrument import LineInstrument
 from tepl.drivers.polling import poll
 from tepl.roles import DeviceError, OpenLoopPositioner
 
@@ -65,7 +66,7 @@ def parse_error(text: str) -> tuple[int, str]:
     return parse_int(code), message.strip()
 
 
-class Picomotor8742(Instrument):
+class Picomotor8742(LineInstrument):
     """New Focus 8742 Picomotor controller over any pymeasure adapter (see the module's docstring).
 
     ``write`` sends one command with its CR; ``read`` reads one reply line up to CR LF. Axis commands take the
@@ -77,23 +78,14 @@ class Picomotor8742(Instrument):
 
     def __init__(self, adapter, name: str = "New Focus 8742", address: str | None = None, telnet: bool = False,
                  controller_address: int | None = None, **kwargs):
-        kwargs.setdefault("write_termination", "")  # the driver writes the CR itself
-        kwargs.setdefault("read_termination", "")  # and frames replies on CR LF
-        kwargs.setdefault("timeout", 2000)
-        super().__init__(adapter, name, includeSCPI=False, **kwargs)
-        self.address = address if address is not None else (adapter if isinstance(adapter, str)
-                                                             else type(adapter).__name__)
+        super().__init__(adapter, name, address, **kwargs)  # the driver writes the CR, reads up to CR LF
         if controller_address is not None and not 1 <= controller_address <= 31:
             raise ValueError(f"{name}: controller_address must be 1-31, got {controller_address!r}")
         self.prefix = "" if controller_address is None else f"{controller_address}>"
-        self.last_command = ""
         if telnet:
             self.read_telnet_preamble()
 
     # ---- transport -------------------------------------------------------------------------------
-    def _error(self, what: str) -> DeviceError:
-        return DeviceError(f"{self.name} at {self.address}: {what}")
-
     def read_telnet_preamble(self) -> None:
         """Read the six telnet negotiation bytes the controller sends on connect; anything else is an error."""
         try:
@@ -113,19 +105,7 @@ class Picomotor8742(Instrument):
 
     def read(self, **kwargs) -> str:
         """One reply line to the last query, CR LF removed and the ``n>`` prefix checked and removed."""
-        raw = bytearray()
-        while not raw.endswith(REPLY_END):
-            if len(raw) >= MAX_REPLY_BYTES:
-                raise self._error(f"no CR LF after {len(raw)} bytes in reply to {self.last_command!r}: "
-                                  f"{bytes(raw)!r}")
-            try:
-                chunk = self.read_bytes(1)
-            except Exception as exc:  # a VISA or socket timeout: say which command went unanswered
-                raise self._error(f"no complete reply to {self.last_command!r} (read {bytes(raw)!r}): "
-                                  f"{exc}") from exc
-            if not chunk:
-                raise self._error(f"the link closed in the reply to {self.last_command!r} (read {bytes(raw)!r})")
-            raw += chunk
+        raw = self.read_until(REPLY_END, MAX_REPLY_BYTES)
         text = bytes(raw[: -len(REPLY_END)]).decode(ENCODING, errors="replace")
         if self.prefix:
             if not text.startswith(self.prefix):
@@ -163,11 +143,6 @@ class Picomotor8742(Instrument):
             listed = "; ".join(f"{code}, {message}" for code, message in errors)
             raise self._error(f"{command!r} was followed by error(s): {listed}")
         return []
-
-    def command(self, command: str) -> None:
-        """A command (no reply): sent, then the error queue checked."""
-        self.write(command)
-        self.check_set_errors()
 
     # ---- axes ------------------------------------------------------------------------------------
     def _axis(self, axis: int) -> int:

@@ -28,6 +28,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from pyvisa.constants import ControlFlow, Parity, StopBits
 
+from tepl.drivers.line_instrument import LineInstrument
 from tepl.drivers.polling import poll
 from tepl.roles import DeviceError, ExcitationShutter
 
@@ -59,7 +60,7 @@ def parse_int(text: str) -> int:
 _INT = dict(cast=str, maxsplit=0, get_process=parse_int, check_set_errors=True)
 
 
-class SC10(Instrument):
+class SC10(LineInstrument):
     """Thorlabs SC10 shutter controller over its serial keyword protocol (any pymeasure adapter).
 
     ``write`` sends one keyword with its CR; ``read`` reads that keyword's whole reply, checks echo and prompt
@@ -98,19 +99,11 @@ class SC10(Instrument):
         values=(1, 99), set_process=round, **_INT)
 
     def __init__(self, adapter, name: str = "Thorlabs SC10", address: str | None = None, **kwargs):
-        kwargs.setdefault("write_termination", "")  # the driver writes the CR itself
-        kwargs.setdefault("read_termination", "")  # and frames replies on the prompt
-        kwargs.setdefault("timeout", 2000)
-        kwargs.setdefault("asrl", {"baud_rate": 9600, "data_bits": 8, "stop_bits": StopBits.one,
-                                   "parity": Parity.none, "flow_control": ControlFlow.none})  # 9600 8N1
-        super().__init__(adapter, name, includeSCPI=False, **kwargs)
-        self.address = address if address is not None else (adapter if isinstance(adapter, str)
-                                                             else type(adapter).__name__)
-        self.last_command = ""
+        super().__init__(adapter, name, address, asrl={"baud_rate": 9600, "data_bits": 8, "stop_bits": StopBits.one,
+                                                       "parity": Parity.none, "flow_control": ControlFlow.none},
+                         **kwargs)  # 9600 8N1; replies framed on the prompt
 
     # ---- transport -------------------------------------------------------------------------------
-    def _error(self, what: str) -> DeviceError:
-        return DeviceError(f"{self.name} at {self.address}: {what}")
 
     def write(self, command: str, **kwargs) -> None:
         """Send one keyword (``ens?``, ``mode=1``) followed by CR."""
@@ -121,20 +114,7 @@ class SC10(Instrument):
 
     def read_frame(self) -> list[str]:
         """One reply up to and including the prompt ``> ``; returns its lines (echo first), CRs removed."""
-        raw = bytearray()
-        while not raw.endswith(TERMINATOR + PROMPT):
-            if len(raw) >= MAX_REPLY_BYTES:
-                raise self._error(f"no prompt '> ' after {len(raw)} bytes in reply to {self.last_command!r}: "
-                                  f"{bytes(raw)!r}")
-            try:
-                chunk = self.read_bytes(1)
-            except Exception as exc:  # a VISA or socket timeout: say which command went unanswered
-                raise self._error(f"no complete reply to {self.last_command!r} (read {bytes(raw)!r}): "
-                                  f"{exc}") from exc
-            if not chunk:
-                raise self._error(f"the link closed in the reply to {self.last_command!r} "
-                                  f"(read {bytes(raw)!r})")
-            raw += chunk
+        raw = self.read_until(TERMINATOR + PROMPT, MAX_REPLY_BYTES)
         text = bytes(raw[: -len(PROMPT)]).decode(ENCODING, errors="replace")
         return text.split("\r")[:-1]  # the text ends with CR
 
@@ -157,11 +137,6 @@ class SC10(Instrument):
         if value:
             raise self._error(f"{self.last_command!r} was answered {value!r} where only the prompt was expected")
         return []
-
-    def command(self, command: str) -> None:
-        """A command without a value (``ens``, ``mode=1``): sent, reply checked."""
-        self.write(command)
-        self.check_set_errors()
 
     def query(self, command: str) -> str:
         """A query (``closed?``): sent, the value line returned; it must not be empty."""

@@ -45,6 +45,19 @@ class BuildContext:
             raise ConfigError(f"{self.key}.{setting}: a simulated instrument needs a 'simulation' section")
         return self.world
 
+    def visa_adapter(self, address: str, default_port: int, simulated: Callable[[], Any]) -> Any:
+        """What a pymeasure driver connects through: ``simulated()`` for ``sim``, a VISA socket resource for
+        ``tcp://HOST:PORT`` (``default_port`` when none is given; 0: the port must be given), else the VISA
+        resource string as it is (serial, USB)."""
+        if address == "sim":
+            return simulated()
+        if address.startswith("tcp://"):
+            host, port = self.tcp_address(address, default_port)
+            if not port:
+                raise ConfigError(f"{self.key}.address: {address!r} names no port (tcp://HOST:PORT)")
+            return f"TCPIP::{host}::{port}::SOCKET"
+        return address
+
     def tcp_address(self, address: str, default_port: int) -> tuple[str, int]:
         """(host, port) of a ``tcp://HOST:PORT`` address."""
         parsed = urlparse(address)

@@ -3,8 +3,6 @@ USB serial port, or its protocol simulator."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tepl.config import ConfigError
 from tepl.instruments import BuildContext, builder
 from tepl.limits import Range
@@ -20,16 +18,14 @@ def build_cryostat(ctx: BuildContext, cfg: dict):
     from tepl.drivers.lakeshore_336 import DEFAULT_TCP_PORT, LakeShore336, LakeShore336Controller
 
     address = cfg["address"]
-    if address == "sim":
+
+    def simulated():
         from tepl.sims.lakeshore_336 import LakeShore336Adapter
         from tepl.sims.lakeshore_336 import LakeShore336Controller as Simulated
 
-        adapter: Any = LakeShore336Adapter(Simulated(ctx.need_world("address")))
-    elif address.startswith("tcp://"):
-        host, port = ctx.tcp_address(address, DEFAULT_TCP_PORT)
-        adapter = f"TCPIP::{host}::{port}::SOCKET"
-    else:
-        adapter = address
+        return LakeShore336Adapter(Simulated(ctx.need_world("address")))
+
+    adapter = ctx.visa_adapter(address, DEFAULT_TCP_PORT, simulated)
     low, high = cfg["setpoint_range_k"]
     if not 0 <= low < high:
         raise ConfigError(f"{ctx.key}.setpoint_range_k: [{low}, {high}] is not an interval of kelvin (0 <= low < high)")

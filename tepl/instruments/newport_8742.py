@@ -3,8 +3,6 @@ USB, or its protocol simulator."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tepl.instruments import BuildContext, builder
 
 DEFAULT_PORT = 23
@@ -19,16 +17,14 @@ def build_picomotors(ctx: BuildContext, cfg: dict):
     from tepl.drivers.newport_8742 import Picomotor8742, Picomotor8742Positioner
 
     address = cfg["address"]
-    telnet = True
-    if address == "sim":
+
+    def simulated():
         from tepl.sims.newport_8742 import Picomotor8742Adapter, Picomotor8742Controller
 
-        adapter: Any = Picomotor8742Adapter(Picomotor8742Controller(ctx.need_world("address")))
-    elif address.startswith("tcp://"):
-        host, port = ctx.tcp_address(address, DEFAULT_PORT)
-        adapter = f"TCPIP::{host}::{port}::SOCKET"
-    else:
-        adapter, telnet = address, False
+        return Picomotor8742Adapter(Picomotor8742Controller(ctx.need_world("address")))
+
+    adapter = ctx.visa_adapter(address, DEFAULT_PORT, simulated)
+    telnet = address == "sim" or address.startswith("tcp://")  # the Ethernet port (and the simulator) greets
     controller = Picomotor8742(adapter, address=address, telnet=telnet)
     return Picomotor8742Positioner(controller, {str(k): int(v) for k, v in cfg["axes"].items()},
                                    max_steps_per_move=cfg["max_steps_per_move"],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tepl.instruments import BuildContext, builder
 
 
@@ -12,16 +10,13 @@ def build_stage(ctx: BuildContext, cfg: dict):
     from tepl.drivers.pi_e727 import E727
     from tepl.drivers.pi_e727_stage import E727Stage
 
-    if cfg["address"] == "sim":
+    def simulated():
         from tepl.sims.pi_e727 import GCSAdapter
         from tepl.sims.pi_e727_controller import GCSController
 
-        adapter: Any = GCSAdapter(GCSController(ctx.need_world("address")))
-    elif cfg["address"].startswith("tcp://"):
-        host, port = ctx.tcp_address(cfg["address"], 50000)
-        adapter = f"TCPIP::{host}::{port}::SOCKET"
-    else:
-        adapter = cfg["address"]
+        return GCSAdapter(GCSController(ctx.need_world("address")))
+
+    adapter = ctx.visa_adapter(cfg["address"], 50000, simulated)
     return E727Stage(E727(adapter), axis_map=cfg.get("axes", {"x": "1", "y": "2", "z": "3"}),
                      travel_um=ctx.limits.travel_um, sleep=ctx.sleep,
                      settle_timeout_s=cfg.get("settle_timeout_s", 10.0))

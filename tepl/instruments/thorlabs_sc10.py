@@ -3,9 +3,6 @@ its protocol simulator."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from tepl.config import ConfigError
 from tepl.instruments import BuildContext, builder
 
 
@@ -18,16 +15,12 @@ def build_excitation_shutter(ctx: BuildContext, cfg: dict):
     from tepl.drivers.thorlabs_sc10 import SC10, SC10Shutter
 
     address = cfg["address"]
-    if address == "sim":
+
+    def simulated():
         from tepl.sims.thorlabs_sc10 import SC10Adapter, SC10Controller
 
-        adapter: Any = SC10Adapter(SC10Controller(ctx.need_world("address")))
-    elif address.startswith("tcp://"):
-        host, port = ctx.tcp_address(address, 0)
-        if not port:
-            raise ConfigError(f"{ctx.key}.address: {address!r} names no port (tcp://HOST:PORT)")
-        adapter = f"TCPIP::{host}::{port}::SOCKET"
-    else:
-        adapter = address
+        return SC10Adapter(SC10Controller(ctx.need_world("address")))
+
+    adapter = ctx.visa_adapter(address, 0, simulated)
     return SC10Shutter(SC10(adapter, address=address), open_timeout_s=cfg.get("open_timeout_s", 1.0),
                        sleep=ctx.sleep)
