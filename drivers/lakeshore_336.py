@@ -160,12 +160,16 @@ class LakeShore336(LineInstrument):
         """``HTR? <out>``: the heater output, % (outputs 1-2)."""
         return _float(self.query(f"HTR? {self._output(output, HEATER_OUTPUTS)}"), "a heater output")
 
-    def pid(self, output: int) -> tuple[float, float, float]:
-        text = self.query(f"PID? {self._output(output, HEATER_OUTPUTS)}")
+    def _fields(self, command: str, names: str, parse, what: str) -> tuple:
+        """The comma-separated answer to ``command``, one field per name in ``names``, each parsed."""
+        text = self.query(command)
         parts = text.split(",")
-        if len(parts) != 3:
-            raise self._error(f"PID? {output} was answered {text!r}, not P,I,D")
-        p, i, d = (_float(v, "a PID term") for v in parts)
+        if len(parts) != names.count(",") + 1:
+            raise self._error(f"{command} was answered {text!r}, not {names}")
+        return tuple(parse(v, what) for v in parts)
+
+    def pid(self, output: int) -> tuple[float, float, float]:
+        p, i, d = self._fields(f"PID? {self._output(output, HEATER_OUTPUTS)}", "P,I,D", _float, "a PID term")
         return p, i, d
 
     def set_pid(self, output: int, p: float, i: float, d: float) -> None:
@@ -177,11 +181,8 @@ class LakeShore336(LineInstrument):
 
     def output_mode(self, output: int) -> tuple[int, int, int]:
         """``OUTMODE? <out>``: (mode, input 0-4 with 1 = A, powerup enable)."""
-        text = self.query(f"OUTMODE? {self._output(output)}")
-        parts = text.split(",")
-        if len(parts) != 3:
-            raise self._error(f"OUTMODE? {output} was answered {text!r}, not mode,input,powerup")
-        mode, channel, powerup = (_int(v, "an output mode field") for v in parts)
+        mode, channel, powerup = self._fields(f"OUTMODE? {self._output(output)}", "mode,input,powerup", _int,
+                                              "an output mode field")
         return mode, channel, powerup
 
     def set_output_mode(self, output: int, mode: int, input: str | None, powerup: bool = False) -> None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tepl.sims.session_adapter import SessionAdapter
-from tepl.sims.tcp import LoopbackServer
+from tepl.sims.tcp import LoopbackServer, serve_controller
 from tepl.sims.world import Clock
 
 IDENTITY = "LSCI,MODEL336,TEPL0001/TEPL0002,2.9"
@@ -389,7 +389,4 @@ class LakeShore336Adapter(SessionAdapter):
 def serve(world: Any, port: int = 0, host: str = "127.0.0.1") -> LoopbackServer:
     """A TCP server (bound, not yet started) for one ``LakeShore336Controller`` shared by all clients; the
     controller is ``server.controller``. Port 0 picks a free port (``server.port``)."""
-    controller = LakeShore336Controller(world)
-    server = LoopbackServer(lambda: LakeShore336Session(controller), port=port, host=host)
-    server.controller = controller  # type: ignore[attr-defined]
-    return server
+    return serve_controller(LakeShore336Controller(world), LakeShore336Session, port, host)

@@ -39,7 +39,7 @@ from collections import deque
 from typing import Any
 
 from tepl.sims.session_adapter import SessionAdapter
-from tepl.sims.tcp import LoopbackServer
+from tepl.sims.tcp import LoopbackServer, serve_controller
 
 IDENTITY = "New_Focus 8742 v2.2 08/01/13 SN12345"
 FIRMWARE = "8742 Version 2.2 08/01/13"
@@ -349,7 +349,4 @@ def serve(world: Any, port: int = 0, host: str = "127.0.0.1") -> LoopbackServer:
     """A loopback TCP server (bound, not yet started) for one ``Picomotor8742Controller`` shared by all
     clients, each greeted with the telnet negotiation; the controller is ``server.controller``. Port 0 picks
     a free port (``server.port``)."""
-    controller = Picomotor8742Controller(world)
-    server = LoopbackServer(lambda: Picomotor8742Session(controller), port=port, host=host)
-    server.controller = controller  # type: ignore[attr-defined]
-    return server
+    return serve_controller(Picomotor8742Controller(world), Picomotor8742Session, port, host)

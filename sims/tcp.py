@@ -22,7 +22,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from tepl.sims.faults import Faults
 
@@ -164,3 +164,12 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_controller(controller: Any, session: Callable[[Any], Session], port: int = 0,
+                     host: str = "127.0.0.1") -> LoopbackServer:
+    """A server (bound, not yet started) whose clients each get ``session(controller)`` over one shared
+    ``controller``, which stays reachable as ``server.controller``."""
+    server = LoopbackServer(lambda: session(controller), port=port, host=host)
+    server.controller = controller  # type: ignore[attr-defined]
+    return server

@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from tepl.sims.session_adapter import SessionAdapter
-from tepl.sims.tcp import LoopbackServer
+from tepl.sims.tcp import LoopbackServer, serve_controller
 
 IDENTITY = "THORLABS SC10 VERSION 1.07"
 PROMPT = b"> "
@@ -157,7 +157,4 @@ class SC10Adapter(SessionAdapter):
 def serve(world: Any, port: int = 0, host: str = "127.0.0.1") -> LoopbackServer:
     """A loopback TCP server (bound, not yet started) for one ``SC10Controller`` shared by all clients; the
     controller is ``server.controller``. Port 0 picks a free port (``server.port``)."""
-    controller = SC10Controller(world)
-    server = LoopbackServer(lambda: SC10Session(controller), port=port, host=host)
-    server.controller = controller  # type: ignore[attr-defined]
-    return server
+    return serve_controller(SC10Controller(world), SC10Session, port, host)

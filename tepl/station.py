@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tepl.analysis.strain import StrainModel
-from tepl.config import SCHEMA, ConfigError, StationConfig, load_config
+from tepl.config import ConfigError, StationConfig, load_config
+from tepl.config_schema import SCHEMA
 from tepl.limits import StationLimits
 from tepl.roles import Instrument
 

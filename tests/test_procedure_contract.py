@@ -16,21 +16,10 @@ from tepl.config import CONFIG_DIR
 from tepl.data.runfile import read_run
 from tepl.procedures import PROCEDURES, RunControl, make_procedure, run
 from tepl.station import build_station
+from tests.fault_matrix import SMALL  # one small run of every procedure, shared with the fault matrix
 
 STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
 
-# small runs of every procedure (test parameters, not defaults)
-SMALL = {
-    "raster": {"size_x_um": 0.01, "size_y_um": 0.01, "pixel_um": 0.005, "exposure_s": 0.01},
-    "line-scan": {"length_um": 0.01, "pixel_um": 0.005, "exposure_s": 0.01},
-    "distance-sweep": {"start_gap_nm": 20.0, "stop_gap_nm": 18.0, "gap_step_nm": 1.0, "exposure_s": 0.01},
-    "pressure-ramp": {"start_gap_nm": 14.0, "min_gap_nm": 13.0, "gap_step_nm": 0.5, "exposure_s": 0.01},
-    "calibrate": {"exposure_s": 0.2, "accumulations": 1},
-    "confocal-raster": {"size_x_um": 1.0, "size_y_um": 1.0, "pixel_um": 0.5, "dwell_s": 0.01},
-    "g2": {"acquisition_s": 0.3, "block_s": 0.1},
-    "time-trace": {"acquisition_s": 0.3, "block_s": 0.1, "bin_s": 0.01},
-    "kinetic-series": {"exposure_s": 0.01, "frames": 3},
-}
 
 
 @pytest.fixture(scope="module")
