@@ -84,6 +84,9 @@ class World:
         self.lamp_on = False  # Ar-Hg calibration lamp in front of the slit
         # the laser reaches the sample; an excitation shutter's simulator sets it (a station without one: always)
         self.excitation_open = True
+        # the laser emits, at this fraction of its rated power; a laser's simulator sets them (else: always, full)
+        self.laser_emitting = True
+        self.excitation_power_fraction = 1.0
         # travel (nm) of each picomotor actuator since power-up, by controller axis; a picomotor simulator fills it
         # (for the tip-laser alignment to use); empty on a station without one
         self.picomotor_nm: dict[int, float] = {}
@@ -150,6 +153,12 @@ class World:
         return float(self.sample.shear_amplitude(np.array([self.tip_distance_nm()]))[0])
 
     # ------------------------------------------------------------------ optics
+    @property
+    def sample_excited(self) -> bool:
+        """Whether laser light reaches the sample: the laser emits, at some power, and the excitation shutter is
+        open."""
+        return self.excitation_open and self.laser_emitting and self.excitation_power_fraction > 0
+
     def spectrum_photons(self, wavelength_nm: np.ndarray, exposure_s: float,
                          resolution_fwhm_nm: float = 0.62, start_s: float | None = None) -> np.ndarray:
         """Expected photons per pixel reaching the CCD during the ``exposure_s`` seconds from ``start_s``
@@ -157,20 +166,21 @@ class World:
 
         ``wavelength_nm`` holds the true centre wavelength of every pixel. Nothing arrives while the entrance
         shutter is closed. The sample emits only while ``excitation_open`` (always on a station without an
-        excitation shutter); its light passes the long-pass filter. The calibration lamp shines straight into
+        excitation shutter) and the laser emits, in proportion to the laser's power; its light passes the long-pass
+        filter. The calibration lamp shines straight into
         the slit whatever the excitation does.
         """
         wl = np.asarray(wavelength_nm, float)
         photons = np.zeros_like(wl)
         if not self.shutter_open:
             return photons
-        if self.excitation_open:
+        if self.sample_excited:
             t0 = self.clock.now() if start_s is None else float(start_s)
             x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
             rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
             if self.longpass_edge_nm is not None:
                 rate = rate * 0.5 * (1.0 + np.tanh((wl - self.longpass_edge_nm) / LONGPASS_WIDTH_NM))
-            photons += rate * exposure_s
+            photons += rate * (exposure_s * self.excitation_power_fraction)
         if self.lamp_on:
             photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
         return photons
@@ -188,10 +198,13 @@ class World:
             return np.zeros(0, np.int64), np.zeros(0, np.int8)
         if self._photon_rng is None:
             self._photon_rng = self.rng("photons")
-        if self.excitation_open:
+        if self.sample_excited:
             x, y = self.tip_xy_nm(0.5 * (t0_s + t1_s))
             time_ps, wavelength_nm = self.sample.collected_photons(x, y, t0_s, t1_s - t0_s, self.laser,
                                                                    self._photon_rng)
+            if self.excitation_power_fraction < 1.0:  # linear regime: fewer photons in proportion
+                kept = self._photon_rng.random(time_ps.size) < self.excitation_power_fraction
+                time_ps, wavelength_nm = time_ps[kept], wavelength_nm[kept]
         else:
             time_ps, wavelength_nm = np.zeros(0, np.int64), np.zeros(0, float)
         return self.detection.detect(time_ps, wavelength_nm, t0_s, t1_s, self._photon_rng)

@@ -140,6 +140,20 @@ SCHEMA: dict[str, Any] = {
                                            "description": "longest wait for the shutter to open or shut, s"},
                     },
                 },
+                "laser": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["driver", "wavelength_nm", "power_mW"],
+                    "description": "the excitation laser (made safe with the excitation: off where it can be switched)",
+                    "properties": {
+                        "driver": {"enum": ["sim-laser", "fixed"],
+                                   "description": "sim-laser: the twin's laser; fixed: a laser on its own supply "
+                                                  "that the station describes but cannot switch"},
+                        "wavelength_nm": {"type": "number", "exclusiveMinimum": 0},
+                        "repetition_rate_hz": {"type": "number", "minimum": 0, "description": "0 for a CW laser"},
+                        "power_mW": {"type": "number", "exclusiveMinimum": 0,
+                                     "description": "output power (fixed) or rated power (sim-laser), mW"},
+                    },
+                },
                 "picomotors": {
                     "type": "object", "additionalProperties": False,
                     "required": ["driver", "address", "axes", "max_steps_per_move"],
@@ -192,6 +206,7 @@ SCHEMA: dict[str, Any] = {
                 "exposure_s": _range,
                 "acquisition_s": _range,
                 "max_count_rate_per_s": {"type": "number", "exclusiveMinimum": 0},
+                "max_laser_power_mW": {"type": "number", "exclusiveMinimum": 0},
             },
         },
         "calibration": {

@@ -70,7 +70,8 @@ class Interlock:
 
 _UNITS = {"tip_z_nm": "nm", "exposure_s": "s", "acquisition_s": "s"}
 _CEILINGS = {"press_depth_nm": ("max_press_depth_nm", "nm"), "force_nN": ("max_force_nN", "nN"),
-             "pressure_GPa": ("max_pressure_GPa", "GPa"), "count_rate_per_s": ("max_count_rate_per_s", "1/s")}
+             "pressure_GPa": ("max_pressure_GPa", "GPa"), "count_rate_per_s": ("max_count_rate_per_s", "1/s"),
+             "laser_power_mW": ("max_laser_power_mW", "mW")}
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class StationLimits:
 
     ``travel_um`` maps stage axis -> Range (µm); ``tip_z_nm`` the tip apex height range; ``exposure_s`` the CCD
     exposure; ``acquisition_s`` a photon-counting time; ``press_depth_nm``, ``force_nN``, ``pressure_GPa`` and
-    ``count_rate_per_s`` are ceilings [0, max]."""
+    ``count_rate_per_s`` and ``laser_power_mW`` are ceilings [0, max]."""
 
     travel_um: Mapping[str, Range] = field(default_factory=dict)
     tip_z_nm: Range | None = None
@@ -89,6 +90,7 @@ class StationLimits:
     force_nN: Range | None = None
     pressure_GPa: Range | None = None
     count_rate_per_s: Range | None = None
+    laser_power_mW: Range | None = None
 
     @classmethod
     def from_config(cls, limits: Mapping[str, Any]) -> StationLimits:

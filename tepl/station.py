@@ -121,6 +121,15 @@ class Station:
         with ``open()`` and blocks it with ``make_safe()``."""
         return [(name, inst) for name, inst in self.instruments.items() if inst.safe_group == "excitation"]
 
+    def open_excitation(self) -> list[str]:
+        """Let the laser through: every instrument of the excitation path opens (the laser emits, the excitation
+        shutter opens); returns their role names. A run does this for a procedure that excites."""
+        names = []
+        for name, inst in self.excitation():
+            inst.open()
+            names.append(name)
+        return names
+
     def block_excitation(self) -> dict[str, str]:
         """Block the excitation now (before anything else: a detector is over its count-rate limit)."""
         report: dict[str, str] = {}

@@ -12,15 +12,15 @@ from tepl.data.runfile import read_run
 from tepl.procedures import make_procedure, run
 from tepl.roles import LimitError
 from tepl.station import build_station
-from tests.test_excitation_role import ENTRY, controller_of
+from tests.test_excitation_role import controller_of
 
 
 def _with_excitation(name: str, replace: dict[str, str] | None = None):
-    text = (CONFIG_DIR / name).read_text().replace("\nlimits:", ENTRY + "\nlimits:", 1)
+    text = (CONFIG_DIR / name).read_text()
     for old, new in (replace or {}).items():
         assert old in text
         text = text.replace(old, new)
-    return parse_config(text, f"{name} + excitation_shutter")
+    return parse_config(text, name)
 
 
 def test_a_raster_opens_the_excitation_and_the_safe_state_blocks_it(tmp_path):
@@ -33,7 +33,7 @@ def test_a_raster_opens_the_excitation_and_the_safe_state_blocks_it(tmp_path):
         path = run(make_procedure("raster", center_x_um=x_um, center_y_um=y_um, size_x_um=0.01, size_y_um=0.01,
                                   pixel_um=0.005, exposure_s=0.1), station, tmp_path / "lit.h5")
         result = read_run(path)
-        assert any("excitation open (excitation_shutter)" in line for line in result.log)
+        assert any("excitation open (excitation_shutter, laser)" in line for line in result.log)
         assert np.nanmax(result.data["peak_intensity"]) > 0  # the dot was lit and fitted
         assert not controller_of(station).shutter_open and not station.world.excitation_open  # blocked at the end
         with h5py.File(path, "r") as f:

@@ -1,31 +1,25 @@
-"""An excitation shutter joins a station through its config entry alone: the shipped twins plus an
-``excitation_shutter`` (Thorlabs SC10, simulated) build it as a role, make it safe before anything else, show
-it in the status, and the twin's light follows it: with the excitation blocked the CCD sees only its own
-bias, noise and dark signal, and the SPADs only their dark counts. Judged against the simulators' state and
-the World's ground truth, not against numbers written here."""
+"""An excitation shutter joins a station through its config entry alone: the shipped twins name an
+``excitation_shutter`` (Thorlabs SC10, simulated) and a ``laser``; the station builds them as roles, makes them
+safe before anything else and shows them in the status, and the twin's light follows them: with the excitation
+blocked the CCD sees only its own bias, noise and dark signal, and the SPADs only their dark counts. Judged
+against the simulators' state and the World's ground truth, not against numbers written here."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tepl.config import CONFIG_DIR, parse_config
+from tepl.config import CONFIG_DIR, load_config, parse_config
 from tepl.roles import ExcitationShutter
 from tepl.sims.thorlabs_sc10 import SC10Controller
 from tepl.station import build_station
 
-ENTRY = """  excitation_shutter:
-    driver: thorlabs-sc10
-    address: sim                 # in-process SC10 simulator in the excitation path
-    open_timeout_s: 0.5
-"""
-
 
 def with_excitation_shutter(name: str):
-    """A shipped config with an ``excitation_shutter`` entry added to its instruments."""
-    text = (CONFIG_DIR / name).read_text()
-    assert "\nlimits:" in text
-    return parse_config(text.replace("\nlimits:", ENTRY + "\nlimits:", 1), f"{name} + excitation_shutter")
+    """A shipped config: every one names its excitation path."""
+    config = load_config(CONFIG_DIR / name)
+    assert "excitation_shutter" in config.data["instruments"] and "laser" in config.data["instruments"]
+    return config
 
 
 def controller_of(station) -> SC10Controller:
@@ -55,7 +49,7 @@ def test_the_station_has_the_role_and_takes_it_first(station):
 
 
 def test_the_safe_state_blocks_the_excitation_first(station, monkeypatch):
-    station.excitation_shutter.open()
+    station.open_excitation()
     station.shutter.open()
     station.zcontrol.engage()
     assert station.world.excitation_open
@@ -76,7 +70,7 @@ def test_the_safe_state_blocks_the_excitation_first(station, monkeypatch):
 
 def test_status_and_settings_show_it(station):
     assert station.status()["excitation_shutter"] == "closed"
-    station.excitation_shutter.open()
+    station.open_excitation()
     assert station.status()["excitation_shutter"] == "open"
     settings = station.settings()["excitation_shutter"]
     assert settings["id"].startswith("THORLABS SC10") and settings["mode_name"] == "manual"
@@ -102,7 +96,7 @@ def test_lifecycle_open_make_safe_idempotent_and_release():
 def test_the_interlock_keeps_the_excitation_blocked(station):
     controller_of(station).trip_interlock()
     with pytest.raises(Exception, match="interlock tripped"):
-        station.excitation_shutter.open()
+        station.open_excitation()
     assert not station.world.excitation_open
     assert station.status()["excitation_shutter"] == "closed"
 
@@ -124,7 +118,7 @@ def test_with_the_excitation_blocked_the_ccd_sees_only_bias_noise_and_dark(stati
     # ground truth: the sample's light reaches the CCD only while the excitation is open; the lamp is apart
     world.shutter_open = True
     assert not world.excitation_open and np.all(world.spectrum_photons(true_wl, exposure_s) == 0.0)
-    station.excitation_shutter.open()
+    station.open_excitation()
     expected = world.spectrum_photons(true_wl, exposure_s)
     station.excitation_shutter.shut()
     world.lamp_on = True
@@ -135,7 +129,7 @@ def test_with_the_excitation_blocked_the_ccd_sees_only_bias_noise_and_dark(stati
     dark = spectrometer.acquire(exposure_s)  # spectrograph shutter closed: bias, noise, dark
     station.shutter.open()
     blocked = spectrometer.acquire(exposure_s)  # spectrograph open, excitation blocked
-    station.excitation_shutter.open()
+    station.open_excitation()
     lit = spectrometer.acquire(exposure_s)  # the same exposure with the excitation open
     station.shutter.shut()
 
@@ -170,7 +164,7 @@ def test_confocal_twin_count_rates_fall_to_the_dark_counts(confocal):
     np.testing.assert_array_less(np.abs(per_channel - dark), tolerance)
     assert confocal.status()["count_rates_per_s"] is not None
 
-    confocal.excitation_shutter.open()
+    confocal.open_excitation()
     lit = mean_rates()
     # the sample's light is back (the perovskite film glows everywhere; a QD cluster need not be in focus)
     assert lit.sum() > dark.sum() + 10.0 * tolerance.sum(), lit
@@ -193,7 +187,7 @@ def test_a_tcp_address_reaches_a_served_controller():
         station = build_station(config)
         try:
             assert server.controller.commands[:2] == ["id?", "mode=1"]
-            station.excitation_shutter.open()
+            station.open_excitation()
             assert server.controller.shutter_open and served_world.excitation_open
         finally:
             station.close()

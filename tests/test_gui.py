@@ -225,7 +225,7 @@ def test_worker_turns_a_failing_run_into_a_signal(qtbot, sim_station, tmp_path):
     assert finished.args == ["failed"]
     qtbot.waitUntil(lambda: bool(seen["failed"]), timeout=2_000)
     assert seen["failed"] == ["RuntimeError: controller fell over"]
-    assert seen["log"] == ["moving once"]
+    assert seen["log"] == ["excitation open (excitation_shutter, laser)", "moving once"]
     assert seen["status"][-1][0] == "failed" and "controller fell over" in seen["status"][-1][1]["reason"]
     assert worker.wait(5)
     run = read_run(tmp_path / "boom.h5")

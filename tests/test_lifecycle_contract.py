@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from tepl.config import CONFIG_DIR
-from tepl.roles import SAFE_ORDER, DeviceError, Instrument, PhotonCounter, Shutter, Spectrometer, Stage, ZController
+from tepl.roles import (
+    SAFE_ORDER,
+    DeviceError,
+    ExcitationShutter,
+    Instrument,
+    Laser,
+    PhotonCounter,
+    Shutter,
+    Spectrometer,
+    Stage,
+    ZController,
+)
 from tepl.station import build_station
 
 STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
@@ -29,7 +40,7 @@ def _states(name: str, inst: Instrument, station) -> dict:
             inst.move_to_um(x=inst.travel_um["x"].low + 0.9 * (inst.travel_um["x"].high - inst.travel_um["x"].low))
 
         return {"still": lambda: None, "moving": moving}
-    if isinstance(inst, Shutter):
+    if isinstance(inst, (Shutter, Laser)):
         return {"open": inst.open, "closed": inst.shut}
     if isinstance(inst, PhotonCounter):
         def counting():
@@ -65,6 +76,10 @@ def _is_safe(name: str, inst: Instrument, station) -> None:
         before = world.stage_um.copy()
         world.clock.advance(1.0)
         np.testing.assert_allclose(world.stage_um, before, atol=1e-3)
+    elif isinstance(inst, ExcitationShutter):
+        assert not world.excitation_open
+    elif isinstance(inst, Laser):
+        assert not world.laser_emitting
     elif isinstance(inst, Shutter):
         assert not (world.lamp_on if name == "lamp" else world.shutter_open)
     elif isinstance(inst, PhotonCounter):
@@ -168,11 +183,13 @@ def test_a_new_role_needs_no_change_in_the_station(monkeypatch):
         def disconnect(self):
             self.released = True
 
-    monkeypatch.setattr(station_module, "ROLE_NAMES", station_module.ROLE_NAMES + ("laser",))
+    monkeypatch.setattr(station_module, "ROLE_NAMES", station_module.ROLE_NAMES + ("pump_laser",))
     station = build_station()
     laser = Laser()
-    station.add("laser", laser)
-    assert station.laser is laser and station.status()["laser"] == "on"
-    assert station.in_safe_order()[0] == ("laser", laser)  # excitation is blocked first
+    station.add("pump_laser", laser)
+    assert station.pump_laser is laser and station.status()["pump_laser"] == "on"
+    order = [name for name, _ in station.in_safe_order()]
+    excitation = [name for name, inst in station.instruments.items() if inst.safe_group == "excitation"]
+    assert set(order[:len(excitation)]) == set(excitation) and "pump_laser" in excitation  # blocked first
     report = station.close()
-    assert report["laser"] == "off" and not laser.emitting and laser.released
+    assert report["pump_laser"] == "off" and not laser.emitting and laser.released

@@ -23,6 +23,7 @@ def _station(config_name: str, **simulation):
 def confocal():
     st = _station("confocal-sim.yaml", sample="flim-reference", drift_nm_per_s=[0.0, 0.0])
     st.stage.move_and_wait_um(x=48.0, y=50.0)  # the left half of the reference film
+    st.open_excitation()  # the laser on the film: the roles are used directly, not through a run
     yield st
     st.close()
 

@@ -343,9 +343,8 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         else:
             lay_out(recorder, plan)
         recorder.flush()
-        for name, inst in station.excitation() if procedure.excites else ():
-            inst.open()
-            ctx.log(f"excitation open ({name})")
+        if procedure.excites and station.excitation():
+            ctx.log(f"excitation open ({', '.join(station.open_excitation())})")
         procedure.execute(ctx)
         if control.stop_requested:  # complete as far as it went: the file's status stays in the contract
             reason = "stopped by the operator after the current line"

@@ -176,7 +176,9 @@ class PressureRamp(Procedure):
             spectrum, energy, intensity = acquire_fitted()
             history.append((energy, intensity))
             shift_eV = energy - reference_eV()
-            if np.isfinite(shift_eV):  # no peak: keep the last estimate rather than guess
+            if gap >= contact:  # above the contact point the tip presses nothing: a shift there is noise or blinking
+                state["pressure"] = 0.0
+            elif np.isfinite(shift_eV):  # no peak: keep the last estimate rather than guess
                 strain = strain_percent_from_shift(shift_eV, model)
                 state["pressure"] = max(0.0, float(pressure_GPa_from_strain(strain, model)))
             if np.isfinite(intensity):
