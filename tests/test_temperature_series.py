@@ -201,3 +201,17 @@ def test_an_interrupted_series_resumes_where_it_stopped(station, tmp_path):
     assert np.all(np.isfinite(result.data["peak_energy_eV"]))
     assert not cryostat_heating(station)
 
+
+
+def test_a_controller_error_while_waiting_ends_the_run(station, tmp_path, monkeypatch):
+    """An error of the controller itself (not a wait that ran out of time) is not waited out."""
+    def broken(*args, **kwargs):
+        raise DeviceError("Lake Shore 336 at sim: reply garbled")
+
+    monkeypatch.setattr(station.cryostat, "wait_stable", broken)
+    path = tmp_path / "broken.h5"
+    with pytest.raises(DeviceError, match="reply garbled"):
+        run_procedure("temperature-series", station, path, start_k=20.0, stop_k=20.0, exposure_s=1.0,
+                      acquisition_s=0.2)
+    assert read_run(path).status == "failed"
+    assert not cryostat_heating(station)
