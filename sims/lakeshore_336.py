@@ -69,6 +69,11 @@ class ThermalModel:
     step_s: float = 0.05
     max_steps: int = 200_000  # per update; a longer gap is integrated in longer steps
 
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.link_falloff < 1.0 and self.link_knee_k > self.base_k):
+            raise ValueError(f"thermal model: link_falloff must lie in [0, 1) and link_knee_k above base_k, got "
+                             f"{self.link_falloff} and {self.link_knee_k} K (base {self.base_k} K)")
+
     @property
     def time_constant_s(self) -> float:
         """The stage's relaxation time to base with no heat below the knee, ``C/G``."""
