@@ -11,19 +11,24 @@ register and clears it. One controller (one state, one register) is shared by ev
 Thermal model, integrated on the World's clock each time the controller is addressed (steps of at most
 ``ThermalModel.step_s``):
 
-- the sample stage has a heat capacity ``C`` and is tied to the cold head at ``base_k`` (~4 K) by a link of
-  conductance ``G``: the cooling power is ``G·(T − base_k)``, so with no heat the stage relaxes to base with
-  the time constant ``C/G``;
+- the sample stage has a heat capacity ``C`` and is tied to the cold head at ``base_k`` (~4 K) by a copper
+  link of conductance ``G`` up to ``link_knee_k``: the cooling power is ``G·(T − base_k)`` there, so with no
+  heat the stage relaxes to base with the time constant ``C/G``; above the knee the link's conductance falls
+  as ``G·(link_knee_k/T)**link_falloff``, as copper's conductivity does from its low-temperature maximum (about
+  a third of it at room temperature), so the cooling power is the integral of the conductance from base;
 - the heater outputs 1 and 2 deposit ``u/100 · P_max(range)`` on the stage, ``u`` the output in %
   (``HTR?``) and ``P_max`` the range's full power (off 0, low, medium, high: decades); a range heats only
-  while the output's OUTMODE mode is 1 (closed-loop PID); the hottest a range can hold is
-  ``base_k + P_max/G``;
+  while the output's OUTMODE mode is 1 (closed-loop PID); the hottest a range can hold is where the cooling
+  power reaches ``P_max`` (``base_k + P_max/G`` below the knee; the high range holds room temperature);
 - each heater's PID runs on its OUTMODE input: ``u = P·(e + (I/100)·∫e dt + (D/100)·de/dt)`` with
   ``e = setpoint − reading`` in K, clamped to 0-100 %, the integral frozen while the output is saturated
   (no wind-up). With ``RAMP`` on, the setpoint the loop uses moves to ``SETP`` at the ramp rate;
 - input A reads the stage through a sensor that lags it (first order, ``sensor_lag_s``); input B reads the
   cold head (base plus the heat it carries, ``head_k_per_W`` per W); C and D have no sensor (0 K,
   ``RDGST?`` 1 = invalid).
+
+The stage's true temperature goes into ``world.sample_temperature_k`` whenever the stage is integrated (each
+time the controller is addressed), so the World's sample follows the cryostat.
 
 ``LakeShore336Session`` frames one client's byte stream, ``LakeShore336Adapter`` runs a pymeasure driver
 in-process, ``serve`` puts the controller on a TCP port.
@@ -59,17 +64,36 @@ class ThermalModel:
     range_max_W: tuple[float, float, float, float] = (0.0, 0.5, 5.0, 50.0)  # off, low, medium, high
     sensor_lag_s: float = 0.5
     head_k_per_W: float = 0.02
+    link_knee_k: float = 30.0
+    link_falloff: float = 0.5
     step_s: float = 0.05
     max_steps: int = 200_000  # per update; a longer gap is integrated in longer steps
 
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.link_falloff < 1.0 and self.link_knee_k > self.base_k):
+            raise ValueError(f"thermal model: link_falloff must lie in [0, 1) and link_knee_k above base_k, got "
+                             f"{self.link_falloff} and {self.link_knee_k} K (base {self.base_k} K)")
+
     @property
     def time_constant_s(self) -> float:
-        """The stage's relaxation time to base with no heat, ``C/G``."""
+        """The stage's relaxation time to base with no heat below the knee, ``C/G``."""
         return self.heat_capacity_J_per_K / self.conductance_W_per_K
 
+    def cooling_W(self, stage_k: float) -> float:
+        """Heat the link carries from the stage at ``stage_k`` to the cold head, W."""
+        g, knee, a = self.conductance_W_per_K, self.link_knee_k, self.link_falloff
+        if stage_k <= knee:
+            return g * (stage_k - self.base_k)
+        return g * ((knee - self.base_k) + knee**a * (stage_k ** (1.0 - a) - knee ** (1.0 - a)) / (1.0 - a))
+
     def hottest_k(self, heater_range: int) -> float:
-        """The stage's temperature with the range's full power, ``base + P_max/G``."""
-        return self.base_k + self.range_max_W[heater_range] / self.conductance_W_per_K
+        """The stage's temperature with the range's full power: where ``cooling_W`` equals ``P_max``."""
+        g, knee, a = self.conductance_W_per_K, self.link_knee_k, self.link_falloff
+        power = self.range_max_W[heater_range]
+        if power <= self.cooling_W(knee):
+            return self.base_k + power / g
+        rest = power / g - (knee - self.base_k)
+        return (knee ** (1.0 - a) + rest * (1.0 - a) / knee**a) ** (1.0 / (1.0 - a))
 
 
 @dataclass
@@ -107,6 +131,7 @@ class LakeShore336Controller:
         self.identity = identity
         self.stage_k = self.model.base_k
         self.sensor_k = self.model.base_k
+        self._tell_world()
         self.loops = {1: Loop(input=1), 2: Loop(input=2), 3: Loop(mode=0, input=0), 4: Loop(mode=0, input=0)}
         self.esr = 0
         self.commands: list[str] = []  # every item received, for tests of what clients send
@@ -140,6 +165,12 @@ class LakeShore336Controller:
             dt = gap / steps
             for _ in range(steps):
                 self._step(dt)
+            self._tell_world()
+
+    def _tell_world(self) -> None:
+        """The sample sits on the stage: its temperature is the stage's (not the lagging sensor's)."""
+        if self.world is not None:
+            self.world.sample_temperature_k = self.stage_k
 
     def _step(self, dt: float) -> None:
         m = self.model
@@ -162,8 +193,7 @@ class LakeShore336Controller:
                 loop.integral = trial  # integrate only while it does not push further into saturation
             loop.output_pct = max(0.0, min(100.0, u))
         power = self.heater_power_W()
-        cooling = m.conductance_W_per_K * (self.stage_k - m.base_k)
-        self.stage_k += (power - cooling) / m.heat_capacity_J_per_K * dt
+        self.stage_k += (power - m.cooling_W(self.stage_k)) / m.heat_capacity_J_per_K * dt
         self.sensor_k += (self.stage_k - self.sensor_k) * min(1.0, dt / m.sensor_lag_s)
 
     # ------------------------------------------------------------------ protocol

@@ -3,8 +3,8 @@
 Each protocol simulator (PI GCS controller, RHK R9, Andor library) holds a reference to the same
 ``World``: the stage simulator writes ``stage_um``, the R9 simulator writes ``tip_z_nm``, the shutter
 writes ``shutter_open`` (the spectrograph's entrance shutter), the excitation shutter's controller writes
-``excitation_open``, a picomotor controller ``picomotor_nm``, and the CCD simulator asks ``spectrum_photons``
-what light reaches the detector.
+``excitation_open``, a picomotor controller ``picomotor_nm``, a cryostat's temperature controller
+``sample_temperature_k``, and the CCD simulator asks ``spectrum_photons`` what light reaches the detector.
 
 Time: ``world.clock`` is simulated. In tests and scripted runs it advances only when a simulator says an
 operation took time (an exposure, a servo settle, a command on the wire), so a 1 s exposure returns at
@@ -30,6 +30,7 @@ import numpy as np
 # Light reaching the spectrograph from the sample passes a 633 nm long-pass edge filter (paper 000).
 LONGPASS_EDGE_NM = 636.0
 LONGPASS_WIDTH_NM = 1.0
+ROOM_TEMPERATURE_K = 295.0  # the sample's temperature on a station without a cryostat
 
 
 class Clock:
@@ -90,6 +91,9 @@ class World:
         # travel (nm) of each picomotor actuator since power-up, by controller axis; a picomotor simulator fills it
         # (for the tip-laser alignment to use); empty on a station without one
         self.picomotor_nm: dict[int, float] = {}
+        # the sample stage's true temperature (K): room temperature without a cryostat; a cryostat's simulator
+        # keeps it (samples that follow temperature read it)
+        self.sample_temperature_k = ROOM_TEMPERATURE_K
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
         self.lowest_tip_distance_nm = float("inf")  # closest approach to the surface so far (truth)

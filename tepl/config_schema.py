@@ -9,7 +9,7 @@ _range = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems
 _address = {"type": "string", "minLength": 1,
             "description": "'sim', 'tcp://HOST:PORT', or a VISA resource string (e.g. ASRL/dev/ttyUSB0::INSTR)"}
 
-SAMPLE_KINDS = ("tepl", "perovskite-qd-a", "perovskite-qd-b", "flim-reference", "single-qd", "cryo")
+SAMPLE_KINDS = ("tepl", "perovskite-qd-a", "perovskite-qd-b", "flim-reference", "single-qd", "cryo", "film")
 
 _detector = {
     "type": "object", "additionalProperties": False, "required": ["name", "band_nm"],

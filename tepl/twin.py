@@ -22,6 +22,10 @@ def build_world(config: StationConfig, real_time: bool | None = None):
         from tepl.sims.cryo_sample import CryoSample
 
         sample = CryoSample.generate(seed=seed)
+    elif kind == "film":
+        from tepl.sims.film_sample import FilmSample
+
+        sample = FilmSample.generate(seed=seed)
     else:
         from tepl.sims.confocal_sample import ConfocalSample
 
@@ -29,6 +33,8 @@ def build_world(config: StationConfig, real_time: bool | None = None):
     kwargs = {"drift_nm_per_s": tuple(sim["drift_nm_per_s"])} if "drift_nm_per_s" in sim else {}
     world = World(sample=sample, seed=seed,
                   real_time=bool(sim.get("real_time", False)) if real_time is None else real_time, **kwargs)
+    if hasattr(sample, "attach"):  # a sample that follows the World's state (the film: its temperature)
+        sample.attach(world)
     if "longpass_edge_nm" in sim:
         world.longpass_edge_nm = sim["longpass_edge_nm"]
     if "laser" in sim:

@@ -16,7 +16,7 @@ from tepl.roles import DeviceError, LimitError
 from tepl.sims.faults import KINDS
 from tepl.station import build_station
 
-STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml")
+STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "film-cryo-sim.yaml")
 SMALL = {
     "raster": {"size_x_um": 0.02, "size_y_um": 0.02, "pixel_um": 0.005, "exposure_s": 0.01},
     "line-scan": {"length_um": 0.02, "pixel_um": 0.005, "exposure_s": 0.01},
@@ -27,6 +27,8 @@ SMALL = {
     "g2": {"acquisition_s": 0.5, "block_s": 0.1},
     "time-trace": {"acquisition_s": 0.5, "block_s": 0.1, "bin_s": 0.01},
     "kinetic-series": {"exposure_s": 0.01, "frames": 4},
+    "temperature-series": {"start_k": 10.0, "stop_k": 12.0, "step_k": 2.0, "hold_s": 5.0, "exposure_s": 0.01,
+                           "acquisition_s": 0.01, "x_um": 25.0},
 }
 # where each role's simulator keeps its fault switchboard, and the simulator's name in KINDS
 DEVICES = {
@@ -92,7 +94,17 @@ def safe_problems(station) -> list[str]:
         m = station.tcspc.device.lib._meas
         if m is not None and m.stopped_s is None and world.clock.now() < m.end_s:
             problems.append("photon counting still running")
+    if station.has_role("cryostat") and station.cryostat.safe_heater == "off":
+        heating = cryostat_heating(station)
+        if heating:
+            problems.append(f"cryostat heater outputs {heating} still on")
     return problems
+
+
+def cryostat_heating(station) -> list[int]:
+    """The heater outputs the simulated cryostat controller still powers (empty: all off)."""
+    loops = station.cryostat.controller.adapter.controller.loops
+    return [n for n, loop in loops.items() if loop.heater_range > 0]
 
 
 def run_case(case: Case, out_dir) -> dict:

@@ -212,7 +212,7 @@ def check_config(text: str) -> Outcome:
 
 
 # ---------------------------------------------------------------------------------------- procedure parameters
-SIM_STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
+SIM_STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml", "film-cryo-sim.yaml")
 _stations: dict[str, Any] = {}
 _stations_lock = threading.Lock()
 

@@ -19,11 +19,12 @@ from tepl.roles import (
     Shutter,
     Spectrometer,
     Stage,
+    TemperatureController,
     ZController,
 )
 from tepl.station import build_station
 
-STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
+STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml", "film-cryo-sim.yaml")
 
 
 def _states(name: str, inst: Instrument, station) -> dict:
@@ -55,6 +56,13 @@ def _states(name: str, inst: Instrument, station) -> dict:
             inst.ccd.lib.StartAcquisition()
 
         return {"idle": lambda: None, "acquiring": acquiring}
+    if isinstance(inst, TemperatureController):
+        def heating():
+            inst.set_setpoint_k(None, 50.0)
+            inst.set_heater_range(None, "high")
+            station.world.clock.advance(5.0)
+
+        return {"heater off": lambda: None, "heating": heating}
     raise AssertionError(f"no states known for {name} ({type(inst).__name__})")
 
 
@@ -88,6 +96,10 @@ def _is_safe(name: str, inst: Instrument, station) -> None:
         assert m is None or m.stopped_s is not None or world.clock.now() >= m.end_s
     elif isinstance(inst, Spectrometer):
         assert not inst.ccd.lib._busy()
+    elif isinstance(inst, TemperatureController):
+        controller = inst.controller.adapter.controller
+        assert all(loop.heater_range == 0 for loop in controller.loops.values())
+        assert controller.heater_power_W() == 0.0
 
 
 def _cases():

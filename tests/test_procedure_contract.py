@@ -16,9 +16,9 @@ from tepl.config import CONFIG_DIR
 from tepl.data.runfile import read_run
 from tepl.procedures import PROCEDURES, RunControl, make_procedure, run
 from tepl.station import build_station
-from tests.fault_matrix import SMALL  # one small run of every procedure, shared with the fault matrix
+from tests.fault_matrix import SMALL, cryostat_heating  # one small run of every procedure, shared with the fault matrix
 
-STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
+STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml", "film-cryo-sim.yaml")
 
 
 
@@ -51,6 +51,8 @@ def _assert_station_safe(station) -> None:
     if station.has_role("tcspc"):
         m = station.tcspc.device.lib._meas
         assert m is None or m.stopped_s is not None or world.clock.now() >= m.end_s
+    if station.has_role("cryostat"):
+        assert not cryostat_heating(station)
 
 
 def test_every_procedure_has_a_small_run():

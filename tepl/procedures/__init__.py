@@ -13,10 +13,11 @@ from tepl.procedures.gap import DistanceSweep, PressureRamp
 from tepl.procedures.kinetic import KineticSeries
 from tepl.procedures.params import Parameter, ParameterError
 from tepl.procedures.scans import LineScan, Raster
+from tepl.procedures.temperature import TemperatureSeries
 
 PROCEDURES: dict[str, type[Procedure]] = {
     cls.name: cls for cls in (Raster, LineScan, DistanceSweep, PressureRamp, Calibrate, ConfocalRaster, G2,
-                              TimeTrace, KineticSeries)
+                              TimeTrace, KineticSeries, TemperatureSeries)
 }
 
 __all__ = ["PROCEDURES", "AbortRequested", "Event", "Parameter", "ParameterError", "Procedure",
