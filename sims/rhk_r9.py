@@ -91,6 +91,7 @@ class R9Controller:
         if not 0.0 <= self.coarse_step_jitter < 1.0:
             raise ValueError(f"coarse step jitter {self.coarse_step_jitter} must lie in [0, 1)")
         self.coarse_steps_nm: list[float] = []  # true signed base moves, nm (negative: towards the sample)
+        self.z_held = False  # an ignored Retract (fault): the Z output stays where it was
         self._rng = world.rng("r9")
         self._coarse_rng = world.rng("r9-coarse")
         self._distance_cache: dict[float, float] = {}
@@ -144,7 +145,7 @@ class R9Controller:
         self._t_last_s = now
         target = None
         tau = LOOP_TAU_S
-        if self.tip_control == "Retract":
+        if self.tip_control == "Retract" and not self.z_held:
             target, tau = self.z_upper_nm, RETRACT_TAU_S
         elif self.tip_control == "Unlimit" and self.integral_gain > 0:
             tau = LOOP_TAU_S * DEFAULT_INTEGRAL_GAIN / self.integral_gain
@@ -172,8 +173,9 @@ class R9Controller:
         raise R9Error(f"unknown channel '{name}'")
 
     # ------------------------------------------------------------------ protocol
-    def handle(self, line: str) -> list[str]:
-        """Execute one command line (without its terminator); return the replies, in order."""
+    def handle(self, line: str, retract_ignored: bool = False) -> list[str]:
+        """Execute one command line (without its terminator); return the replies, in order.
+        ``retract_ignored`` (a fault): a ``Tip Control, Retract`` is acknowledged but Z stays where it is."""
         self.world.clock.advance(WIRE_TIME_S)
         fields = [f.strip() for f in line.strip().split(",")]
         command, args = fields[0], fields[1:]
@@ -187,7 +189,7 @@ class R9Controller:
                 if command == "GetHWSubParameter":
                     return [self._get_sub(args)]
                 if command == "SetHWParameter":
-                    return [self._set_param(args)]
+                    return [self._set_param(args, retract_ignored)]
                 if command == "GetHWParameter":
                     return [self._get_param(args)]
                 if command == "ReadChannelValue":
@@ -274,13 +276,14 @@ class R9Controller:
         }[name]
         return repr(float(value))
 
-    def _set_param(self, args: list[str]) -> str:
+    def _set_param(self, args: list[str], retract_ignored: bool = False) -> str:
         rest = self._controller(args)
         if len(rest) != 2 or rest[0] != "Tip Control":
             raise R9Error(f"unknown parameter '{', '.join(rest)}' of Z PI Controller")
         if rest[1] not in TIP_CONTROL_WORDS:
             raise R9Error(f"bad Tip Control '{rest[1]}' (expected one of {', '.join(TIP_CONTROL_WORDS)})")
         self.tip_control = rest[1]
+        self.z_held = retract_ignored and rest[1] == "Retract"
         return DONE
 
     def _get_param(self, args: list[str]) -> str:
@@ -327,7 +330,7 @@ class R9InProcess:
     raises TimeoutError (as R9Socket's read would), ``delay_s`` holds the reply back (TimeoutError now; it
     arrives ahead of the next reply unless ``reset`` drops the connection first, as R9Socket does after a
     timeout), ``garble`` / ``nan_reply`` corrupt it, ``disconnect`` raises ConnectionError, ``interrupt``
-    KeyboardInterrupt."""
+    KeyboardInterrupt, ``retract_ignored`` acknowledges ``Tip Control, Retract`` and leaves Z where it is."""
 
     def __init__(self, controller: Any):
         self.controller = controller
@@ -348,7 +351,7 @@ class R9InProcess:
             self.reset()
             raise ConnectionError("the simulated R9 dropped the connection (fault injected)")
         late, self._late = "".join(self._late), []
-        reply = fault.corrupt("".join(self.controller.handle(line)).encode()).decode()
+        reply = fault.corrupt("".join(self.controller.handle(line, fault.retract_ignored)).encode()).decode()
         if fault.stall:
             raise TimeoutError(f"no reply from the simulated R9 to {line!r} (fault injected: stall)")
         if fault.delay_s is not None:

@@ -35,7 +35,8 @@ DEVICES = {
     "spectrometer": ("andor_sdk2", lambda st: st.spectrometer.ccd.lib.faults),
     "tcspc": ("picoquant", lambda st: st.tcspc.device.lib.faults),
 }
-VALUES = {"stall": True, "delay_s": 0.0, "garble": True, "disconnect": True, "nan_reply": True, "interrupt": True}
+VALUES = {"stall": True, "delay_s": 0.0, "garble": True, "disconnect": True, "nan_reply": True, "interrupt": True,
+          "retract_ignored": True}
 ERROR_CODES = {"picoquant": -1, "andor_sdk2": 20089}
 DEADLINE_S = 60.0
 OWN_ERRORS = (DeviceError, LimitError, StorageError, KeyboardInterrupt)
