@@ -104,6 +104,12 @@ SCHEMA: dict[str, Any] = {
                         "address": _address,
                         "controller": {"type": "string"},
                         "setpoint_fraction": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                        "coarse_step_nm": {"type": "number", "exclusiveMinimum": 0,
+                                           "description": "nominal height change of one coarse step, nm "
+                                                          "(default 80)"},
+                        "coarse_step_spread": {"type": "number", "minimum": 0, "maximum": 0.9,
+                                               "description": "largest deviation of one coarse step from "
+                                                              "nominal, as a fraction (default 0.25)"},
                         "z_channel": {"type": "string"},
                         "amplitude_channel": {"type": "string"},
                         "phase_channel": {"type": "string"},
