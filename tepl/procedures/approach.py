@@ -198,19 +198,16 @@ class Approach(Procedure):
                 taken += steps
             z_nm, amplitude, contact = _extend(zc)
             travel_um = taken * step_nm / 1000.0
-            for name, value in (("steps", steps), ("coarse_travel_um", travel_um), ("retracted_z_nm", retracted_z),
-                                ("retracted_amplitude", retracted_amplitude), ("z_nm", z_nm),
-                                ("amplitude", amplitude), ("contact", int(contact))):
-                ctx.write(name, look, value)
-            ctx.recorder.flush()
+            _record(ctx, look, steps=steps, coarse_travel_um=travel_um, retracted_z_nm=retracted_z,
+                    retracted_amplitude=retracted_amplitude, z_nm=z_nm, amplitude=amplitude, contact=int(contact))
             ctx.progress(look + 1, n_looks, f"{travel_um:.2f} µm in, Z {z_nm:.0f} nm, amplitude {amplitude:.3f}"
                          + (" (contact)" if contact else ""))
             if contact:
                 if taken == 0 and zc.z_referenced:
                     reference_z = z_nm  # the same spot keeps its contact height whatever the coarse steps do
                 lower_nm, upper_nm = zc.z_bounds_nm()
-                steps = 0 if centring or not self["centre_contact"] else _centring_steps(
-                    z_nm, lower_nm, upper_nm, step_nm, spread, self["margin_nm"])
+                steps = 0 if centring or not self["centre_contact"] else min(max_steps - taken, _centring_steps(
+                    z_nm, lower_nm, upper_nm, step_nm, spread, self["margin_nm"]))
                 if steps and not ctx.stop_requested:
                     ctx.log(f"contact at Z {z_nm:.1f} nm after {travel_um:.2f} µm: {steps} more steps in to "
                             f"bring it near the middle of the fine range")
@@ -253,6 +250,13 @@ class Approach(Procedure):
             ctx.log(f"could not withdraw by {out} coarse steps out: {exc}")
         else:
             ctx.log(f"the tip did not retract: withdrawn by {out} coarse steps out")
+
+
+def _record(ctx: RunContext, look: int, **values: float) -> None:
+    """One look in the file (each value at index ``look`` of its dataset), flushed."""
+    for name, value in values.items():
+        ctx.write(name, look, value)
+    ctx.recorder.flush()
 
 
 def _extend(zcontrol: Any) -> tuple[float, float, bool]:
