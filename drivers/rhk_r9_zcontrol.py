@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tepl.drivers.polling import Wait
 from tepl.drivers.rhk_r9 import R9, finite
-from tepl.roles import ContactModel, DeviceError, LimitError, Range, ZController
+from tepl.roles import ContactModel, DeviceError, LimitError, Range, SurfaceOutOfReach, ZController
 
 _STATE_OF_WORD = {"Unlimit": "engaged", "Freeze": "frozen", "Retract": "retracted"}
 
@@ -21,8 +21,9 @@ _STATE_OF_WORD = {"Unlimit": "engaged", "Freeze": "frozen", "Retract": "retracte
 class R9ZController(ZController):
     """Shear-force Z controller on an R9: engage at a fraction of the free amplitude, freeze, place, retract.
 
-    ``z_nm`` is the ``z0-src`` channel in nm. The free amplitude is measured at every ``retract``
-    (and before the first ``engage`` if no retract happened yet). ``sleep`` waits between Z reads
+    ``z_nm`` is the ``z0-src`` channel in nm. The free amplitude is measured at every ``retract`` that ends
+    with Z at its upper bound (and before the first ``engage`` if no retract happened yet): a retract that
+    left Z elsewhere (the tip may still be near the surface) keeps the last one. ``sleep`` waits between Z reads
     (``world.clock.advance`` on a simulated station); Z counts as settled when two reads ``settle_s``
     apart differ by less than ``settle_tolerance_nm``. A settle wait lasts at most its ``timeout_s`` (s) of
     device time (the sleeps) and of wall-clock time (an R9 that answers slowly), then raises ``DeviceError``.
@@ -32,8 +33,9 @@ class R9ZController(ZController):
                  sleep: Callable[[float], None] = time.sleep, settle_s: float = 0.05,
                  settle_tolerance_nm: float = 0.1, bound_margin_nm: float = 0.5,
                  free_amplitude_reads: int = 5, press_depth_nm: Range | None = None,
-                 contact: ContactModel | None = None):
-        super().__init__(z_range_nm, press_depth_nm, contact)
+                 contact: ContactModel | None = None, coarse_step_nm: float = 80.0,
+                 coarse_step_spread: float = 0.25):
+        super().__init__(z_range_nm, press_depth_nm, contact, coarse_step_nm, coarse_step_spread)
         self.r9 = r9
         self.setpoint_fraction = self._check_fraction(setpoint_fraction)
         self.sleep = sleep
@@ -43,7 +45,6 @@ class R9ZController(ZController):
         self.free_amplitude_reads = int(free_amplitude_reads)
         self.free_amplitude_V: float | None = None
         self.z_offset_nm = 0.0  # apex height above the substrate reference minus the Z piezo reading
-        self._z_referenced = True
 
     @staticmethod
     def _check_fraction(fraction: float) -> float:
@@ -53,8 +54,8 @@ class R9ZController(ZController):
                              f"(of the free amplitude)")
         return fraction
 
-    def _bounds_nm(self) -> tuple[float, float]:
-        """The Z piezo's range in the frame of ``z_nm``."""
+    def z_bounds_nm(self) -> tuple[float, float]:
+        """The Z piezo's range in the frame of ``z_nm`` (lower = fully extended), nm."""
         lower_m, upper_m = self.r9.z_bounds_m()
         return lower_m * 1e9 + self.z_offset_nm, upper_m * 1e9 + self.z_offset_nm
 
@@ -91,17 +92,18 @@ class R9ZController(ZController):
         fraction = self._check_fraction(setpoint_fraction)
         if self.free_amplitude_V is None:
             self.retract()
-        lower_nm, upper_nm = self._bounds_nm()
+        lower_nm, upper_nm = self.z_bounds_nm()
         self.r9.set_setpoint_V(fraction * self.free_amplitude_V)
         self.r9.set_tip_control("Unlimit")
         z = self._wait_settled(timeout_s, "engaging")
         if z - lower_nm < self.bound_margin_nm:
-            raise DeviceError(f"surface not reached within the Z range; step the coarse positioner in "
-                              f"(Z pinned at the lower bound {lower_nm:.1f} nm)")
+            raise SurfaceOutOfReach(f"{self.r9.where}: surface not reached within the Z range; step the coarse "
+                                    f"positioner in (Z {z:.1f} nm pinned at the lower bound {lower_nm:.1f} nm)",
+                                    "lower", z)
         if upper_nm - z < self.bound_margin_nm:
-            raise DeviceError(f"Z pinned at the upper bound {upper_nm:.1f} nm: the surface is closer than "
-                              f"the Z range allows or the setpoint is above the free amplitude; step the "
-                              f"coarse positioner out")
+            raise SurfaceOutOfReach(f"{self.r9.where}: Z {z:.1f} nm pinned at the upper bound {upper_nm:.1f} nm: "
+                                    f"the surface is closer than the Z range allows or the setpoint is above the "
+                                    f"free amplitude; step the coarse positioner out", "upper", z)
         return z
 
     def freeze(self) -> None:
@@ -109,8 +111,9 @@ class R9ZController(ZController):
 
     def retract(self, timeout_s: float = 5.0) -> None:
         self.r9.set_tip_control("Retract")
-        self._wait_settled(timeout_s, "retracting")
-        self._measure_free_amplitude()
+        z = self._wait_settled(timeout_s, "retracting")
+        if self.free_amplitude_V is None or self.z_bounds_nm()[1] - z < self.bound_margin_nm:
+            self._measure_free_amplitude()
 
     def state(self) -> str:
         return _STATE_OF_WORD[self.r9.tip_control()]
@@ -120,9 +123,13 @@ class R9ZController(ZController):
 
     def set_z_reference_nm(self, apex_z_nm: float) -> None:
         """Declare the apex height (nm above the substrate reference) at the present Z, e.g. the shear-force
-        contact distance after engaging on bare substrate; needed again after coarse steps."""
-        self.z_offset_nm = finite(apex_z_nm, "apex z") - self.r9.z_m() * 1e9
-        self._z_referenced = True
+        contact distance after engaging on bare substrate; needed again after coarse steps. The contact point of
+        the press-depth limit moves with the frame (it stays the same height)."""
+        offset_nm = finite(apex_z_nm, "apex z") - self.r9.z_m() * 1e9
+        if self.contact_z_nm is not None:
+            self.contact_z_nm += offset_nm - self.z_offset_nm
+        self.z_offset_nm = offset_nm
+        self.z_referenced = True
 
     def amplitude(self) -> float:
         if self.free_amplitude_V is None:
@@ -135,7 +142,7 @@ class R9ZController(ZController):
         return self.r9.phase_deg()
 
     def _do_set_z(self, z_nm: float) -> None:
-        if not self._z_referenced:
+        if not self.z_referenced:
             raise LimitError("tip z lost its reference in the last coarse steps: engage on bare substrate and "
                              "call set_z_reference_nm first")
         self.r9.set_z_position_m((z_nm - self.z_offset_nm) * 1e-9)
@@ -149,7 +156,7 @@ class R9ZController(ZController):
         if int(steps) != 0 and self.state() != "retracted":
             raise LimitError(f"coarse steps only with the tip retracted (it is {self.state()}): retract first")
         if int(steps) != 0:
-            self._z_referenced = False
+            self.z_referenced = False
         for _ in range(abs(int(steps))):
             if steps > 0:
                 self.r9.step_in()
@@ -164,6 +171,8 @@ class R9ZController(ZController):
         lower_m, upper_m = self.r9.z_bounds_m()
         return {
             **super().settings(),
+            "coarse_step_nm": self.coarse_step_nm,
+            "coarse_step_spread": self.coarse_step_spread,
             "controller": self.r9.controller,
             "setpoint_fraction": self.setpoint_fraction,
             "setpoint_V": self.r9.setpoint_V(),

@@ -28,6 +28,10 @@ The kinds (which simulator supports which is listed in ``KINDS``):
     numbers in replies read ``nan``.
 ``interrupt``
     the next call raises ``KeyboardInterrupt``, as Ctrl-C would in the middle of a wait.
+``retract_ignored``
+    a device fault of the R9: ``Tip Control, Retract`` is acknowledged (``Done``, and the tip control reads
+    ``Retract`` afterwards) but the Z output stays where it was, as with a Z amplifier that stopped following
+    the controller. Only a reading of Z (and of the tuning-fork amplitude) shows the tip was not withdrawn.
 
 ``only`` restricts the faults to calls or commands whose name contains one of its strings (``{"CTCStatus"}``,
 ``{"POS?"}``); ``count`` switches the faults off again after that many affected calls (None: until
@@ -48,6 +52,7 @@ KINDS = {
     "disconnect": ("pi_e727", "thorlabs_sc10", "rhk_r9", "tcp"),
     "nan_reply": ("pi_e727", "rhk_r9", "tcp"),
     "interrupt": ("pi_e727", "thorlabs_sc10", "rhk_r9", "picoquant", "andor_sdk2"),
+    "retract_ignored": ("rhk_r9",),
 }
 """Each fault kind and the simulators that support it (``tcp``: any simulator served by ``LoopbackServer``)."""
 
@@ -67,6 +72,7 @@ class Faults:
     disconnect: bool = False
     nan_reply: bool = False
     interrupt: bool = False
+    retract_ignored: bool = False
     only: frozenset[str] = frozenset()
     count: int | None = None
     hits: int = 0  # affected calls so far
@@ -83,14 +89,14 @@ class Faults:
 
     def clear(self) -> None:
         """Everything off again."""
-        self.stall = self.garble = self.disconnect = self.nan_reply = self.interrupt = False
+        self.stall = self.garble = self.disconnect = self.nan_reply = self.interrupt = self.retract_ignored = False
         self.delay_s = self.error_code = self.count = None
         self.only = frozenset()
 
     @property
     def any(self) -> bool:
         return bool(self.stall or self.delay_s is not None or self.garble or self.error_code is not None
-                    or self.disconnect or self.nan_reply or self.interrupt)
+                    or self.disconnect or self.nan_reply or self.interrupt or self.retract_ignored)
 
     def hit(self, name: str = "") -> Faults | None:
         """The faults that apply to the call or command ``name`` (a copy, so a ``count`` running out does not

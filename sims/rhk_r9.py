@@ -8,7 +8,10 @@ two replies (an acknowledgement, then a second one when the procedure has finish
 State kept here: amplitude setpoint (V), PI gains, the tip-control mode (``Unlimit`` = feedback on,
 ``Freeze`` = hold, ``Retract`` = withdraw to the upper bound), the Z piezo output and the coarse
 positioner's base height. The tip apex height above the substrate is ``coarse_base_nm + piezo_nm`` and
-is written to ``world.tip_z_nm``. The feedback is evaluated lazily at every command from the World clock:
+is written to ``world.tip_z_nm``. At power-up the retracted apex stands ``world.tip_start_nm`` above the
+substrate (None: coarse base 0); each coarse step moves the base by ``coarse_step_nm`` times a factor drawn
+uniformly within ``1 ± world.coarse_step_jitter``; the ground truth (``r9``) keeps the start height and the
+true signed size of every step. The feedback is evaluated lazily at every command from the World clock:
 Z relaxes (first order, time constant of a few ms) towards the height where the tuning-fork amplitude
 equals the setpoint, clipped to the Z range, so it follows the topography as the stage moves.
 """
@@ -82,8 +85,15 @@ class R9Controller:
         self.proportional_gain = DEFAULT_PROPORTIONAL_GAIN
         self.tip_control = "Retract"
         self.piezo_nm = self.z_upper_nm
-        self.coarse_base_nm = 0.0
+        start_nm = world.tip_start_nm
+        self.coarse_base_nm = 0.0 if start_nm is None else float(start_nm) - self.z_upper_nm
+        self.coarse_step_jitter = float(world.coarse_step_jitter)
+        if not 0.0 <= self.coarse_step_jitter < 1.0:
+            raise ValueError(f"coarse step jitter {self.coarse_step_jitter} must lie in [0, 1)")
+        self.coarse_steps_nm: list[float] = []  # true signed base moves, nm (negative: towards the sample)
+        self.z_held = False  # an ignored Retract (fault): the Z output stays where it was
         self._rng = world.rng("r9")
+        self._coarse_rng = world.rng("r9-coarse")
         self._distance_cache: dict[float, float] = {}
         self._t_last_s = world.clock.now()
         with world.lock:
@@ -93,6 +103,10 @@ class R9Controller:
             "z_range_m": [self.z_lower_m, self.z_upper_m],
             "coarse_step_nm": self.coarse_step_nm,
             "loop_tau_s": LOOP_TAU_S,
+            "tip_start_nm": self.apex_nm,  # retracted apex height above the substrate plane at power-up
+            "coarse_base_start_nm": self.coarse_base_nm,
+            "coarse_step_jitter": self.coarse_step_jitter,
+            "coarse_steps_nm": self.coarse_steps_nm,  # grows with every step
         })
 
     # ------------------------------------------------------------------ physics
@@ -131,7 +145,7 @@ class R9Controller:
         self._t_last_s = now
         target = None
         tau = LOOP_TAU_S
-        if self.tip_control == "Retract":
+        if self.tip_control == "Retract" and not self.z_held:
             target, tau = self.z_upper_nm, RETRACT_TAU_S
         elif self.tip_control == "Unlimit" and self.integral_gain > 0:
             tau = LOOP_TAU_S * DEFAULT_INTEGRAL_GAIN / self.integral_gain
@@ -159,8 +173,9 @@ class R9Controller:
         raise R9Error(f"unknown channel '{name}'")
 
     # ------------------------------------------------------------------ protocol
-    def handle(self, line: str) -> list[str]:
-        """Execute one command line (without its terminator); return the replies, in order."""
+    def handle(self, line: str, retract_ignored: bool = False) -> list[str]:
+        """Execute one command line (without its terminator); return the replies, in order.
+        ``retract_ignored`` (a fault): a ``Tip Control, Retract`` is acknowledged but Z stays where it is."""
         self.world.clock.advance(WIRE_TIME_S)
         fields = [f.strip() for f in line.strip().split(",")]
         command, args = fields[0], fields[1:]
@@ -174,7 +189,7 @@ class R9Controller:
                 if command == "GetHWSubParameter":
                     return [self._get_sub(args)]
                 if command == "SetHWParameter":
-                    return [self._set_param(args)]
+                    return [self._set_param(args, retract_ignored)]
                 if command == "GetHWParameter":
                     return [self._get_param(args)]
                 if command == "ReadChannelValue":
@@ -261,13 +276,14 @@ class R9Controller:
         }[name]
         return repr(float(value))
 
-    def _set_param(self, args: list[str]) -> str:
+    def _set_param(self, args: list[str], retract_ignored: bool = False) -> str:
         rest = self._controller(args)
         if len(rest) != 2 or rest[0] != "Tip Control":
             raise R9Error(f"unknown parameter '{', '.join(rest)}' of Z PI Controller")
         if rest[1] not in TIP_CONTROL_WORDS:
             raise R9Error(f"bad Tip Control '{rest[1]}' (expected one of {', '.join(TIP_CONTROL_WORDS)})")
         self.tip_control = rest[1]
+        self.z_held = retract_ignored and rest[1] == "Retract"
         return DONE
 
     def _get_param(self, args: list[str]) -> str:
@@ -287,12 +303,20 @@ class R9Controller:
         sign = -1.0 if name == "Pan Single Step In" else 1.0
         with self.world.lock:
             self._relax()
-            self.coarse_base_nm += sign * self.coarse_step_nm  # the slip is faster than the loop
+            moved_nm = sign * self._step_size_nm()
+            self.coarse_base_nm += moved_nm  # the slip is faster than the loop
+            self.coarse_steps_nm.append(moved_nm)
             self.world.set_tip_z_nm(self.apex_nm)
         self.world.clock.advance(PAN_STEP_S)
         with self.world.lock:
             self._relax()
         return [DONE, DONE]
+
+    def _step_size_nm(self) -> float:
+        """The size of the next coarse step, nm: the nominal size, or within ±jitter of it (uniform)."""
+        if self.coarse_step_jitter == 0.0:
+            return self.coarse_step_nm
+        return self.coarse_step_nm * (1.0 + self.coarse_step_jitter * float(self._coarse_rng.uniform(-1.0, 1.0)))
 
     def query(self, line: str) -> str:
         """All replies to one command line, concatenated as they would appear on the wire."""
@@ -306,7 +330,7 @@ class R9InProcess:
     raises TimeoutError (as R9Socket's read would), ``delay_s`` holds the reply back (TimeoutError now; it
     arrives ahead of the next reply unless ``reset`` drops the connection first, as R9Socket does after a
     timeout), ``garble`` / ``nan_reply`` corrupt it, ``disconnect`` raises ConnectionError, ``interrupt``
-    KeyboardInterrupt."""
+    KeyboardInterrupt, ``retract_ignored`` acknowledges ``Tip Control, Retract`` and leaves Z where it is."""
 
     def __init__(self, controller: Any):
         self.controller = controller
@@ -327,7 +351,7 @@ class R9InProcess:
             self.reset()
             raise ConnectionError("the simulated R9 dropped the connection (fault injected)")
         late, self._late = "".join(self._late), []
-        reply = fault.corrupt("".join(self.controller.handle(line)).encode()).decode()
+        reply = fault.corrupt("".join(self.controller.handle(line, fault.retract_ignored)).encode()).decode()
         if fault.stall:
             raise TimeoutError(f"no reply from the simulated R9 to {line!r} (fault injected: stall)")
         if fault.delay_s is not None:

@@ -96,6 +96,10 @@ class World:
         self.sample_temperature_k = ROOM_TEMPERATURE_K
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
+        # the tip's coarse positioner at power-up: the retracted apex height above the substrate (nm; None: the
+        # coarse base at 0) and the spread of its steps (each within ±jitter of nominal); a Z controller reads them
+        self.tip_start_nm: float | None = None
+        self.coarse_step_jitter = 0.0
         self.lowest_tip_distance_nm = float("inf")  # closest approach to the surface so far (truth)
         self.longpass_edge_nm: float | None = LONGPASS_EDGE_NM  # filter before the spectrograph (None: none)
         self.laser: Any = None  # sims.photons.Laser exciting the sample (confocal stations)
@@ -119,6 +123,7 @@ class World:
             "clock_s": self.clock.now(),  # simulated time of this snapshot (a run's start)
             "drift_nm_per_s": self.drift_nm_per_s.tolist(),
             "longpass_edge_nm": self.longpass_edge_nm,
+            "crashed": self.crashed,  # the tip was driven into the substrate (so far)
         }}
         if self.laser is not None:
             truth["world"]["laser"] = self.laser.describe()

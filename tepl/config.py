@@ -148,6 +148,9 @@ def _check_limits(data: dict) -> None:
             if not 0 < low < high:
                 raise ConfigError(f"instruments.tcspc.channels.{i}.band_nm: [{low}, {high}] is not a band")
     sim = data.get("simulation", {})
+    start = sim.get("tip_start_um")
+    if isinstance(start, list) and not start[0] <= start[1]:
+        raise ConfigError(f"simulation.tip_start_um: lower bound {start[0]} µm must not exceed upper bound {start[1]}")
     if "tcspc" in inst and "simulation" in data and "laser" not in sim:
         raise ConfigError("simulation.laser: required key missing (a simulated tcspc needs the laser)")
 

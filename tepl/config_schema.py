@@ -64,6 +64,14 @@ SCHEMA: dict[str, Any] = {
                            "description": "which virtual sample sits on the stage (default tepl)"},
                 "drift_nm_per_s": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
                 "longpass_edge_nm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "tip_start_um": {
+                    "oneOf": [{"type": "number", "exclusiveMinimum": 0},
+                              {**_range, "items": {"type": "number", "exclusiveMinimum": 0}}],
+                    "description": "retracted tip apex height above the substrate at power-up, µm, or [low, high] "
+                                   "to draw it from with the seed (default: the fine Z's range, coarse base at 0)"},
+                "coarse_step_jitter": {
+                    "type": "number", "minimum": 0, "maximum": 0.5,
+                    "description": "each coarse step's size lies within ±this fraction of nominal (default 0)"},
                 "laser": {
                     "type": "object", "additionalProperties": False,
                     "required": ["wavelength_nm", "repetition_rate_hz"],
@@ -96,6 +104,12 @@ SCHEMA: dict[str, Any] = {
                         "address": _address,
                         "controller": {"type": "string"},
                         "setpoint_fraction": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                        "coarse_step_nm": {"type": "number", "exclusiveMinimum": 0,
+                                           "description": "nominal height change of one coarse step, nm "
+                                                          "(default 80)"},
+                        "coarse_step_spread": {"type": "number", "minimum": 0, "maximum": 0.9,
+                                               "description": "largest deviation of one coarse step from "
+                                                              "nominal, as a fraction (default 0.25)"},
                         "z_channel": {"type": "string"},
                         "amplitude_channel": {"type": "string"},
                         "phase_channel": {"type": "string"},

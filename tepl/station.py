@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -147,15 +148,19 @@ class Station:
         camera, motion (``tepl.roles.SAFE_ORDER``); config order within a group."""
         return sorted(self.instruments.items(), key=lambda item: item[1].safe_rank)
 
-    def safe_state(self) -> dict[str, str]:
+    def safe_state(self, keep: Mapping[str, str] | None = None) -> dict[str, str]:
         """Make every instrument safe in the declared order, whatever state things are in; an instrument that
         fails is tried again (``SAFE_ATTEMPTS`` in all), and one that still fails does not stop the others.
         Returns what holds per role ("retracted", "closed", "stopped"...), with the failed attempts said, or
         ``"make safe failed: <why>"``. A Ctrl-C arriving inside an instrument's safe state is held until every
-        instrument had its turns, then raised."""
+        instrument had its turns, then raised. ``keep`` (role -> its state in words): roles a completed run
+        leaves working on purpose (the approach's engaged tip); reported as ``"kept <state>"``."""
         report: dict[str, str] = {}
         interrupted: KeyboardInterrupt | None = None
         for name, inst in self.in_safe_order():
+            if keep and name in keep:
+                report[name] = f"kept {keep[name]}"
+                continue
             failures: list[str] = []
             for _ in range(SAFE_ATTEMPTS):
                 try:

@@ -37,6 +37,9 @@ def build_world(config: StationConfig, real_time: bool | None = None):
         sample.attach(world)
     if "longpass_edge_nm" in sim:
         world.longpass_edge_nm = sim["longpass_edge_nm"]
+    if "tip_start_um" in sim:
+        world.tip_start_nm = 1000.0 * tip_start_um(sim["tip_start_um"], world)
+    world.coarse_step_jitter = float(sim.get("coarse_step_jitter", 0.0))
     if "laser" in sim:
         from tepl.sims.photons import Laser
 
@@ -52,3 +55,12 @@ def build_world(config: StationConfig, real_time: bool | None = None):
              for c in tcspc["channels"]],
             splitter=tcspc.get("splitter", "dichroic"))
     return world
+
+
+def tip_start_um(start: float | list, world) -> float:
+    """The retracted tip's height above the substrate at power-up (µm): ``start`` itself, or drawn uniformly
+    from ``[low, high]`` with the World's seed."""
+    if isinstance(start, (int, float)):
+        return float(start)
+    low, high = (float(v) for v in start)
+    return float(world.rng("tip-start").uniform(low, high))

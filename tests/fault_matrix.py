@@ -1,7 +1,8 @@
 """The fault matrix: every fault the simulators can inject, on every instrument a procedure uses, part way
 through a small run of that procedure. Each case must end with the station safe (tip withdrawn, shutters
-closed, counting stopped: judged on the simulators' own state), the file's status and reason recorded, no
-hang past its deadline, and only the project's own errors raised (no traceback from a library)."""
+closed, counting stopped: judged on the simulators' own state; a completed approach leaves the tip engaged,
+as it declares), the tip never crashed, the file's status and reason recorded, no hang past its deadline, and
+only the project's own errors raised (no traceback from a library)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ SMALL = {
     "kinetic-series": {"exposure_s": 0.01, "frames": 4},
     "temperature-series": {"start_k": 10.0, "stop_k": 12.0, "step_k": 2.0, "hold_s": 5.0, "exposure_s": 0.01,
                            "acquisition_s": 0.01, "x_um": 25.0},
+    "approach": {"max_travel_um": 5.0},
 }
 # where each role's simulator keeps its fault switchboard, and the simulator's name in KINDS
 DEVICES = {
@@ -37,7 +39,8 @@ DEVICES = {
     "spectrometer": ("andor_sdk2", lambda st: st.spectrometer.ccd.lib.faults),
     "tcspc": ("picoquant", lambda st: st.tcspc.device.lib.faults),
 }
-VALUES = {"stall": True, "delay_s": 0.0, "garble": True, "disconnect": True, "nan_reply": True, "interrupt": True}
+VALUES = {"stall": True, "delay_s": 0.0, "garble": True, "disconnect": True, "nan_reply": True, "interrupt": True,
+          "retract_ignored": True}
 ERROR_CODES = {"picoquant": -1, "andor_sdk2": 20089}
 DEADLINE_S = 60.0
 OWN_ERRORS = (DeviceError, LimitError, StorageError, KeyboardInterrupt)
@@ -79,10 +82,16 @@ def station_for(procedure: str):
     raise LookupError(f"no simulated station has the roles of {procedure}")
 
 
-def safe_problems(station) -> list[str]:
-    """What is not safe, read on the simulators' own state (empty: safe)."""
+def safe_problems(station, tip_kept: bool = False) -> list[str]:
+    """What is not safe, read on the simulators' own state (empty: safe). ``tip_kept``: the run completed a
+    procedure that leaves the tip engaged (the approach); then the tip must be engaged, not withdrawn."""
     world, problems = station.world, []
-    if station.has_role("zcontrol") and world.tip_distance_nm() < 50.0:
+    if world.crashed:
+        problems.append("the tip crashed into the substrate")
+    if tip_kept:
+        if station.zcontrol.r9.transport.controller.tip_control != "Unlimit":
+            problems.append("the completed approach did not leave the tip engaged")
+    elif station.has_role("zcontrol") and world.tip_distance_nm() < 50.0:
         problems.append(f"tip {world.tip_distance_nm():.1f} nm from the surface")
     if world.shutter_open:
         problems.append("spectrograph shutter open")
@@ -131,12 +140,14 @@ def run_case(case: Case, out_dir) -> dict:
         error = f"UNCAUGHT {type(exc).__name__}: {exc}"
     seconds = time.monotonic() - start
     faults.clear()
-    unsafe = safe_problems(station)
     try:
         recorded = read_run(path)
         status, reason = recorded.status, recorded.reason
     except Exception as exc:  # noqa: BLE001
         status, reason = "no file", str(exc)
+    try:
+        kept = "zcontrol" in PROCEDURES[case.procedure].leaves and status == "complete" and not reason
+        unsafe = safe_problems(station, tip_kept=kept)
     finally:
         station.close()
     return {"status": status, "reason": reason, "error": error, "seconds": seconds, "unsafe": unsafe}

@@ -3,7 +3,9 @@
 - the dry run moves nothing and prints the plan;
 - an abort at the first checkpoint leaves the station safe, with status and reason in the file;
 - a stop keeps everything measured until then;
-- the plan's datasets and axes are exactly the file's, with the plan's shapes and units.
+- the plan's datasets and axes are exactly the file's, with the plan's shapes and units;
+- a completed run leaves the station safe, but for the roles the procedure declares it leaves working
+  (``Procedure.leaves``: the approach's engaged tip), which the file's safe state names as kept.
 """
 
 from __future__ import annotations
@@ -151,3 +153,12 @@ def test_the_plans_datasets_are_the_files_datasets(stations, name, tmp_path):
             assert stream.kind in f["entry"]
     assert read_run(path).status == "complete"
     assert plan.file_bytes >= sum(d.nbytes for d in plan.datasets)
+    with h5py.File(path, "r") as f:
+        kept = {key[len("safe_state_"):] for key, value in f["entry"].attrs.items()
+                if key.startswith("safe_state_") and str(value).startswith("kept ")}
+    assert kept == set(cls.leaves)
+    if "zcontrol" in kept:  # the approach: engaged at contact, never through the substrate
+        assert station.zcontrol.state() == "engaged" and not station.world.crashed
+        assert 0.0 < station.world.tip_distance_nm() < 5.0
+        station.safe_state()
+    _assert_station_safe(station)

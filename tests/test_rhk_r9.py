@@ -8,7 +8,7 @@ import pytest
 
 from tepl.drivers.rhk_r9 import R9
 from tepl.drivers.rhk_r9_zcontrol import R9ZController
-from tepl.roles import DeviceError, LimitError, Range
+from tepl.roles import DeviceError, LimitError, Range, SurfaceOutOfReach
 from tepl.sims.rhk_r9 import R9Controller, R9InProcess, R9Session
 from tepl.sims.world import World
 from tests.standins import BumpSample
@@ -320,7 +320,17 @@ def test_coarse_steps_only_retracted_and_they_drop_the_z_reference(zc, r9sim, wo
     with pytest.raises(LimitError, match="reference"):
         zc.set_z_nm(zc.z_nm() + 5.0)
     # re-reference with the true apex height (the truth here; on the rig: engaging on bare substrate)
+    assert not zc.z_referenced
     zc.set_z_reference_nm(world.tip_z_nm)
-    assert abs(zc.z_nm() - world.tip_z_nm) < 0.2
+    assert zc.z_referenced and abs(zc.z_nm() - world.tip_z_nm) < 0.2
+    assert zc.contact_z_nm == pytest.approx(zc.z_nm(), abs=0.2)  # the contact point moved with the frame
     zc.set_z_nm(world.tip_z_nm + 5.0)
     assert abs(zc.z_nm() - world.tip_z_nm) < 0.2
+
+
+def test_engaging_out_of_reach_says_which_bound_pinned_z(zc, world):
+    zc.coarse_step(-1)  # the fully extended tip stops 80 nm short of the surface
+    with pytest.raises(SurfaceOutOfReach) as caught:
+        zc.engage()
+    assert caught.value.bound == "lower" and caught.value.z_nm == pytest.approx(zc.z_bounds_nm()[0], abs=0.5)
+    assert not world.crashed

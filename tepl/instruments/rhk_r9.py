@@ -29,4 +29,6 @@ def build_zcontrol(ctx: BuildContext, cfg: dict):
                                ctx.limits.require("pressure_GPa"))
     return R9ZController(R9(transport, **kwargs), z_range_nm=ctx.limits.require("tip_z_nm"),
                          press_depth_nm=ctx.limits.require("press_depth_nm"), contact=contact,
-                         setpoint_fraction=cfg.get("setpoint_fraction", 0.9), sleep=ctx.sleep)
+                         setpoint_fraction=cfg.get("setpoint_fraction", 0.9), sleep=ctx.sleep,
+                         coarse_step_nm=cfg.get("coarse_step_nm", 80.0),
+                         coarse_step_spread=cfg.get("coarse_step_spread", 0.25))

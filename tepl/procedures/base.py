@@ -8,7 +8,9 @@ the plan, so the file's datasets are the plan's.
 
 ``run()`` owns the exits: on completion, operator stop, abort, any exception or Ctrl-C it first puts the
 station in its safe state (tip withdrawn, shutter closed), then records in the file what happened and why,
-keeping every line already written.
+keeping every line already written. The one exception is declared: a procedure whose purpose is to leave an
+instrument working (the approach leaves the tip engaged) names that role in ``leaves`` and says so during the
+run with ``ctx.keep``; only a run that completes without a stop leaves it so, every other ending makes it safe.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class RunContext:
         self.control = control
         self.plan = plan
         self.first_step = 0  # steps of ``visit`` an interrupted run already completed (resume)
+        self.may_keep: tuple[str, ...] = ()  # roles the procedure may leave working (``Procedure.leaves``)
+        self.kept: dict[str, str] = {}  # role -> what it is left doing, when the run completes
         self._listeners = listeners
 
     def emit(self, event: Event) -> None:
@@ -130,6 +134,15 @@ class RunContext:
     def log(self, message: str) -> None:
         self.recorder.append_event(message)
         self.emit(Event("log", message))
+
+    def keep(self, role: str, what: str) -> None:
+        """Leave ``role`` as it is (``what``: its state in words, for the file) when the run completes; a role
+        the procedure does not declare in ``leaves`` is refused. A stop, abort or error still makes it safe."""
+        if role not in self.may_keep:
+            raise ValueError(f"{self.plan.procedure} does not declare that it leaves the {role} working "
+                             f"(Procedure.leaves = {self.may_keep})")
+        self.kept[role] = what
+        self.log(f"{role} to be left {what} when the run completes")
 
     def checkpoint(self) -> None:
         """A safe point: wait here while paused; raise AbortRequested if the operator aborted."""
@@ -178,6 +191,9 @@ class Procedure:
     (restoring what it keeps in memory from the file in ``restore``)."""
     parameters: ClassVar[tuple[Parameter, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = ()
+    leaves: ClassVar[tuple[str, ...]] = ()
+    """Roles a completed run of this procedure may leave working instead of safe (``ctx.keep``): the approach
+    leaves the tip engaged. Empty for every procedure that ends with the whole station safe."""
 
     def __init__(self, **values: Any):
         self.params = ParameterSet.resolve(self.parameters, values)
@@ -331,6 +347,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         restore_signals(previous_handlers)
         raise
     ctx = RunContext(station, recorder, control, list(listeners or []), plan)
+    ctx.may_keep = tuple(procedure.leaves)
     if resume:
         ctx.first_step = int(recorder.attrs().get("steps_done", 0))
     status, reason, error = "complete", None, None
@@ -364,7 +381,8 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         ignore_signals(previous_handlers)
         try:
             try:
-                safe = station.safe_state()  # first, whatever the file can still take
+                kept = ctx.kept if status == "complete" and not control.stop_requested else {}
+                safe = station.safe_state(keep=kept)  # first, whatever the file can still take
             except KeyboardInterrupt as exc:  # held until every instrument was made safe
                 safe = getattr(exc, "safe_state", {})
                 pending = pending or Interrupted(signal.SIGINT, SIGINT_REASON)

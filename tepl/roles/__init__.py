@@ -21,9 +21,9 @@ from tepl.roles.shutter import Shutter
 from tepl.roles.spectrometer import Spectrometer
 from tepl.roles.stage import Stage
 from tepl.roles.temperature import HEATER_RANGES, TemperatureController
-from tepl.roles.zcontrol import ContactModel, ZController
+from tepl.roles.zcontrol import ContactModel, SurfaceOutOfReach, ZController
 
 __all__ = ["ContactModel", "DeviceError", "ExcitationShutter", "FixedLaser", "HEATER_RANGES", "Instrument", "Laser",
            "LimitError",
            "OpenLoopPositioner", "PhotonCounter", "Range", "SAFE_ORDER", "Shutter", "Spectrometer", "Stage",
-           "T2Block", "T3Block", "TemperatureController", "ZController"]
+           "SurfaceOutOfReach", "T2Block", "T3Block", "TemperatureController", "ZController"]

@@ -34,6 +34,17 @@ class ContactModel:
         self.pressure_GPa.check(pressure_GPa, f"contact pressure {where}")
 
 
+class SurfaceOutOfReach(DeviceError):
+    """Engaging ended with Z pinned at a bound of its range: ``bound`` is ``"lower"`` when the surface lies beyond
+    the fully extended tip (step the coarse positioner in), ``"upper"`` when it is closer than the range allows
+    (or the setpoint is above the free amplitude). ``z_nm`` is where Z settled."""
+
+    def __init__(self, message: str, bound: str, z_nm: float):
+        super().__init__(message)
+        self.bound = bound
+        self.z_nm = z_nm
+
+
 class ZController(Instrument, abc.ABC):
     """Shear-force (tuning-fork) Z feedback holding the tip above the sample.
 
@@ -41,20 +52,31 @@ class ZController(Instrument, abc.ABC):
     loop is frozen the tip can be placed at an absolute ``z_nm`` (a distance sweep or a press) inside the Z
     range and, when ``press_depth_nm`` is set, never deeper below the last contact point (the z at which
     the loop last engaged) than that limit, whoever asks.
+
+    The coarse positioner moves the tip by about ``coarse_step_nm`` per step (nm, nominal), each step within
+    ``±coarse_step_spread`` (a fraction) of it: what an approach needs to keep its steps inside the fine range.
     """
 
     STATES = ("retracted", "engaged", "frozen")
     safe_group = "tip"
 
-    def __init__(self, z_range_nm: Range, press_depth_nm: Range | None = None, contact: ContactModel | None = None):
+    def __init__(self, z_range_nm: Range, press_depth_nm: Range | None = None, contact: ContactModel | None = None,
+                 coarse_step_nm: float = 80.0, coarse_step_spread: float = 0.25):
         self.z_range_nm = z_range_nm
         self.press_depth_nm = press_depth_nm
         self.contact = contact
         self.contact_z_nm: float | None = None  # z at the last engage: the reference of the press depth
+        if not (coarse_step_nm > 0 and 0 <= coarse_step_spread < 1):
+            raise LimitError(f"coarse step {coarse_step_nm!r} nm must be positive and its spread "
+                             f"{coarse_step_spread!r} in [0, 1)")
+        self.coarse_step_nm = float(coarse_step_nm)
+        self.coarse_step_spread = float(coarse_step_spread)
+        self.z_referenced = True  # z_nm is the apex height above the substrate reference (coarse steps lose it)
 
     def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
         """Close the loop at the amplitude setpoint (fraction of free amplitude); returns z_nm at rest, which
-        becomes the contact reference of the press-depth limit."""
+        becomes the contact reference of the press-depth limit. Raises ``SurfaceOutOfReach`` when Z settles
+        pinned at a bound of its range (no contact)."""
         self.contact_z_nm = None
         self.contact_z_nm = z_nm = float(self._do_engage(setpoint_fraction, timeout_s))
         return z_nm
@@ -77,6 +99,16 @@ class ZController(Instrument, abc.ABC):
     @abc.abstractmethod
     def z_nm(self) -> float:
         """Tip apex height above the substrate reference, nm."""
+
+    @abc.abstractmethod
+    def set_z_reference_nm(self, apex_z_nm: float) -> None:
+        """Declare the apex height (nm above the substrate reference) at the present Z, after coarse steps
+        moved the tip by an amount Z does not see; sets ``z_referenced``."""
+
+    @abc.abstractmethod
+    def z_bounds_nm(self) -> tuple[float, float]:
+        """(lower, upper) end of the fine Z range in the frame of ``z_nm``, nm; lower = fully extended towards
+        the sample, upper = retracted."""
 
     @abc.abstractmethod
     def amplitude(self) -> float:
