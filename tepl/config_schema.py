@@ -64,6 +64,14 @@ SCHEMA: dict[str, Any] = {
                            "description": "which virtual sample sits on the stage (default tepl)"},
                 "drift_nm_per_s": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
                 "longpass_edge_nm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "tip_focus_offset_nm": {
+                    "type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                    "description": "tepl sample: the tip apex's lateral offset from the laser focus centre before "
+                                   "any picomotor travel, [x, y] nm (default [0, 0])"},
+                "tip_focus_offset_max_nm": {
+                    "type": "number", "minimum": 0,
+                    "description": "tepl sample: draw that offset from the seed, uniformly within this radius, nm "
+                                   "(instead of tip_focus_offset_nm)"},
                 "laser": {
                     "type": "object", "additionalProperties": False,
                     "required": ["wavelength_nm", "repetition_rate_hz"],
