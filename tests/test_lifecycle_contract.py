@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from tepl.config import CONFIG_DIR
-from tepl.roles import SAFE_ORDER, DeviceError, Instrument, PhotonCounter, Shutter, Spectrometer, Stage, ZController
+from tepl.roles import (
+    SAFE_ORDER,
+    DeviceError,
+    Instrument,
+    OpenLoopPositioner,
+    PhotonCounter,
+    Shutter,
+    Spectrometer,
+    Stage,
+    ZController,
+)
 from tepl.station import build_station
 
 STATIONS = ("sim.yaml", "confocal-sim.yaml", "confocal-hbt-sim.yaml", "cryo-sim.yaml")
@@ -29,6 +39,12 @@ def _states(name: str, inst: Instrument, station) -> dict:
             inst.move_to_um(x=inst.travel_um["x"].low + 0.9 * (inst.travel_um["x"].high - inst.travel_um["x"].low))
 
         return {"still": lambda: None, "moving": moving}
+    if isinstance(inst, OpenLoopPositioner):
+        def stepping():
+            for axis in inst.axes:
+                inst.move_steps(axis, inst.max_steps_per_move)
+
+        return {"still": lambda: None, "moving": stepping}
     if isinstance(inst, Shutter):
         return {"open": inst.open, "closed": inst.shut}
     if isinstance(inst, PhotonCounter):
@@ -65,6 +81,10 @@ def _is_safe(name: str, inst: Instrument, station) -> None:
         before = world.stage_um.copy()
         world.clock.advance(1.0)
         np.testing.assert_allclose(world.stage_um, before, atol=1e-3)
+    elif isinstance(inst, OpenLoopPositioner):
+        before = dict(world.picomotor_nm)
+        world.clock.advance(1.0)
+        assert not inst.is_moving() and world.picomotor_nm == before
     elif isinstance(inst, Shutter):
         assert not (world.lamp_on if name == "lamp" else world.shutter_open)
     elif isinstance(inst, PhotonCounter):
