@@ -27,6 +27,8 @@ SMALL = {
     "g2": {"acquisition_s": 0.5, "block_s": 0.1},
     "time-trace": {"acquisition_s": 0.5, "block_s": 0.1, "bin_s": 0.01},
     "kinetic-series": {"exposure_s": 0.01, "frames": 4},
+    "align-tip": {"exposure_s": 0.1, "search_radius_um": 1.0, "fine_half_width_nm": 300.0, "fine_pitch_steps": 3,
+                  "rounds": 1},
 }
 # where each role's simulator keeps its fault switchboard, and the simulator's name in KINDS
 DEVICES = {

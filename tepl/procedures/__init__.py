@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tepl.procedures.align import AlignTip
 from tepl.procedures.base import AbortRequested, Event, Procedure, RunControl, run
 from tepl.procedures.calibrate import Calibrate
 from tepl.procedures.confocal import ConfocalRaster
@@ -16,7 +17,7 @@ from tepl.procedures.scans import LineScan, Raster
 
 PROCEDURES: dict[str, type[Procedure]] = {
     cls.name: cls for cls in (Raster, LineScan, DistanceSweep, PressureRamp, Calibrate, ConfocalRaster, G2,
-                              TimeTrace, KineticSeries)
+                              TimeTrace, KineticSeries, AlignTip)
 }
 
 __all__ = ["PROCEDURES", "AbortRequested", "Event", "Parameter", "ParameterError", "Procedure",
