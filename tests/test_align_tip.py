@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from tepl.analysis.focus_scan import fit_focus_peak, gaussian_on_background, step_sizes_from_scans
 from tepl.config import CONFIG_DIR, parse_config
 from tepl.data.runfile import read_run
 from tepl.procedures import run_procedure
@@ -79,6 +80,24 @@ def test_a_drawn_start_offset_is_seeded_and_bounded():
     finally:
         a.close()
         b.close()
+
+
+def test_step_sizes_from_a_forward_and_a_backward_scan():
+    """A 400 nm focus at 700 nm, scanned with 33 nm forward and 27.5 nm backward steps, noise added."""
+    rng = np.random.default_rng(0)
+    forward_nm, backward_nm, peak_nm, span = 33.0, 27.5, 700.0, 40
+    steps = np.arange(0, span + 1, 2)
+    fwd = gaussian_on_background(steps * forward_nm, peak_nm, 400.0, 6000.0, 50.0) + rng.normal(0, 40, steps.size)
+    back_nm = span * forward_nm - steps * backward_nm
+    bwd = gaussian_on_background(back_nm, peak_nm, 400.0, 6000.0, 50.0) + rng.normal(0, 40, steps.size)
+    peak_f = fit_focus_peak(steps, fwd, 400.0 / 30.0)
+    peak_b = fit_focus_peak(steps, bwd, 400.0 / 26.0)
+    assert peak_f.center == pytest.approx(peak_nm / forward_nm, abs=0.1)
+    sizes = step_sizes_from_scans(peak_f, peak_b, span, 400.0)
+    assert sizes.backward_over_forward == pytest.approx(backward_nm / forward_nm, rel=0.005)
+    assert sizes.forward_nm == pytest.approx(forward_nm, rel=0.01)
+    assert sizes.backward_nm == pytest.approx(backward_nm, rel=0.01)
+    assert fit_focus_peak(steps[:3], fwd[:3], 13.0) is None  # too few points
 
 
 # ---------------------------------------------------------------------------------------------- alignment

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from tepl.analysis.focus_scan import FocusPeak, StepSizes, fit_focus_peak, step_sizes_from_scans
+from tepl.data.recorder import StorageError
 from tepl.procedures.base import RunContext
 from tepl.procedures.picomotor_search import AXES, travel_range
 from tepl.roles import DeviceError
@@ -74,8 +76,6 @@ class AlignmentRun:
 
     def band_signal(self, spectrum: np.ndarray) -> float:
         """Counts over the band above the dark frame, cosmic-ray spikes removed (5-pixel running median)."""
-        from scipy.ndimage import median_filter
-
         light = np.asarray(spectrum, float) - self.dark
         return float(median_filter(light, size=SPIKE_PIXELS, mode="nearest")[self.band].sum())
 
@@ -137,8 +137,6 @@ class AlignmentRun:
     def write_probes_if_possible(self) -> None:
         """On the way out of a failed run: keep the probes measured since the last line, unless the file itself
         is what failed (its error is the one reported)."""
-        from tepl.data.recorder import StorageError
-
         with contextlib.suppress(StorageError):
             self.write_probes()
 
