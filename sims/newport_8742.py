@@ -21,8 +21,9 @@ PROGRESS. ``TP?`` is the step counter.
 
 The actuators: each axis moves ``world.picomotor_nm[axis]`` (nm, the actuator tip's travel since power-up,
 for the optics to use) by a step size that differs forward and backward (nominally ~30 nm, drawn per axis
-from ``world.rng("picomotor-8742")``) and drifts a little (a random walk of ~1 % per move, kept within
-+-30 % of its start). The true step sizes are in ``world.ground_truth()["picomotor_8742"]`` and
+from ``world.rng("picomotor-8742")``) and drifts a little (a random walk of ~0.2 % per move, kept within
++-30 % of its start: a few % over the few hundred moves of an alignment, so a step size measured a while ago
+is close but not exact). The true step sizes are in ``world.ground_truth()["picomotor_8742"]`` and
 ``controller.step_nm``. Axes 1-4 all carry a 'Standard' motor unless ``motors`` says otherwise.
 
 ``Picomotor8742Session`` frames one client's byte stream, ``Picomotor8742Adapter`` runs a pymeasure driver
@@ -55,7 +56,7 @@ MAX_STEPS = 2147483647
 DEFAULT_VELOCITY = 2000
 DEFAULT_ACCELERATION = 100000
 NOMINAL_STEP_NM = 30.0
-DRIFT_PER_MOVE = 0.01  # relative random walk of the step sizes per move
+DRIFT_PER_MOVE = 0.002  # relative random walk of the step sizes per move (a few % over an alignment)
 DRIFT_BOUND = 0.3  # the step sizes stay within +-30 % of where they started
 
 GENERAL_ERRORS = {0: "NO ERROR DETECTED", 6: "COMMAND DOES NOT EXIST", 7: "PARAMETER OUT OF RANGE",

@@ -17,6 +17,7 @@ import numpy as np
 
 from tepl.sims.tepl_blinking import TelegraphProcess
 from tepl.sims.tepl_optics import (
+    FOUR_LN2,
     HC_EV_NM,
     LineTable,
     PixelAxis,
@@ -162,33 +163,51 @@ class TeplSample:
         """Fraction of [t0_s, t0_s + dt_s] each dot spends emitting (blinking ON)."""
         return np.array([b.on_fraction(t0_s, dt_s) for b in self._blink])
 
-    def dot_rates(self, x_nm: float, y_nm: float, tip_z_nm: float, t0_s: float = 0.0,
-                  dt_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Total photons/s from each dot and each dot's emission energy (eV) for this tip position."""
+    def focus_factor(self, apex_offset_nm: tuple[float, float]) -> float:
+        """Laser intensity at the tip apex relative to the focus centre (1 there): a 2-D Gaussian of FWHM
+        ``focus_fwhm_nm`` in the apex offset (nm, x and y)."""
+        dx, dy = apex_offset_nm
+        return float(np.exp(-FOUR_LN2 * (dx * dx + dy * dy) / self.params.focus_fwhm_nm**2))
+
+    def dot_rates(self, x_nm: float, y_nm: float, tip_z_nm: float, t0_s: float = 0.0, dt_s: float = 0.0,
+                  apex_offset_nm: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+        """Total photons/s from each dot and each dot's emission energy (eV) for the tip apex over (x, y) nm,
+        ``apex_offset_nm`` from the focus centre: the near field needs the tip and scales with the focus intensity
+        at the apex; the far field comes from the focus wherever the tip is."""
         p = self.params
         e = self.emitters
         lateral = self._lateral_nm(x_nm, y_nm)
         near = lateral_coupling(lateral, p.lateral_fwhm_nm) * near_field_enhancement(tip_z_nm, p)
+        dx, dy = apex_offset_nm
+        if dx or dy:
+            near = near * self.focus_factor(apex_offset_nm)
+            lateral = self._lateral_nm(x_nm - dx, y_nm - dy)  # the dots' distance from the focus centre
         far = lateral_coupling(lateral, p.focus_fwhm_nm)
         rates = p.far_field_rate * e.orientation * self.on_fraction(t0_s, dt_s) * (far + near)
         energy = e.energy_eV + p.shift_eV_per_percent * self._strain_each(x_nm, y_nm, tip_z_nm)
         return rates, energy
 
-    def plasmon_rate(self, x_nm: float, y_nm: float, tip_z_nm: float) -> float:
-        """Total gap-plasmon photons/s: the tip over Au; a dot in the gap takes its place."""
+    def plasmon_rate(self, x_nm: float, y_nm: float, tip_z_nm: float,
+                     apex_offset_nm: tuple[float, float] = (0.0, 0.0)) -> float:
+        """Total gap-plasmon photons/s: the tip over Au, excited by the focus intensity at the apex
+        (``apex_offset_nm`` from its centre); a dot in the gap takes its place."""
         covered = lateral_coupling(self._lateral_nm(x_nm, y_nm), self.params.plasmon_block_fwhm_nm).sum()
-        return float(plasmon_rate(tip_z_nm, self.params)) * max(0.0, 1.0 - float(covered))
+        rate = float(plasmon_rate(tip_z_nm, self.params)) * max(0.0, 1.0 - float(covered))
+        if apex_offset_nm[0] or apex_offset_nm[1]:
+            rate *= self.focus_factor(apex_offset_nm)
+        return rate
 
     def photon_rate(self, x_nm: float, y_nm: float, tip_z_nm: float, wavelength_nm: np.ndarray,
-                    t0_s: float, dt_s: float) -> np.ndarray:
+                    t0_s: float, dt_s: float, apex_offset_nm: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
         """Expected photons/s in each CCD pixel (centres ``wavelength_nm``) before the long-pass filter.
 
-        The tip apex is ``tip_z_nm`` above the Au plane over sample point (x, y); blinking is averaged over
-        the exposure [t0_s, t0_s + dt_s].
+        The tip apex is ``tip_z_nm`` above the Au plane over sample point (x, y) nm and ``apex_offset_nm`` from
+        the laser focus centre (the focus is on sample point (x, y) minus that offset); blinking is averaged
+        over the exposure [t0_s, t0_s + dt_s].
         """
         energy, width_eV = self._pixels(wavelength_nm)
-        rates, centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s)
-        rates = np.append(rates, self.plasmon_rate(x_nm, y_nm, tip_z_nm))
+        rates, centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
+        rates = np.append(rates, self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm))
         centres = np.append(centres, self.params.plasmon_center_eV)
         density = rates @ self._lines.density(energy[None, :] - centres[:, None])
         return density * width_eV

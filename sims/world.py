@@ -94,6 +94,10 @@ class World:
         # the sample stage's true temperature (K): room temperature without a cryostat; a cryostat's simulator
         # keeps it (samples that follow temperature read it)
         self.sample_temperature_k = ROOM_TEMPERATURE_K
+        # the tip apex relative to the laser focus centre (nm, sample x and y) before any picomotor travel, and the
+        # controller axes whose actuators move the tip along x and y (None: no picomotor moves it that way)
+        self.tip_focus_offset_nm = np.zeros(2)
+        self.tip_picomotor_axes: tuple[int | None, int | None] = (None, None)
         self.drift_nm_per_s = np.asarray(drift_nm_per_s, float)
         self.crashed = False  # set when the tip is driven into the hard substrate
         # the tip's coarse positioner at power-up: the retracted apex height above the substrate (nm; None: the
@@ -129,16 +133,40 @@ class World:
             truth["world"]["laser"] = self.laser.describe()
         if self.detection is not None:
             truth["world"]["detection"] = self.detection.describe()
+        if self.tip_picomotor_axes != (None, None) or np.any(self.tip_focus_offset_nm):
+            truth["world"]["tip_focus"] = {
+                "start_offset_nm": np.asarray(self.tip_focus_offset_nm, float).tolist(),
+                "apex_offset_nm": list(self.apex_offset_nm()),  # now: the focus centre is at (0, 0)
+                "picomotor_axes": list(self.tip_picomotor_axes),
+            }
         truth.update(self._truth)
         return truth
 
     # ------------------------------------------------------------------ geometry
-    def tip_xy_nm(self, t_s: float | None = None) -> tuple[float, float]:
-        """Sample coordinates (nm) under the tip at time ``t_s`` (default now), drift included."""
+    def focus_xy_nm(self, t_s: float | None = None) -> tuple[float, float]:
+        """Sample coordinates (nm) in the laser focus centre at time ``t_s`` (default now), drift included."""
         t = self.clock.now() if t_s is None else t_s
         x = self.stage_um[0] * 1000.0 + self.drift_nm_per_s[0] * t
         y = self.stage_um[1] * 1000.0 + self.drift_nm_per_s[1] * t
         return float(x), float(y)
+
+    def apex_offset_nm(self) -> tuple[float, float]:
+        """Where the tip apex is relative to the focus centre (nm, x and y): the start offset plus the travel of
+        the picomotors that carry the tip."""
+        dx, dy = float(self.tip_focus_offset_nm[0]), float(self.tip_focus_offset_nm[1])
+        axis_x, axis_y = self.tip_picomotor_axes
+        if axis_x is not None:
+            dx += self.picomotor_nm.get(axis_x, 0.0)
+        if axis_y is not None:
+            dy += self.picomotor_nm.get(axis_y, 0.0)
+        return dx, dy
+
+    def tip_xy_nm(self, t_s: float | None = None) -> tuple[float, float]:
+        """Sample coordinates (nm) under the tip apex at time ``t_s`` (default now), drift included: the focus
+        point plus the apex offset."""
+        x, y = self.focus_xy_nm(t_s)
+        dx, dy = self.apex_offset_nm()
+        return x + dx, y + dy
 
     def surface_nm(self) -> float:
         """Height (nm) of the surface the tip apex would touch at its present lateral position."""
@@ -176,8 +204,9 @@ class World:
         ``wavelength_nm`` holds the true centre wavelength of every pixel. Nothing arrives while the entrance
         shutter is closed. The sample emits only while ``excitation_open`` (always on a station without an
         excitation shutter) and the laser emits, in proportion to the laser's power; its light passes the long-pass
-        filter. The calibration lamp shines straight into
-        the slit whatever the excitation does.
+        filter. The calibration lamp shines straight into the slit whatever the excitation does. With the apex away
+        from the focus centre the sample is asked for its emission with that offset (a sample without a tip model
+        refuses it).
         """
         wl = np.asarray(wavelength_nm, float)
         photons = np.zeros_like(wl)
@@ -185,8 +214,13 @@ class World:
             return photons
         if self.sample_excited:
             t0 = self.clock.now() if start_s is None else float(start_s)
-            x, y = self.tip_xy_nm(t0 + 0.5 * exposure_s)
-            rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
+            x, y = self.focus_xy_nm(t0 + 0.5 * exposure_s)
+            dx, dy = self.apex_offset_nm()
+            if dx or dy:
+                rate = self.sample.photon_rate(x + dx, y + dy, self.tip_z_nm, wl, t0, exposure_s,
+                                               apex_offset_nm=(dx, dy))
+            else:
+                rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
             if self.longpass_edge_nm is not None:
                 rate = rate * 0.5 * (1.0 + np.tanh((wl - self.longpass_edge_nm) / LONGPASS_WIDTH_NM))
             photons += rate * (exposure_s * self.excitation_power_fraction)
@@ -208,7 +242,7 @@ class World:
         if self._photon_rng is None:
             self._photon_rng = self.rng("photons")
         if self.sample_excited:
-            x, y = self.tip_xy_nm(0.5 * (t0_s + t1_s))
+            x, y = self.focus_xy_nm(0.5 * (t0_s + t1_s))
             time_ps, wavelength_nm = self.sample.collected_photons(x, y, t0_s, t1_s - t0_s, self.laser,
                                                                    self._photon_rng)
             if self.excitation_power_fraction < 1.0:  # linear regime: fewer photons in proportion

@@ -72,6 +72,14 @@ SCHEMA: dict[str, Any] = {
                 "coarse_step_jitter": {
                     "type": "number", "minimum": 0, "maximum": 0.5,
                     "description": "each coarse step's size lies within ±this fraction of nominal (default 0)"},
+                "tip_focus_offset_nm": {
+                    "type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                    "description": "tepl sample: the tip apex's lateral offset from the laser focus centre before "
+                                   "any picomotor travel, [x, y] nm (default [0, 0])"},
+                "tip_focus_offset_max_nm": {
+                    "type": "number", "minimum": 0,
+                    "description": "tepl sample: draw that offset from the seed, uniformly within this radius, nm "
+                                   "(instead of tip_focus_offset_nm)"},
                 "laser": {
                     "type": "object", "additionalProperties": False,
                     "required": ["wavelength_nm", "repetition_rate_hz"],

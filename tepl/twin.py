@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tepl.config import StationConfig
+import numpy as np
+
+from tepl.config import ConfigError, StationConfig
 
 
 def build_world(config: StationConfig, real_time: bool | None = None):
@@ -40,6 +42,11 @@ def build_world(config: StationConfig, real_time: bool | None = None):
     if "tip_start_um" in sim:
         world.tip_start_nm = 1000.0 * tip_start_um(sim["tip_start_um"], world)
     world.coarse_step_jitter = float(sim.get("coarse_step_jitter", 0.0))
+    if kind == "tepl":
+        _place_tip(world, sim, config.data["instruments"].get("picomotors"), config.source)
+    elif "tip_focus_offset_nm" in sim or "tip_focus_offset_max_nm" in sim:
+        raise ConfigError(f"{config.source}: simulation.tip_focus_offset_nm / tip_focus_offset_max_nm need the "
+                          f"tepl sample (it has a tip), not {kind!r}")
     if "laser" in sim:
         from tepl.sims.photons import Laser
 
@@ -64,3 +71,19 @@ def tip_start_um(start: float | list, world) -> float:
         return float(start)
     low, high = (float(v) for v in start)
     return float(world.rng("tip-start").uniform(low, high))
+def _place_tip(world, sim: dict, picomotors: dict | None, source: str) -> None:
+    """The tip apex's start offset from the laser focus centre (``tip_focus_offset_nm: [dx, dy]``, or
+    ``tip_focus_offset_max_nm: r``: drawn uniformly in the disc of radius r from the seed; default 0), and the
+    picomotor axes that carry the tip: the controller axes the ``picomotors`` entry names x and y."""
+    if "tip_focus_offset_nm" in sim and "tip_focus_offset_max_nm" in sim:
+        raise ConfigError(f"{source}: state simulation.tip_focus_offset_nm or tip_focus_offset_max_nm, not both")
+    if "tip_focus_offset_nm" in sim:
+        world.tip_focus_offset_nm = np.asarray(sim["tip_focus_offset_nm"], float)
+    elif "tip_focus_offset_max_nm" in sim:
+        rng = world.rng("tip-focus-offset")
+        radius_nm = float(sim["tip_focus_offset_max_nm"]) * np.sqrt(rng.random())
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        world.tip_focus_offset_nm = radius_nm * np.array([np.cos(angle), np.sin(angle)])
+    if picomotors is not None:
+        axes = picomotors["axes"]
+        world.tip_picomotor_axes = (axes.get("x"), axes.get("y"))

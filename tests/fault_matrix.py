@@ -31,6 +31,8 @@ SMALL = {
     "temperature-series": {"start_k": 10.0, "stop_k": 12.0, "step_k": 2.0, "hold_s": 5.0, "exposure_s": 0.01,
                            "acquisition_s": 0.01, "x_um": 25.0},
     "approach": {"max_travel_um": 5.0},
+    "align-tip": {"exposure_s": 0.1, "search_radius_um": 1.0, "fine_half_width_nm": 300.0, "fine_pitch_steps": 3,
+                  "rounds": 1},
 }
 # where each role's simulator keeps its fault switchboard, and the simulator's name in KINDS
 DEVICES = {

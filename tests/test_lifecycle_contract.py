@@ -15,6 +15,7 @@ from tepl.roles import (
     ExcitationShutter,
     Instrument,
     Laser,
+    OpenLoopPositioner,
     PhotonCounter,
     Shutter,
     Spectrometer,
@@ -41,6 +42,12 @@ def _states(name: str, inst: Instrument, station) -> dict:
             inst.move_to_um(x=inst.travel_um["x"].low + 0.9 * (inst.travel_um["x"].high - inst.travel_um["x"].low))
 
         return {"still": lambda: None, "moving": moving}
+    if isinstance(inst, OpenLoopPositioner):
+        def stepping():
+            for axis in inst.axes:
+                inst.move_steps(axis, inst.max_steps_per_move)
+
+        return {"still": lambda: None, "moving": stepping}
     if isinstance(inst, (Shutter, Laser)):
         return {"open": inst.open, "closed": inst.shut}
     if isinstance(inst, PhotonCounter):
@@ -88,6 +95,10 @@ def _is_safe(name: str, inst: Instrument, station) -> None:
         assert not world.excitation_open
     elif isinstance(inst, Laser):
         assert not world.laser_emitting
+    elif isinstance(inst, OpenLoopPositioner):
+        before = dict(world.picomotor_nm)
+        world.clock.advance(1.0)
+        assert not inst.is_moving() and world.picomotor_nm == before
     elif isinstance(inst, Shutter):
         assert not (world.lamp_on if name == "lamp" else world.shutter_open)
     elif isinstance(inst, PhotonCounter):

@@ -1,9 +1,11 @@
-"""Picomotors join a station through their config entry alone: ``config/sim.yaml`` plus a ``picomotors`` entry
-(Newport 8742, simulated) builds the open-loop positioner as a role, made safe with the motion group: from
-moving to stopped, repeatedly, then released. Judged against the simulator's state."""
+"""Picomotors join a station through their config entry alone: the ``picomotors`` entry of ``config/sim.yaml``
+(Newport 8742, simulated; here with larger moves allowed) builds the open-loop positioner as a role, made safe
+with the motion group: from moving to stopped, repeatedly, then released. Judged against the simulator's
+state."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -23,8 +25,11 @@ ENTRY = """  picomotors:
 
 
 def with_picomotors(entry: str = ENTRY):
+    """config/sim.yaml with its picomotors entry replaced by ``entry``."""
     text = (CONFIG_DIR / "sim.yaml").read_text()
-    return parse_config(text.replace("\nlimits:", entry + "\nlimits:", 1), "sim.yaml + picomotors")
+    shipped = re.search(r"^  picomotors:\n(?:    .*\n)+", text, re.MULTILINE)
+    assert shipped, "config/sim.yaml has a picomotors entry"
+    return parse_config(text[:shipped.start()] + entry + text[shipped.end():], "sim.yaml, picomotors replaced")
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ def test_tepl_station_releases_every_instrument_after_the_safe_state():
 
     assert report["zcontrol"] == "retracted" and report["shutter"] == "closed"
     assert report["released"] == {role: "released" for role in ("stage", "zcontrol", "spectrometer", "shutter",
-                                                                  "lamp", "excitation_shutter", "laser")}
+                                                                  "lamp", "excitation_shutter", "laser",
+                                                                  "picomotors")}
     assert st.world.tip_distance_nm() > 100.0  # the simulated apex is well clear of the surface
     assert sdk2.shutdown_temperature_c is not None and sdk2.shutdown_temperature_c >= -20.0
     with pytest.raises(DeviceError):  # the camera is shut down: the SDK refuses until initialised again
@@ -35,6 +36,7 @@ def test_tepl_station_releases_every_instrument_after_the_safe_state():
         st.spectrometer.spectrograph.wavelength_limits_nm()
     assert st.zcontrol.r9.transport.connected is False
     assert st.stage.instrument.adapter.closed
+    assert st.picomotors.controller.adapter.closed
     assert st.close() == {}  # a second close touches nothing
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tepl.procedures.align import AlignTip
 from tepl.procedures.approach import Approach
 from tepl.procedures.base import AbortRequested, Event, Procedure, RunControl, run
 from tepl.procedures.calibrate import Calibrate
@@ -18,7 +19,7 @@ from tepl.procedures.temperature import TemperatureSeries
 
 PROCEDURES: dict[str, type[Procedure]] = {
     cls.name: cls for cls in (Raster, LineScan, DistanceSweep, PressureRamp, Calibrate, ConfocalRaster, G2,
-                              TimeTrace, KineticSeries, TemperatureSeries, Approach)
+                              TimeTrace, KineticSeries, TemperatureSeries, Approach, AlignTip)
 }
 
 __all__ = ["PROCEDURES", "AbortRequested", "Event", "Parameter", "ParameterError", "Procedure",
