@@ -282,3 +282,18 @@ def test_on_a_referenced_station_the_centring_keeps_the_z_reference(tmp_path):
     zc.set_z_nm(zc.z_nm() + 5.0)
     assert zc.z_nm() == pytest.approx(world.tip_z_nm, abs=0.1)
     station.close()
+
+
+def test_the_safe_state_believes_the_z_reading_not_the_retract_reply():
+    """A controller that acknowledges Retract and leaves the tip down is a failed safe state, said as such."""
+    station = build_station()  # the shipped twin: the surface within the fine range
+    try:
+        station.zcontrol.engage()
+        _ignore_retracts(station)
+        report = station.safe_state()
+        assert report["zcontrol"].startswith("make safe failed:") and "Z reads" in report["zcontrol"]
+        assert station.world.tip_distance_nm() < 50.0  # the twin's truth: the tip is still down
+        station.zcontrol.r9.transport.faults.clear()
+        assert station.safe_state()["zcontrol"] == "retracted" and station.world.tip_distance_nm() > 50.0
+    finally:
+        station.close()

@@ -162,3 +162,54 @@ def test_the_plans_datasets_are_the_files_datasets(stations, name, tmp_path):
         assert 0.0 < station.world.tip_distance_nm() < 5.0
         station.safe_state()
     _assert_station_safe(station)
+
+
+@pytest.mark.parametrize("name", sorted(PROCEDURES))
+def test_an_abort_mid_run_blocks_the_excitation_first_then_the_tip_then_counting(stations, name, tmp_path,
+                                                                                  monkeypatch):
+    """Judged on the simulators' own state at each instrument's turn in the safe state: the SC10's shutter and the
+    laser's emission, the World's tip distance, the TCSPC unit's measurement."""
+    cls = PROCEDURES[name]
+    station = _station_for(stations, cls)
+    world = station.world
+    sc10 = station.excitation_shutter.controller.adapter.controller
+    turns: list[tuple[str, dict]] = []
+
+    def seen() -> dict:
+        m = station.tcspc.device.lib._meas if station.has_role("tcspc") else None
+        return {"shutter_open": sc10.shutter_open, "laser_emitting": bool(world.laser_emitting),
+                "tip_distance_nm": float(world.tip_distance_nm()),
+                "counting": m is not None and m.stopped_s is None and world.clock.now() < m.end_s}
+
+    for role, inst in station.instruments.items():
+        def wrapped(_original=inst.make_safe, _role=role):
+            turns.append((_role, seen()))
+            return _original()
+
+        monkeypatch.setattr(inst, "make_safe", wrapped)
+    control = RunControl()
+    at_abort: list[dict] = []
+
+    def listen(event):
+        if event.kind == "data" and not at_abort:
+            at_abort.append(seen())
+            control.abort("contract: abort mid-run")
+
+    run(make_procedure(name, **SMALL[name]), station, tmp_path / f"{name}.h5", control=control, listeners=[listen])
+    # aborted at the next checkpoint (a one-step run such as calibrate has none left: it completes)
+    assert read_run(tmp_path / f"{name}.h5").status in ("aborted", "complete")
+    assert at_abort, f"{name} wrote nothing"
+    if cls.excites:
+        assert at_abort[0]["shutter_open"] and at_abort[0]["laser_emitting"]  # the run had the sample lit
+    order = [role for role, _ in turns]
+    excitation = {role for role, inst in station.instruments.items() if inst.safe_group == "excitation"}
+    assert set(order[:len(excitation)]) == excitation  # the excitation path first
+    after_excitation = dict(turns[len(excitation):])
+    assert all(not state["shutter_open"] and not state["laser_emitting"] for state in after_excitation.values())
+    if station.has_role("zcontrol") and station.has_role("tcspc"):
+        assert order.index("zcontrol") < order.index("tcspc")
+    if station.has_role("tcspc"):
+        assert not after_excitation["tcspc"]["shutter_open"]
+        if station.has_role("zcontrol"):
+            assert after_excitation["tcspc"]["tip_distance_nm"] > 50.0  # the tip withdrawn before counting stops
+    _assert_station_safe(station)

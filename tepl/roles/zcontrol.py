@@ -9,6 +9,9 @@ from typing import Any
 from tepl.limits import LimitError, Range
 from tepl.roles.base import DeviceError, Instrument
 
+RETRACTED_TOLERANCE_NM = 1.0
+"""How far below the upper end of its range Z may read and the tip still count as retracted, nm."""
+
 
 @dataclass(frozen=True)
 class ContactModel:
@@ -153,10 +156,17 @@ class ZController(Instrument, abc.ABC):
         """Coarse positioner steps: positive towards the sample, negative away."""
 
     def make_safe(self) -> str:
+        """Retract, then believe the readings rather than the reply: the controller must report ``retracted``
+        and Z must read within ``RETRACTED_TOLERANCE_NM`` of the upper end of its range (a controller that
+        acknowledges a retract without withdrawing the tip is a failure the station reports and retries)."""
         self.retract()
         state = self.state()
         if state != "retracted":
             raise DeviceError(f"the tip reports {state!r} after the retract")
+        z_nm, (_, upper_nm) = self.z_nm(), self.z_bounds_nm()
+        if upper_nm - z_nm > RETRACTED_TOLERANCE_NM:
+            raise DeviceError(f"the tip reports retracted but Z reads {z_nm:.1f} nm, {upper_nm - z_nm:.1f} nm below "
+                              f"the upper end {upper_nm:.1f} nm of its range")
         return state
 
     def status(self, name: str) -> dict[str, Any]:
