@@ -45,6 +45,14 @@ class LineInstrument(Instrument):
             raw += chunk
         return bytes(raw)
 
+    def write_bytes(self, content: bytes, **kwargs) -> None:
+        """Send ``content``; a link that is gone (closed socket, unplugged port) raises DeviceError naming the
+        command."""
+        try:
+            super().write_bytes(content, **kwargs)
+        except Exception as exc:  # a VISA, socket or serial failure: say which command could not be sent
+            raise self._error(f"could not send {self.last_command!r}: {exc}") from exc
+
     def _error(self, what: str) -> DeviceError:
         return DeviceError(f"{self.name} at {self.address}: {what}")
 

@@ -44,14 +44,16 @@ import re
 import threading
 from dataclasses import dataclass, field, fields
 
+_LINES = ("pi_e727", "thorlabs_sc10", "newport_8742", "lakeshore_336", "rhk_r9")  # simulators behind a text link
+_LIBRARIES = ("picoquant", "andor_sdk2")  # simulators of a vendor's C library
 KINDS = {
-    "stall": ("pi_e727", "thorlabs_sc10", "rhk_r9", "picoquant", "andor_sdk2", "tcp"),
-    "delay_s": ("pi_e727", "thorlabs_sc10", "rhk_r9", "picoquant", "andor_sdk2", "tcp"),
-    "garble": ("pi_e727", "thorlabs_sc10", "rhk_r9", "tcp"),
-    "error_code": ("picoquant", "andor_sdk2"),
-    "disconnect": ("pi_e727", "thorlabs_sc10", "rhk_r9", "tcp"),
+    "stall": (*_LINES, *_LIBRARIES, "tcp"),
+    "delay_s": (*_LINES, *_LIBRARIES, "tcp"),
+    "garble": (*_LINES, "tcp"),
+    "error_code": _LIBRARIES,
+    "disconnect": (*_LINES, "tcp"),
     "nan_reply": ("pi_e727", "rhk_r9", "tcp"),
-    "interrupt": ("pi_e727", "thorlabs_sc10", "rhk_r9", "picoquant", "andor_sdk2"),
+    "interrupt": (*_LINES, *_LIBRARIES),
     "retract_ignored": ("rhk_r9",),
 }
 """Each fault kind and the simulators that support it (``tcp``: any simulator served by ``LoopbackServer``)."""

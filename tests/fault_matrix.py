@@ -40,6 +40,9 @@ DEVICES = {
     "zcontrol": ("rhk_r9", lambda st: st.zcontrol.r9.transport.faults),
     "spectrometer": ("andor_sdk2", lambda st: st.spectrometer.ccd.lib.faults),
     "tcspc": ("picoquant", lambda st: st.tcspc.device.lib.faults),
+    "picomotors": ("newport_8742", lambda st: st.picomotors.controller.adapter.faults),
+    "cryostat": ("lakeshore_336", lambda st: st.cryostat.controller.adapter.faults),
+    "excitation_shutter": ("thorlabs_sc10", lambda st: st.excitation_shutter.controller.adapter.faults),
 }
 VALUES = {"stall": True, "delay_s": 0.0, "garble": True, "disconnect": True, "nan_reply": True, "interrupt": True,
           "retract_ignored": True}
@@ -64,7 +67,7 @@ class Case:
 def cases() -> list[Case]:
     found = []
     for name, cls in PROCEDURES.items():
-        for role in cls.roles:
+        for role in cls.roles + (("excitation_shutter",) if cls.excites else ()):  # a run opens the excitation
             if role not in DEVICES:
                 continue
             sim = DEVICES[role][0]
@@ -99,8 +102,8 @@ def safe_problems(station, tip_kept: bool = False) -> list[str]:
         problems.append("spectrograph shutter open")
     if world.lamp_on:
         problems.append("lamp on")
-    if getattr(world, "excitation_open", True) is not False and station.has_role("excitation_shutter"):
-        problems.append("excitation open")
+    if world.sample_excited and station.has_role("excitation_shutter"):
+        problems.append("the sample is still lit (excitation shutter open and laser on)")
     if station.has_role("tcspc"):
         m = station.tcspc.device.lib._meas
         if m is not None and m.stopped_s is None and world.clock.now() < m.end_s:
