@@ -230,5 +230,5 @@ def test_wire_bytes_against_the_simulator_and_release():
     assert world.excitation_open
     shutter.close()
     assert adapter.closed
-    with pytest.raises(ConnectionError):
+    with pytest.raises(DeviceError, match="could not send 'closed\\?'"):  # the released link, named
         shutter.is_open()
