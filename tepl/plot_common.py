@@ -5,6 +5,7 @@ data (fits, optimum, step sizes). Used by ``tepl.plotting``, ``tepl.plotting_pho
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import numpy as np
 
 from tepl.data.runfile import Run
 from tepl.units import HC_EV_NM
+
+TITLE_CHARS_PER_INCH = 13  # characters of a 10 pt title per inch of figure width, where titles are wrapped
 
 
 def figure(n_rows: int = 1, n_cols: int = 1, size=(6.4, 4.8), **kw):
@@ -31,7 +34,8 @@ def save(fig, out_dir: Path, stem: str, kind: str, run: Run, title: str | None =
     if title is None:
         fig.suptitle(f"{run.path.name} — {run.procedure} ({status})", fontsize=9)
     else:
-        fig.suptitle(title if run.status == "complete" and not run.reason else f"{title} ({status})", fontsize=10)
+        text = title if run.status == "complete" and not run.reason else f"{title} ({status})"
+        fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * TITLE_CHARS_PER_INCH)), fontsize=10)
     path = out_dir / f"{stem}_{kind}.png"
     fig.savefig(path, dpi=110)
     return path

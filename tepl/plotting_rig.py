@@ -326,8 +326,9 @@ def temperature_figures(run: Run) -> dict[str, tuple[Any, str]]:
             if t.size:
                 ax.plot(t, model, "-", color="k", lw=1.2, gid=model_name, label=_fit_label(run, name))
             else:
-                status = stored_attrs(run, name).get("fit_status", "not fitted")
-                ax.plot([], [], " ", label=f"no fit ({status})")
+                status = stored_attrs(run, name).get("fit_status")
+                ax.plot([], [], " ", label=f"no temperature fit: {status}" if status else
+                        "no temperature fit in the file (the run ended before the series was fitted)")
         ax.set_ylabel(label)
         ax.legend(fontsize=7.5, loc="best")
     axes[-1, 0].set_xlabel("measured temperature (K)")
