@@ -24,9 +24,11 @@ VIEW_KINDS = ("map", "line", "spectrum", "approach", "ramp", "frames", "count-ma
 """Live views a plan can ask for:
 
 - ``map``: a 2-D image of a per-pixel dataset against two axes (integrated counts, height, peak energy);
-- ``line``: a per-pixel value along one axis (a line scan's integrated counts against x);
+- ``line``: a value per point along one plan axis (a line scan's integrated counts against x, a fitted peak
+  energy against the setpoint, an alignment's signal per probe);
 - ``spectrum``: the latest spectrum written to a dataset with a wavelength axis;
-- ``approach``: a value against the measured gap (TEPL approach curve);
+- ``approach``: a value against a quantity the run measures, the dataset its axis names (the gap of a TEPL
+  approach curve, the coarse travel of a tip approach);
 - ``ramp``: a value and the pressure and force against the step, with the limits drawn;
 - ``frames``: spectra against frame number (kinetic series);
 - ``count-map``: photon counts per channel and pixel of the scan in progress (confocal);

@@ -1,15 +1,20 @@
 """What every figure of a run shares: an Agg figure without pyplot, the title and file name it is saved
-under, stage-position axes, and a spectral run's photon-energy axis. Used by ``tepl.plotting`` and
-``tepl.plotting_photons``."""
+under, stage-position axes, a spectral run's photon-energy axis, and the attributes a run stores beside its
+data (fits, optimum, step sizes). Used by ``tepl.plotting``, ``tepl.plotting_photons`` and
+``tepl.plotting_rig``."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tepl.data.runfile import Run
 from tepl.units import HC_EV_NM
+
+TITLE_CHARS_PER_INCH = 13  # characters of a 10 pt title per inch of figure width, where titles are wrapped
 
 
 def figure(n_rows: int = 1, n_cols: int = 1, size=(6.4, 4.8), **kw):
@@ -21,10 +26,16 @@ def figure(n_rows: int = 1, n_cols: int = 1, size=(6.4, 4.8), **kw):
     return fig, axes
 
 
-def save(fig, out_dir: Path, stem: str, kind: str, run: Run) -> Path:
-    """Title ``fig`` with the run's file, procedure and status and write it as ``<stem>_<kind>.png``."""
+def save(fig, out_dir: Path, stem: str, kind: str, run: Run, title: str | None = None) -> Path:
+    """Title ``fig`` and write it as ``<stem>_<kind>.png``. The title is ``title`` (what the figure shows, in
+    physical terms), followed by the run's status when it did not complete; without ``title``, the run's file,
+    procedure and status."""
     status = run.status if not run.reason else f"{run.status}: {run.reason}"
-    fig.suptitle(f"{run.path.name} — {run.procedure} ({status})", fontsize=9)
+    if title is None:
+        fig.suptitle(f"{run.path.name} — {run.procedure} ({status})", fontsize=9)
+    else:
+        text = title if run.status == "complete" and not run.reason else f"{title} ({status})"
+        fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * TITLE_CHARS_PER_INCH)), fontsize=10)
     path = out_dir / f"{stem}_{kind}.png"
     fig.savefig(path, dpi=110)
     return path
@@ -44,3 +55,24 @@ def stage_axes(ax, *names: str, prefix: str = "") -> None:
     for i, (name, axis) in enumerate(zip(names, (ax.xaxis, ax.yaxis), strict=False)):
         axis.set_label_text(f"{prefix if i == 0 else ''}{name} (µm)")
         axis.get_major_formatter().set_useOffset(False)
+
+
+def stored_attrs(run: Run, name: str = "") -> dict[str, Any]:
+    """The attributes of ``/entry/data/<name>`` (``/entry/data`` itself for ``""``, ``/entry`` for ``"/entry"``)
+    as Python values (numbers, text, lists); {} when the file has no such object."""
+    import h5py
+
+    path = name if name.startswith("/") else f"/entry/data/{name}".rstrip("/")
+    with h5py.File(run.path, "r", locking=False) as f:
+        if path not in f:
+            return {}
+        out = {}
+        for key, value in f[path].attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            elif isinstance(value, np.ndarray):
+                value = [v.decode() if isinstance(v, bytes) else v for v in value.tolist()]
+            out[key] = value
+        return out

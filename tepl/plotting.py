@@ -15,7 +15,8 @@ import-sif / other  spectrum (the spectrum, or each frame)
 ==================  =====================================================================================
 
 Photon-counting runs (confocal-raster, g2, time-trace, PTU imports) and kinetic series are drawn by
-``tepl.plotting_photons``.
+``tepl.plotting_photons``; the tip approach, the tip-laser alignment and temperature series by
+``tepl.plotting_rig``.
 
 Spectra are analysed in ``tepl.units.FIT_WINDOW_NM``. Unfilled pixels (NaN, e.g. a stopped run) are left
 blank. Figures are drawn with matplotlib's Agg canvas, without pyplot, so this is safe to call from any
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tepl import plotting_photons
+from tepl import plotting_photons, plotting_rig
 from tepl.analysis.maps import intensity_map, peak_energy_map
 from tepl.data.runfile import Run, read_run
 from tepl.plot_common import energy_eV, figure, save, stage_axes
@@ -236,7 +237,12 @@ PHOTON_PLOTTERS = {
     "time-trace": plotting_photons.plot_time_trace,
     "import-ptu": plotting_photons.plot_imported_tags,
 }
-PLOTTERS = {**SPECTRAL_PLOTTERS, **PHOTON_PLOTTERS}
+RIG_PLOTTERS = {
+    "approach": plotting_rig.plot_approach,
+    "align-tip": plotting_rig.plot_align_tip,
+    "temperature-series": plotting_rig.plot_temperature_series,
+}
+PLOTTERS = {**SPECTRAL_PLOTTERS, **PHOTON_PLOTTERS, **RIG_PLOTTERS}
 
 
 def plot_run(h5_path, out_dir) -> list[Path]:

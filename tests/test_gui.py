@@ -389,6 +389,93 @@ def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_st
     np.testing.assert_allclose([rect.top(), rect.bottom()], [first - 0.5, 9.5])
 
 
+# ---- the rig's procedures, live ------------------------------------------------------------------------------
+def _sim_variant(replace: str):
+    from tepl.config import parse_config
+
+    text = (CONFIG_DIR / "sim.yaml").read_text().replace("tip_focus_offset_nm: [0, 0]", replace)
+    return build_station(parse_config(text, "sim.yaml variant"))
+
+
+@pytest.fixture(scope="module")
+def film_station():
+    st = build_station(CONFIG_DIR / "film-cryo-sim.yaml")
+    yield st
+    st.close()
+
+
+def test_approach_shows_amplitude_and_z_against_the_coarse_travel(qtbot, tmp_path):
+    station = _sim_variant("tip_focus_offset_nm: [0, 0]\n  tip_start_um: 20")
+    try:
+        console = _console_on(qtbot, station, tmp_path)
+        run = _run_to_end(qtbot, console, "approach")
+    finally:
+        station.close()
+    d = run.data
+    done = np.isfinite(d["amplitude"])
+    assert 3 <= done.sum() < done.size and d["contact"][done][-1] == 1
+    views = console.views
+    x, y = views.main_curve_data()  # against the measured coarse travel, not the look or a gap
+    np.testing.assert_array_equal(np.asarray(x, np.float32), d["coarse_travel_um"][done])
+    np.testing.assert_array_equal(np.asarray(y, np.float32), d["amplitude"][done])
+    assert views.map_plot.getAxis("bottom").labelText == "coarse travel (µm)"
+    assert views.map_plot.plotItem.titleLabel.text == "tuning-fork amplitude vs coarse travel"
+    z_view = views.panel("z_nm", "approach")
+    x, z = z_view.data()
+    np.testing.assert_array_equal(np.asarray(x, np.float32), d["coarse_travel_um"][done])
+    np.testing.assert_array_equal(np.asarray(z, np.float32), d["z_nm"][done])
+    np.testing.assert_array_equal(z_view.curve.yData, z)  # drawn
+    assert z_view.plot.getAxis("left").labelText == "z (nm)"
+    assert views.spectrum_plot.isHidden()  # no spectrometer, no spectrum view
+
+
+def test_align_tip_shows_the_signal_per_probe_and_the_latest_spectrum(qtbot, tmp_path):
+    station = _sim_variant("tip_focus_offset_nm: [800, -500]")
+    try:
+        console = _console_on(qtbot, station, tmp_path)
+        run = _run_to_end(qtbot, console, "align-tip")
+    finally:
+        station.close()
+    d = run.data
+    n = int(np.isfinite(d["signal"]).sum())
+    assert n > 20
+    x, y = console.views.main_curve_data()
+    np.testing.assert_array_equal(x, d["probe"][:n])
+    np.testing.assert_array_equal(np.asarray(y, np.float32), d["signal"][:n])
+    assert console.views.map_plot.getAxis("left").labelText == "signal (counts)"
+    x, y = console.views.curve_data()
+    np.testing.assert_array_equal(np.asarray(y, np.float32), d["spectra"][n - 1])  # the final probe's spectrum
+    np.testing.assert_allclose(x, d["wavelength_nm"], rtol=1e-6)
+    assert not console.views.panels
+
+
+def test_temperature_series_shows_peak_width_lifetime_and_decay_per_setpoint(qtbot, film_station, tmp_path):
+    console = _console_on(qtbot, film_station, tmp_path)
+    run = _run_to_end(qtbot, console, "temperature-series", x_um=25.0, start_k=10.0, stop_k=170.0, step_k=40.0,
+                      hold_s=20.0, exposure_s=10.0, acquisition_s=3.0, tcspc_bin_ps=400.0)
+    d = run.data
+    views = console.views
+    setpoints = d["setpoint_k"]
+    assert setpoints.size == 5
+    np.testing.assert_allclose(views.main_curve_data()[0], setpoints)
+    np.testing.assert_allclose(views.integrated_counts(), d["spectra"].astype(float).sum(axis=1), rtol=1e-5)
+    assert views.map_plot.getAxis("bottom").labelText == "setpoint (K)"
+    for name, label in (("peak_energy_eV", "peak energy (eV)"), ("fwhm_meV", "fwhm (meV)"),
+                        ("lifetime_ns", "lifetime (ns)")):
+        panel = views.panel(name, "line")
+        x, y = panel.data()
+        np.testing.assert_array_equal(x, setpoints)
+        np.testing.assert_array_equal(np.asarray(y, np.float32), d[name])
+        np.testing.assert_array_equal(panel.curve.yData, y)
+        assert panel.plot.getAxis("left").labelText == label
+        assert panel.plot.getAxis("bottom").labelText == "setpoint (K)"
+    t_ns, latest = views.panel("decays", "decay").data()
+    np.testing.assert_allclose(t_ns, d["tcspc_time_ns"])
+    np.testing.assert_array_equal(latest, d["decays"][-1])
+    assert latest.sum() > 1000
+    np.testing.assert_array_equal(console.views.curve_data()[1].astype(np.float32), d["spectra"][-1])
+
+
 # ---- the station status poller ------------------------------------------------------------------------------
 def test_status_bar_shows_the_station_as_the_simulators_have_it(qtbot, sim_station, tmp_path):
     window = Console(sim_station, tmp_path, status_interval_s=0.02)

@@ -1,5 +1,6 @@
-"""The console's live views of a run: a curve (spectrum, g2, trace, confocal line) and a map (integrated
-counts, confocal count image, spectra vs frame).
+"""The console's live views of a run, as its plan declares them (``plan.views``): a curve (spectrum, g2,
+trace, confocal line), the main view (integrated counts, confocal count image, spectra vs frame, a value
+against a plan axis or a measured quantity), and a panel for each further view (``tepl.gui.panels``).
 
 ``on_data`` takes the run's dataset writes (in the UI thread, queued from the worker) and buffers only the
 newest values; a timer redraws at ``redraw_hz`` when something arrived, so a fast procedure drops frames
@@ -16,6 +17,19 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import QRectF, Qt, QTimer
 
+from tepl.gui.panels import (
+    Handler,
+    Series,
+    ViewPanel,
+    is_spectral,
+    make_panel,
+    pixel_rect,
+    quantity_label,
+    series_for,
+    series_labels,
+    unit_of,
+)
+
 _MAX_FRAME_ROWS = 2000  # a kinetic series' map keeps this many of the newest frames
 ALL_CHANNELS = "sum of all channels"
 
@@ -25,11 +39,10 @@ def _is_position(index: Any) -> bool:
     return isinstance(index, (int, np.integer)) and not isinstance(index, bool) and index >= 0
 
 
-def _pixel_rect(x: np.ndarray, y: np.ndarray) -> QRectF:
-    """The rectangle an image of pixels centred on the grid ``x`` (columns) x ``y`` (rows) covers."""
-    dx = float(x[1] - x[0]) if x.size > 1 else 1.0
-    dy = float(y[1] - y[0]) if y.size > 1 else 1.0
-    return QRectF(float(x[0]) - dx / 2, float(y[0]) - dy / 2, dx * x.size, dy * y.size)
+def _position_label(plan: Any, name: str) -> str:
+    """The label of a line view's axis: a stage position ("stage x (µm)"), or the axis with its unit."""
+    unit = unit_of(plan, name)
+    return _axis_label(name, "stage ") if unit == "µm" else quantity_label(name, unit)
 
 
 def _axis_label(name: str, prefix: str = "") -> str:
@@ -40,7 +53,8 @@ def _axis_label(name: str, prefix: str = "") -> str:
 
 
 class LiveViews(qw.QSplitter):
-    """The curve view above the map view (with its channel choice for photon-counting runs).
+    """The curve view above the main view (with its channel choice for photon-counting runs), and below them
+    a panel for each further view of the plan (``panels``).
 
     ``log(message)`` reports a write the views could not place (once per dataset and run).
     """
@@ -52,7 +66,8 @@ class LiveViews(qw.QSplitter):
         self._wavelengths_nm: np.ndarray | None = None
         # what the run's "data" events left for the views; ``redraw`` draws it (see ``reset``)
         self._mode = "spectra"
-        self._handlers: dict[str, Callable[[Any, np.ndarray], None]] = {}
+        self._handlers: dict[str, list[Handler]] = {}
+        self._series: Series | None = None  # the main view's points, for a line or approach view of values
         self._unplaced: set[str] = set()
         self._curve_x: np.ndarray | None = None  # None: the wavelengths of the spectrum in _curve_y
         self._curve_y: np.ndarray | None = None
@@ -89,7 +104,12 @@ class LiveViews(qw.QSplitter):
         panel.addWidget(self.channel_row)
         panel.addWidget(self.map_plot, 1)
         self.channel_row.setVisible(False)
-        for widget in (self.spectrum_plot, self.map_panel):
+        self.panels: list[ViewPanel] = []  # the plan's further views, one plot each
+        self.panel_area = qw.QWidget()
+        self._panel_grid = qw.QGridLayout(self.panel_area)
+        self._panel_grid.setContentsMargins(0, 0, 0, 0)
+        self.panel_area.setVisible(False)
+        for widget in (self.spectrum_plot, self.map_panel, self.panel_area):
             self.addWidget(widget)
         self.redraw_timer = QTimer(self, interval=max(1, int(1000.0 / redraw_hz)), timeout=self.redraw)
         self.redraw_timer.start()
@@ -105,15 +125,20 @@ class LiveViews(qw.QSplitter):
     def on_data(self, name: str, index: Any, value: Any) -> None:
         """Buffer the newest values only; ``redraw`` shows them at the timer's pace. Which datasets are
         buffered, and how, depends on the run (see ``reset``)."""
-        handler = self._handlers.get(name)
-        if handler is None or not isinstance(value, np.ndarray) or value.ndim == 0:
+        handlers = self._handlers.get(name)
+        if not handlers:
             return
-        try:
-            handler(index, value)
-        except (IndexError, ValueError, TypeError) as exc:  # a view problem must never end the console
-            if name not in self._unplaced:
-                self._unplaced.add(name)
-                self._log(f"live view: {name}[{index!r}] of shape {value.shape} not shown ({exc})")
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            value = np.asarray(value, float)  # a value per point (a fitted peak, an amplitude)
+        if not isinstance(value, np.ndarray):
+            return
+        for handler in handlers:
+            try:
+                handler(index, value)
+            except (IndexError, ValueError, TypeError) as exc:  # a view problem must never end the console
+                if name not in self._unplaced:
+                    self._unplaced.add(name)
+                    self._log(f"live view: {name}[{index!r}] of shape {value.shape} not shown ({exc})")
 
     def _take_spectrum(self, index: Any, value: np.ndarray) -> None:
         """A spectral scan's spectrum: the spectrum view, and its integrated counts on the map."""
@@ -126,6 +151,21 @@ class LiveViews(qw.QSplitter):
         index = tuple(int(i) for i in index)
         self._grow_map(index)
         self._map[index] = float(np.nansum(spectrum))
+
+    def _take_latest_spectrum(self, index: Any, value: np.ndarray) -> None:
+        """A spectrum for the curve view only (the main view shows something else)."""
+        if value.ndim == 0:
+            raise ValueError("expected a spectrum")
+        self._curve_y = value if value.ndim == 1 else value.reshape(-1, value.shape[-1])[-1]
+        self._dirty = True
+
+    def _take_series_y(self, index: Any, value: np.ndarray) -> None:
+        self._series.put_y(index, value)
+        self._dirty = True
+
+    def _take_series_x(self, index: Any, value: np.ndarray) -> None:
+        self._series.put_x(index, value)
+        self._dirty = True
 
     def _take_frame(self, index: Any, value: np.ndarray) -> None:
         """A kinetic series' frame: the spectrum view, and one more row of the map."""
@@ -177,15 +217,20 @@ class LiveViews(qw.QSplitter):
 
     # ---- what a run shows ------------------------------------------------------------------------------
     def reset(self, plan: Any, channel_labels: Sequence[str] = ()) -> None:
-        """Empty the views and show what ``plan.views`` asks for (its first view picks the mode);
-        ``channel_labels`` name the photon counter's inputs, one per channel:
+        """Empty the views and show what ``plan.views`` asks for: the curve view shows its ``spectrum`` view
+        (the latest spectrum), the main view its first other view, and a panel each of the others
+        (``tepl.gui.panels``); ``channel_labels`` name the photon counter's inputs, one per channel. The main
+        view by kind:
 
         - ``count-map``: the count image of the scan in progress on the plan's µm axes, summed over the
           channels or one channel (``channel_box``); the curve view: the last line;
         - ``g2`` / ``trace``: the curve view shows the dataset against the plan's lag or time axis; no map;
         - ``frames``: the latest spectrum, and the map one row per frame;
+        - ``approach``: the dataset (a spectrum as its integrated counts) against the dataset its axis names,
+          as the run measures both (the gap, the coarse travel); ``line`` of values per point (not spectra):
+          the dataset against the plan's axis; without a ``spectrum`` view the curve view is hidden;
         - ``map`` / ``line`` of spectra: the latest spectrum, and its integrated counts on the map against the
-          plan's axes; any other (``approach``, ``ramp``, ``spectrum``): integrated counts against the step.
+          plan's axes; any other (``ramp``, none): integrated counts against the step.
         """
         self._unplaced.clear()
         self._curve_x = self._curve_y = None
@@ -200,8 +245,12 @@ class LiveViews(qw.QSplitter):
         self.map_curve.setData([], [])
         self.map_image.clear()
         self.map_panel.setVisible(True)
+        self.spectrum_plot.setVisible(True)
         self.channel_row.setVisible(False)
-        view = plan.views[0] if plan.views else None
+        self._series = None
+        views = list(plan.views)
+        spectrum = next((v for v in views if v.kind == "spectrum"), None)
+        view = next((v for v in views if v.kind != "spectrum"), None)  # the main view
         kind = view.kind if view is not None else "spectrum"
         if kind == "count-map":
             self._setup_count_map(plan, view, list(channel_labels))
@@ -209,40 +258,74 @@ class LiveViews(qw.QSplitter):
             self._setup_curve(view.dataset, view.title, np.asarray(plan.axis(view.axes[0]), float),
                               _axis_label(view.axes[0]), "g2" if kind == "g2" else "counts per bin")
         elif kind == "frames":
-            self._mode, self._handlers = "frames", {view.dataset: self._take_frame}
+            self._mode, self._handlers = "frames", {view.dataset: [self._take_frame]}
             self._frame_rows = max(1, min(int(plan.dataset(view.dataset).shape[0]), _MAX_FRAME_ROWS))
             self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
             self._set_labels(self.map_plot, view.title, "wavelength (nm)", "frame")
             self._show_map_as(2, lock_aspect=False)
+        elif kind == "approach" or (kind == "line" and not is_spectral(plan, view.dataset)):
+            self._setup_series(plan, view, spectrum)
         else:
             self._setup_spectral_map(plan, view)
+        self._set_panels(plan, [v for v in views if v is not view and v.kind != "spectrum"])
         self._dirty = False
 
+    def _add_handler(self, name: str, handler: Handler) -> None:
+        self._handlers.setdefault(name, []).append(handler)
+
+    def _setup_series(self, plan: Any, view: Any, spectrum: Any) -> None:
+        """The main view shows a value per point against a plan axis or a measured dataset; the curve view the
+        latest spectrum when the plan declares one."""
+        self._series, sides = series_for(plan, view)
+        self._mode, self._handlers = "series", {}
+        for name, side in sides.items():
+            self._add_handler(name, self._take_series_y if side == "y" else self._take_series_x)
+        if spectrum is not None:
+            self._add_handler(spectrum.dataset, self._take_latest_spectrum)
+            self._set_labels(self.spectrum_plot, spectrum.title, "wavelength (nm)", "counts")
+        else:
+            self.spectrum_plot.setVisible(False)
+        self._set_labels(self.map_plot, view.title, *series_labels(plan, view))
+        self._show_map_as(1)
+
+    def _set_panels(self, plan: Any, views: list[Any]) -> None:
+        """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added."""
+        for panel in self.panels:
+            self._panel_grid.removeWidget(panel.plot)
+            panel.plot.deleteLater()
+        self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
+        for i, panel in enumerate(self.panels):
+            self._panel_grid.addWidget(panel.plot, i // 2, i % 2)
+            for name, handler in panel.handlers().items():
+                self._add_handler(name, handler)
+        self.panel_area.setVisible(bool(self.panels))
+
     def _setup_spectral_map(self, plan: Any, view: Any) -> None:
-        self._mode, self._handlers = "spectra", {"spectra": self._take_spectrum}
+        self._mode, self._handlers = "spectra", {"spectra": [self._take_spectrum]}
         self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
         if view is not None and view.kind == "map":
             x, y = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
             self._map = np.full((y.size, x.size), np.nan)
-            self._map_rect = _pixel_rect(x, y)
+            self._map_rect = pixel_rect(x, y)
             labels = tuple(_axis_label(name, "stage ") for name in view.axes[:2])
         else:
             if view is not None and view.kind == "line":
                 self._line_axis = np.asarray(plan.axis(view.axes[0]), float)
             self._map = np.full(self._line_axis.size if self._line_axis is not None else 0, np.nan)
-            labels = (_axis_label(view.axes[0], "stage ") if self._line_axis is not None else "step",
+            labels = (_position_label(plan, view.axes[0]) if self._line_axis is not None else "step",
                       "integrated counts")
-        self._set_labels(self.map_plot, "integrated counts", *labels)
+        title = view.title if view is not None and view.kind in ("map", "line") else "integrated counts"
+        self._set_labels(self.map_plot, title, *labels)
         self._show_map_as(self._map.ndim)
 
     def _setup_count_map(self, plan: Any, view: Any, channel_labels: list[str]) -> None:
         x_um, y_um = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
         n_channels = len(channel_labels)
-        self._mode, self._handlers = "counts", {view.dataset: self._take_count_line}
+        self._mode, self._handlers = "counts", {view.dataset: [self._take_count_line]}
         self._counts = np.full((n_channels, y_um.size, x_um.size), np.nan)
         self._n_scans = int(plan.dataset(view.dataset).shape[0])
         self._curve_x = x_um
-        self._map_rect = _pixel_rect(x_um, y_um)
+        self._map_rect = pixel_rect(x_um, y_um)
         choice = self.channel_box.currentIndex()
         self.channel_box.blockSignals(True)
         self.channel_box.clear()
@@ -256,7 +339,7 @@ class LiveViews(qw.QSplitter):
 
     def _setup_curve(self, dataset: str, title: str, x: np.ndarray, x_label: str, y_label: str) -> None:
         """The curve view shows ``dataset`` over the known axis ``x``, filled by the run's writes; no map."""
-        self._mode, self._handlers = "points", {dataset: self._take_curve_points}
+        self._mode, self._handlers = "points", {dataset: [self._take_curve_points]}
         self._curve_x, self._curve_y = x, np.full(x.size, np.nan)
         self._set_labels(self.spectrum_plot, title, x_label, y_label)
         self.map_panel.setVisible(False)
@@ -295,6 +378,8 @@ class LiveViews(qw.QSplitter):
             return self._selected_channels(self._counts) if self._counts is not None else np.empty((0, 0))
         if self._mode == "frames":
             return self._map[: self._map_rows]
+        if self._mode == "series":
+            return self._series.y
         return self._map
 
     def _curve_values(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -314,7 +399,7 @@ class LiveViews(qw.QSplitter):
         if self._mode == "frames":
             wl = self._wavelengths_nm
             x = wl if wl is not None and wl.size == cols else np.arange(cols, dtype=float)
-            return _pixel_rect(np.asarray(x, float), self._first_frame + np.arange(rows, dtype=float))
+            return pixel_rect(np.asarray(x, float), self._first_frame + np.arange(rows, dtype=float))
         return self._map_rect or QRectF(-0.5, -0.5, cols, rows)
 
     def _map_title(self) -> str:
@@ -340,6 +425,18 @@ class LiveViews(qw.QSplitter):
         frame ``first_frame_shown``."""
         return self._map_values().copy()
 
+    def main_curve_data(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(x, y) the main view draws as a curve: integrated counts along a line, or a value per point against
+        its axis (the amplitude against the coarse travel of an approach)."""
+        return self.map_curve.xData, self.map_curve.yData
+
+    def panel(self, dataset: str, kind: str | None = None) -> ViewPanel:
+        """The panel showing ``dataset`` (of view ``kind``, when given); KeyError when none does."""
+        for panel in self.panels:
+            if panel.view.dataset == dataset and kind in (None, panel.view.kind):
+                return panel
+        raise KeyError(f"no live panel shows {dataset!r}" + (f" as {kind}" if kind else ""))
+
     def integrated_counts(self) -> np.ndarray:
         """Integrated counts per pixel or step received so far (NaN where nothing arrived yet); for any run,
         what the map view holds (``map_data``)."""
@@ -353,6 +450,8 @@ class LiveViews(qw.QSplitter):
 
     def redraw(self) -> None:
         """Draw the newest buffered values, if anything arrived since the last redraw."""
+        for panel in self.panels:
+            panel.redraw()
         if not self._dirty:
             return
         self._dirty = False
@@ -362,6 +461,9 @@ class LiveViews(qw.QSplitter):
         title = self._map_title()
         if title != self.map_plot.plotItem.titleLabel.text:
             self.map_plot.setTitle(title)
+        if self._mode == "series":
+            self.map_curve.setData(*self._series.points())
+            return
         data = self._map_values()
         finite = np.isfinite(data)
         if data.ndim == 2 and finite.any():

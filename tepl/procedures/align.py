@@ -186,7 +186,7 @@ class AlignTip(Procedure):
         move_s = (np.abs(np.diff(counts, axis=0)).sum() + 4 * n_fits * span) * MOVE_S_PER_STEP
         plan.estimate(n_probes * (self["exposure_s"] + _OVERHEAD_S) + move_s)
         plan.memory("the probes' signals", n_probes * 8 * 8)
-        plan.view("line", "spectra", ("probe",), "integrated counts per probe")
+        plan.view("line", "signal", ("probe",), "tip signal per probe (band counts above dark)")
         plan.view("spectrum", "spectra", ("wavelength_nm",), "latest spectrum")
 
     # ---- run -----------------------------------------------------------------------------------
