@@ -42,6 +42,7 @@ from tepl.drivers.picoquant_lib import (
     MODES,
     STOPCNTMAX,
     STOPCNTMIN,
+    TTREAD_CHUNK,
     TTREADMAX,
     TTREADMIN,
     LibrarySpec,
@@ -190,9 +191,19 @@ class PicoQuantTcspc:
         """Calibrate the timing electronics (HydraHarp; the TimeHarp 260 needs none)."""
 
     # ------------------------------------------------------------------ inputs
+    def check_sync_divider(self, divider: int, what: str = "sync divider") -> int:
+        """``divider`` as SetSyncDiv takes it: 1, 2, 4, .., SYNCDIVMAX (the library refuses 3, 12...);
+        ValueError naming the unit and the value otherwise."""
+        value = check_int(divider, *self.spec.syncdiv_range, f"{self.where}: {what}")
+        if value not in self.spec.sync_dividers:
+            raise ValueError(f"{self.where}: {what} = {divider} is refused by {self.spec.prefix}_SetSyncDiv; "
+                             f"it must be one of {', '.join(map(str, self.spec.sync_dividers))}")
+        return value
+
     def set_sync_divider(self, divider: int) -> None:
-        """``SetSyncDiv``: count every ``divider``-th sync pulse (allow 100 ms before reading rates)."""
-        self._call("SetSyncDiv", check_int(divider, *self.spec.syncdiv_range, "sync divider"))
+        """``SetSyncDiv``: count every ``divider``-th sync pulse, 1, 2, 4, .., SYNCDIVMAX (allow 100 ms before
+        reading rates)."""
+        self._call("SetSyncDiv", self.check_sync_divider(divider))
 
     def set_sync_channel_offset_ps(self, offset_ps: int) -> None:
         """``SetSyncChannelOffset``: delay added to the sync input, ps (like a longer cable)."""
@@ -265,11 +276,18 @@ class PicoQuantTcspc:
         return float(self._get("GetElapsedMeasTime", ctypes.c_double))
 
     def read_fifo(self, buffer: Any) -> np.ndarray:
-        """``ReadFiFo`` into ``buffer`` (a ctypes ``c_uint32`` array of TTREADMIN..TTREADMAX records);
-        returns the records delivered (a uint32 copy, possibly empty)."""
+        """``ReadFiFo`` into ``buffer`` (a ctypes ``c_uint32`` array of TTREADMIN..TTREADMAX records, a whole
+        number of 128-record chunks); returns the records delivered (a uint32 copy, possibly empty).
+
+        A short read does not mean the FIFO is empty: a HydraHarp on USB 3.0 hands out whole 128-record
+        chunks (the remainder only when no full chunk is left), on USB 2.0 what ~10 ms of transfer moves.
+        Only a read of 0 records says that nothing is waiting."""
         if not isinstance(buffer, ctypes.Array) or buffer._type_ is not ctypes.c_uint32:
             raise ValueError("read_fifo needs a ctypes c_uint32 array, e.g. (ctypes.c_uint32 * TTREADMAX)()")
-        count = check_int(len(buffer), TTREADMIN, TTREADMAX, "FIFO buffer length", "records")
+        count = check_int(len(buffer), TTREADMIN, TTREADMAX, f"{self.where}: FIFO buffer length", "records")
+        if count % TTREAD_CHUNK:
+            raise ValueError(f"{self.where}: FIFO buffer length = {count} records is refused by "
+                             f"{self.spec.prefix}_ReadFiFo; it must be a multiple of {TTREAD_CHUNK} records")
         n_actual = ctypes.c_int()
         self._call("ReadFiFo", buffer, count, ctypes.byref(n_actual))
         n = int(n_actual.value)
@@ -285,7 +303,8 @@ class PicoQuantTcspc:
 
     # ------------------------------------------------------------------ readings
     def resolution_ps(self) -> float:
-        """``GetResolution``: the present bin width (T3 and histogram) or time-tag unit (T2), ps."""
+        """``GetResolution``: base resolution x 2**binning, ps. It is the TCSPC bin of histogram and T3 mode;
+        T2 time tags ignore the binning and count the base resolution (``base_resolution``)."""
         return float(self._get("GetResolution", ctypes.c_double))
 
     def sync_rate_hz(self) -> int:

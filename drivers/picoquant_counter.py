@@ -59,6 +59,7 @@ class TcspcCounter(PhotonCounter):
                              f">= 0")
         if not (math.isfinite(timeout_margin_s) and timeout_margin_s > 0):
             raise ValueError(f"timeout_margin_s = {timeout_margin_s} s must be a positive number of seconds")
+        sync_divider = device.check_sync_divider(sync_divider, "sync_divider")  # before the unit is opened
         self.device, self.sleep = device, sleep
         self.timeout_margin_s = float(timeout_margin_s)
         self.fifo_poll_s, self.rate_settle_s = float(fifo_poll_s), float(rate_settle_s)
@@ -135,10 +136,11 @@ class TcspcCounter(PhotonCounter):
         return sync, np.array([self.device.count_rate_hz(ch) for ch in range(self.n_channels)], float)
 
     def resolution_ps(self) -> float:
-        """TCSPC bin width (histogram and T3 modes), ps: base resolution x 2**binning."""
-        if self._mode in ("hist", "t3"):
-            return self.device.resolution_ps()
-        return self.base_resolution_ps * 2.0**self.binning
+        """In histogram and T3 mode the TCSPC bin width, ps (GetResolution: base resolution x 2**binning); in
+        T2 mode the time-tag unit, ps: the base resolution, whatever the binning."""
+        if self._mode == "t2":
+            return self.base_resolution_ps
+        return self.device.resolution_ps()
 
     def sync_period_ps(self) -> float:
         """Time between the sync pulses the unit counts (laser period x divider), ps; inf without sync."""
@@ -220,7 +222,11 @@ class TcspcCounter(PhotonCounter):
             raise ValueError(f"block length block_s = {block_s} s must be a positive number of seconds")
         self._ensure_mode(mode)
         dev = self.device
-        resolution_ps = dev.resolution_ps()
+        if mode == "t2":  # T2 tags count the base resolution; GetResolution's binned value does not apply
+            self.base_resolution_ps, self.binning_steps = dev.base_resolution()
+            resolution_ps = self.base_resolution_ps
+        else:
+            resolution_ps = dev.resolution_ps()
         sync_period_ps = math.inf
         if mode == "t3":
             sync_hz = dev.sync_rate_hz()
@@ -243,9 +249,9 @@ class TcspcCounter(PhotonCounter):
                     step = min(self.fifo_poll_s, block_s - waited_s)
                     wait.pause(step)
                     waited_s += step
-                    done = dev.ctc_done()  # asked before the last drain: nothing arrives after it
+                    done = dev.ctc_done()  # asked before the drain: once set, nothing arrives after it
                     self._check_flags()
-                    chunks.extend(self._drain(buffer, wait))
+                    chunks.extend(self._drain(buffer, wait, to_empty=done))
                 now_s = min(dev.elapsed_ms() / 1000.0, acquisition_s) if not done else acquisition_s
                 duration_s, elapsed_s = max(now_s - elapsed_s, 0.0), max(now_s, elapsed_s)
                 records = np.concatenate(chunks) if chunks else np.zeros(0, np.uint32)
@@ -256,17 +262,21 @@ class TcspcCounter(PhotonCounter):
             raise
         dev.stop()
 
-    def _drain(self, buffer: Any, wait: Wait) -> list[np.ndarray]:
-        """Read the FIFO until it delivers less than a full buffer (within ``wait``'s wall-clock deadline:
-        a unit that keeps delivering full buffers past it is stopped)."""
+    def _drain(self, buffer: Any, wait: Wait, to_empty: bool) -> list[np.ndarray]:
+        """Read the FIFO. While the measurement runs (``to_empty`` False), until a read delivers less than a
+        full buffer: what is left waits for the next poll. Once CTCStatus has said done (``to_empty``), until a
+        read delivers 0 records, as the vendor's loop does: a short read is not an empty FIFO (USB 3.0 hands
+        out 128-record chunks before the remainder, USB 2.0 returns after ~10 ms). Within ``wait``'s
+        wall-clock deadline: a unit that keeps delivering past it is stopped."""
         chunks = []
         while True:
             records = self.device.read_fifo(buffer)
-            if records.size:
-                chunks.append(records)
-            if records.size < len(buffer):
+            if records.size == 0:
                 return chunks
-            wait.check(detail="the FIFO was still delivering full buffers; the measurement was stopped")
+            chunks.append(records)
+            if not to_empty and records.size < len(buffer):
+                return chunks
+            wait.check(detail="the FIFO was still delivering records; the measurement was stopped")
 
     @staticmethod
     def _block(mode: str, decoder: Any, records: np.ndarray, n_ch: int, duration_s: float, resolution_ps: float,

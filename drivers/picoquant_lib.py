@@ -28,6 +28,7 @@ MODES = {"hist": MODE_HIST, "t2": MODE_T2, "t3": MODE_T3}
 
 TTREADMAX = 131072  # records one ReadFiFo call can deliver
 TTREADMIN = 128  # smallest buffer (records) ReadFiFo accepts
+TTREAD_CHUNK = 128  # HHLib 3.0 takes ReadFiFo counts in whole chunks of 128 records (the driver does for both)
 
 EDGE_RISING = 1
 EDGE_FALLING = 0
@@ -145,7 +146,8 @@ class LibrarySpec:
     max_inputs: int  # HHMAXINPCHAN / MAXINPCHAN
     max_binsteps: int  # BINSTEPSMAX / MAXBINSTEPS (the actual number comes from GetBaseResolution)
     max_lencode: int  # MAXLENCODE: histogram length = 1024 * 2**lencode
-    syncdiv_range: tuple[int, int]
+    syncdiv_range: tuple[int, int]  # SYNCDIVMIN..SYNCDIVMAX
+    sync_dividers: tuple[int, ...]  # what SetSyncDiv accepts: "1, 2, 4, .., SYNCDIVMAX" (the manuals)
     offset_range_ns: tuple[int, int]  # SetOffset
     holdoff_range_ns: tuple[int, int]
     errors: dict[int, str] = field(repr=False)
@@ -161,10 +163,12 @@ class LibrarySpec:
 
 
 HH_SPEC = LibrarySpec(prefix="HH", family="HydraHarp", version="3.0", max_devices=8, max_inputs=8,
-                      max_binsteps=26, max_lencode=6, syncdiv_range=(1, 16), offset_range_ns=(0, 500_000),
+                      max_binsteps=26, max_lencode=6, syncdiv_range=(1, 16), sync_dividers=(1, 2, 4, 8, 16),
+                      offset_range_ns=(0, 500_000),
                       holdoff_range_ns=(0, 524_296), errors=HH_ERRORS, flags=HH_FLAGS, warnings=HH_WARNINGS)
 TH260_SPEC = LibrarySpec(prefix="TH260", family="TimeHarp 260", version="3.1", max_devices=4, max_inputs=2,
-                         max_binsteps=22, max_lencode=5, syncdiv_range=(1, 8), offset_range_ns=(0, 100_000_000),
+                         max_binsteps=22, max_lencode=5, syncdiv_range=(1, 8), sync_dividers=(1, 2, 4, 8),
+                         offset_range_ns=(0, 100_000_000),
                          holdoff_range_ns=(0, 25_500), errors=TH260_ERRORS, flags=TH260_FLAGS,
                          warnings=TH260_WARNINGS)
 

@@ -18,11 +18,17 @@ present: photons are taken from the World in pieces of ``MIN_PIECE_S`` to ``PIEC
 
 * histogram mode: counts per input in ``HistoLen`` bins of base x 2**binning after the divided sync, minus
   the histogram offset (counts outside the range are dropped, as the hardware does);
-* T2: time tags in units of the T2 resolution from the start, with sync records for every divided sync;
+* T2: time tags from the start in units of the base resolution whatever the binning (HydraHarp: 1 ps), with
+  sync records for every divided sync; GetResolution still reports base x 2**binning, as the library does;
 * T3: nsync (divided sync pulses since the start) and dtime in TCSPC bins (beyond 2**15 bins dropped),
 
 encoded with ``tepl.drivers.tttr`` into records that wait in a FIFO of ``fifo_records``. When more arrive than
 the FIFO holds, FLAG_FIFOFULL is set and recording stops (records already in the FIFO remain readable).
+ReadFiFo hands the FIFO out as the unit's link does (``link``: the HydraHarp on USB 3.0 in whole 128-record
+chunks, a remainder under 128 only when no full chunk is left; on USB 2.0, ``link="usb2"``, what ~10 ms of
+transfer moves; the TimeHarp 260 on PCIe everything up to the count), so a short read does not mean an empty
+FIFO. The library's argument rules are enforced with its error code: SetSyncDiv takes 1, 2, 4, .., SYNCDIVMAX
+only, HHLib's ReadFiFo counts are whole multiples of 128 records within TTREADMIN..TTREADMAX.
 Count rates come from the photons of the last complete 100 ms gate after Initialize / SetSyncDiv (a
 separate look at the World; the clock does not move); the sync rate is the laser rate / divider.
 
@@ -49,7 +55,8 @@ __all__ = ["SimHHLib", "SimTH260Lib"]
 
 
 class SimHHLib(SimPicoQuantLib):
-    """HHLib 3.0 with one HydraHarp 400 (1 ps base resolution, CFD inputs, 2 M-record FIFO)."""
+    """HHLib 3.0 with one HydraHarp 400 (1 ps base resolution, CFD inputs, 2 M-record FIFO, USB 3.0; pass
+    ``link="usb2"`` for a unit on a USB 2.0 port)."""
 
     PREFIX = "HH"
     FUNCTIONS = (

@@ -1,4 +1,5 @@
-"""One measurement of the simulated PicoQuant unit: its times, its FIFO of TTTR records and their encoder.
+"""One measurement of the simulated PicoQuant unit: its times, its FIFO of TTTR records and their encoder;
+and how one ReadFiFo call hands the FIFO out over the unit's link (``fifo_delivery``).
 
 Times: ``start_s`` / ``end_s`` / ``done_s`` / ``stopped_s`` on the World's clock (s), ``start_ps`` and event
 times in ps from clock zero. The FIFO holds uint32 records in the order the unit wrote them.
@@ -12,6 +13,33 @@ import numpy as np
 
 from tepl.drivers.tttr import RECORD_TYPES, T2Encoder, T3Encoder  # the vendor record format (see picoquant.py)
 from tepl.sims.picoquant_spec import MODE_T2, MODE_T3
+
+USB_CHUNK_RECORDS = 128  # USB 3.0 HydraHarp: records cross the link in blocks of 128 (512 bytes)
+USB2_READ_TIMEOUT_S = 0.010  # USB 2.0: ReadFiFo returns what it fetched within ~10 ms
+LINKS = ("usb3", "usb2", "pcie")
+
+
+def fifo_delivery(link: str, available: int, count: int, transfer_bytes_per_s: float) -> tuple[int, float]:
+    """(records one ReadFiFo call hands out, seconds the call takes) for a FIFO holding ``available`` records
+    and a buffer of ``count`` records, over the unit's ``link``:
+
+    * "usb3" (HydraHarp 400 on USB 3.0): whole 128-record chunks; a remainder under 128 only when no full
+      chunk is left in the FIFO;
+    * "usb2" (HydraHarp 400 on USB 2.0): what the link moves within ~10 ms (the call then returns short,
+      however much is still waiting);
+    * "pcie" (TimeHarp 260): everything up to ``count``.
+    """
+    if link not in LINKS:
+        raise ValueError(f"FIFO link {link!r} must be one of {LINKS}")
+    n = min(int(available), int(count))
+    transfer_s = 4.0 * n / transfer_bytes_per_s
+    if link == "usb3" and n >= USB_CHUNK_RECORDS:
+        n -= n % USB_CHUNK_RECORDS
+        transfer_s = 4.0 * n / transfer_bytes_per_s
+    elif link == "usb2" and transfer_s > USB2_READ_TIMEOUT_S:
+        n = int(USB2_READ_TIMEOUT_S * transfer_bytes_per_s / 4.0)
+        transfer_s = USB2_READ_TIMEOUT_S
+    return n, transfer_s
 
 
 def merge_sorted(time_ps: np.ndarray, channel: np.ndarray, other_ps: np.ndarray,

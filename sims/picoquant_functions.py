@@ -15,7 +15,7 @@ import numpy as np
 
 from tepl.sims.c_args import ArgError, c_array, set_out, set_text
 from tepl.sims.picoquant_api import Unsupported, api, in_range, int_arg, reports
-from tepl.sims.picoquant_fifo import Measurement
+from tepl.sims.picoquant_fifo import Measurement, fifo_delivery
 from tepl.sims.picoquant_spec import (
     ACQTMAX_MS,
     ACQTMIN_MS,
@@ -128,7 +128,10 @@ class SimPicoQuantLib(SimTcspcUnit):
     # ------------------------------------------------------------------ inputs
     @api()
     def _SetSyncDiv(self, devidx: Any, divider: Any) -> int:
-        self._settings.sync_divider = in_range(int_arg(divider, 2), *self.spec.syncdiv_range, 2)
+        value = int_arg(divider, 2)
+        if value not in self.spec.sync_dividers:  # 1, 2, 4, .., SYNCDIVMAX: 3 or 12 are refused as well
+            raise ArgError(2)
+        self._settings.sync_divider = value
         self._rates_origin_s = self.world.clock.now()  # the rate meter starts over
         self._changed()
         return 0
@@ -312,11 +315,15 @@ class SimPicoQuantLib(SimTcspcUnit):
         if self._mode not in (MODE_T2, MODE_T3):
             return ERROR_INVALID_MODE
         n_max = in_range(int_arg(count, 3), TTREADMIN, TTREADMAX, 3)
+        if n_max % self.spec.fifo_read_multiple:
+            raise ArgError(3)
         out = c_array(buffer, n_max, np.uint32, 2)
-        records = self._meas.pop(n_max) if self._meas is not None else np.zeros(0, np.uint32)
+        available = self._meas.fifo_count if self._meas is not None else 0
+        n, took_s = fifo_delivery(self.link, available, n_max, self.model.transfer_bytes_per_s)
+        records = self._meas.pop(n) if n else np.zeros(0, np.uint32)
         out[: records.size] = records
         set_out(n_actual, int(records.size), 4)
-        self.world.clock.advance(4.0 * records.size / self.model.transfer_bytes_per_s)
+        self.world.clock.advance(took_s)
         return 0
 
     # ------------------------------------------------------------------ readings

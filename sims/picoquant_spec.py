@@ -156,7 +156,9 @@ class LibraryHeader:
     max_inputs: int  # HHMAXINPCHAN / MAXINPCHAN
     max_binsteps: int  # BINSTEPSMAX / MAXBINSTEPS
     max_lencode: int  # MAXLENCODE: histogram length = 1024 * 2**lencode bins
-    syncdiv_range: tuple[int, int]  # SetSyncDiv
+    syncdiv_range: tuple[int, int]  # SetSyncDiv: SYNCDIVMIN..SYNCDIVMAX
+    sync_dividers: tuple[int, ...]  # the dividers SetSyncDiv accepts: powers of 2 up to SYNCDIVMAX
+    fifo_read_multiple: int  # ReadFiFo's count must be a multiple of this many records (1: bounds only)
     offset_range_ns: tuple[int, int]  # SetOffset, ns
     holdoff_range_ns: tuple[int, int]  # SetMarkerHoldoffTime, ns
     error_names: dict[int, str] = field(repr=False)  # code -> name without the prefix
@@ -168,9 +170,14 @@ class LibraryHeader:
         return f"{self.prefix}_{name}" if name else f"{self.prefix}_ERROR_UNKNOWN"
 
 
+# Sync dividers: the manuals give SetSyncDiv's argument as "1, 2, 4, .., SYNCDIVMAX" (SYNCDIVMAX 16 in hhdefin.h,
+# 8 in th260defin.h). ReadFiFo: HHLib 3.0 takes counts in whole 128-record chunks (USB transfer blocks);
+# for TH260Lib (PCIe) no such rule was found, so only TTREADMIN..TTREADMAX is enforced.
 HH_HEADER = LibraryHeader(prefix="HH", max_devices=8, max_inputs=8, max_binsteps=26, max_lencode=6,
-                          syncdiv_range=(1, 16), offset_range_ns=(0, 500_000), holdoff_range_ns=(0, 524_296),
+                          syncdiv_range=(1, 16), sync_dividers=(1, 2, 4, 8, 16), fifo_read_multiple=128,
+                          offset_range_ns=(0, 500_000), holdoff_range_ns=(0, 524_296),
                           error_names={**ERROR_NAMES, **HH_ONLY_ERROR_NAMES}, warnings=HH_WARNING_NAMES)
 TH260_HEADER = LibraryHeader(prefix="TH260", max_devices=4, max_inputs=2, max_binsteps=22, max_lencode=5,
-                             syncdiv_range=(1, 8), offset_range_ns=(0, 100_000_000), holdoff_range_ns=(0, 25_500),
+                             syncdiv_range=(1, 8), sync_dividers=(1, 2, 4, 8), fifo_read_multiple=1,
+                             offset_range_ns=(0, 100_000_000), holdoff_range_ns=(0, 25_500),
                              error_names={**ERROR_NAMES, **TH260_ONLY_ERROR_NAMES}, warnings=TH260_WARNING_NAMES)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tepl.sims.faults import Faults
-from tepl.sims.picoquant_fifo import Measurement, merge_sorted
+from tepl.sims.picoquant_fifo import LINKS, Measurement, merge_sorted
 from tepl.sims.picoquant_spec import (
     FLAG_FIFOFULL,
     FLAG_OVERFLOW,
@@ -77,13 +77,14 @@ class SimModel:
     max_sync_rate_per_s: float  # after the divider
     wire_time_s: float  # one library call
     transfer_bytes_per_s: float  # FIFO readout
+    link: str = "pcie"  # how ReadFiFo hands records out: "usb3", "usb2" or "pcie" (picoquant_fifo.fifo_delivery)
     part_number: str = "SIM0001"
     hardware_version: str = "1.0"
 
 
 HYDRAHARP_400 = SimModel("HydraHarp 400", HH_HEADER, "3.0", 1.0, 1.0, "cfd", fifo_records=1 << 21,
                          max_input_rate_per_s=12.5e6, max_sync_rate_per_s=12.5e6, wire_time_s=100e-6,
-                         transfer_bytes_per_s=30e6)
+                         transfer_bytes_per_s=30e6, link="usb3")
 TIMEHARP_260_P = SimModel(TH260_MODEL_PICO, TH260_HEADER, "3.1", 25.0, 25.0, "cfd", fifo_records=1 << 21,
                           max_input_rate_per_s=40e6, max_sync_rate_per_s=40e6, wire_time_s=10e-6,
                           transfer_bytes_per_s=100e6)
@@ -129,7 +130,7 @@ class SimTcspcUnit:
 
     def __init__(self, world: Any, model: SimModel, serial: str, n_channels: int, device_index: int = 0,
                  fifo_records: int | None = None, pulse_height_mV: float = 400.0,
-                 sync_pulse_height_mV: float = 800.0, record_type: str = ""):
+                 sync_pulse_height_mV: float = 800.0, record_type: str = "", link: str | None = None):
         spec = model.spec
         if not 1 <= int(n_channels) <= spec.max_inputs:
             raise ValueError(f"a {model.name} has 1..{spec.max_inputs} inputs, not n_channels = {n_channels}")
@@ -143,6 +144,9 @@ class SimTcspcUnit:
         if self.fifo_records < TTREADMIN:
             raise ValueError(f"fifo_records = {self.fifo_records} is below TTREADMIN = {TTREADMIN}")
         self.record_type = record_type
+        self.link = model.link if link is None else link  # the HydraHarp 400 also runs on USB 2.0: "usb2"
+        if self.link not in LINKS:
+            raise ValueError(f"link = {self.link!r} must be one of {LINKS}")
         self._lock = threading.RLock()
         self.faults = Faults()  # off: see tepl.sims.picoquant_api
         self._open = self._initialized = False
@@ -166,7 +170,8 @@ class SimTcspcUnit:
             "base_resolution_ps": model.base_resolution_ps, "t2_resolution_ps": model.t2_resolution_ps,
             "input_delay_ps": self.input_delay_ps.tolist(), "sync_delay_ps": self.sync_delay_ps,
             "pulse_height_mV": self.pulse_height_mV, "sync_pulse_height_mV": self.sync_pulse_height_mV,
-            "fifo_records": self.fifo_records, "record_type": record_type, "measurement_start_ps": None,
+            "fifo_records": self.fifo_records, "record_type": record_type, "fifo_link": self.link,
+            "measurement_start_ps": None,
         }
         world.record_truth("tcspc", dict(self._truth))
 
@@ -178,9 +183,13 @@ class SimTcspcUnit:
         return self.model.base_resolution_ps * (100.0 if self._settings.lores else 1.0)
 
     def _resolution_ps(self) -> float:
-        if self._mode == MODE_T2:
-            return self.model.t2_resolution_ps
+        """What GetResolution reports: base x 2**binning, in every mode. It is the TCSPC bin of histogram and
+        T3 mode; in T2 mode it means nothing (the vendor demos call it "meaningful only in T3 mode")."""
         return self._base_resolution_ps() * 2.0**self._settings.binning
+
+    def _t2_tag_unit_ps(self) -> float:
+        """The unit of T2 time tags, ps: the base resolution whatever the binning (HydraHarp: 1 ps)."""
+        return self.model.t2_resolution_ps
 
     def _changed(self) -> None:
         self._settings_version += 1
@@ -299,7 +308,7 @@ class SimTcspcUnit:
         keep = time_ps >= m.start_ps
         time_ps, channel = time_ps[keep], channel[keep]
         if m.mode == MODE_T2:
-            tags = (time_ps - m.start_ps) // int(round(self._resolution_ps()))
+            tags = (time_ps - m.start_ps) // int(round(self._t2_tag_unit_ps()))
             is_sync = channel < 0
             records = m.encoder.encode(tags, np.where(is_sync, SYNC_PLACEHOLDER, channel))
             placeholder = (records < np.uint32(0x80000000)) & ((records >> np.uint32(25)) == SYNC_PLACEHOLDER)

@@ -23,7 +23,7 @@ SCALARS = [
     "HH_DISCR_RANGE_MV", "HH_ZC_RANGE_MV", "TH260_CFD_LEVEL_RANGE_MV", "TH260_CFD_ZC_RANGE_MV",
     "TH260_TRIGGER_LEVEL_RANGE_MV", "TH260_MODEL_PICO", "TH260_MODEL_NANO",
 ]
-LIMITS = ["prefix", "max_devices", "max_inputs", "max_binsteps", "max_lencode", "syncdiv_range",
+LIMITS = ["prefix", "max_devices", "max_inputs", "max_binsteps", "max_lencode", "syncdiv_range", "sync_dividers",
           "offset_range_ns", "holdoff_range_ns", "warnings"]
 LIBRARIES = [(drv.HH_SPEC, sim.HH_HEADER), (drv.TH260_SPEC, sim.TH260_HEADER)]
 
@@ -37,6 +37,13 @@ def test_constant_agrees(name):
 def test_library_limits_agree(driver_spec, sim_header):
     for name in LIMITS:
         assert getattr(sim_header, name) == getattr(driver_spec, name), name
+
+
+@pytest.mark.parametrize("driver_spec, sim_header", LIBRARIES, ids=["HHLib", "TH260Lib"])
+def test_the_driver_reads_the_fifo_in_counts_the_library_takes(driver_spec, sim_header):
+    assert drv.TTREAD_CHUNK % sim_header.fifo_read_multiple == 0
+    assert drv.TTREADMIN % drv.TTREAD_CHUNK == 0 and drv.TTREADMAX % drv.TTREAD_CHUNK == 0
+    assert set(driver_spec.sync_dividers) <= set(range(driver_spec.syncdiv_range[0], driver_spec.syncdiv_range[1] + 1))
 
 
 @pytest.mark.parametrize("driver_spec, sim_header", LIBRARIES, ids=["HHLib", "TH260Lib"])

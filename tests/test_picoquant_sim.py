@@ -299,7 +299,9 @@ def test_t2_tags_are_continuous_across_overflows(world, tmp_path, make, record_t
     acquisition_s = 0.2  # ~6000 overflows of 2**25 ps on the HydraHarp, ~240 of 2**25 x 25 ps on the TimeHarp
     harp.ok("StartMeas", int(acquisition_s * 1000))
     records = harp.read_all(world, poll_s=0.03)
-    resolution_ps = harp.get("GetResolution", ctype=ctypes.c_double)
+    base, steps = ctypes.c_double(), ctypes.c_int()  # T2 tags count the base resolution, not GetResolution's
+    harp.ok("GetBaseResolution", ctypes.byref(base), ctypes.byref(steps))
+    resolution_ps = base.value
     decoder = T2Decoder(RECORD_TYPES[record_type])
     tags, channel, _, _ = decoder.decode(records)
     time_ps = tags * int(resolution_ps)
