@@ -53,8 +53,9 @@ class Recorder:
 
     ``parameters``: ``{"exposure_s": {"value": 0.5, "unit": "s"}, ...}``; ``instruments``:
     ``{"stage": {nested settings}, ...}`` written at once, or None to record them later with
-    ``record_instruments`` or, deferred with ``defer_instruments``, at the first data write; ``simulation``: the twin's ground truth (nested dict of arrays,
-    scalars, strings), or None on real hardware. The file is refused if it exists, unless ``overwrite``.
+    ``record_instruments`` or, deferred with ``defer_instruments``, at the first data write of the signal;
+    ``simulation``: the twin's ground truth (nested dict of arrays, scalars, strings), or None on real
+    hardware. The file is refused if it exists, unless ``overwrite``.
     """
 
     def __init__(self, path, procedure: str, parameters: dict[str, dict], config_text: str,
