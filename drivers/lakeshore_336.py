@@ -21,7 +21,10 @@ top is ``lakeshore_336_controller.LakeShore336Controller``.
 
 from __future__ import annotations
 
-from pymeasure.instruments import Instrument
+import math
+
+from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from pyvisa.constants import ControlFlow, Parity, StopBits
 
 from tepl.drivers.line_instrument import DeviceError, LineInstrument
@@ -38,6 +41,8 @@ OUTPUTS = (1, 2, 3, 4)
 HEATER_OUTPUTS = (1, 2)
 OUTPUT_MODES = {0: "off", 1: "closed loop PID", 2: "zone", 3: "open loop", 4: "monitor out", 5: "warm up"}
 PID_LIMITS = {"P": (0.1, 1000.0), "I": (0.1, 1000.0), "D": (0.0, 200.0)}
+LOOP_RANGES = {"off": 0, "low": 1, "medium": 2, "high": 3}  # RANGE of outputs 1-2
+SWITCHED_RANGES = {"off": 0, "on": 1}  # RANGE of outputs 3-4
 
 
 def _float(text: str, what: str) -> float:
@@ -53,8 +58,54 @@ def _int(text: str, what: str) -> int:
     return int(text)
 
 
+def _number(what: str):
+    return dict(cast=str, maxsplit=0, get_process=lambda text: _float(text, what))
+
+
+class LakeShore336Input(Channel):
+    """One sensor input (``A``-``D``), named as in pymeasure's ``LakeShoreTemperatureChannel``."""
+
+    kelvin = Channel.measurement("KRDG? {ch}", "Get the reading in kelvin (float, K).", **_number("a temperature"))
+    reading_status = Channel.measurement(
+        "RDGST? {ch}", "Get the reading status (int: 0 valid; 1 invalid, 16 T under, 32 T over, 64 units zero, "
+        "128 units over range).", cast=str, maxsplit=0, get_process=lambda text: _int(text, "a reading status"))
+
+
+class LakeShore336Output(Channel):
+    """A control loop output (1, 2), named as in pymeasure's ``LakeShoreHeaterChannel``."""
+
+    output = Channel.measurement("HTR? {ch}", "Get the heater output (float, % of the range's full power).",
+                                 **_number("a heater output"))
+    setpoint = Channel.control(
+        "SETP? {ch}", "SETP {ch},%.4f", "Control the setpoint (float, in the control input's units: K here).",
+        validator=strict_range, values=(0.0, math.inf), check_set_errors=True, **_number("a setpoint"))
+    range = Channel.control(
+        "RANGE? {ch}", "RANGE {ch},%d", "Control the heater range (str: off, low, medium, high).",
+        validator=strict_discrete_set, values=LOOP_RANGES, map_values=True, cast=int, check_set_errors=True)
+
+
+class LakeShore336SwitchedOutput(LakeShore336Output):
+    """An output without a loop heater (3, 4 on a 336): its range is only off or on."""
+
+    range = Channel.control(
+        "RANGE? {ch}", "RANGE {ch},%d", "Control the output (str: off, on).",
+        validator=strict_discrete_set, values=SWITCHED_RANGES, map_values=True, cast=int, check_set_errors=True)
+
+
 class LakeShore336(LineInstrument):
-    """A Lake Shore 335 / 336 over any pymeasure adapter; every exchange checks the event status register."""
+    """A Lake Shore 335 / 336 over any pymeasure adapter; every exchange checks the event status register.
+
+    pymeasure's names: ``input_A`` ... ``input_D`` (``kelvin``), ``output_1`` ... ``output_4`` (``output``,
+    ``setpoint``, ``range``); the methods below take the input or output as an argument."""
+
+    input_A = Instrument.ChannelCreator(LakeShore336Input, "A")
+    input_B = Instrument.ChannelCreator(LakeShore336Input, "B")
+    input_C = Instrument.ChannelCreator(LakeShore336Input, "C")
+    input_D = Instrument.ChannelCreator(LakeShore336Input, "D")
+    output_1 = Instrument.ChannelCreator(LakeShore336Output, 1)
+    output_2 = Instrument.ChannelCreator(LakeShore336Output, 2)
+    output_3 = Instrument.ChannelCreator(LakeShore336SwitchedOutput, 3)
+    output_4 = Instrument.ChannelCreator(LakeShore336SwitchedOutput, 4)
 
     def __init__(self, adapter, name: str = "Lake Shore 336", address: str | None = None, **kwargs):
         super().__init__(adapter, name, address, asrl={"baud_rate": 57600, "data_bits": 7, "stop_bits": StopBits.one,
@@ -121,19 +172,29 @@ class LakeShore336(LineInstrument):
     idn = Instrument.measurement("*IDN?", "Get the identification (str, ``LSCI,MODEL336,serial/option,fw``).",
                                  cast=str, maxsplit=0)
 
+    def _in(self, input: str) -> LakeShore336Input:
+        return getattr(self, f"input_{self._input(input)}")
+
+    def _out(self, output: int, allowed: tuple[int, ...] = OUTPUTS) -> LakeShore336Output:
+        return getattr(self, f"output_{self._output(output, allowed)}")
+
     def kelvin(self, input: str) -> float:
         """``KRDG? <in>``: the input's reading in K."""
-        return _float(self.query(f"KRDG? {self._input(input)}"), "a temperature")
+        return self._in(input).kelvin
 
     def reading_status(self, input: str) -> int:
         """``RDGST? <in>``: 0 valid; 1 invalid, 16 T under, 32 T over, 64 units zero, 128 units over range."""
-        return _int(self.query(f"RDGST? {self._input(input)}"), "a reading status")
+        return self._in(input).reading_status
 
     def setpoint(self, output: int) -> float:
-        return _float(self.query(f"SETP? {self._output(output)}"), "a setpoint")
+        """``SETP? <out>``: the setpoint (K)."""
+        return self._out(output).setpoint
 
     def set_setpoint(self, output: int, kelvin: float) -> None:
-        self.command(f"SETP {self._output(output)},{float(kelvin):.4f}")
+        """``SETP <out>,<K>``: a finite, non-negative setpoint (K)."""
+        if not math.isfinite(kelvin):
+            raise ValueError(f"{self.name}: setpoint {kelvin!r} K of output {output} is not a finite number")
+        self._out(output).setpoint = float(kelvin)
 
     def heater_range(self, output: int) -> int:
         """``RANGE? <out>``: 0 off, 1 low, 2 medium, 3 high (outputs 3-4: 0 off, 1 on)."""
@@ -148,7 +209,7 @@ class LakeShore336(LineInstrument):
 
     def heater_output(self, output: int) -> float:
         """``HTR? <out>``: the heater output, % (outputs 1-2)."""
-        return _float(self.query(f"HTR? {self._output(output, HEATER_OUTPUTS)}"), "a heater output")
+        return self._out(output, HEATER_OUTPUTS).output
 
     def _fields(self, command: str, names: str, parse, what: str) -> tuple:
         """The comma-separated answer to ``command``, one field per name in ``names``, each parsed."""

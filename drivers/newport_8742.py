@@ -23,7 +23,8 @@ steps/s, steps/s^2 and s.
 
 from __future__ import annotations
 
-from pymeasure.instruments import Instrument
+from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.validators import strict_range
 
 from tepl.drivers.line_instrument import DeviceError, LineInstrument
 
@@ -58,11 +59,56 @@ def parse_error(text: str) -> tuple[int, str]:
     return parse_int(code), message.strip()
 
 
+_WHOLE = dict(cast=str, maxsplit=0, get_process=parse_int)
+
+
+def _done(text: str) -> bool:
+    if text.strip() not in ("0", "1"):
+        raise DeviceError(f"New Focus 8742 replied {text!r} to MD? where 0 or 1 was expected")
+    return text.strip() == "1"
+
+
+def _whole_number(value, values):
+    """``strict_range`` for step counts, velocities, accelerations: a whole number (not a bool) in range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return strict_range(value, values)
+
+
+class Picomotor8742Axis(Channel):
+    """One motor output (1-4); pymeasure-style properties (names as pymeasure's Newport ESP300 axes where
+    they have one: ``position``, ``velocity``, ``acceleration``, ``motion_done``)."""
+
+    position = Channel.measurement("{ch}TP?", "Get the step counter (int, steps; not a position).",
+                                   **_WHOLE)
+    target = Channel.measurement("{ch}PR?", "Get the target of the last relative move (int, steps).",
+                                 **_WHOLE)
+    motion_done = Channel.measurement("{ch}MD?", "Get whether the axis has stopped (bool).", cast=str, maxsplit=0,
+                                      get_process=_done)
+    velocity = Channel.control(
+        "{ch}VA?", "{ch}VA%d", f"Control the velocity (int, 1-{MAX_VELOCITY} steps/s).", validator=_whole_number,
+        values=(1, MAX_VELOCITY), check_set_errors=True, **_WHOLE)
+    acceleration = Channel.control(
+        "{ch}AC?", "{ch}AC%d", f"Control the acceleration (int, 1-{MAX_ACCELERATION} steps/s^2).",
+        validator=_whole_number, values=(1, MAX_ACCELERATION), check_set_errors=True, **_WHOLE)
+    motor_type = Channel.measurement(
+        "{ch}QM?", "Get the motor type (str: none, unknown, tiny, standard).", cast=str, maxsplit=0,
+        get_process=lambda text: _motor_type(parse_int(text)))
+
+
+def _motor_type(code: int) -> str:
+    if code not in MOTOR_TYPES:
+        raise DeviceError(f"New Focus 8742 replied {code} to QM? where 0-3 was expected")
+    return MOTOR_TYPES[code]
+
+
 class Picomotor8742(LineInstrument):
     """New Focus 8742 Picomotor controller over any pymeasure adapter (see the module's docstring).
 
-    ``write`` sends one command with its CR; ``read`` reads one reply line up to CR LF. Axis commands take the
-    axis number (1-4) first."""
+    ``write`` sends one command with its CR; ``read`` reads one reply line up to CR LF. Per-axis properties
+    live on ``axis_1`` ... ``axis_4`` (``channels``); the methods below take the axis number (1-4) first."""
+
+    channels = Instrument.MultiChannelCreator(Picomotor8742Axis, AXES, prefix="axis_")
 
     idn = Instrument.measurement("*IDN?", "Get the identification (str, ``New_Focus 8742 v2.2 08/01/13 "
                                  "SN12345``).", cast=str, maxsplit=0)
@@ -150,18 +196,15 @@ class Picomotor8742(LineInstrument):
 
     def position(self, axis: int) -> int:
         """``xxTP?``: the step counter (steps; not a position)."""
-        return parse_int(self.query(f"{self._axis(axis)}TP?"))
+        return self.channels[self._axis(axis)].position
 
     def target(self, axis: int) -> int:
         """``xxPR?``: the target of the last relative move (steps)."""
-        return parse_int(self.query(f"{self._axis(axis)}PR?"))
+        return self.channels[self._axis(axis)].target
 
     def motion_done(self, axis: int) -> bool:
         """``xxMD?``: True when the axis is not moving (the controller says 1)."""
-        reply = self.query(f"{self._axis(axis)}MD?").strip()
-        if reply not in ("0", "1"):
-            raise self._error(f"{self.last_command!r} was answered {reply!r} where 0 or 1 was expected")
-        return reply == "1"
+        return self.channels[self._axis(axis)].motion_done
 
     def stop(self, axis: int | None = None) -> None:
         """``xxST`` (one axis) or ``ST`` (every moving axis): stop with deceleration."""
@@ -177,29 +220,27 @@ class Picomotor8742(LineInstrument):
 
     def velocity(self, axis: int) -> int:
         """``xxVA?``: the velocity (steps/s)."""
-        return parse_int(self.query(f"{self._axis(axis)}VA?"))
+        return self.channels[self._axis(axis)].velocity
 
     def set_velocity(self, axis: int, steps_per_s: int) -> None:
         """``xxVAnn``: the velocity, 1-2000 steps/s."""
-        if isinstance(steps_per_s, bool) or not isinstance(steps_per_s, int) or not 1 <= steps_per_s <= MAX_VELOCITY:
-            raise ValueError(f"{self.name}: velocity must be 1-{MAX_VELOCITY} steps/s, got {steps_per_s!r}")
-        self.command(f"{self._axis(axis)}VA{steps_per_s}")
+        try:
+            self.channels[self._axis(axis)].velocity = steps_per_s
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: velocity must be a whole 1-{MAX_VELOCITY} steps/s: {exc}") from None
 
     def acceleration(self, axis: int) -> int:
         """``xxAC?``: the acceleration (steps/s^2)."""
-        return parse_int(self.query(f"{self._axis(axis)}AC?"))
+        return self.channels[self._axis(axis)].acceleration
 
     def set_acceleration(self, axis: int, steps_per_s2: int) -> None:
         """``xxACnn``: the acceleration, 1-200000 steps/s^2."""
-        if (isinstance(steps_per_s2, bool) or not isinstance(steps_per_s2, int)
-                or not 1 <= steps_per_s2 <= MAX_ACCELERATION):
-            raise ValueError(f"{self.name}: acceleration must be 1-{MAX_ACCELERATION} steps/s^2, "
-                             f"got {steps_per_s2!r}")
-        self.command(f"{self._axis(axis)}AC{steps_per_s2}")
+        try:
+            self.channels[self._axis(axis)].acceleration = steps_per_s2
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: acceleration must be a whole 1-{MAX_ACCELERATION} steps/s^2: "
+                             f"{exc}") from None
 
     def motor_type(self, axis: int) -> str:
         """``xxQM?``: ``none``, ``unknown``, ``tiny`` or ``standard``."""
-        code = parse_int(self.query(f"{self._axis(axis)}QM?"))
-        if code not in MOTOR_TYPES:
-            raise self._error(f"{self.last_command!r} was answered {code} where 0-3 was expected")
-        return MOTOR_TYPES[code]
+        return self.channels[self._axis(axis)].motor_type

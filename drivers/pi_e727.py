@@ -20,6 +20,7 @@ another number of lines, no number) raises ``DeviceError`` and puts the link out
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -30,7 +31,7 @@ from pyvisa.errors import VisaIOError
 from tepl.drivers.pi_gcs import (
     GCSError,
     check_axis,
-    finite_value,
+    finite_in_range,
     flag_arg,
     gcs_number,
     parse_flag,
@@ -78,8 +79,9 @@ class E727Axis(Channel):
     servo_enabled = Channel.control(
         "SVO? {ch}", "SVO {ch} %d", "Control the closed-loop servo (bool).", **_FLAG)
     target_um = Channel.control(
-        "MOV? {ch}", "MOV {ch} %s", "Control the commanded absolute target (float, µm); setting starts a move.",
-        validator=finite_value, **_NUMBER)
+        "MOV? {ch}", "MOV {ch} %s", "Control the commanded absolute target (float, µm); setting starts a move. "
+        "Its range is the axis's TMN?/TMX? once ``E727.travel_range_um`` has read them.",
+        validator=finite_in_range, values=(-math.inf, math.inf), dynamic=True, **_NUMBER)
     velocity_control_enabled = Channel.control(
         "VCO? {ch}", "VCO {ch} %d", "Control velocity control (bool): on, moves run at the VEL velocity.",
         **_FLAG)
@@ -319,7 +321,11 @@ class E727(Instrument):
         """``TMN?`` and ``TMX?``: the commandable range of each axis (µm)."""
         low = self.query_axes("TMN?", axes)
         high = self.query_axes("TMX?", axes)
-        return {a: (parse_float(low[a]), parse_float(high[a])) for a in low}
+        ranges = {a: (parse_float(low[a]), parse_float(high[a])) for a in low}
+        for axis, limits in ranges.items():  # the per-axis target property refuses what the controller would
+            if axis in self.channels:
+                self.channels[axis].target_um_values = limits
+        return ranges
 
     def velocities_um_s(self, axes: Iterable[str] | None = None) -> dict[str, float]:
         return {a: parse_float(v) for a, v in self.query_axes("VEL?", axes).items()}
