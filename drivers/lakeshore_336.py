@@ -15,26 +15,19 @@ simulator), ``"ASRL/dev/ttyUSB0::INSTR"`` (the USB virtual COM port: 57600 baud,
 1 stop bit, no flow control), or a pymeasure adapter. Inputs are ``A``-``D``; outputs 1-4 (1 and 2 are the
 heater loops). Temperatures in K.
 
-``LakeShore336Controller`` is the ``tepl.roles.TemperatureController`` on top: it checks ``*IDN?`` on
-connect, puts its output in closed-loop PID on its input the first time it is asked to control, and waits
-with ``tepl.drivers.polling.Wait``.
+The class follows pymeasure's conventions and imports no role: the ``tepl.roles.TemperatureController`` on
+top is ``lakeshore_336_controller.LakeShore336Controller``.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
+import math
 
-from pymeasure.instruments import Instrument
+from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from pyvisa.constants import ControlFlow, Parity, StopBits
 
-from tepl.drivers.line_instrument import LineInstrument
-from tepl.drivers.polling import Wait
-from tepl.limits import Range
-from tepl.roles import HEATER_RANGES, DeviceError, TemperatureController
-
-log = logging.getLogger(__name__)
+from tepl.drivers.line_instrument import DeviceError, LineInstrument
 
 WRITE_TERMINATOR = b"\n"
 READ_TERMINATOR = b"\r\n"
@@ -48,6 +41,8 @@ OUTPUTS = (1, 2, 3, 4)
 HEATER_OUTPUTS = (1, 2)
 OUTPUT_MODES = {0: "off", 1: "closed loop PID", 2: "zone", 3: "open loop", 4: "monitor out", 5: "warm up"}
 PID_LIMITS = {"P": (0.1, 1000.0), "I": (0.1, 1000.0), "D": (0.0, 200.0)}
+LOOP_RANGES = {"off": 0, "low": 1, "medium": 2, "high": 3}  # RANGE of outputs 1-2
+SWITCHED_RANGES = {"off": 0, "on": 1}  # RANGE of outputs 3-4
 
 
 def _float(text: str, what: str) -> float:
@@ -63,8 +58,54 @@ def _int(text: str, what: str) -> int:
     return int(text)
 
 
+def _number(what: str):
+    return dict(cast=str, maxsplit=0, get_process=lambda text: _float(text, what))
+
+
+class LakeShore336Input(Channel):
+    """One sensor input (``A``-``D``), named as in pymeasure's ``LakeShoreTemperatureChannel``."""
+
+    kelvin = Channel.measurement("KRDG? {ch}", "Get the reading in kelvin (float, K).", **_number("a temperature"))
+    reading_status = Channel.measurement(
+        "RDGST? {ch}", "Get the reading status (int: 0 valid; 1 invalid, 16 T under, 32 T over, 64 units zero, "
+        "128 units over range).", cast=str, maxsplit=0, get_process=lambda text: _int(text, "a reading status"))
+
+
+class LakeShore336Output(Channel):
+    """A control loop output (1, 2), named as in pymeasure's ``LakeShoreHeaterChannel``."""
+
+    output = Channel.measurement("HTR? {ch}", "Get the heater output (float, % of the range's full power).",
+                                 **_number("a heater output"))
+    setpoint = Channel.control(
+        "SETP? {ch}", "SETP {ch},%.4f", "Control the setpoint (float, in the control input's units: K here).",
+        validator=strict_range, values=(0.0, math.inf), check_set_errors=True, **_number("a setpoint"))
+    range = Channel.control(
+        "RANGE? {ch}", "RANGE {ch},%d", "Control the heater range (str: off, low, medium, high).",
+        validator=strict_discrete_set, values=LOOP_RANGES, map_values=True, cast=int, check_set_errors=True)
+
+
+class LakeShore336SwitchedOutput(LakeShore336Output):
+    """An output without a loop heater (3, 4 on a 336): its range is only off or on."""
+
+    range = Channel.control(
+        "RANGE? {ch}", "RANGE {ch},%d", "Control the output (str: off, on).",
+        validator=strict_discrete_set, values=SWITCHED_RANGES, map_values=True, cast=int, check_set_errors=True)
+
+
 class LakeShore336(LineInstrument):
-    """A Lake Shore 335 / 336 over any pymeasure adapter; every exchange checks the event status register."""
+    """A Lake Shore 335 / 336 over any pymeasure adapter; every exchange checks the event status register.
+
+    pymeasure's names: ``input_A`` ... ``input_D`` (``kelvin``), ``output_1`` ... ``output_4`` (``output``,
+    ``setpoint``, ``range``); the methods below take the input or output as an argument."""
+
+    input_A = Instrument.ChannelCreator(LakeShore336Input, "A")
+    input_B = Instrument.ChannelCreator(LakeShore336Input, "B")
+    input_C = Instrument.ChannelCreator(LakeShore336Input, "C")
+    input_D = Instrument.ChannelCreator(LakeShore336Input, "D")
+    output_1 = Instrument.ChannelCreator(LakeShore336Output, 1)
+    output_2 = Instrument.ChannelCreator(LakeShore336Output, 2)
+    output_3 = Instrument.ChannelCreator(LakeShore336SwitchedOutput, 3)
+    output_4 = Instrument.ChannelCreator(LakeShore336SwitchedOutput, 4)
 
     def __init__(self, adapter, name: str = "Lake Shore 336", address: str | None = None, **kwargs):
         super().__init__(adapter, name, address, asrl={"baud_rate": 57600, "data_bits": 7, "stop_bits": StopBits.one,
@@ -131,19 +172,29 @@ class LakeShore336(LineInstrument):
     idn = Instrument.measurement("*IDN?", "Get the identification (str, ``LSCI,MODEL336,serial/option,fw``).",
                                  cast=str, maxsplit=0)
 
+    def _in(self, input: str) -> LakeShore336Input:
+        return getattr(self, f"input_{self._input(input)}")
+
+    def _out(self, output: int, allowed: tuple[int, ...] = OUTPUTS) -> LakeShore336Output:
+        return getattr(self, f"output_{self._output(output, allowed)}")
+
     def kelvin(self, input: str) -> float:
         """``KRDG? <in>``: the input's reading in K."""
-        return _float(self.query(f"KRDG? {self._input(input)}"), "a temperature")
+        return self._in(input).kelvin
 
     def reading_status(self, input: str) -> int:
         """``RDGST? <in>``: 0 valid; 1 invalid, 16 T under, 32 T over, 64 units zero, 128 units over range."""
-        return _int(self.query(f"RDGST? {self._input(input)}"), "a reading status")
+        return self._in(input).reading_status
 
     def setpoint(self, output: int) -> float:
-        return _float(self.query(f"SETP? {self._output(output)}"), "a setpoint")
+        """``SETP? <out>``: the setpoint (K)."""
+        return self._out(output).setpoint
 
     def set_setpoint(self, output: int, kelvin: float) -> None:
-        self.command(f"SETP {self._output(output)},{float(kelvin):.4f}")
+        """``SETP <out>,<K>``: a finite, non-negative setpoint (K)."""
+        if not math.isfinite(kelvin):
+            raise ValueError(f"{self.name}: setpoint {kelvin!r} K of output {output} is not a finite number")
+        self._out(output).setpoint = float(kelvin)
 
     def heater_range(self, output: int) -> int:
         """``RANGE? <out>``: 0 off, 1 low, 2 medium, 3 high (outputs 3-4: 0 off, 1 on)."""
@@ -158,7 +209,7 @@ class LakeShore336(LineInstrument):
 
     def heater_output(self, output: int) -> float:
         """``HTR? <out>``: the heater output, % (outputs 1-2)."""
-        return _float(self.query(f"HTR? {self._output(output, HEATER_OUTPUTS)}"), "a heater output")
+        return self._out(output, HEATER_OUTPUTS).output
 
     def _fields(self, command: str, names: str, parse, what: str) -> tuple:
         """The comma-separated answer to ``command``, one field per name in ``names``, each parsed."""
@@ -194,91 +245,3 @@ class LakeShore336(LineInstrument):
     def all_heaters_off(self) -> None:
         for output in OUTPUTS:
             self.command(f"RANGE {output},0")
-
-
-class LakeShore336Controller(TemperatureController):
-    """The temperature-controller role on a Lake Shore 335 / 336: ``output`` runs closed-loop PID on
-    ``input``. ``sleep`` is how it waits between readings (``world.clock.advance`` on a simulated station)."""
-
-    def __init__(self, controller: LakeShore336, setpoint_range_k: Range, input: str = "A", output: int = 1,
-                 safe_heater: str = "off", sleep: Callable[[float], None] = time.sleep,
-                 poll_interval_s: float = 1.0):
-        super().__init__(setpoint_range_k, controller._input(input), controller._output(output, HEATER_OUTPUTS),
-                         safe_heater, sleep, poll_interval_s)
-        self.controller = controller
-        self.identity = controller.idn
-        fields = self.identity.split(",")
-        if len(fields) < 4 or fields[0] != "LSCI" or fields[1] not in ("MODEL336", "MODEL335"):
-            raise DeviceError(f"{self._where()}: *IDN? answered {self.identity!r}, not a Lake Shore 335 / 336")
-        self._loop_checked = False
-
-    def _where(self) -> str:
-        return f"{self.controller.name} at {self.controller.address}"
-
-    def _closed_loop(self, output: int) -> None:
-        """Put the role's output in closed-loop PID on its input (once; other outputs are left alone)."""
-        if output != self.output or self._loop_checked:
-            return
-        want = (1, INPUTS.index(self.input) + 1)
-        if self.controller.output_mode(output)[:2] != want:
-            self.controller.set_output_mode(output, 1, self.input)
-        self._loop_checked = True
-
-    def _do_temperature_k(self, input: str) -> float:
-        return self.controller.kelvin(input)
-
-    def _do_setpoint_k(self, output: int) -> float:
-        return self.controller.setpoint(output)
-
-    def _do_set_setpoint_k(self, output: int, kelvin: float) -> None:
-        self._closed_loop(output)
-        self.controller.set_setpoint(output, kelvin)
-
-    def _do_heater_range(self, output: int) -> str:
-        value = self.controller.heater_range(output)
-        if value >= len(HEATER_RANGES):
-            raise DeviceError(f"{self._where()}: RANGE? {output} answered {value}, not 0-3")
-        return HEATER_RANGES[value]
-
-    def _do_set_heater_range(self, output: int, name: str) -> None:
-        self._closed_loop(output)
-        self.controller.set_heater_range(output, HEATER_RANGES.index(name))
-
-    def _do_heater_percent(self, output: int) -> float:
-        return self.controller.heater_output(output)
-
-    def _do_all_heaters_off(self) -> None:
-        self.controller.all_heaters_off()
-
-    def pid(self, output: int | None = None) -> tuple[float, float, float]:
-        return self.controller.pid(self.output if output is None else output)
-
-    def set_pid(self, p: float, i: float, d: float, output: int | None = None) -> None:
-        self.controller.set_pid(self.output if output is None else output, p, i, d)
-
-    def wait_stable(self, band_k: float, hold_s: float, timeout_s: float, input: str | None = None,
-                    output: int | None = None, wall_timeout_s: float | None = None) -> float:
-        if not (band_k > 0 and hold_s >= 0):
-            raise ValueError(f"{self._where()}: band_k must be > 0 and hold_s >= 0, got {band_k!r}, {hold_s!r}")
-        setpoint = self.setpoint_k(output)
-        wait = Wait(self._where(), f"input {input or self.input} to hold {setpoint:g} ± {band_k:g} K for "
-                    f"{hold_s:g} s", timeout_s, self._sleep, wall_timeout_s)
-        inside_since: float | None = None
-        while True:
-            reading = self.temperature_k(input)
-            if abs(reading - setpoint) <= band_k:
-                inside_since = wait.waited_s if inside_since is None else inside_since
-                if wait.waited_s - inside_since >= hold_s:
-                    return reading
-            else:
-                inside_since = None
-            wait.check(detail=f"last reading {reading:.4g} K")
-            wait.pause(self.poll_interval_s)
-
-    def settings(self) -> dict:
-        p, i, d = self.pid()
-        return {**super().settings(), "id": self.identity, "address": str(self.controller.address),
-                "pid": {"P": p, "I": i, "D": d}}
-
-    def disconnect(self) -> None:
-        self.controller.adapter.close()

@@ -16,24 +16,17 @@ CONNECTED``; ``0, NO ERROR DETECTED``). Every command that sets or moves somethi
 controller, its address, the command and the error.
 
 The adapter is ``"TCPIP::host::23::SOCKET"`` (Ethernet; pass ``telnet=True``), a VISA USB resource, or a
-pymeasure adapter (the simulator's). ``Picomotor8742Positioner`` is the ``tepl.roles.OpenLoopPositioner``
-on top. Steps, steps/s, steps/s^2 and s.
+pymeasure adapter (the simulator's). The class follows pymeasure's conventions and imports no role: the
+``tepl.roles.OpenLoopPositioner`` on top is ``newport_8742_positioner.Picomotor8742Positioner``. Steps,
+steps/s, steps/s^2 and s.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.validators import strict_range
 
-from pymeasure.instruments import Instrument
-
-from tepl.drivers.line_instrument import LineInstrument
-from tepl.drivers.polling import poll
-from tepl.roles import DeviceError, OpenLoopPositioner
-
-log = logging.getLogger(__name__)
+from tepl.drivers.line_instrument import DeviceError, LineInstrument
 
 TERMINATOR = b"\r"
 REPLY_END = b"\r\n"
@@ -66,11 +59,56 @@ def parse_error(text: str) -> tuple[int, str]:
     return parse_int(code), message.strip()
 
 
+_WHOLE = dict(cast=str, maxsplit=0, get_process=parse_int)
+
+
+def _done(text: str) -> bool:
+    if text.strip() not in ("0", "1"):
+        raise DeviceError(f"New Focus 8742 replied {text!r} to MD? where 0 or 1 was expected")
+    return text.strip() == "1"
+
+
+def _whole_number(value, values):
+    """``strict_range`` for step counts, velocities, accelerations: a whole number (not a bool) in range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return strict_range(value, values)
+
+
+class Picomotor8742Axis(Channel):
+    """One motor output (1-4); pymeasure-style properties (names as pymeasure's Newport ESP300 axes where
+    they have one: ``position``, ``velocity``, ``acceleration``, ``motion_done``)."""
+
+    position = Channel.measurement("{ch}TP?", "Get the step counter (int, steps; not a position).",
+                                   **_WHOLE)
+    target = Channel.measurement("{ch}PR?", "Get the target of the last relative move (int, steps).",
+                                 **_WHOLE)
+    motion_done = Channel.measurement("{ch}MD?", "Get whether the axis has stopped (bool).", cast=str, maxsplit=0,
+                                      get_process=_done)
+    velocity = Channel.control(
+        "{ch}VA?", "{ch}VA%d", f"Control the velocity (int, 1-{MAX_VELOCITY} steps/s).", validator=_whole_number,
+        values=(1, MAX_VELOCITY), check_set_errors=True, **_WHOLE)
+    acceleration = Channel.control(
+        "{ch}AC?", "{ch}AC%d", f"Control the acceleration (int, 1-{MAX_ACCELERATION} steps/s^2).",
+        validator=_whole_number, values=(1, MAX_ACCELERATION), check_set_errors=True, **_WHOLE)
+    motor_type = Channel.measurement(
+        "{ch}QM?", "Get the motor type (str: none, unknown, tiny, standard).", cast=str, maxsplit=0,
+        get_process=lambda text: _motor_type(parse_int(text)))
+
+
+def _motor_type(code: int) -> str:
+    if code not in MOTOR_TYPES:
+        raise DeviceError(f"New Focus 8742 replied {code} to QM? where 0-3 was expected")
+    return MOTOR_TYPES[code]
+
+
 class Picomotor8742(LineInstrument):
     """New Focus 8742 Picomotor controller over any pymeasure adapter (see the module's docstring).
 
-    ``write`` sends one command with its CR; ``read`` reads one reply line up to CR LF. Axis commands take the
-    axis number (1-4) first."""
+    ``write`` sends one command with its CR; ``read`` reads one reply line up to CR LF. Per-axis properties
+    live on ``axis_1`` ... ``axis_4`` (``channels``); the methods below take the axis number (1-4) first."""
+
+    channels = Instrument.MultiChannelCreator(Picomotor8742Axis, AXES, prefix="axis_")
 
     idn = Instrument.measurement("*IDN?", "Get the identification (str, ``New_Focus 8742 v2.2 08/01/13 "
                                  "SN12345``).", cast=str, maxsplit=0)
@@ -158,18 +196,15 @@ class Picomotor8742(LineInstrument):
 
     def position(self, axis: int) -> int:
         """``xxTP?``: the step counter (steps; not a position)."""
-        return parse_int(self.query(f"{self._axis(axis)}TP?"))
+        return self.channels[self._axis(axis)].position
 
     def target(self, axis: int) -> int:
         """``xxPR?``: the target of the last relative move (steps)."""
-        return parse_int(self.query(f"{self._axis(axis)}PR?"))
+        return self.channels[self._axis(axis)].target
 
     def motion_done(self, axis: int) -> bool:
         """``xxMD?``: True when the axis is not moving (the controller says 1)."""
-        reply = self.query(f"{self._axis(axis)}MD?").strip()
-        if reply not in ("0", "1"):
-            raise self._error(f"{self.last_command!r} was answered {reply!r} where 0 or 1 was expected")
-        return reply == "1"
+        return self.channels[self._axis(axis)].motion_done
 
     def stop(self, axis: int | None = None) -> None:
         """``xxST`` (one axis) or ``ST`` (every moving axis): stop with deceleration."""
@@ -185,99 +220,27 @@ class Picomotor8742(LineInstrument):
 
     def velocity(self, axis: int) -> int:
         """``xxVA?``: the velocity (steps/s)."""
-        return parse_int(self.query(f"{self._axis(axis)}VA?"))
+        return self.channels[self._axis(axis)].velocity
 
     def set_velocity(self, axis: int, steps_per_s: int) -> None:
         """``xxVAnn``: the velocity, 1-2000 steps/s."""
-        if isinstance(steps_per_s, bool) or not isinstance(steps_per_s, int) or not 1 <= steps_per_s <= MAX_VELOCITY:
-            raise ValueError(f"{self.name}: velocity must be 1-{MAX_VELOCITY} steps/s, got {steps_per_s!r}")
-        self.command(f"{self._axis(axis)}VA{steps_per_s}")
+        try:
+            self.channels[self._axis(axis)].velocity = steps_per_s
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: velocity must be a whole 1-{MAX_VELOCITY} steps/s: {exc}") from None
 
     def acceleration(self, axis: int) -> int:
         """``xxAC?``: the acceleration (steps/s^2)."""
-        return parse_int(self.query(f"{self._axis(axis)}AC?"))
+        return self.channels[self._axis(axis)].acceleration
 
     def set_acceleration(self, axis: int, steps_per_s2: int) -> None:
         """``xxACnn``: the acceleration, 1-200000 steps/s^2."""
-        if (isinstance(steps_per_s2, bool) or not isinstance(steps_per_s2, int)
-                or not 1 <= steps_per_s2 <= MAX_ACCELERATION):
-            raise ValueError(f"{self.name}: acceleration must be 1-{MAX_ACCELERATION} steps/s^2, "
-                             f"got {steps_per_s2!r}")
-        self.command(f"{self._axis(axis)}AC{steps_per_s2}")
+        try:
+            self.channels[self._axis(axis)].acceleration = steps_per_s2
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: acceleration must be a whole 1-{MAX_ACCELERATION} steps/s^2: "
+                             f"{exc}") from None
 
     def motor_type(self, axis: int) -> str:
         """``xxQM?``: ``none``, ``unknown``, ``tiny`` or ``standard``."""
-        code = parse_int(self.query(f"{self._axis(axis)}QM?"))
-        if code not in MOTOR_TYPES:
-            raise self._error(f"{self.last_command!r} was answered {code} where 0-3 was expected")
-        return MOTOR_TYPES[code]
-
-
-class Picomotor8742Positioner(OpenLoopPositioner):
-    """The open-loop positioner on an 8742: ``axes`` maps names to controller axes 1-4.
-
-    On connect it reads ``*IDN?`` (it must name a New_Focus 8742) and empties the error queue (errors left
-    from before are logged, not raised). ``move_steps`` sends ``xxPRnn`` and checks the error queue (a move
-    sent while the axis moves is refused by the controller as MOTION IN PROGRESS and raises here);
-    ``stop`` sends ``ST`` to each configured axis; ``wait`` polls ``xxMD?`` every ``poll_interval_s``.
-    ``sleep`` is how it waits between polls (``world.clock.advance`` on a simulated station). Times in s."""
-
-    def __init__(self, controller: Picomotor8742, axes: Mapping[str, int], max_steps_per_move: int,
-                 poll_interval_s: float = 0.01, stop_timeout_s: float = 2.0,
-                 sleep: Callable[[float], None] = time.sleep):
-        super().__init__(axes, max_steps_per_move)
-        for name, number in self.axis_numbers.items():
-            if number not in AXES:
-                raise ValueError(f"{controller.name} at {controller.address}: axis {name!r} is {number}, "
-                                 f"the 8742 has axes {AXES}")
-        if not poll_interval_s > 0 or not stop_timeout_s > 0:
-            raise ValueError(f"{controller.name} at {controller.address}: poll_interval_s and stop_timeout_s must "
-                             f"be positive, got {poll_interval_s!r} s and {stop_timeout_s!r} s")
-        self.controller = controller
-        self.poll_interval_s, self.stop_timeout_s, self._sleep = poll_interval_s, float(stop_timeout_s), sleep
-        self.identity = controller.idn
-        if not self.identity.startswith("New_Focus 8742"):
-            raise DeviceError(f"{self._where()}: *IDN? answered {self.identity!r}, not a New_Focus 8742")
-        stale = controller.check_errors()
-        if stale:
-            log.warning("%s: errors queued before connecting: %s", self._where(), stale)
-
-    def _where(self) -> str:
-        return f"{self.controller.name} at {self.controller.address}"
-
-    def _do_move_steps(self, axis_number: int, steps: int) -> None:
-        self.controller.move_relative(axis_number, steps)
-
-    def _do_stop(self) -> None:
-        for number in self.axis_numbers.values():
-            self.controller.stop(number)
-
-    def _do_is_moving(self) -> bool:
-        return any(not self.controller.motion_done(number) for number in self.axis_numbers.values())
-
-    def _poll_until_stopped(self, timeout_s: float, what: str) -> None:
-        poll(self._do_is_moving, lambda moving: not moving, self._sleep, self.poll_interval_s, timeout_s,
-             lambda moving: DeviceError(f"{self._where()}: axes still moving {timeout_s:g} s after {what}"))
-
-    def _do_wait(self, timeout_s: float) -> None:
-        try:
-            self._poll_until_stopped(timeout_s, "waiting for the move")
-        except DeviceError:
-            self._do_stop()
-            raise
-
-    def _do_wait_stopped(self) -> None:
-        self._poll_until_stopped(self.stop_timeout_s, "stop")
-
-    def _do_steps_counter(self, axis_number: int) -> int:
-        return self.controller.position(axis_number)
-
-    def settings(self) -> dict[str, Any]:
-        c = self.controller
-        per_axis = {name: {"axis": number, "velocity_steps_per_s": c.velocity(number),
-                           "acceleration_steps_per_s2": c.acceleration(number), "motor": c.motor_type(number)}
-                    for name, number in self.axis_numbers.items()}
-        return {**super().settings(), "id": self.identity, "address": str(c.address), "axes_detail": per_axis}
-
-    def disconnect(self) -> None:
-        self.controller.adapter.close()
+        return self.channels[self._axis(axis)].motor_type

@@ -20,6 +20,7 @@ another number of lines, no number) raises ``DeviceError`` and puts the link out
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -30,7 +31,7 @@ from pyvisa.errors import VisaIOError
 from tepl.drivers.pi_gcs import (
     GCSError,
     check_axis,
-    finite_value,
+    finite_in_range,
     flag_arg,
     gcs_number,
     parse_flag,
@@ -78,11 +79,23 @@ class E727Axis(Channel):
     servo_enabled = Channel.control(
         "SVO? {ch}", "SVO {ch} %d", "Control the closed-loop servo (bool).", **_FLAG)
     target_um = Channel.control(
-        "MOV? {ch}", "MOV {ch} %s", "Control the commanded absolute target (float, µm); setting starts a move.",
-        validator=finite_value, **_NUMBER)
-    velocity_um_s = Channel.control(
-        "VEL? {ch}", "VEL {ch} %s", "Control the closed-loop velocity (float, µm/s).", validator=positive_value,
-        **_NUMBER)
+        "MOV? {ch}", "MOV {ch} %s", "Control the commanded absolute target (float, µm); setting starts a move. "
+        "Its range is the axis's TMN?/TMX? once ``E727.travel_range_um`` has read them.",
+        validator=finite_in_range, values=(-math.inf, math.inf), dynamic=True, **_NUMBER)
+    velocity_control_enabled = Channel.control(
+        "VCO? {ch}", "VCO {ch} %d", "Control velocity control (bool): on, moves run at the VEL velocity.",
+        **_FLAG)
+
+    @property
+    def velocity_um_s(self) -> float:
+        """Control the closed-loop velocity (float, µm/s, > 0). Setting it switches velocity control on
+        (``VCO {ch} 1``) first: with it off the controller ignores VEL."""
+        return parse_float(self.ask("VEL? {ch}"))
+
+    @velocity_um_s.setter
+    def velocity_um_s(self, value: float) -> None:
+        self.parent.set_velocity_um_s({str(self.id): value})
+
     drift_compensation_enabled = Channel.control(
         "DCO? {ch}", "DCO {ch} %d", "Control drift compensation (bool).", **_FLAG)
     position_um = _axis_measurement("POS? {ch}", "Get the sensor position (float, µm).")
@@ -308,14 +321,30 @@ class E727(Instrument):
         """``TMN?`` and ``TMX?``: the commandable range of each axis (µm)."""
         low = self.query_axes("TMN?", axes)
         high = self.query_axes("TMX?", axes)
-        return {a: (parse_float(low[a]), parse_float(high[a])) for a in low}
+        ranges = {a: (parse_float(low[a]), parse_float(high[a])) for a in low}
+        for axis, limits in ranges.items():  # the per-axis target property refuses what the controller would
+            if axis in self.channels:
+                self.channels[axis].target_um_values = limits
+        return ranges
 
     def velocities_um_s(self, axes: Iterable[str] | None = None) -> dict[str, float]:
         return {a: parse_float(v) for a, v in self.query_axes("VEL?", axes).items()}
 
+    def velocity_control_states(self, axes: Iterable[str] | None = None) -> dict[str, bool]:
+        """``VCO?``: whether moves of each axis run at the VEL velocity."""
+        return {a: parse_flag(v) for a, v in self.query_axes("VCO?", axes).items()}
+
+    def set_velocity_control(self, states: Mapping[str, bool]) -> None:
+        """``VCO a 0|1 ...``: velocity control off (the servo's own slew rate) or on (moves at VEL)."""
+        self._set_axes("VCO", states, flag_arg)
+
     def set_velocity_um_s(self, velocities: Mapping[str, float]) -> None:
-        """``VEL a v ...``: closed-loop velocities (µm/s, > 0)."""
-        self._set_axes("VEL", velocities, lambda v, what: gcs_number(positive_value(v), what))
+        """``VCO a 1 ...`` then ``VEL a v ...``: closed-loop velocities (µm/s, > 0). Velocity control is
+        switched on first, since with it off the controller accepts VEL but moves ignore it."""
+        checked = {a: positive_value(v) for a, v in velocities.items()}
+        self._axis_list(list(checked))  # refuse unknown axes before anything is sent
+        self.set_velocity_control({a: True for a in checked})
+        self._set_axes("VEL", checked, gcs_number)
 
     def stop(self, single_byte: bool = True) -> None:
         """Stop all axes at once: #24 (or ``STP``). The error 10 this leaves is read and swallowed."""

@@ -42,6 +42,7 @@ class E727Stage(Stage):
                 raise ValueError(f"stage axis {role} is mapped to E-727 axis {axis!r}, "
                                  f"but the controller has axes {controller_axes}")
         self._controller_axes = [self.axis_map[role] for role in self.axes]
+        self.last_targets_um: dict[str, float] = {}
         instrument.set_servo({axis: True for axis in self._controller_axes})
         ranges = instrument.travel_range_um(self._controller_axes)
         self.controller_travel_um = {role: Range(*ranges[self.axis_map[role]], unit="µm") for role in self.axes}
@@ -73,24 +74,31 @@ class E727Stage(Stage):
         return all(self.instrument.on_target_states(self._controller_axes).values())
 
     def wait_on_target(self, timeout_s: float | None = None) -> None:
-        """Poll ONT? every ``poll_interval_s`` until all axes settle; DeviceError after ``timeout_s`` (s,
-        default ``settle_timeout_s``) of device time or of wall-clock time, whichever comes first."""
+        """Poll ONT? every ``poll_interval_s`` until all axes settle; after ``timeout_s`` (s, default
+        ``settle_timeout_s``) of device time or of wall-clock time, whichever comes first, stop every axis
+        (#24, as ``STP``) so that nothing goes on moving, then raise DeviceError."""
         timeout_s = self.settle_timeout_s if timeout_s is None else float(timeout_s)
         poll(self.on_target, bool, self._sleep, self.poll_interval_s, timeout_s, lambda _: self._not_on_target(
             timeout_s))
 
     def _not_on_target(self, timeout_s: float) -> DeviceError:
+        """Stop the axes first (the error is raised with them stopped), then say where they are."""
         where = f"{self.instrument.where}: stage not on target after {timeout_s:g} s (ONT?)"
         try:
-            return DeviceError(f"{where}: at {self.position_um()} µm, targets "
-                               f"{self._by_role(self.instrument.targets_um(self._controller_axes))} µm")
+            self.stop()
+        except DeviceError as exc:
+            return DeviceError(f"{where}; stopping the axes (#24) failed too, they may still move: {exc}")
+        try:
+            return DeviceError(f"{where}: stopped (#24) at {self.position_um()} µm on the way to "
+                               f"{self.last_targets_um} µm")
         except DeviceError as exc:  # a controller that stopped answering: say so, not the position
-            return DeviceError(f"{where}; reading the position failed too: {exc}")
+            return DeviceError(f"{where}; stopped (#24); reading the position failed: {exc}")
 
     def stop(self) -> None:
         self.instrument.stop()
 
     def _do_move_to(self, targets_um: dict[str, float]) -> None:
+        self.last_targets_um = dict(targets_um)  # role axis -> µm, for the message of a wait that times out
         self.instrument.move_um({self.axis_map[role]: value for role, value in targets_um.items()})
 
     def disconnect(self) -> None:
@@ -103,6 +111,7 @@ class E727Stage(Stage):
             **super().settings(), "idn": inst.idn, "axis_map": dict(self.axis_map),
             "servo": self._by_role(inst.servo_states(axes)),
             "velocity_um_s": self._by_role(inst.velocities_um_s(axes)),
+            "velocity_control": self._by_role(inst.velocity_control_states(axes)),
             "controller_travel_um": {r: [t.low, t.high] for r, t in self.controller_travel_um.items()},
             "settle_timeout_s": self.settle_timeout_s, "poll_interval_s": self.poll_interval_s,
         }

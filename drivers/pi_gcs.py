@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import re
 
+from pymeasure.instruments.validators import strict_range
+
 from tepl.roles import DeviceError
 
 GCS_ERRORS = {
@@ -89,6 +91,11 @@ def flag_arg(value: object, what: str) -> str:
 def finite_value(value: float, _values=()) -> float:
     gcs_number(value)
     return float(value)
+
+
+def finite_in_range(value: float, values) -> float:
+    """pymeasure's ``strict_range`` for a finite number (text, None, bool, nan, inf are a ValueError)."""
+    return strict_range(finite_value(value), values)
 
 
 def positive_value(value: float, _values=()) -> float:

@@ -2,8 +2,12 @@
 shares (axes, servo, velocities, AutoZero, the error register) and the servo dynamics, answering the GCS 2.0
 grammar of ``pi_e727_gcs``.
 
-Axes "1", "2", "3" are the world's stage x, y, z (µm, travel 0..100). A move runs at the axis velocity
-(µm/s), then settles for ``SETTLE_S`` before ONT? says 1. Positions are evaluated at ``world.clock.now()``
+Axes "1", "2", "3" are the world's stage x, y, z (µm, travel 0..100). With velocity control on (``VCO a 1``)
+a move runs at the axis velocity set by ``VEL`` (µm/s); with it off (the state at power-on here) the slew
+rate is not limited and a move runs at the servo's own rate ``UNLIMITED_SLEW_UM_S``, whatever ``VEL`` says:
+``VEL`` is accepted and stored (``VEL?`` reads it back) but has no effect until ``VCO`` switches velocity
+control on (PIPython ``VCO``/``VEL`` docstrings, E-727 manual "Slew Rate Limitation"). Either way the axis
+then settles for ``SETTLE_S`` before ONT? says 1. Positions are evaluated at ``world.clock.now()``
 on every command and written to ``world.stage_um``; in simulated time each command costs ``WIRE_TIME_S``.
 """
 
@@ -44,6 +48,7 @@ STAGE_TYPE = "P-611.3S"
 AXES = ("1", "2", "3")  # stage x, y, z
 TRAVEL_UM = (0.0, 100.0)
 DEFAULT_VELOCITY_UM_S = 10000.0
+UNLIMITED_SLEW_UM_S = 10000.0  # how fast the servo itself takes a step when velocity control is off
 MAX_VELOCITY_UM_S = 100000.0
 SETTLE_S = 0.005
 AUTOZERO_S = 0.2
@@ -60,24 +65,38 @@ class AxisState:
     t_start_s: float = 0.0
     servo: bool = False
     velocity_um_s: float = DEFAULT_VELOCITY_UM_S
+    velocity_control: bool = False  # VCO: off, the commanded VEL is ignored
     drift_compensation: bool = False
     autozero_until_s: float = -math.inf  # a running AutoZero ends here; ATZ? is 1 once it has
 
+    @property
+    def rate_um_s(self) -> float:
+        """How fast a move runs (µm/s): VEL with velocity control on, the servo's own rate with it off."""
+        return self.velocity_um_s if self.velocity_control else UNLIMITED_SLEW_UM_S
+
     def position_um(self, t_s: float) -> float:
         distance = self.target_um - self.start_um
-        travelled = self.velocity_um_s * max(0.0, t_s - self.t_start_s)
+        travelled = self.rate_um_s * max(0.0, t_s - self.t_start_s)
         if travelled >= abs(distance):
             return self.target_um
         return self.start_um + math.copysign(travelled, distance)
 
     def settled_at_s(self) -> float:
-        return self.t_start_s + abs(self.target_um - self.start_um) / self.velocity_um_s + SETTLE_S
+        return self.t_start_s + abs(self.target_um - self.start_um) / self.rate_um_s + SETTLE_S
 
     def on_target(self, t_s: float) -> bool:
         return self.servo and t_s >= self.settled_at_s()
 
     def moving(self, t_s: float) -> bool:
         return self.servo and t_s < self.settled_at_s()
+
+    def rebase(self, t_s: float) -> None:
+        """Anchor the move at ``t_s`` (before its rate changes): a running move goes on from where it is,
+        an arrived one stays arrived (and settled when it was)."""
+        if self.position_um(t_s) != self.target_um:
+            self.start_move(self.target_um, t_s)
+        else:
+            self.start_um, self.t_start_s = self.target_um, min(t_s, self.settled_at_s() - SETTLE_S)
 
     def start_move(self, target_um: float, t_s: float) -> None:
         self.start_um, self.target_um, self.t_start_s = self.position_um(t_s), target_um, t_s
@@ -114,13 +133,14 @@ class GCSController:
             "TMN?": lambda a, t: f"{self.travel_um[0]:.9e}",
             "TMX?": lambda a, t: f"{self.travel_um[1]:.9e}",
             "VEL?": lambda a, t: f"{a.velocity_um_s:.9e}",
+            "VCO?": lambda a, t: int(a.velocity_control),
             "DCO?": lambda a, t: int(a.drift_compensation),
             "ATZ?": lambda a, t: int(t >= a.autozero_until_s),
             "CST?": lambda a, t: STAGE_TYPE,
         }
         self._commands = {
             "SVO": self._c_svo, "MOV": self._c_mov, "MVR": lambda a, t: self._c_mov(a, t, relative=True),
-            "VEL": self._c_vel, "DCO": self._c_dco, "ATZ": self._c_atz, "STP": self._c_stp,
+            "VEL": self._c_vel, "VCO": self._c_vco, "DCO": self._c_dco, "ATZ": self._c_atz, "STP": self._c_stp,
             "HLT": self._c_hlt,
         }
 
@@ -238,9 +258,15 @@ class GCSController:
         if any(not 0.0 < v <= MAX_VELOCITY_UM_S for _, v in settings):
             raise GCSCommandError(E_VEL_OUT_OF_LIMITS)
         for axis, velocity in settings:
-            if axis.position_um(now) != axis.target_um:
-                axis.start_move(axis.target_um, now)  # the rest of a running move goes at the new speed
-            axis.velocity_um_s = velocity
+            axis.rebase(now)  # the rest of a running move goes at the new speed
+            axis.velocity_um_s = velocity  # stored; without VCO on, moves ignore it
+
+    def _c_vco(self, args, now):
+        """VCO a 0|1 ...: velocity control (slew rate limited to VEL) off or on; a running move goes on at
+        the new rate from where it is."""
+        for axis, flag in [(axis, parse_flag(v)) for axis, v in self._pairs(args)]:
+            axis.rebase(now)
+            axis.velocity_control = flag
 
     def _c_dco(self, args, now):
         for axis, flag in [(axis, parse_flag(v)) for axis, v in self._pairs(args)]:

@@ -35,7 +35,8 @@ HELP_LINES = (
     ("POS?", "Get Real Position"), ("SAI?", "Get List Of Current Axis Identifiers"), ("STP", "Stop All Axes"),
     ("SVO", "Set Servo Mode"), ("SVO?", "Get Servo Mode"), ("TMN?", "Get Minimum Commandable Position"),
     ("TMX?", "Get Maximum Commandable Position"), ("VEL", "Set Closed-Loop Velocity"),
-    ("VEL?", "Get Closed-Loop Velocity"), ("VER?", "Get Versions Of Firmware And Drivers"),
+    ("VEL?", "Get Closed-Loop Velocity"), ("VCO", "Set Velocity Control Mode"),
+    ("VCO?", "Get Velocity Control Mode"), ("VER?", "Get Versions Of Firmware And Drivers"),
 )
 HELP_HEADER, HELP_FOOTER = "The following commands are valid:", "end of help"
 VERSION_LINES = ("FW_ARM: 14.11.01.05", "FW_FPGA: 01.05", "Firmware=14.11", "FW_STATUS:RELEASE")

@@ -550,7 +550,7 @@ E727_CALLS: list[tuple[str, Callable[[Any], Any], list[bytes]]] = [
     ("axis_servo", lambda d: d.axis_3.servo_enabled, [b"3=1\n"]),
     ("axis_stage_type", lambda d: d.axis_1.stage_type, [b"1=P-611.3S\n"]),
     ("move", lambda d: d.move_um({"1": 10.0}), [b"0\n"]),
-    ("set_velocity", lambda d: setattr(d.axis_1, "velocity_um_s", 50.0), [b"0\n"]),
+    ("set_velocity", lambda d: setattr(d.axis_1, "velocity_um_s", 50.0), [b"0\n", b"0\n"]),
     ("stop", lambda d: d.stop(), [b"10\n"]),
     ("halt", lambda d: d.halt(["1"]), [b"10\n"]),
     ("is_ready", lambda d: d.is_ready(), [b"\xb1\n"]),

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from pymeasure.test import expected_protocol
 
-from tepl.drivers.lakeshore_336 import LakeShore336, LakeShore336Controller
+from tepl.drivers.lakeshore_336 import LakeShore336
+from tepl.drivers.lakeshore_336_controller import LakeShore336Controller
 from tepl.limits import LimitError, Range
 from tepl.roles import SAFE_ORDER, DeviceError, TemperatureController
 

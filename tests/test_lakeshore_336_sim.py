@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from tepl.drivers.lakeshore_336 import LakeShore336, LakeShore336Controller
+from tepl.drivers.lakeshore_336 import LakeShore336
+from tepl.drivers.lakeshore_336_controller import LakeShore336Controller
 from tepl.limits import Range
 from tepl.roles import DeviceError
 from tepl.sims.lakeshore_336 import (

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from pymeasure.test import expected_protocol
 
-from tepl.drivers.newport_8742 import TELNET_PREAMBLE, Picomotor8742, Picomotor8742Positioner
+from tepl.drivers.newport_8742 import TELNET_PREAMBLE, Picomotor8742
+from tepl.drivers.newport_8742_positioner import Picomotor8742Positioner
 from tepl.roles import SAFE_ORDER, DeviceError, OpenLoopPositioner
 
 IDN = "New_Focus 8742 v2.2 08/01/13 SN12345"

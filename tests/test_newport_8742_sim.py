@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from tepl.drivers.newport_8742 import Picomotor8742, Picomotor8742Positioner
+from tepl.drivers.newport_8742 import Picomotor8742
+from tepl.drivers.newport_8742_positioner import Picomotor8742Positioner
 from tepl.roles import DeviceError
 from tepl.sims.newport_8742 import (
     IDENTITY,

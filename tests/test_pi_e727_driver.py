@@ -114,7 +114,8 @@ def test_move_absolute_float_format():
 
 
 def test_move_relative_and_velocity():
-    pairs = [("MVR 3 -0.25", None), OK, ("VEL 1 1000 2 2500.5", None), OK, ("VEL 3 10000", None), OK]
+    pairs = [("MVR 3 -0.25", None), OK, ("VCO 1 1 2 1", None), OK, ("VEL 1 1000 2 2500.5", None), OK,
+             ("VCO 3 1", None), OK, ("VEL 3 10000", None), OK]
     with expected_protocol(E727, pairs) as inst:
         inst.move_relative_um({"3": -0.25})
         inst.set_velocity_um_s({"1": 1000, "2": 2500.5})

@@ -72,12 +72,12 @@ def test_help_lists_every_command_the_clients_use(ctl):
     funcs = getsupportedfunctions(reply)
     for name in ("qIDN", "IsMoving", "IsControllerReady", "StopAll", "qSAI", "SVO", "qSVO", "MOV", "qMOV",
                  "MVR", "qPOS", "qONT", "qTMN", "qTMX", "VEL", "qVEL", "DCO", "qDCO", "ATZ", "qATZ", "qCST",
-                 "STP", "HLT", "qERR", "qCSV", "qHLP", "qVER"):
+                 "VCO", "qVCO", "STP", "HLT", "qERR", "qCSV", "qHLP", "qVER"):
         assert name in funcs, name
 
 
 def test_every_multi_line_reply_is_framed_by_space_lf(ctl):
-    for command in ("POS?", "MOV?", "ONT?", "SVO?", "TMN?", "TMX?", "VEL?", "DCO?", "ATZ?", "CST?", "VER?"):
+    for command in ("POS?", "MOV?", "ONT?", "SVO?", "TMN?", "TMX?", "VEL?", "VCO?", "DCO?", "ATZ?", "CST?", "VER?"):
         reply = ask(ctl, command)
         assert reply.count(" \n") == len(reply.splitlines()) - 1, command
     assert values(ask(ctl, "TMN?")) == {"1": "0.000000000e+00", "2": "0.000000000e+00", "3": "0.000000000e+00"}
@@ -124,6 +124,7 @@ def test_move_beyond_travel_gives_7_and_no_axis_moves(ctl, world):
 @pytest.mark.parametrize("command", ["STP", "HLT", "HLT 2", "\x18"])
 def test_stop_commands_give_10_and_freeze_the_move(ctl, world, command):
     servo_on(ctl)
+    ask(ctl, "VCO 1 1")
     ask(ctl, "VEL 1 100")
     ask(ctl, "MOV 1 90")
     world.clock.advance(0.1)  # 10 µm into a 40 µm move
@@ -179,6 +180,7 @@ def test_ready_byte_and_autozero_busy(ctl, world):
 def test_motion_status_bitmask(ctl, world):
     servo_on(ctl)
     assert ctl.handle(b"\x05") == b"0\n"
+    ask(ctl, "VCO 1 1 3 1")
     ask(ctl, "VEL 1 100 3 100")
     ask(ctl, "MOV 1 60 3 40")
     assert ctl.handle(b"\x05") == b"5\n"  # axes 1 and 3 (bits 0 and 2)
@@ -189,7 +191,7 @@ def test_motion_status_bitmask(ctl, world):
 # ---------------------------------------------------------------------------------------- dynamics
 def test_move_takes_time_and_on_target_goes_0_to_1(ctl, world):
     servo_on(ctl)
-    assert values(ask(ctl, "VEL 1 100")) == {} and err(ctl) == 0
+    assert values(ask(ctl, "VCO 1 1")) == {} and values(ask(ctl, "VEL 1 100")) == {} and err(ctl) == 0
     t0 = world.clock.now()
     ask(ctl, "MOV 1 60")
     assert values(ask(ctl, "ONT?")) == {"1": "0", "2": "1", "3": "1"}
@@ -240,6 +242,7 @@ def test_real_time_world_moves_with_the_wall_clock():
     world = make_world(real_time=True)
     ctl = GCSController(world)
     servo_on(ctl)
+    ask(ctl, "VCO 1 1")
     ask(ctl, "VEL 1 20")
     ask(ctl, "MOV 1 70")  # 20 µm at 20 µm/s: 1 s of wall time
     assert values(ask(ctl, "ONT? 1")) == {"1": "0"}

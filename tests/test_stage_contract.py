@@ -122,8 +122,8 @@ def test_wait_on_target_times_out_with_device_error(instrument, world):
     with pytest.raises(DeviceError, match="not on target after 0.2 s"):
         stage.wait_on_target()
     assert 0.2 <= world.clock.now() - t0 < 0.5
-    stage.wait_on_target(timeout_s=10.0)
-    assert world.stage_um[0] == 90.0
+    stage.wait_on_target(timeout_s=10.0)  # stopped where the wait gave up: on target there
+    assert 50.0 < world.stage_um[0] < 60.0
 
 
 def test_controller_refusal_surfaces_as_gcs_error(instrument, controller, world):

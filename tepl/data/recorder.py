@@ -6,7 +6,8 @@ Layout (see docs/design.md, "HDF5 contract")::
                                 @software_version
     /entry/parameters           NXcollection: one dataset per parameter, with @units
     /entry/config               the station config text
-    /entry/instrument/<name>    NXcollection per instrument (settings at start; nested dicts are groups)
+    /entry/instrument/<name>    NXcollection per instrument (nested dicts are groups): the settings the run
+                                acquired with; @snapshot_taken says when they were read
     /entry/data                 NXdata: @signal, @axes, @<axis>_indices
     /entry/sample/simulation    the twin's ground truth (simulated stations only)
     /entry/log                  time-stamped event lines
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import h5py
@@ -51,15 +52,18 @@ class Recorder:
     """Writes one run to ``path``. Use as a context manager or call ``close()`` in a ``finally``.
 
     ``parameters``: ``{"exposure_s": {"value": 0.5, "unit": "s"}, ...}``; ``instruments``:
-    ``{"stage": {nested settings}, ...}``; ``simulation``: the twin's ground truth (nested dict of arrays,
-    scalars, strings), or None on real hardware. The file is refused if it exists, unless ``overwrite``.
+    ``{"stage": {nested settings}, ...}`` written at once, or None to record them later with
+    ``record_instruments`` or, deferred with ``defer_instruments``, at the first data write of the signal;
+    ``simulation``: the twin's ground truth (nested dict of arrays, scalars, strings), or None on real
+    hardware. The file is refused if it exists, unless ``overwrite``.
     """
 
     def __init__(self, path, procedure: str, parameters: dict[str, dict], config_text: str,
-                 instruments: dict[str, dict], software_version: str, simulation: dict | None = None,
+                 instruments: dict[str, dict] | None, software_version: str, simulation: dict | None = None,
                  overwrite: bool = False):
         self._path = Path(path)
         self._closed = False
+        self._pending_snapshot: Callable[[], Mapping[str, Mapping]] | None = None
         self._datasets: dict[str, h5py.Dataset] = {}  # handles of the datasets written per pixel
         self._streams: dict[str, h5py.Dataset] = {}  # extendable datasets, by path relative to /entry
         self._signal: str | None = None
@@ -104,11 +108,8 @@ class Recorder:
         entry.create_dataset("config", data=str(config_text or ""), dtype=STR)
         inst = entry.create_group("instrument")
         inst.attrs["NX_class"] = "NXinstrument"
-        for name, settings in (instruments or {}).items():
-            if not isinstance(settings, Mapping):
-                kind = type(settings).__name__
-                raise ValueError(f"instrument {name!r} settings must be a dict, got {kind}")
-            write_value(inst, name, settings)
+        if instruments is not None:
+            self._write_instruments(inst, instruments, "when the file was created")
         data = entry.create_group("data")
         data.attrs["NX_class"] = "NXdata"
         log = entry.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(64,), dtype=STR)
@@ -127,6 +128,7 @@ class Recorder:
         self._path = Path(path)
         self._closed = False
         self._streams = {}
+        self._pending_snapshot = None
         self._file = h5py.File(self._path, "r+", locking=False)
         try:
             entry = self._file["entry"]
@@ -154,6 +156,66 @@ class Recorder:
             self._closed = True
             raise
         return self
+
+    # ---- the instruments' settings
+    @staticmethod
+    def _write_instruments(group: h5py.Group, instruments: Mapping[str, Mapping], when: str) -> None:
+        for name, settings in instruments.items():
+            if not isinstance(settings, Mapping):
+                kind = type(settings).__name__
+                raise ValueError(f"instrument {name!r} settings must be a dict, got {kind}")
+        for name, settings in instruments.items():
+            write_value(group, name, settings)
+        group.attrs["snapshot_taken"] = f"{utc_now_iso()} {when}"
+        if "snapshot_missing" in group.attrs:  # an interrupted run that wrote nothing, now resumed
+            del group.attrs["snapshot_missing"]
+
+    @property
+    def instruments_recorded(self) -> bool:
+        """True once /entry/instrument holds a snapshot (files from before ``snapshot_taken``: any member)."""
+        self._check_open()
+        group = self._file["entry/instrument"]
+        return "snapshot_taken" in group.attrs or len(group) > 0
+
+    @guard_storage
+    def record_instruments(self, instruments: Mapping[str, Mapping], when: str) -> None:
+        """Write ``{"stage": {nested settings}, ...}`` under /entry/instrument, once per file (a deferred
+        snapshot is dropped), with ``@snapshot_taken`` = time and ``when`` (in words); flushed."""
+        self._check_open()
+        self._pending_snapshot = None
+        if self.instruments_recorded:
+            raise ValueError(f"{self._path}: /entry/instrument already holds a snapshot")
+        self._write_instruments(self._file["entry/instrument"], instruments, when)
+        self._file.flush()
+
+    def defer_instruments(self, snapshot: Callable[[], Mapping[str, Mapping]]) -> None:
+        """Record ``snapshot()`` (the station's settings) just before the first data of the signal is
+        written (``write`` of the NXdata @signal dataset, or of any dataset while there is no signal yet;
+        any ``append`` to a stream): that data follows the signal's first acquisition, made with the
+        settings the procedure applies (often in the acquiring call itself: the exposure of
+        ``acquire(exposure_s)``), so the file holds the settings the run acquired with, not those the
+        station had before. Data a procedure writes before it (the height before a pixel's spectrum) do
+        not trigger it."""
+        self._check_open()
+        if not self.instruments_recorded:
+            self._pending_snapshot = snapshot
+
+    @property
+    def snapshot_pending(self) -> bool:
+        return self._pending_snapshot is not None
+
+    def take_deferred_snapshot(self, when: str) -> None:
+        """Take the deferred snapshot now, if there is one; a snapshot that fails is noted, never raised
+        (it must not stop the data it precedes)."""
+        take, self._pending_snapshot = self._pending_snapshot, None
+        if take is None:
+            return
+        try:
+            instruments = dict(take())
+        except Exception as exc:  # noqa: BLE001 - the run's data matter more than its snapshot
+            self.set_attrs("/entry/instrument", snapshot_error=f"{type(exc).__name__}: {exc}")
+            return
+        self.record_instruments(instruments, when)
 
     def dataset(self, name: str) -> h5py.Dataset:
         """``/entry/data/<name>`` as it is in the file (to read back what an interrupted run measured)."""
@@ -286,6 +348,8 @@ class Recorder:
     def append(self, path: str, values) -> None:
         """Append ``values`` to the stream at ``path`` (not flushed: call ``flush()``)."""
         self._check_open()
+        if self._pending_snapshot is not None:
+            self.take_deferred_snapshot("at the first data write of a stream, after its first acquisition")
         ds = self._streams.get(path)
         if ds is None:
             raise KeyError(f"no stream /entry/{path} in {self._path}; add it with add_stream first")
@@ -300,6 +364,8 @@ class Recorder:
     def write(self, name: str, index, value) -> None:
         """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
         self._check_open()
+        if self._pending_snapshot is not None and (self._signal is None or name == self._signal):
+            self.take_deferred_snapshot("at the first data write of the signal, after its first acquisition")
         ds = self._datasets.get(name)
         if ds is None:
             if name not in self._data:

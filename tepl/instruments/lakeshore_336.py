@@ -15,7 +15,8 @@ def build_cryostat(ctx: BuildContext, cfg: dict):
     else: a VISA resource string (``ASRL/dev/ttyUSB0::INSTR``, 57600 baud 7O1). ``input`` (A-D) and ``output``
     (1-2) name the control loop, ``setpoint_range_k`` the setpoints it accepts and ``safe_heater`` (``off``,
     ``keep``) what the safe state does with the heaters."""
-    from tepl.drivers.lakeshore_336 import DEFAULT_TCP_PORT, LakeShore336, LakeShore336Controller
+    from tepl.drivers.lakeshore_336 import DEFAULT_TCP_PORT, LakeShore336
+    from tepl.drivers.lakeshore_336_controller import LakeShore336Controller
 
     address = cfg["address"]
 

@@ -14,7 +14,8 @@ def build_picomotors(ctx: BuildContext, cfg: dict):
     ``tcp://HOST[:PORT]``: the controller's Ethernet port (default 23) or ``tepl serve newport-8742``, the
     telnet greeting read on connect; anything else: a VISA resource string (USB). ``axes`` maps names to
     controller axes 1-4; ``max_steps_per_move`` bounds one move (steps)."""
-    from tepl.drivers.newport_8742 import Picomotor8742, Picomotor8742Positioner
+    from tepl.drivers.newport_8742 import Picomotor8742
+    from tepl.drivers.newport_8742_positioner import Picomotor8742Positioner
 
     address = cfg["address"]
 

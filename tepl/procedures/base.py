@@ -128,6 +128,12 @@ class RunContext:
         self.recorder.add_dataset(name, shape, spec.dims, spec.unit, dtype=spec.dtype, signal=spec.signal,
                                   **({} if spec.fill is None else {"fill": spec.fill}))
 
+    def snapshot_instruments(self, when: str = "once the procedure had applied its settings") -> None:
+        """Record the instruments' settings in the file now (``when``: in words), if not yet recorded. The
+        recorder takes them by itself at the first data write; a procedure whose first acquisition is long
+        may call this once it has applied its settings, before acquiring."""
+        self.recorder.take_deferred_snapshot(when)
+
     def progress(self, done: int, total: int, message: str = "") -> None:
         self.emit(Event("progress", message, done, total))
 
@@ -339,10 +345,13 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         else:
             recorder = Recorder(
                 out_path, procedure=procedure.name, parameters=dict(plan.parameters),
-                config_text=station.config.text, instruments=station.settings(),
+                config_text=station.config.text, instruments=None,
                 software_version=f"tepl {__version__}", simulation=station.simulation_truth(),
                 overwrite=overwrite,
             )
+        # The settings the run acquires with: read at its first data write (after the first acquisition,
+        # so after the procedure applied exposure, grating, binning...), not before it applied them.
+        recorder.defer_instruments(station.settings)  # a resumed file keeps the snapshot it has
     except BaseException:
         restore_signals(previous_handlers)
         raise
@@ -363,6 +372,7 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
         if procedure.excites and station.excitation():
             ctx.log(f"excitation open ({', '.join(station.open_excitation())})")
         procedure.execute(ctx)
+        ctx.snapshot_instruments("at the end of a run that wrote no data")  # no-op once taken
         if control.stop_requested:  # complete as far as it went: the file's status stays in the contract
             reason = "stopped by the operator after the current line"
     except AbortRequested as exc:
@@ -388,6 +398,9 @@ def run(procedure: Procedure, station: Any, out_path: str | Path,
                 pending = pending or Interrupted(signal.SIGINT, SIGINT_REASON)
                 status, reason = ("aborted", SIGINT_REASON) if status == "complete" else (status, reason)
             try:
+                if recorder.snapshot_pending:  # after the safe state the settings are not the run's
+                    recorder.set_attrs("/entry/instrument", snapshot_missing=f"the run ended ({status}) "
+                                       "before its first data write")
                 recorder.set_attrs("/entry", **{f"safe_state_{k}": v for k, v in safe.items()})
                 if reason:
                     recorder.append_event(f"run ended: {status}: {reason}")
