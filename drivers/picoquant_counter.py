@@ -135,6 +135,10 @@ class TcspcCounter(PhotonCounter):
         sync = float(self.device.sync_rate_hz())
         return sync, np.array([self.device.count_rate_hz(ch) for ch in range(self.n_channels)], float)
 
+    def t2_resolution_ps(self) -> float:
+        """The unit of T2 time tags, ps: the base resolution, whatever the binning."""
+        return self.base_resolution_ps
+
     def resolution_ps(self) -> float:
         """In histogram and T3 mode the TCSPC bin width, ps (GetResolution: base resolution x 2**binning); in
         T2 mode the time-tag unit, ps: the base resolution, whatever the binning."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -255,10 +256,11 @@ def test_g2_of_the_reference_dot_is_the_same_at_binning_4(tmp_path):
     from tepl.data.runfile import read_run
     from tepl.procedures import run_procedure
 
-    runs = {}
+    runs, base_ps = {}, {}
     for binning in (0, 4):
         station = _hbt_station(binning)
         try:
+            base_ps[binning] = station.tcspc.device.lib._base_resolution_ps()  # the unit's truth
             ref = station.world.sample.ground_truth()["reference_dot"]
             path = run_procedure("g2", station, tmp_path / f"g2-binning{binning}.h5", x_um=ref["x_nm"] / 1000.0,
                                  y_um=ref["y_nm"] / 1000.0, acquisition_s=10.0, bin_ns=0.5, window_ns=100.0)
@@ -273,3 +275,6 @@ def test_g2_of_the_reference_dot_is_the_same_at_binning_4(tmp_path):
     np.testing.assert_array_equal(run4.data["lag_ns"], run0.data["lag_ns"])
     np.testing.assert_array_equal(run4.data["coincidences"], run0.data["coincidences"])
     assert fit4.tau_ns == pytest.approx(fit0.tau_ns, rel=1e-9)
+    for binning in (0, 4):  # the file says what its tags count: the base resolution, whatever the binning
+        with h5py.File(tmp_path / f"g2-binning{binning}.h5", "r") as f:
+            assert f["entry/tags"].attrs["resolution_ps"] == pytest.approx(base_ps[binning])

@@ -17,6 +17,7 @@ import pytest
 from tepl.data.recorder import Recorder
 from tepl.data.runfile import read_run
 from tepl.procedures import PROCEDURES, make_procedure, run
+from tepl.sims.picoquant_spec import MODE_T2
 from tests.fault_matrix import SMALL, station_for
 
 EXPOSURE_S = 0.03  # not any simulator's or driver's default
@@ -41,7 +42,9 @@ def sim_state(station) -> dict:
         unit = station.tcspc.device.lib
         s = unit._settings
         truth["tcspc"] = {"binning": s.binning, "sync_divider": s.sync_divider, "offset_ns": s.offset_ns,
-                          "resolution_ps": unit._base_resolution_ps() * 2.0**s.binning}
+                          # T2 tags count the base resolution whatever the binning; histograms and T3 the binned one
+                          "resolution_ps": unit._base_resolution_ps() * (1.0 if unit._mode == MODE_T2
+                                                                         else 2.0**s.binning)}
     if station.has_role("stage") and hasattr(station.stage.instrument.adapter, "controller"):
         axes = station.stage.instrument.adapter.controller.axes
         by_role = {role: axes[a] for role, a in station.stage.axis_map.items()}

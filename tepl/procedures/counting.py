@@ -44,7 +44,7 @@ class _TagProcedure(Procedure):
                     duration_s=np.minimum(block_s, self["acquisition_s"] - starts))
         max_rate = station.limits.count_rate_per_s.high
         at_limit = int(min(max_rate * counter.n_channels * self["acquisition_s"], 2**62)) * _TAG_BYTES
-        plan.stream("tags", at_limit, mode="T2", resolution_ps=counter.resolution_ps(),
+        plan.stream("tags", at_limit, mode="T2", resolution_ps=counter.t2_resolution_ps(),
                     sync_period_ps=counter.sync_period_ps(), n_channels=counter.n_channels,
                     duration_s=self["acquisition_s"])
         plan.memory("one block of tags", int(max_rate * counter.n_channels * block_s) * _TAG_BYTES)

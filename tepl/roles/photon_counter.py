@@ -75,6 +75,11 @@ class PhotonCounter(Instrument, abc.ABC):
     def resolution_ps(self) -> float:
         """TCSPC bin width in the present mode, ps."""
 
+    def t2_resolution_ps(self) -> float:
+        """The unit of T2 time tags, ps (a counter whose T2 unit differs from its binned histogram bin, such as
+        a PicoQuant unit with binning, says so here)."""
+        return self.resolution_ps()
+
     @abc.abstractmethod
     def sync_period_ps(self) -> float:
         """Laser period seen on the sync input, ps (inf when there is no sync signal)."""
