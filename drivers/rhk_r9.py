@@ -107,7 +107,7 @@ class ReplyRule:
             if not rest and found.count(self.done) >= 2:
                 return "complete"
             return "partial" if waiting else "quiet"
-        if waiting:
+        if waiting or any(w.startswith(rest) and w != rest for w in self.words):
             return "partial"
         if rest in self.words and not any(w != rest and w.startswith(rest) for w in self.words):
             return "complete"
