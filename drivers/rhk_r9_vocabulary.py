@@ -74,8 +74,8 @@ WORDS: tuple[Word, ...] = (
     Word("step_in", "Pan Single Step In", "script", APPROACH_SCRIPT, "one coarse step towards the sample"),
     Word("step_out", "Pan Single Step Out", "script", APPROACH_SCRIPT, "one coarse step away from the sample"),
     # replies
-    Word("done", "Done", "script", "Little-Helper style R9 script compares each set reply to 'Done'; "
-                                   f"{HOOPDEV} returns it", "reply: command accepted / procedure finished"),
+    Word("done", "Done", "script", "a public R9 'Little Helper' script (RHK_initialize) compares each set "
+                                   "reply with 'Done'", "reply: command accepted / procedure finished"),
     Word("started", "Started", "assumed", "an acknowledgement word some R9 versions may send before 'Done' "
                                           "(tracker issue 11)", "reply: procedure started"),
 )
