@@ -1,9 +1,11 @@
 """RHK R9 remote interface (TCP port 12600) with its shear-force Z PI controller, over the shared World.
 
 The R9 software takes one command per line, comma-separated fields, ``\\n``-terminated, and answers each
-with one chunk of text and no terminator: ``Done`` for a set-command, the value as text for a get, and
-two replies (an acknowledgement, then a second one when the procedure has finished) for
-``StartProcedure``. Anything it cannot do gets an ``Error: ...`` text.
+with text and no terminator: ``Done`` for a set-command, the value as text for a get, and for
+``StartProcedure`` an acknowledgement (``Done``; ``Started`` then ``Done`` with ``procedure_ack``) and a
+``Done`` when the procedure has finished. Anything it cannot do gets an ``Error: ...`` text. The words it
+understands are its own copy (``WORDS``), any of which a test may rename; served, each reply may go out in
+two TCP segments with a pause between (``serve(..., split_delay_s=...)``).
 
 State kept here: amplitude setpoint (V), PI gains, the tip-control mode (``Unlimit`` = feedback on,
 ``Freeze`` = hold, ``Retract`` = withdraw to the upper bound), the Z piezo output and the coarse
