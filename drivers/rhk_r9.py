@@ -1,17 +1,26 @@
-"""RHK R9 / R9+ remote interface (TCP port 12600): the transport and the command table.
+"""RHK R9 / R9+ remote interface (TCP port 12600): the transport and the command layer.
 
 Wire format (hardware.md §4.1): one command per line, comma-separated fields joined by ``", "``,
-terminated by ``\\n``. Each reply is one chunk of text with no terminator: ``Done`` for a set-command, a
-number as text for a get, and for ``StartProcedure`` two replies, an acknowledgement and a second one when
-the procedure has finished. Refusals come back as text that is neither (``Error: ...``).
+terminated by ``\\n``. Replies carry **no terminator**: ``Done`` for a set-command, a number as text for a
+get, and for ``StartProcedure`` an acknowledgement and a second reply when the procedure has finished.
+Refusals come back as text that is neither (``Error: ...``). Every word sent and expected lives in
+``tepl.drivers.rhk_r9_vocabulary`` (overridable from the station config).
 
-``R9`` is the command table; its transport is ``R9Socket`` (the rig) or any object with
-``query(line) -> str`` (such as the simulator's in-process transport). A transport error (``OSError``:
-timeouts, refused or broken connections) becomes a ``DeviceError`` naming the R9's address and the command;
-a reply that does not fit its command (a number where ``Done`` was due, ``Done`` where a number was) is a
-``DeviceError`` too, and the transport is reset (``reset()``, when it has one) so that the next command
-starts on a clean link. The ``ZController`` role on top of it,
-``R9ZController``, is in ``tepl.drivers.rhk_r9_zcontrol``.
+Because nothing marks the end of a reply, one ``recv`` is not one reply: TCP may deliver a reply in several
+segments, or two replies in one. ``R9Socket`` therefore reads until the text is a whole reply of the kind the
+command expects (``ReplyRule``): a set-command's ends with ``Done`` after any acknowledgements (``Started``),
+a procedure's holds its acknowledgement and its completion (two ``Done``), a Tip Control reading is one of the
+tip-control words; a number or an ``Error`` text counts as whole once no byte has followed for
+``reply_gap_s``. Acknowledgement words before or after a get's value (late replies of an earlier command) are
+dropped and logged, so a server that acknowledges with two lines never shifts later answers; bytes that
+arrived unasked are drained before each command for the same reason.
+
+``R9`` is the command layer; its transport is ``R9Socket`` (the rig) or any object with
+``query(line) -> str`` returning the whole reply text (such as the simulator's in-process transport). A
+transport error (``OSError``: timeouts, refused or broken connections) becomes a ``DeviceError`` naming the
+R9's address and the command; a reply that does not fit its command is a ``DeviceError`` too, and the
+transport is reset (``reset()``, when it has one) so that the next command starts on a clean link. The
+``ZController`` role on top of it, ``R9ZController``, is in ``tepl.drivers.rhk_r9_zcontrol``.
 """
 
 from __future__ import annotations
@@ -20,25 +29,95 @@ import logging
 import math
 import socket
 import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tepl.drivers.rhk_r9_vocabulary import DEFAULTS, MODE_KEY, TIP_MODES
+from tepl.drivers.rhk_r9_vocabulary import vocabulary as words_with
 from tepl.roles import DeviceError
 
 DEFAULT_PORT = 12600
-DONE = "Done"  # reply to every accepted set-command and procedure acknowledgement
-TIP_CONTROL_WORDS = ("Unlimit", "Freeze", "Retract")  # feedback on / hold Z / withdraw to the upper bound
-Z_POSITION_PARAMETER = "Z Position"  # the R9's name for the frozen Z output (m); check on the rig
-PAN_STEP_IN = "Pan Single Step In"
-PAN_STEP_OUT = "Pan Single Step Out"
+DONE = DEFAULTS["done"]  # default reply to every accepted set-command and procedure acknowledgement
+TIP_CONTROL_WORDS = TIP_MODES  # logical modes: feedback on / hold Z / withdraw to the upper bound
+Z_POSITION_PARAMETER = DEFAULTS["z_position"]
+PAN_STEP_IN = DEFAULTS["step_in"]
+PAN_STEP_OUT = DEFAULTS["step_out"]
+REPLY_GAP_S = 0.02  # a number or an error text is whole once no byte followed for this long (s)
 _RECV_BYTES = 4096
 _MAX_STALE_BYTES = 1 << 16  # stale bytes drained before a command at most; beyond that the link is reset
 
 log = logging.getLogger(__name__)
 
 
+def split_acks(text: str, acks: tuple[str, ...]) -> tuple[list[str], str]:
+    """Strip acknowledgement words (and white space between them) from the front of ``text``:
+    (the words found, in order; the rest)."""
+    found: list[str] = []
+    rest = text.lstrip()
+    while True:
+        for ack in acks:
+            if ack and rest.startswith(ack):
+                found.append(ack)
+                rest = rest[len(ack):].lstrip()
+                break
+        else:
+            return found, rest
+
+
+def strip_trailing_acks(text: str, acks: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Strip acknowledgement words from the end of ``text``: (the rest, the words found)."""
+    found: list[str] = []
+    rest = text.rstrip()
+    while True:
+        for ack in acks:
+            if ack and rest.endswith(ack) and len(rest) > len(ack):
+                found.insert(0, ack)
+                rest = rest[:-len(ack)].rstrip()
+                break
+        else:
+            return rest, found
+
+
+@dataclass(frozen=True)
+class ReplyRule:
+    """What a whole reply to one command looks like, for a transport that must find its end.
+
+    ``kind``: ``set`` (acknowledgements ending in ``done``), ``procedure`` (acknowledgement and completion:
+    ``done`` twice), ``get`` (a value, optionally one of ``words``). ``acks``: the acknowledgement words."""
+
+    kind: str
+    done: str = DONE
+    acks: tuple[str, ...] = (DONE, DEFAULTS["started"])
+    words: tuple[str, ...] = ()
+
+    def state(self, text: str) -> str:
+        """``complete`` (return now), ``partial`` (wait for more) or ``quiet`` (whole once nothing follows
+        within the reply gap)."""
+        found, rest = split_acks(text, self.acks)
+        if rest.startswith("Error"):
+            return "quiet"
+        waiting = not rest or any(a.startswith(rest) for a in self.acks if a)
+        if self.kind == "set":
+            if not rest and found and found[-1] == self.done:
+                return "complete"
+            return "partial" if waiting else "quiet"
+        if self.kind == "procedure":
+            if not rest and found.count(self.done) >= 2:
+                return "complete"
+            return "partial" if waiting else "quiet"
+        if waiting or any(w.startswith(rest) and w != rest for w in self.words):
+            return "partial"
+        if rest in self.words and not any(w != rest and w.startswith(rest) for w in self.words):
+            return "complete"
+        return "quiet"
+
+
 class R9Transport(Protocol):
     def query(self, line: str) -> str:
-        """Send one command line (no terminator); return the reply text (both replies for a procedure)."""
+        """Send one command line (no terminator); return the whole reply text (both replies for a
+        procedure)."""
         ...
 
     def close(self) -> None:
@@ -50,20 +129,35 @@ def _command_word(line: str) -> str:
     return line.split(",", 1)[0].strip()
 
 
-class R9Socket:
-    """Persistent TCP connection to the R9 remote interface; one query at a time (thread-safe).
+def _default_rule(line: str) -> ReplyRule:
+    """The reply rule for a line sent without one (``R9Socket.query``), from its default command verb."""
+    verb = _command_word(line)
+    if verb == DEFAULTS["start_procedure"]:
+        return ReplyRule("procedure")
+    if verb.startswith("Set") or verb == DEFAULTS["stop_procedure"]:
+        return ReplyRule("set")
+    return ReplyRule("get", words=tuple(DEFAULTS[MODE_KEY[m]] for m in TIP_MODES))
 
-    ``timeout_s`` bounds the wait for a reply; ``procedure_timeout_s`` the wait for a procedure to finish
-    (both s, wall-clock). After a timeout or a broken connection the socket is closed and the next query
-    reconnects, so a late reply never gets mistaken for the answer to a later command; bytes that arrived
-    unasked since the last reply are drained (and logged) before each command for the same reason.
+
+class R9Socket:
+    """Persistent TCP connection to the R9 remote interface; one exchange at a time (thread-safe).
+
+    ``timeout_s`` bounds the wait for a whole reply; ``procedure_timeout_s`` the wait for a procedure to
+    finish; ``reply_gap_s`` is how long a reply without a recognisable end (a number, an error text) waits
+    for further segments (all s, wall-clock). After a timeout or a broken connection the socket is closed and
+    the next exchange reconnects, so a late reply never gets mistaken for the answer to a later command;
+    bytes that arrived unasked since the last reply are drained (and logged) before each command.
     """
 
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout_s: float = 5.0,
-                 procedure_timeout_s: float = 60.0):
+                 procedure_timeout_s: float = 60.0, reply_gap_s: float = REPLY_GAP_S):
         self.host, self.port = host, int(port)
         self.timeout_s = float(timeout_s)
         self.procedure_timeout_s = float(procedure_timeout_s)
+        self.reply_gap_s = float(reply_gap_s)
+        if not (self.timeout_s > 0 and self.procedure_timeout_s > 0 and 0 < self.reply_gap_s < self.timeout_s):
+            raise ValueError(f"R9 at {self.address}: timeouts must be positive and the reply gap "
+                             f"({reply_gap_s!r} s) shorter than the reply timeout ({timeout_s!r} s)")
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
@@ -81,16 +175,36 @@ class R9Socket:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _recv(self, sock: socket.socket, line: str, timeout_s: float) -> str:
-        sock.settimeout(timeout_s)
-        try:
-            data = sock.recv(_RECV_BYTES)
-        except TimeoutError as exc:
-            raise DeviceError(f"no reply from the R9 at {self.address} to {line!r} within {timeout_s:g} s") \
-                from exc
+    def _read(self, sock: socket.socket, line: str, rule: ReplyRule, timeout_s: float) -> str:
+        """Read segments until they make a whole reply under ``rule`` (see the module docstring)."""
+        data = bytearray()
+        deadline = time.monotonic() + timeout_s
+        state = "partial"
+        while True:
+            remaining = deadline - time.monotonic()
+            wait = min(self.reply_gap_s, remaining) if state == "quiet" else remaining
+            if wait <= 0 and state != "quiet":
+                raise self._late(line, timeout_s, data)
+            sock.settimeout(max(wait, 1e-4))
+            try:
+                chunk = sock.recv(_RECV_BYTES)
+            except TimeoutError:
+                if state == "quiet":
+                    return data.decode("utf-8", errors="replace")
+                raise self._late(line, timeout_s, data) from None
+            if not chunk:
+                raise DeviceError(f"the R9 at {self.address} closed the connection while answering {line!r}"
+                                  + (f" (received {bytes(data)!r})" if data else ""))
+            data += chunk
+            state = rule.state(data.decode("utf-8", errors="replace"))
+            if state == "complete":
+                return data.decode("utf-8", errors="replace")
+
+    def _late(self, line: str, timeout_s: float, data: bytearray) -> DeviceError:
         if not data:
-            raise DeviceError(f"the R9 at {self.address} closed the connection while answering {line!r}")
-        return data.decode("utf-8", errors="replace")
+            return DeviceError(f"no reply from the R9 at {self.address} to {line!r} within {timeout_s:g} s")
+        return DeviceError(f"incomplete reply from the R9 at {self.address} to {line!r} within {timeout_s:g} s: "
+                           f"received {bytes(data)!r}")
 
     def _drain(self, sock: socket.socket, line: str) -> socket.socket:
         """Discard what arrived unasked (a late reply); returns the socket to use (a new one if the R9 had
@@ -118,24 +232,27 @@ class R9Socket:
                         bytes(stale[:80]))
         return sock
 
-    def query(self, line: str) -> str:
+    def exchange(self, line: str, rule: ReplyRule) -> str:
+        """Send one command line (no terminator); return its whole reply text as ``rule`` delimits it."""
         if "\n" in line or "\r" in line:
             raise ValueError(f"an R9 command is one line, got {line!r}")
+        timeout_s = self.procedure_timeout_s if rule.kind == "procedure" else self.timeout_s
         with self._lock:
             sock = self._socket()
             try:
                 sock = self._drain(sock, line)
                 sock.sendall((line + "\n").encode("utf-8"))
-                reply = self._recv(sock, line, self.timeout_s)
-                if _command_word(line) == "StartProcedure" and reply == DONE:
-                    reply += self._recv(sock, line, self.procedure_timeout_s)
+                return self._read(sock, line, rule, timeout_s)
             except DeviceError:
                 self._close()
                 raise
             except OSError as exc:
                 self._close()
                 raise DeviceError(f"R9 connection to {self.address} failed during {line!r}: {exc}") from exc
-            return reply
+
+    def query(self, line: str) -> str:
+        """``exchange`` with the reply rule of the default vocabulary's command verb."""
+        return self.exchange(line, _default_rule(line))
 
     def reset(self) -> None:
         """Drop the connection (the next query connects again): after a reply that did not fit."""
@@ -167,17 +284,43 @@ def finite(value: float, what: str) -> float:
 class R9:
     """The R9 commands this project uses, one method per command. Units: V, m, degrees.
 
-    ``controller`` names the Z PI controller module; the channel names are the R9 signal list's.
+    ``vocabulary``: overrides of the R9 words (``tepl.drivers.rhk_r9_vocabulary``, keys such as
+    ``controller``, ``z_channel``, ``retract``); ``controller`` and the channel names may also be given
+    directly (older station configs). The tip-control modes keep their logical names (``TIP_CONTROL_WORDS``)
+    in the calls; the words on the wire are the vocabulary's.
     """
 
-    def __init__(self, transport: R9Transport, controller: str = "Z PI Controller 1",
-                 z_channel: str = "z0-src", amplitude_channel: str = "LIA 1 Amplitude",
-                 phase_channel: str = "LIA 1 Phase"):
+    def __init__(self, transport: R9Transport, controller: str | None = None, z_channel: str | None = None,
+                 amplitude_channel: str | None = None, phase_channel: str | None = None,
+                 vocabulary: Mapping[str, str] | None = None):
         self.transport = transport
-        self.controller = controller
-        self.z_channel = z_channel
-        self.amplitude_channel = amplitude_channel
-        self.phase_channel = phase_channel
+        direct = {k: v for k, v in (("controller", controller), ("z_channel", z_channel),
+                                    ("amplitude_channel", amplitude_channel), ("phase_channel", phase_channel))
+                  if v is not None}
+        self.words = words_with(dict(vocabulary or {}) | direct)
+        w = self.words
+        self._acks = (w["done"], w["started"])
+        self._mode_of_word = {w[MODE_KEY[m]]: m for m in TIP_MODES}
+        self._set_rule = ReplyRule("set", w["done"], self._acks)
+        self._procedure_rule = ReplyRule("procedure", w["done"], self._acks)
+        self._get_rule = ReplyRule("get", w["done"], self._acks)
+        self._tip_rule = ReplyRule("get", w["done"], self._acks, tuple(self._mode_of_word))
+
+    @property
+    def controller(self) -> str:
+        return self.words["controller"]
+
+    @property
+    def z_channel(self) -> str:
+        return self.words["z_channel"]
+
+    @property
+    def amplitude_channel(self) -> str:
+        return self.words["amplitude_channel"]
+
+    @property
+    def phase_channel(self) -> str:
+        return self.words["phase_channel"]
 
     def close(self) -> None:
         self.transport.close()
@@ -189,9 +332,10 @@ class R9:
         transport: Any = self.transport
         return f"R9 at {getattr(transport, 'address', None) or type(transport).__name__}"
 
-    def _query(self, command: str) -> str:
+    def _query(self, command: str, rule: ReplyRule) -> str:
+        exchange = getattr(self.transport, "exchange", None)
         try:
-            return self.transport.query(command)
+            return exchange(command, rule) if exchange is not None else self.transport.query(command)
         except OSError as exc:  # a transport that does not wrap its own errors (TimeoutError, ConnectionError)
             self._reset()
             raise DeviceError(f"{self.where}: {command!r} failed: {type(exc).__name__}: {exc}") from exc
@@ -207,19 +351,25 @@ class R9:
         return DeviceError(f"{self.where}: reply to {command!r} is not {expected}: {reply!r}")
 
     def _set(self, command: str) -> None:
-        reply = self._query(command)
-        if reply.startswith("Error"):
+        reply = self._query(command, self._set_rule)
+        found, rest = split_acks(reply, self._acks)
+        if rest.startswith("Error"):
             raise DeviceError(f"{self.where} refused {command!r}: replied {reply!r}")
-        if reply != DONE:
-            raise self._mismatch(command, reply, repr(DONE))
+        if rest or not found or found[-1] != self.words["done"]:
+            raise self._mismatch(command, reply, repr(self.words["done"]))
+        if len(found) > 1:
+            log.info("%s: %r acknowledged with %r", self.where, command, found)
 
-    def _get(self, command: str) -> str:
-        reply = self._query(command)
-        if not reply or reply.startswith("Error"):
+    def _get(self, command: str, rule: ReplyRule | None = None) -> str:
+        reply = self._query(command, rule or self._get_rule)
+        before, rest = split_acks(reply, self._acks)
+        value, after = strip_trailing_acks(rest, self._acks)
+        if not value or value.startswith("Error"):
             raise DeviceError(f"{self.where} refused {command!r}: replied {reply!r}")
-        if reply.startswith(DONE):
-            raise self._mismatch(command, reply, "a value")
-        return reply
+        if before or after:  # late acknowledgements of an earlier command around the value
+            log.warning("%s: dropped acknowledgements %r around the reply to %r", self.where, before + after,
+                        command)
+        return value
 
     def _get_float(self, command: str) -> float:
         reply = self._get(command)
@@ -232,67 +382,71 @@ class R9:
         return value
 
     def _procedure(self, command: str) -> None:
-        reply = self._query(command)
-        finished = reply[len(DONE):]
-        if not reply.startswith(DONE) or not finished or finished.startswith("Error"):
-            if not reply.startswith(("Error", DONE)):
+        reply = self._query(command, self._procedure_rule)
+        found, rest = split_acks(reply, self._acks)
+        if rest or found.count(self.words["done"]) < 2:
+            if not rest.startswith("Error") and not (found and not rest):
                 self._reset()
             raise DeviceError(f"{self.where}: procedure {command!r} did not complete: replied {reply!r}")
 
+    def _line(self, *fields: str) -> str:
+        return ", ".join(fields)
+
     def _sub(self, verb: str, *fields: str) -> str:
-        return ", ".join([verb, self.controller, *fields])
+        return self._line(self.words[verb], self.controller, *(self.words[f] for f in fields))
 
     # ------------------------------------------------------------------ Z PI controller
     def setpoint_V(self) -> float:
         """Amplitude setpoint of the Z loop, V."""
-        return self._get_float(self._sub("GetHWSubParameter", "Set Point", "Value"))
+        return self._get_float(self._sub("get_hw_sub", "set_point", "value"))
 
     def set_setpoint_V(self, setpoint_V: float) -> None:
         v = finite(setpoint_V, "setpoint")
-        self._set(self._sub("SetHWSubParameter", "Set Point", "Value", repr(v)))
+        self._set(self._line(self._sub("set_hw_sub", "set_point", "value"), repr(v)))
 
     def integral_gain(self) -> float:
-        return self._get_float(self._sub("GetHWSubParameter", "Integral Gain"))
+        return self._get_float(self._sub("get_hw_sub", "integral_gain"))
 
     def set_integral_gain(self, gain: float) -> None:
-        self._set(self._sub("SetHWSubParameter", "Integral Gain", repr(finite(gain, "integral gain"))))
+        self._set(self._line(self._sub("set_hw_sub", "integral_gain"), repr(finite(gain, "integral gain"))))
 
     def proportional_gain(self) -> float:
-        return self._get_float(self._sub("GetHWSubParameter", "Proportional Gain"))
+        return self._get_float(self._sub("get_hw_sub", "proportional_gain"))
 
     def set_proportional_gain(self, gain: float) -> None:
-        self._set(self._sub("SetHWSubParameter", "Proportional Gain",
-                            repr(finite(gain, "proportional gain"))))
+        self._set(self._line(self._sub("set_hw_sub", "proportional_gain"),
+                             repr(finite(gain, "proportional gain"))))
 
     def z_bounds_m(self) -> tuple[float, float]:
         """(lower, upper) bound of the Z output, m; lower = fully extended towards the sample."""
-        lower = self._get_float(self._sub("GetHWSubParameter", "Lower Bound", "Value"))
-        upper = self._get_float(self._sub("GetHWSubParameter", "Upper Bound", "Value"))
+        lower = self._get_float(self._sub("get_hw_sub", "lower_bound", "value"))
+        upper = self._get_float(self._sub("get_hw_sub", "upper_bound", "value"))
         if not lower < upper:
             raise DeviceError(f"R9 Z bounds are not an interval: lower {lower!r} m, upper {upper!r} m")
         return lower, upper
 
     def tip_control(self) -> str:
-        """``Unlimit`` (feedback on), ``Freeze`` (hold) or ``Retract`` (withdrawn)."""
-        command = ", ".join(["GetHWParameter", self.controller, "Tip Control"])
-        word = self._get(command).strip()
-        if word not in TIP_CONTROL_WORDS:
-            raise self._mismatch(command, word, "a tip-control word")
-        return word
+        """The tip-control mode: ``Unlimit`` (feedback on), ``Freeze`` (hold) or ``Retract`` (withdrawn)."""
+        command = self._sub("get_hw", "tip_control")
+        word = self._get(command, self._tip_rule).strip()
+        if word not in self._mode_of_word:
+            raise self._mismatch(command, word, f"a tip-control word {sorted(self._mode_of_word)}")
+        return self._mode_of_word[word]
 
-    def set_tip_control(self, word: str) -> None:
-        if word not in TIP_CONTROL_WORDS:
-            raise ValueError(f"tip control {word!r} is not one of {list(TIP_CONTROL_WORDS)}")
-        self._set(", ".join(["SetHWParameter", self.controller, "Tip Control", word]))
+    def set_tip_control(self, mode: str) -> None:
+        """Switch the tip-control mode (``TIP_CONTROL_WORDS``); the vocabulary's word goes on the wire."""
+        if mode not in MODE_KEY:
+            raise ValueError(f"tip control {mode!r} is not one of {list(TIP_CONTROL_WORDS)}")
+        self._set(self._line(self._sub("set_hw", "tip_control"), self.words[MODE_KEY[mode]]))
 
     def set_z_position_m(self, z_m: float) -> None:
         """Place the Z output at ``z_m`` metres; the R9 accepts it only while frozen."""
         z = finite(z_m, "Z position")
-        self._set(self._sub("SetHWSubParameter", Z_POSITION_PARAMETER, "Value", repr(z)))
+        self._set(self._line(self._sub("set_hw_sub", "z_position", "value"), repr(z)))
 
     # ------------------------------------------------------------------ signals
     def read_channel(self, channel: str) -> float:
-        return self._get_float(f"ReadChannelValue, {channel}")
+        return self._get_float(self._line(self.words["read_channel"], channel))
 
     def z_m(self) -> float:
         """Z piezo output (the topography signal), m."""
@@ -309,15 +463,16 @@ class R9:
     # ------------------------------------------------------------------ procedures
     def start_procedure(self, name: str) -> None:
         """Run an R9 procedure and return when it has finished."""
-        self._procedure(f"StartProcedure, {name}")
+        self._procedure(self._line(self.words["start_procedure"], name))
 
     def stop_procedure(self, name: str) -> None:
-        self._set(f"StopProcedure, {name}")
+        self._set(self._line(self.words["stop_procedure"], name))
 
     def step_in(self) -> None:
         """One coarse step towards the sample."""
-        self.start_procedure(PAN_STEP_IN)
+        self.start_procedure(self.words["step_in"])
 
     def step_out(self) -> None:
         """One coarse step away from the sample."""
-        self.start_procedure(PAN_STEP_OUT)
+        self.start_procedure(self.words["step_out"])
+

@@ -1,9 +1,11 @@
 """RHK R9 remote interface (TCP port 12600) with its shear-force Z PI controller, over the shared World.
 
 The R9 software takes one command per line, comma-separated fields, ``\\n``-terminated, and answers each
-with one chunk of text and no terminator: ``Done`` for a set-command, the value as text for a get, and
-two replies (an acknowledgement, then a second one when the procedure has finished) for
-``StartProcedure``. Anything it cannot do gets an ``Error: ...`` text.
+with text and no terminator: ``Done`` for a set-command, the value as text for a get, and for
+``StartProcedure`` an acknowledgement (``Done``; ``Started`` then ``Done`` with ``procedure_ack``) and a
+``Done`` when the procedure has finished. Anything it cannot do gets an ``Error: ...`` text. The words it
+understands are its own copy (``WORDS``), any of which a test may rename; served, each reply may go out in
+two TCP segments with a pause between (``serve(..., split_delay_s=...)``).
 
 State kept here: amplitude setpoint (V), PI gains, the tip-control mode (``Unlimit`` = feedback on,
 ``Freeze`` = hold, ``Retract`` = withdraw to the upper bound), the Z piezo output and the coarse
@@ -27,11 +29,28 @@ import numpy as np
 from tepl.sims.faults import Faults
 from tepl.sims.tcp import LoopbackServer
 
-DONE = "Done"
-TIP_CONTROL_WORDS = ("Unlimit", "Freeze", "Retract")
-CONTROLLER_NAMES = ("Z PI Controller 1", "Z PI Controller")
-Z_POSITION_PARAMETER = "Z Position"  # frozen Z output, m
-PROCEDURES = ("Pan Single Step In", "Pan Single Step Out")
+# The words this R9 understands, written here on their own (not imported from the driver's table), so that a
+# wrong word in the driver fails a test; tests/test_rhk_r9_vocabulary.py compares the two. Keys name roles.
+WORDS: dict[str, str] = {
+    "set_hw_sub": "SetHWSubParameter", "get_hw_sub": "GetHWSubParameter",
+    "set_hw": "SetHWParameter", "get_hw": "GetHWParameter",
+    "read_channel": "ReadChannelValue", "start_procedure": "StartProcedure", "stop_procedure": "StopProcedure",
+    "controller": "Z PI Controller 1",
+    "set_point": "Set Point", "value": "Value", "integral_gain": "Integral Gain",
+    "proportional_gain": "Proportional Gain", "upper_bound": "Upper Bound", "lower_bound": "Lower Bound",
+    "z_position": "Z Position",  # frozen Z output, m
+    "tip_control": "Tip Control", "unlimit": "Unlimit", "freeze": "Freeze", "retract": "Retract",
+    "z_channel": "z0-src", "amplitude_channel": "LIA 1 Amplitude", "phase_channel": "LIA 1 Phase",
+    "step_in": "Pan Single Step In", "step_out": "Pan Single Step Out",
+    "done": "Done", "started": "Started",
+}
+CONTROLLER_ALIASES = ("Z PI Controller",)  # hoopdev/RHK-interface writes the controller without its number
+DONE = WORDS["done"]
+TIP_CONTROL_WORDS = (WORDS["unlimit"], WORDS["freeze"], WORDS["retract"])
+CONTROLLER_NAMES = (WORDS["controller"], *CONTROLLER_ALIASES)
+Z_POSITION_PARAMETER = WORDS["z_position"]
+PROCEDURES = (WORDS["step_in"], WORDS["step_out"])
+SPLIT_DELAY_S = 0.005  # pause between the two segments of a split reply (wall time, s)
 
 WIRE_TIME_S = 5e-4  # one command on the wire and through the R9 software
 PAN_STEP_S = 0.01  # one stick-slip coarse step
@@ -66,15 +85,28 @@ class R9Controller:
 
     ``free_amplitude_V``: tuning-fork amplitude far from the surface, V. ``z_lower_m`` / ``z_upper_m``: Z
     piezo range, m (lower = fully extended towards the sample). ``coarse_step_nm``: height change of one
-    ``Pan Single Step``. All sessions of a server share one controller.
+    ``Pan Single Step``. ``words``: replacements for some of ``WORDS`` (an R9 whose software names a
+    parameter or channel differently). ``procedure_ack``: the replies acknowledging a ``StartProcedure``
+    before the one reporting completion (``("Done",)``; ``("Started", "Done")`` for an R9 that acknowledges
+    with two lines). The tip-control state (``tip_control``) keeps the logical mode names ``Unlimit``,
+    ``Freeze``, ``Retract`` whatever the words. All sessions of a server share one controller.
     """
 
     def __init__(self, world: Any, free_amplitude_V: float = 0.1, z_lower_m: float = 0.0,
-                 z_upper_m: float = 2.0e-6, coarse_step_nm: float = 80.0):
+                 z_upper_m: float = 2.0e-6, coarse_step_nm: float = 80.0,
+                 words: dict[str, str] | None = None, procedure_ack: tuple[str, ...] = (DONE,)):
         if not z_upper_m > z_lower_m:
             raise ValueError(f"Z range [{z_lower_m}, {z_upper_m}] m is empty")
         if not free_amplitude_V > 0:
             raise ValueError(f"free amplitude {free_amplitude_V} V must be positive")
+        unknown = set(words or {}) - set(WORDS)
+        if unknown:
+            raise ValueError(f"simulated R9: unknown word keys {sorted(unknown)} (known: {', '.join(WORDS)})")
+        self.w = {**WORDS, **(words or {})}
+        self.procedure_ack = tuple(procedure_ack)
+        if not self.procedure_ack:
+            raise ValueError("simulated R9: a procedure is acknowledged with at least one reply")
+        self._mode_of_word = {self.w[k]: k.capitalize() for k in ("unlimit", "freeze", "retract")}
         self.world = world
         self.free_amplitude_V = float(free_amplitude_V)
         self.z_lower_m, self.z_upper_m = float(z_lower_m), float(z_upper_m)
@@ -160,13 +192,13 @@ class R9Controller:
         self.world.set_tip_z_nm(self.apex_nm)
 
     def _channel(self, name: str) -> float:
-        if name == "z0-src":
+        if name == self.w["z_channel"]:
             return (self.piezo_nm + Z_NOISE_NM * self._rng.standard_normal()) * 1e-9
         damping = 1.0 - self.world.shear_amplitude()
-        if name == "LIA 1 Amplitude":
+        if name == self.w["amplitude_channel"]:
             fraction = 1.0 - damping + AMPLITUDE_NOISE * self._rng.standard_normal()
             return self.free_amplitude_V * fraction
-        if name == "LIA 1 Phase":
+        if name == self.w["phase_channel"]:
             return PHASE_SHIFT_DEG * damping + PHASE_NOISE_DEG * self._rng.standard_normal()
         if name == "Frequency Shift":
             return FREQUENCY_SHIFT_HZ * damping + 0.01 * self._rng.standard_normal()
@@ -180,25 +212,26 @@ class R9Controller:
         fields = [f.strip() for f in line.strip().split(",")]
         command, args = fields[0], fields[1:]
         try:
-            if command == "StartProcedure":
+            w = self.w
+            if command == w["start_procedure"]:
                 return self._start_procedure(args)
             with self.world.lock:
                 self._relax()
-                if command == "SetHWSubParameter":
+                if command == w["set_hw_sub"]:
                     return [self._set_sub(args)]
-                if command == "GetHWSubParameter":
+                if command == w["get_hw_sub"]:
                     return [self._get_sub(args)]
-                if command == "SetHWParameter":
+                if command == w["set_hw"]:
                     return [self._set_param(args, retract_ignored)]
-                if command == "GetHWParameter":
+                if command == w["get_hw"]:
                     return [self._get_param(args)]
-                if command == "ReadChannelValue":
+                if command == w["read_channel"]:
                     self._nargs(args, 1, line)
                     return [repr(self._channel(args[0]))]
-                if command == "StopProcedure":
+                if command == w["stop_procedure"]:
                     self._nargs(args, 1, line)
                     self._procedure(args[0])
-                    return [DONE]
+                    return [w["done"]]
                 raise R9Error(f"unknown command '{command}'")
         except R9Error as exc:
             return [f"Error: {exc}"]
@@ -208,16 +241,14 @@ class R9Controller:
         if len(args) != n:
             raise R9Error(f"expected {n} field(s) after the command in '{line.strip()}', got {len(args)}")
 
-    @staticmethod
-    def _controller(args: list[str]) -> list[str]:
-        if not args or args[0] not in CONTROLLER_NAMES:
+    def _controller(self, args: list[str]) -> list[str]:
+        if not args or args[0] not in (self.w["controller"], *CONTROLLER_ALIASES):
             name = args[0] if args else ""
             raise R9Error(f"unknown controller '{name}'")
         return args[1:]
 
-    @staticmethod
-    def _procedure(name: str) -> str:
-        if name not in PROCEDURES:
+    def _procedure(self, name: str) -> str:
+        if name not in (self.w["step_in"], self.w["step_out"]):
             raise R9Error(f"unknown procedure '{name}'")
         return name
 
@@ -230,10 +261,11 @@ class R9Controller:
             rest, value = rest[:-1], rest[-1]
         if not rest:
             raise R9Error("missing parameter name")
+        w = self.w
         name, sub = rest[0], rest[1:]
-        value_field = name in ("Set Point", "Upper Bound", "Lower Bound", Z_POSITION_PARAMETER)
-        expected = ["Value"] if value_field else []
-        known = value_field or name in ("Integral Gain", "Proportional Gain")
+        value_field = name in (w["set_point"], w["upper_bound"], w["lower_bound"], w["z_position"])
+        expected = [w["value"]] if value_field else []
+        known = value_field or name in (w["integral_gain"], w["proportional_gain"])
         if not known:
             raise R9Error(f"unknown parameter '{name}' of Z PI Controller")
         if sub != expected:
@@ -244,16 +276,17 @@ class R9Controller:
     def _set_sub(self, args: list[str]) -> str:
         name, text = self._sub_key(self._controller(args), with_value=True)
         value = _number(text, name)
-        if name == "Set Point":
+        w = self.w
+        if name == w["set_point"]:
             self.setpoint_V = value
-        elif name == "Integral Gain":
+        elif name == w["integral_gain"]:
             self.integral_gain = value
-        elif name == "Proportional Gain":
+        elif name == w["proportional_gain"]:
             self.proportional_gain = value
-        elif name == Z_POSITION_PARAMETER:
+        elif name == w["z_position"]:
             if self.tip_control != "Freeze":
-                raise R9Error(f"{name} can only be set while Tip Control is Freeze "
-                              f"(it is {self.tip_control})")
+                raise R9Error(f"{name} can only be set while {w['tip_control']} is {w['freeze']} "
+                              f"(it is {self._word_of_mode()})")
             z_nm = value * 1e9
             if not self.z_lower_nm <= z_nm <= self.z_upper_nm:
                 raise R9Error(f"{name} {value!r} m is outside the Z range "
@@ -262,35 +295,39 @@ class R9Controller:
             self.world.set_tip_z_nm(self.apex_nm)
         else:
             raise R9Error(f"parameter '{name}' is read-only")
-        return DONE
+        return w["done"]
 
     def _get_sub(self, args: list[str]) -> str:
         name, _ = self._sub_key(self._controller(args), with_value=False)
+        w = self.w
         value = {
-            "Set Point": self.setpoint_V,
-            "Integral Gain": self.integral_gain,
-            "Proportional Gain": self.proportional_gain,
-            "Upper Bound": self.z_upper_m,
-            "Lower Bound": self.z_lower_m,
-            Z_POSITION_PARAMETER: self.piezo_nm * 1e-9,
+            w["set_point"]: self.setpoint_V,
+            w["integral_gain"]: self.integral_gain,
+            w["proportional_gain"]: self.proportional_gain,
+            w["upper_bound"]: self.z_upper_m,
+            w["lower_bound"]: self.z_lower_m,
+            w["z_position"]: self.piezo_nm * 1e-9,
         }[name]
         return repr(float(value))
 
     def _set_param(self, args: list[str], retract_ignored: bool = False) -> str:
         rest = self._controller(args)
-        if len(rest) != 2 or rest[0] != "Tip Control":
+        if len(rest) != 2 or rest[0] != self.w["tip_control"]:
             raise R9Error(f"unknown parameter '{', '.join(rest)}' of Z PI Controller")
-        if rest[1] not in TIP_CONTROL_WORDS:
-            raise R9Error(f"bad Tip Control '{rest[1]}' (expected one of {', '.join(TIP_CONTROL_WORDS)})")
-        self.tip_control = rest[1]
-        self.z_held = retract_ignored and rest[1] == "Retract"
-        return DONE
+        if rest[1] not in self._mode_of_word:
+            raise R9Error(f"bad {rest[0]} '{rest[1]}' (expected one of {', '.join(self._mode_of_word)})")
+        self.tip_control = self._mode_of_word[rest[1]]
+        self.z_held = retract_ignored and self.tip_control == "Retract"
+        return self.w["done"]
+
+    def _word_of_mode(self) -> str:
+        return self.w[self.tip_control.lower()]
 
     def _get_param(self, args: list[str]) -> str:
         rest = self._controller(args)
-        if rest != ["Tip Control"]:
+        if rest != [self.w["tip_control"]]:
             raise R9Error(f"unknown parameter '{', '.join(rest)}' of Z PI Controller")
-        return self.tip_control
+        return self._word_of_mode()
 
     def _start_procedure(self, args: list[str]) -> list[str]:
         """Coarse step: acknowledge, move the base by one step, let PAN_STEP_S pass, report completion.
@@ -300,7 +337,7 @@ class R9Controller:
         """
         self._nargs(args, 1, "StartProcedure, " + ", ".join(args))
         name = self._procedure(args[0])
-        sign = -1.0 if name == "Pan Single Step In" else 1.0
+        sign = -1.0 if name == self.w["step_in"] else 1.0
         with self.world.lock:
             self._relax()
             moved_nm = sign * self._step_size_nm()
@@ -310,7 +347,7 @@ class R9Controller:
         self.world.clock.advance(PAN_STEP_S)
         with self.world.lock:
             self._relax()
-        return [DONE, DONE]
+        return [*self.procedure_ack, self.w["done"]]
 
     def _step_size_nm(self) -> float:
         """The size of the next coarse step, nm: the nominal size, or within ±jitter of it (uniform)."""
@@ -370,11 +407,19 @@ class R9InProcess:
 
 
 class R9Session:
-    """One TCP client of the R9 remote interface (newline-framed; any chunking of the input)."""
+    """One TCP client of the R9 remote interface (newline-framed; any chunking of the input).
 
-    def __init__(self, controller: R9Controller):
+    Each reply goes out as one segment, or with ``split_delay_s`` (s) in two segments with that pause
+    between them (and after each reply), as a TCP peer may deliver them: replies carry no terminator, so only a
+    client that reads until a reply is whole gets it right."""
+
+    def __init__(self, controller: R9Controller, split_delay_s: float | None = None):
+        if split_delay_s is not None and not 0 < split_delay_s < 1:
+            raise ValueError(f"split_delay_s {split_delay_s!r} s must lie between 0 and 1 s")
         self.controller = controller
+        self.split_delay_s = split_delay_s
         self._buffer = b""
+        self._replies: list[bytes] = []
 
     def feed(self, data: bytes) -> bytes:
         self._buffer += data
@@ -384,13 +429,34 @@ class R9Session:
             line = raw.decode("utf-8", errors="replace").strip()
             if line:
                 out.extend(self.controller.handle(line))
-        return "".join(out).encode("utf-8")
+        self._replies = [r.encode("utf-8") for r in out]
+        return b"".join(self._replies)
+
+    def write(self, sock: Any, data: bytes) -> None:
+        """Send ``data`` (what ``feed`` returned, perhaps corrupted by a fault) to the client."""
+        if self.split_delay_s is None or data != b"".join(self._replies):
+            sock.sendall(data)
+            return
+        for reply in self._replies:
+            half = max(len(reply) // 2, 1)
+            sock.sendall(reply[:half])
+            time.sleep(self.split_delay_s)
+            if reply[half:]:
+                sock.sendall(reply[half:])
+                time.sleep(self.split_delay_s)
 
 
-def serve(world: Any, port: int = 12600, controller: R9Controller | None = None) -> LoopbackServer:
+def serve(world: Any, port: int = 12600, controller: R9Controller | None = None,
+          split_delay_s: float | None = None, procedure_ack: tuple[str, ...] | None = None,
+          words: dict[str, str] | None = None) -> LoopbackServer:
     """A loopback server speaking the R9 remote interface (not yet started: use ``with`` or ``.start()``).
 
-    Every connection shares ``controller`` (a new ``R9Controller(world)`` when omitted).
+    Every connection shares ``controller`` (a new ``R9Controller(world, words=words,
+    procedure_ack=procedure_ack)`` when omitted). ``split_delay_s``: send each reply in two segments with
+    that pause (s) between them (``R9Session``).
     """
-    controller = controller if controller is not None else R9Controller(world)
-    return LoopbackServer(lambda: R9Session(controller), port)
+    if controller is None:
+        controller = R9Controller(world, words=words, procedure_ack=procedure_ack or (DONE,))
+    elif words is not None or procedure_ack is not None:
+        raise ValueError("serve: give words and procedure_ack to the R9Controller, not beside one")
+    return LoopbackServer(lambda: R9Session(controller, split_delay_s), port)

@@ -2,7 +2,8 @@
 
 A simulator provides a *session factory*: a callable returning an object with
 ``feed(data: bytes) -> bytes`` (bytes received from the client in, bytes to send back out) and optionally
-``greeting() -> bytes`` (sent once on connect). Framing (LF lines, single control bytes, telnet
+``greeting() -> bytes`` (sent once on connect) and ``write(sock, data)`` (sends the reply itself, e.g. in
+several segments; default: one ``sendall``). Framing (LF lines, single control bytes, telnet
 negotiation...) is the session's business, so one server fits every protocol.
 
 The server bounds what a client can cost it: a client that sends more than ``max_line_bytes`` without a
@@ -72,7 +73,11 @@ class _Handler(socketserver.BaseRequestHandler):
                         time.sleep(min(fault.delay_s, 60.0))
                     reply = fault.corrupt(reply)
                 if reply:
-                    sock.sendall(reply)
+                    write = getattr(session, "write", None)
+                    if write is not None:
+                        write(sock, reply)
+                    else:
+                        sock.sendall(reply)
         finally:
             closing = getattr(session, "close", None)
             if closing is not None:

@@ -203,6 +203,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_rig(args: argparse.Namespace) -> int:
+    """Ask the config's R9 about each word of the driver's vocabulary, read-only; exit 1 if one did not answer."""
+    from tepl.config import ConfigError, load_config
+    from tepl.drivers.rhk_r9_check import NOT_ANSWERED, check_words, format_checks
+    from tepl.instruments.rhk_r9 import connect_r9
+
+    config = load_config(args.config)
+    cfg = config.data["instruments"].get("zcontrol")
+    if cfg is None or cfg.get("driver") != "rhk-r9":
+        raise ConfigError(f"{config.source}: instruments.zcontrol is not an RHK R9 (driver: rhk-r9): nothing to "
+                          f"check")
+    r9 = connect_r9(cfg, timeout_s=args.timeout_s)
+    try:
+        checks = check_words(r9)
+    finally:
+        r9.close()
+    print(format_checks(checks, r9.where.removeprefix("R9 at ")), flush=True)
+    return 1 if any(c.result == NOT_ANSWERED for c in checks) else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tepl.demo import run_demo
 
@@ -282,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--config", default=None, help="station config whose simulation section to use")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("check-rig", help="ask the config's RHK R9 about each word the driver uses (queries "
+                                         "only: nothing moves); exit status 1 if a word was not answered")
+    p.add_argument("--config", required=True, help="station config whose instruments.zcontrol names the R9")
+    p.add_argument("--timeout-s", type=float, default=5.0, help="wait for each reply at most this long (s)")
+    p.set_defaults(func=_cmd_check_rig)
 
     p = sub.add_parser("demo", help="a simulated TEPL session: calibrate, raster, sweeps, ramps, figures")
     p.add_argument("--out", default="runs")

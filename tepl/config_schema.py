@@ -23,6 +23,20 @@ _detector = {
     },
 }
 
+# The keys of the R9 vocabulary (tepl.drivers.rhk_r9_vocabulary.WORDS; a test keeps the two lists equal): each
+# corrects one word the driver sends or expects, e.g. ``vocabulary: {amplitude_channel: "Lock-in 1 R"}``.
+R9_VOCABULARY_KEYS = (
+    "set_hw_sub", "get_hw_sub", "set_hw", "get_hw", "read_channel", "start_procedure", "stop_procedure",
+    "controller", "set_point", "value", "integral_gain", "proportional_gain", "upper_bound", "lower_bound",
+    "z_position", "tip_control", "unlimit", "freeze", "retract", "z_channel", "amplitude_channel",
+    "phase_channel", "step_in", "step_out", "done", "started",
+)
+_R9_VOCABULARY = {
+    "type": "object", "additionalProperties": False,
+    "description": "R9 words that differ from the driver's defaults (see tepl check-rig)",
+    "properties": {k: {"type": "string", "minLength": 1, "pattern": "^[^,\\r\\n]+$"} for k in R9_VOCABULARY_KEYS},
+}
+
 _TCSPC: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["driver", "library", "channels"],
     "properties": {
@@ -121,6 +135,7 @@ SCHEMA: dict[str, Any] = {
                         "z_channel": {"type": "string"},
                         "amplitude_channel": {"type": "string"},
                         "phase_channel": {"type": "string"},
+                        "vocabulary": _R9_VOCABULARY,
                     },
                 },
                 "spectrometer": {
