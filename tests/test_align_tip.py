@@ -130,12 +130,9 @@ def _align_twice(seed: int, tmp_path) -> tuple[str, float]:
 
 
 def test_aligns_from_random_offsets_up_to_3_um(tmp_path):
-    """Over 20 seeds every completed alignment ends within 50 nm of the focus centre, and at most one of them
-    (a search that misses the 400 nm focus between its probes) is refused rather than completed."""
+    """Over 20 seeds every alignment completes and ends within 50 nm of the focus centre."""
     outcomes = [_align_twice(seed, tmp_path) for seed in SEEDS]
-    aligned = [error for how, error in outcomes if how == "aligned"]
-    assert all(error < TOLERANCE_NM for error in aligned), outcomes
-    assert len(aligned) >= len(outcomes) - 1, outcomes
+    assert all(how == "aligned" and error < TOLERANCE_NM for how, error in outcomes), outcomes
 
 
 def test_the_file_records_every_probe_and_the_optimum(tmp_path):

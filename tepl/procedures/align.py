@@ -13,9 +13,9 @@ The run:
 1. two dark frames (spectrograph shutter closed): the baseline, and the noise of a band integral;
 2. a probe where the tip starts: with the signal already there, the search is skipped;
 3. the coarse search: rows ``search_pitch_nm`` apart covering a disc of ``search_radius_um`` around the start
-   (the row through the start, the rows above it, then the rows below), each row run the other way from the
-   last (a snake), one pitch longer at each end; it ends once the signal has risen and fallen again along a
-   row (or that row ended), and goes back to the brightest probe;
+   (the row through the start, then rows alternately above and below it, nearest first), each row run the
+   other way from the last (a snake), one pitch longer at each end; it ends once the signal has risen and
+   fallen again along a row (or that row ended), and goes back to the brightest probe;
 4. fine scans, ``rounds`` times for y then x: the axis scanned forward through the brightest place, then
    backward; a Gaussian + background fit of each scan gives the peak in forward and in backward steps, so the
    backward/forward step ratio (and, against ``focus_fwhm_nm``, the sizes in nm); a forward move of the ratio

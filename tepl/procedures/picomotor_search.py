@@ -50,12 +50,14 @@ def search_points_nm(radius_nm: float, pitch_nm: float) -> tuple[np.ndarray, np.
     """The coarse search: probe positions (n, 2) nm relative to the start, and each one's row number.
 
     Rows ``pitch_nm`` apart cover the disc of ``radius_nm``, each one pitch longer at both ends than its
-    chord; the row through the start comes first, then the rows above it, then those below; each row runs
-    the other way from the one before (a snake). Neighbouring rows are visited one after the other, so the
-    error a wrong step size makes builds up along the pattern without opening gaps between rows, and y steps
-    one way except for one jump."""
+    chord, in order of their distance from the start: the row through the start, then one above and one below,
+    two above and two below, and so on; each row runs the other way from the one before (a snake). A focus near
+    the start is found early, before much travel has built up the error a wrong or drifting step size makes:
+    every x move back and forth along a row adds the forward/backward size error times its length, so a row far
+    down the sequence can sit microns away from where the step model puts it. The y jumps between the rows
+    grow by one pitch each, back and forth, a smaller error over the few rows a search needs."""
     n_rows = int(math.ceil(radius_nm / pitch_nm))
-    order = list(range(0, n_rows + 1)) + list(range(-1, -n_rows - 1, -1))
+    order = [0] + [row for k in range(1, n_rows + 1) for row in (k, -k)]
     points: list[tuple[float, float]] = []
     rows: list[int] = []
     for k, row in enumerate(order):
