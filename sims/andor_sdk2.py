@@ -131,9 +131,13 @@ class SimSDK2:
         """Counts of one FVB readout after ``exposure_s`` of the light reaching the chip from ``start_s``
         (default now)."""
         photons = wl = None
-        if self.spectrograph is not None and (self._shutter_mode in (0, 1) or not self.shutter_fitted):
-            wl = self.spectrograph.true_wavelengths_nm(self.n_x, self.pixel_um)
-            photons = self.world.spectrum_photons(wl, exposure_s, start_s=start_s)
+        optics = self.spectrograph
+        if optics is not None and (self._shutter_mode in (0, 1) or not self.shutter_fitted) \
+                and optics.light_reaches_ccd():
+            wl = optics.true_wavelengths_nm(self.n_x, self.pixel_um)
+            photons = self.world.spectrum_photons(wl, exposure_s, resolution_fwhm_nm=optics.lamp_render_fwhm_nm(wl),
+                                                  start_s=start_s)
+            photons = optics.pass_light(photons, wl, self.pixel_um)
         return self.sensor.read(photons, wl, exposure_s, self.cooler.temperature_c,
                                 READ_NOISE_E[self._hs_index], self._acq.done if self._acq else 0)
 

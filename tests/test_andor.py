@@ -153,7 +153,9 @@ def kymera_lib(**returns):
                         outputs={"ShamrockGetNumberDevices": (1,), "ShamrockEepromGetOpticalParams": (0.328, 14.0, 0.0),
                                  "ShamrockShutterIsPresent": (1,), "ShamrockGetGrating": (1,),
                                  "ShamrockGetNumberGratings": (3,), "ShamrockGetWavelengthLimits": (0.0, 7590.0),
-                                 "ShamrockGetShutter": (1,), "ShamrockGetGratingInfo": (150.0, 41000, 0)},
+                                 "ShamrockGetShutter": (1,), "ShamrockGetGratingInfo": (150.0, 41000, 0),
+                                 "ShamrockAutoSlitIsPresent": [(0,), (1,), (0,), (0,)],
+                                 "ShamrockFlipperMirrorIsPresent": (1,), "ShamrockFilterIsPresent": (1,)},
                         arrays={"ShamrockGetCalibration": np.linspace(430.0, 970.0, 1024)})
 
 
@@ -162,10 +164,14 @@ def test_kymera_calls():
     assert lib.calls == [
         ("ShamrockInitialize", (b"",)), ("ShamrockGetNumberDevices", ("out",)),
         ("ShamrockGetSerialNumber", (0, "buf[64]")), ("ShamrockEepromGetOpticalParams", (0, "out", "out", "out")),
-        ("ShamrockShutterIsPresent", (0, "out")), ("ShamrockSetPixelWidth", (0, 26.0)),
+        ("ShamrockShutterIsPresent", (0, "out")), ("ShamrockAutoSlitIsPresent", (0, 1, "out")),
+        ("ShamrockAutoSlitIsPresent", (0, 2, "out")), ("ShamrockAutoSlitIsPresent", (0, 3, "out")),
+        ("ShamrockAutoSlitIsPresent", (0, 4, "out")), ("ShamrockFlipperMirrorIsPresent", (0, 2, "out")),
+        ("ShamrockFilterIsPresent", (0, "out")), ("ShamrockSetPixelWidth", (0, 26.0)),
         ("ShamrockSetNumberPixels", (0, 1024)),
     ]
     assert ky.serial_number == "KY-0001" and ky.focal_length_m == pytest.approx(0.328)
+    assert ky.slits_present == ["input_direct"] and ky.exit_flipper_present and ky.filter_present
     del lib.calls[:]
     ky.set_center_wavelength_nm(700.0)
     ky.open_shutter()
@@ -293,7 +299,10 @@ def test_lamp_lines_at_true_wavelengths_and_nominal_calibration_offset(rig):
     for i in peaks:  # sub-pixel centroid at the true wavelengths
         centroid = np.sum(true_wl[i - 2:i + 3] * signal[i - 2:i + 3]) / np.sum(signal[i - 2:i + 3])
         assert np.min(np.abs(ARHG_LINES_NM - centroid)) < 0.25
-    expected_e = quantum_efficiency(true_wl) * world.spectrum_photons(true_wl, 0.5)
+    # the lamp's lines rendered 1.4 px wide, through the 10 µm slit the Kymera starts with
+    rendered = world.spectrum_photons(true_wl, 0.5, resolution_fwhm_nm=1.4 * np.mean(np.diff(true_wl)))
+    expected_e = quantum_efficiency(true_wl) * rendered * truth["spectrograph"]["slit_throughput"]
+    assert truth["spectrograph"]["slit_throughput"] == pytest.approx(0.859, abs=0.001)
     assert signal.sum() == pytest.approx(expected_e.sum() / truth["ccd"]["gain_e_per_count"], rel=0.03)
     difference = np.abs(ky.calibration_nm() - true_wl)
     assert 0.2 <= difference.max() <= 1.5
