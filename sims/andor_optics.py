@@ -5,8 +5,9 @@ emission spot of the sample, magnified ~18x by the collection optics). The slit 
 its width (``slit_throughput``): 0.97 at 15 µm, 0.86 at 10 µm, 1.0 from ~25 µm. The spectrograph images the
 slit 1:1 onto the focal plane, so every wavelength lands as a strip as wide as the slit, blurred by the
 imaging optics (``OPTICS_FWHM_UM``) and shared among the pixels it covers (``slit_kernel``). The spectra are
-convolved with that kernel: wider slit, broader lines, same photons. At 150 l/mm (0.52 nm per 26 µm pixel) the
-line width (FWHM) is ~1.7 px (0.9 nm) at 15 µm, ~4 px at 100 µm.
+convolved with that kernel: wider slit, broader lines, same photons. Measured on the lamp's 763.5 nm line at
+150 l/mm (0.52 nm per 26 µm pixel), FWHM: 2.1 px (1.1 nm) at 10-15 µm, 2.5 px at 50 µm, 3.8 px (2.0 nm) at
+100 µm, 19 px (10 nm) at 500 µm.
 
 The calibration lamp's lines enter as Gaussians 1.4 px wide (``LAMP_RENDER_PX``), the narrowest the World's
 pixel-centre rendering keeps without aliasing on the pixel grid; the kernel then widens them like the rest.

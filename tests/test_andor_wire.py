@@ -140,7 +140,7 @@ def test_the_exit_port_decides_whether_the_ccd_sees_light(kymera_rig):
 
 
 def _lamp_line(world, ccd, near_nm: float, wl: np.ndarray) -> tuple[float, float]:
-    """(FWHM in pixels, counts) of the lamp line nearest ``near_nm``."""
+    """(FWHM in pixels of the lamp line nearest ``near_nm``, counts of the whole spectrum)."""
     world.lamp_on = True
     counts = ccd.acquire_single(0.2).astype(float) - world.ground_truth()["ccd"]["baseline_counts"]
     world.lamp_on = False
@@ -156,7 +156,7 @@ def _lamp_line(world, ccd, near_nm: float, wl: np.ndarray) -> tuple[float, float
     # width at half maximum, interpolated on both flanks (pixels)
     fwhm = (right - left) + (counts[left] - half) / (counts[left] - counts[left - 1]) \
         + (counts[right] - half) / (counts[right] - counts[right + 1])
-    return float(fwhm), float(counts[peak - 30:peak + 31].sum())
+    return float(fwhm), float(counts.sum())
 
 
 def test_the_slit_sets_throughput_and_resolution(kymera_rig):
