@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import functools
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,6 @@ from tepl.drivers.ctypes_lib import (
     INT,
     P_FLOAT,
     P_INT,
-    P_LONG,
     call_named,
     library_name,
     load_library,
@@ -61,7 +61,32 @@ SDK2_CODES = {
 TEMPERATURE_STATUS = {20034: "off", 20035: "not_stabilized", 20036: "stabilized", 20037: "not_reached",
                       20040: "drift"}
 
-# Argument types of the SDK2 functions this driver calls (atmcd32d.h); all return unsigned int.
+# ``at_32`` / ``at_u32`` of the headers: 32-bit on every platform. atmcdLXd.h defines them as ``int`` /
+# ``unsigned int`` under _LP64 (C ``long`` is 64-bit there); atmcd32d.h as Windows ``long`` (32-bit).
+AT_32, AT_U32 = ctypes.c_int32, ctypes.c_uint32
+P_AT_32 = ctypes.POINTER(AT_32)
+
+# GetCapabilities: AndorCapabilities.ulFeatures bits (atmcd32d.h / atmcdLXd.h)
+AC_FEATURES_SHUTTER = 8  # the camera's shutter is controlled with SetShutter
+AC_FEATURES_SHUTTEREX = 16  # ... and with SetShutterEx (internal and external shutter apart)
+
+
+class AndorCapabilities(ctypes.Structure):
+    """``AndorCapabilities`` of atmcdLXd.h: twelve ``at_u32``; ``ulSize`` must hold the struct's size."""
+
+    _fields_ = [(name, AT_U32) for name in (
+        "ulSize", "ulAcqModes", "ulReadModes", "ulTriggerModes", "ulCameraType", "ulPixelMode", "ulSetFunctions",
+        "ulGetFunctions", "ulFeatures", "ulPCICard", "ulEMGainCapability", "ulFTReadModes")]
+
+
+def default_config_dir() -> str:
+    """Where ``Initialize`` finds the SDK's configuration files (detector.ini, firmware) by default: the Linux
+    SDK installs them in ``/usr/local/etc/andor`` and needs the directory; on Windows the DLL finds its own
+    (an empty string)."""
+    return "" if os.name == "nt" else "/usr/local/etc/andor"
+
+
+# Argument types of the SDK2 functions this driver calls (atmcdLXd.h / atmcd32d.h); all return unsigned int.
 SDK2_SIGNATURES: dict[str, list] = {
     "Initialize": [CHAR_P], "ShutDown": [],
     "GetCameraSerialNumber": [P_INT], "GetHeadModel": [CHAR_P],
@@ -72,13 +97,14 @@ SDK2_SIGNATURES: dict[str, list] = {
     "SetNumberAccumulations": [INT], "SetAccumulationCycleTime": [FLOAT], "SetNumberKinetics": [INT],
     "SetKineticCycleTime": [FLOAT], "GetAcquisitionTimings": [P_FLOAT, P_FLOAT, P_FLOAT],
     "GetReadOutTime": [P_FLOAT],
+    "GetCapabilities": [ctypes.POINTER(AndorCapabilities)], "GetShutterMinTimes": [P_INT, P_INT],
     "SetShutter": [INT, INT, INT, INT],
     "GetNumberHSSpeeds": [INT, INT, P_INT], "GetHSSpeed": [INT, INT, INT, P_FLOAT], "SetHSSpeed": [INT, INT],
     "StartAcquisition": [], "GetStatus": [P_INT], "WaitForAcquisition": [], "WaitForAcquisitionTimeOut": [INT],
-    "AbortAcquisition": [], "GetAcquisitionProgress": [P_LONG, P_LONG],
-    "GetAcquiredData": [ctypes.POINTER(ctypes.c_int32), ctypes.c_ulong],
-    "GetAcquiredData16": [ctypes.POINTER(ctypes.c_uint16), ctypes.c_ulong],
-    "GetMostRecentImage": [ctypes.POINTER(ctypes.c_int32), ctypes.c_ulong],
+    "AbortAcquisition": [], "GetAcquisitionProgress": [P_AT_32, P_AT_32],
+    "GetAcquiredData": [P_AT_32, AT_U32],
+    "GetAcquiredData16": [ctypes.POINTER(ctypes.c_uint16), AT_U32],
+    "GetMostRecentImage": [P_AT_32, AT_U32],
 }
 
 SHUTTER_MODES = {"auto": 0, "open": 1, "closed": 2}
@@ -97,21 +123,47 @@ class IDus:
     ``world.clock.advance`` in simulation). ``hs_speed_mhz`` picks the horizontal readout speed; by default
     the slowest (lowest read noise).
 
+    ``config_dir`` is the directory ``Initialize`` reads the SDK's configuration files from (default
+    ``default_config_dir()``: ``/usr/local/etc/andor`` on Linux, empty on Windows).
+
+    The camera's shutter is driven only when ``GetCapabilities`` reports one (``AC_FEATURES_SHUTTER`` or
+    ``AC_FEATURES_SHUTTEREX``); its opening and closing times are then at least ``GetShutterMinTimes``. A
+    camera without a shutter is never sent ``SetShutter`` (the SDK answers DRV_NOT_SUPPORTED); darks are then
+    taken with the spectrograph's shutter.
+
     An acquisition waits in ``WaitForAcquisitionTimeOut(wait_timeout_ms)`` steps for at most its expected
-    duration (GetAcquisitionTimings) + ``timeout_margin_s`` (s), in device time and in wall-clock time; then
-    it is aborted and a ``WaitTimeout`` (a ``DeviceError``) names the camera, its library and the wait.
+    duration (GetAcquisitionTimings) + ``timeout_margin_s`` (s), in device time and in wall-clock time; a wait
+    that times out counts ``wait_timeout_ms``, one that reports a scan counts one scan (the accumulate cycle).
+    Then the acquisition is aborted and a ``WaitTimeout`` (a ``DeviceError``) names the camera, its library,
+    the exposure and the wait.
     """
 
-    def __init__(self, lib: Any, sleep: Callable[[float], None] = time.sleep, ini_dir: str = "",
+    def __init__(self, lib: Any, sleep: Callable[[float], None] = time.sleep, config_dir: str | None = None,
                  hs_speed_mhz: float | None = None, wait_timeout_ms: int = 1000, timeout_margin_s: float = 10.0):
         self.lib, self.sleep = lib, sleep
         self.wait_timeout_ms, self.timeout_margin_s = int(wait_timeout_ms), float(timeout_margin_s)
         self.head_model, self.serial_number = "iDus", None
-        self._call("Initialize", ini_dir.encode())
+        self.config_dir = default_config_dir() if config_dir is None else str(config_dir)
+        try:
+            self._call("Initialize", self.config_dir.encode())
+        except DeviceError as exc:
+            raise DeviceError(f"{exc}; Initialize was given the configuration directory {self.config_dir!r} "
+                              "(config key config_dir: the directory holding the SDK's detector.ini and "
+                              "firmware, /usr/local/etc/andor on a Linux install)") from exc
         self.serial_number = self._get("GetCameraSerialNumber")[0]
         head = text_buffer(255)
         self._call("GetHeadModel", head)
         self.head_model = text_of(head)
+        caps = AndorCapabilities()
+        caps.ulSize = ctypes.sizeof(AndorCapabilities)
+        self._call("GetCapabilities", ctypes.byref(caps))
+        self.features = int(caps.ulFeatures)
+        self.has_shutter = bool(self.features & (AC_FEATURES_SHUTTER | AC_FEATURES_SHUTTEREX))
+        # (closing, opening) ms
+        self.shutter_min_times_ms: tuple[int, int] | None = self._get("GetShutterMinTimes", 2) \
+            if self.has_shutter else None
+        self.shutter_mode: str | None = None
+        self._shutter_times_ms: tuple[int, int] | None = None
         self.detector_pixels: tuple[int, int] = self._get("GetDetector", 2)
         self.pixel_size_um: tuple[float, float] = self._get("GetPixelSize", 2, ctypes.c_float)
         self.temperature_range_c: tuple[int, int] = self._get("GetTemperatureRange", 2)
@@ -122,7 +174,8 @@ class IDus:
         self._acquisition_mode = 1
         self._call("SetAcquisitionMode", 1)
         self.set_hs_speed_mhz(min(self.hs_speeds_mhz) if hs_speed_mhz is None else hs_speed_mhz)
-        self.set_shutter("auto")
+        if self.has_shutter:
+            self.set_shutter("auto")
         self._exposure_s = self._accumulations = self._frames = None
         self._setpoint_c: int | None = None
         self._last_temperature = (float("nan"), "off")
@@ -179,12 +232,26 @@ class IDus:
         self._call("SetHSSpeed", 0, matches[0])
         self.hs_speed_mhz = self.hs_speeds_mhz[matches[0]]
 
-    def set_shutter(self, mode: str, closing_ms: int = 0, opening_ms: int = 0) -> None:
-        """Camera shutter: ``auto`` (open during exposures), ``open`` or ``closed``; TTL high opens."""
+    def set_shutter(self, mode: str, closing_ms: int | None = None, opening_ms: int | None = None) -> None:
+        """Camera shutter: ``auto`` (open during exposures), ``open`` or ``closed``; TTL high opens.
+
+        ``closing_ms`` / ``opening_ms`` (ms) default to the camera's GetShutterMinTimes and may not be shorter.
+        A camera whose capabilities report no shutter raises DeviceError and is sent nothing."""
         if mode not in SHUTTER_MODES:
             raise ValueError(f"shutter mode {mode!r} is not one of {sorted(SHUTTER_MODES)}")
-        self._call("SetShutter", 1, SHUTTER_MODES[mode], int(closing_ms), int(opening_ms))
-        self.shutter_mode = mode
+        if not self.has_shutter or self.shutter_min_times_ms is None:
+            raise DeviceError(f"{self.where}: the camera has no shutter (GetCapabilities ulFeatures "
+                              f"0x{self.features:x} has neither AC_FEATURES_SHUTTER nor AC_FEATURES_SHUTTEREX); "
+                              f"shutter mode {mode!r} cannot be set; close the spectrograph's shutter for darks")
+        min_closing, min_opening = self.shutter_min_times_ms
+        closing = min_closing if closing_ms is None else closing_ms
+        opening = min_opening if opening_ms is None else opening_ms
+        for what, value, least in (("closing", closing, min_closing), ("opening", opening, min_opening)):
+            if int(value) != value or value < least:
+                raise ValueError(f"{self.where}: shutter {what} time {value} ms must be a whole number of ms, at "
+                                 f"least the camera's minimum {least} ms (GetShutterMinTimes)")
+        self._call("SetShutter", 1, SHUTTER_MODES[mode], int(closing), int(opening))
+        self.shutter_mode, self._shutter_times_ms = mode, (int(closing), int(opening))
 
     def acquisition_timings_s(self) -> tuple[float, float, float]:
         """(exposure, accumulate cycle, kinetic cycle) in s, as the camera will actually run them."""
@@ -226,7 +293,7 @@ class IDus:
         expected_s = kinetic_cycle * frames if mode == 3 else accumulate_cycle * (accumulations if mode == 2 else 1)
         self._call("StartAcquisition")
         try:
-            self._wait_until_idle(int(frames), expected_s)
+            self._wait_until_idle(int(frames), expected_s, exposure, accumulate_cycle)
         except BaseException:
             with contextlib.suppress(DeviceError):  # a camera that does not answer must not hide the error
                 self.abort()  # never leave the camera acquiring behind an error or Ctrl-C
@@ -236,18 +303,23 @@ class IDus:
         self._call("GetAcquiredData", data, size)
         return np.ctypeslib.as_array(data).reshape(int(frames), self.detector_pixels[0]).copy()
 
-    def _wait_until_idle(self, frames: int, expected_s: float) -> None:
+    def _wait_until_idle(self, frames: int, expected_s: float, exposure_s: float, scan_s: float) -> None:
         """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin, in
-        device time or in wall-clock time (a camera that reports scan events but never becomes idle)."""
-        wait = Wait(self.where, f"the end of a {frames}-frame acquisition (GetStatus idle)",
+        device time or in wall-clock time. Every wait counts: one that times out (DRV_NO_NEW_DATA) its timeout,
+        one that reports a scan (DRV_SUCCESS) one scan of ``scan_s`` (the accumulate cycle), so a camera that
+        keeps reporting scans but never becomes idle runs out of the budget too."""
+        timeout_s = self.wait_timeout_ms / 1000.0
+        wait = Wait(self.where, f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
                     expected_s + self.timeout_margin_s, self.sleep)
         while self._get("GetStatus")[0] == DRV_ACQUIRING:
             wait.check(self.abort, detail="the acquisition was aborted (AbortAcquisition)")
-            if self._get("GetAcquisitionProgress", 2, ctypes.c_long)[1] >= frames:
+            if self._get("GetAcquisitionProgress", 2, AT_32)[1] >= frames:
                 wait.pause(0.002)  # all scans are in; the readout is finishing
             elif self._call("WaitForAcquisitionTimeOut", self.wait_timeout_ms,
                             ok=(DRV_SUCCESS, DRV_NO_NEW_DATA)) == DRV_NO_NEW_DATA:
-                wait.count(self.wait_timeout_ms / 1000.0)
+                wait.count(timeout_s)
+            else:
+                wait.count(min(max(scan_s, 0.001), timeout_s))
 
     def abort(self) -> None:
         """Stop a running acquisition (no-op when idle)."""
@@ -272,5 +344,11 @@ class IDus:
             "cooler_on": self.is_cooler_on(), "read_mode": "fvb",
             "acquisition_mode": ACQUISITION_MODES[self._acquisition_mode], "exposure_s": self._exposure_s,
             "accumulations": self._accumulations, "frames": self._frames, "hs_speed_mhz": self.hs_speed_mhz,
-            "shutter_mode": self.shutter_mode, "trigger_mode": "internal",
+            "shutter_mode": self.shutter_mode, "trigger_mode": "internal", "config_dir": self.config_dir,
+            "has_shutter": self.has_shutter, "shutter_min_times_ms": self._pair(self.shutter_min_times_ms),
+            "shutter_times_ms": self._pair(self._shutter_times_ms),
         }
+
+    @staticmethod
+    def _pair(times_ms: tuple[int, int] | None) -> dict | None:
+        return None if times_ms is None else {"closing": times_ms[0], "opening": times_ms[1]}

@@ -52,7 +52,21 @@ SHAMROCK_SIGNATURES: dict[str, list] = {
     "ShamrockSetPixelWidth": [INT, FLOAT], "ShamrockSetNumberPixels": [INT, INT],
     "ShamrockGetCalibration": [INT, P_FLOAT, INT],
     "ShamrockShutterIsPresent": [INT, P_INT], "ShamrockGetShutter": [INT, P_INT], "ShamrockSetShutter": [INT, INT],
+    "ShamrockAutoSlitIsPresent": [INT, INT, P_INT], "ShamrockGetAutoSlitWidth": [INT, INT, P_FLOAT],
+    "ShamrockSetAutoSlitWidth": [INT, INT, FLOAT],
+    "ShamrockFlipperMirrorIsPresent": [INT, INT, P_INT], "ShamrockGetFlipperMirror": [INT, INT, P_INT],
+    "ShamrockSetFlipperMirror": [INT, INT, INT],
+    "ShamrockFilterIsPresent": [INT, P_INT], "ShamrockGetFilter": [INT, P_INT], "ShamrockSetFilter": [INT, INT],
+    "ShamrockGetFilterInfo": [INT, INT, CHAR_P],
 }
+
+# ShamrockCIF.h constants
+SLITS = {"input_side": 1, "input_direct": 2, "output_side": 3, "output_direct": 4}  # SHAMROCK_*_SLIT_*
+INPUT_SLITS = ("direct", "side")  # the config's input_slit: input_<name>
+SLIT_WIDTH_UM = (10.0, 2500.0)  # SHAMROCK_SLITWIDTHMIN / MAX
+OUTPUT_FLIPPER = 2  # SHAMROCK_OUTPUT_FLIPPER (1 is the input flipper)
+PORTS = {"direct": 0, "side": 1}  # SHAMROCK_DIRECT_PORT / SHAMROCK_SIDE_PORT
+FILTERS = range(1, 7)  # SHAMROCK_FILTERMIN .. SHAMROCK_FILTERMAX
 
 
 def load_shamrock(path: str) -> ctypes.CDLL:
@@ -80,6 +94,12 @@ class Kymera:
         self.focal_length_m, self.angular_deviation_deg, self.focal_tilt_deg = self._get(
             "ShamrockEepromGetOpticalParams", ctypes.c_float, n_out=3)
         self.shutter_present = bool(self._get("ShamrockShutterIsPresent", ctypes.c_int)[0])
+        self.slits_present = [name for name, index in SLITS.items()
+                              if self._get("ShamrockAutoSlitIsPresent", ctypes.c_int, index)[0]]
+        self.exit_flipper_present = bool(self._get("ShamrockFlipperMirrorIsPresent", ctypes.c_int,
+                                                   OUTPUT_FLIPPER)[0])
+        self.filter_present = bool(self._get("ShamrockFilterIsPresent", ctypes.c_int)[0])
+        self.input_slit = "direct"
         self.setup_pixels(pixel_width_um, number_pixels)
 
     # ------------------------------------------------------------------ library plumbing
@@ -171,6 +191,76 @@ class Kymera:
         self._require_shutter()
         return self._get("ShamrockGetShutter", ctypes.c_int)[0] == 1
 
+    # ------------------------------------------------------------------ input slit
+    def _slit(self, slit: str) -> int:
+        name = f"input_{slit}"
+        if slit not in INPUT_SLITS:
+            raise ValueError(f"spectrograph {self.serial_number}: input slit {slit!r} is not one of {INPUT_SLITS}")
+        if name not in self.slits_present:
+            raise DeviceError(f"spectrograph {self.serial_number} has no motorised {name} slit "
+                              f"(ShamrockAutoSlitIsPresent; fitted: {self.slits_present or 'none'})")
+        return SLITS[name]
+
+    def slit_width_um(self, slit: str | None = None) -> float:
+        """Width (µm) of the input slit ``slit`` ("direct" / "side"; default the one in use)."""
+        return float(self._get("ShamrockGetAutoSlitWidth", ctypes.c_float, self._slit(slit or self.input_slit))[0])
+
+    def set_slit_width_um(self, width_um: float, slit: str | None = None) -> None:
+        """Drive the input slit ``slit`` (default the one in use) to ``width_um`` (10-2500 µm); with ``slit``
+        given, that slit becomes the one in use. Refused (ValueError) outside the range, before anything moves."""
+        which = slit or self.input_slit
+        index = self._slit(which)
+        low, high = SLIT_WIDTH_UM
+        if not (math.isfinite(width_um) and low <= width_um <= high):
+            raise ValueError(f"spectrograph {self.serial_number}: input slit width {width_um} µm is outside the "
+                             f"slit's range [{low:g}, {high:g}] µm")
+        self._call("ShamrockSetAutoSlitWidth", self.device, index, ctypes.c_float(width_um))
+        self.input_slit = which
+
+    # ------------------------------------------------------------------ exit port
+    def _require_flipper(self) -> None:
+        if not self.exit_flipper_present:
+            raise DeviceError(f"spectrograph {self.serial_number} has no output flipper mirror "
+                              "(ShamrockFlipperMirrorIsPresent)")
+
+    def exit_port(self) -> str:
+        """The exit port the output flipper mirror sends the light to: "direct" or "side"."""
+        self._require_flipper()
+        port = self._get("ShamrockGetFlipperMirror", ctypes.c_int, OUTPUT_FLIPPER)[0]
+        return {v: k for k, v in PORTS.items()}.get(port, f"unknown ({port})")
+
+    def set_exit_port(self, port: str) -> None:
+        """Flip the output mirror to ``port`` ("direct" / "side"): the port the CCD is mounted on."""
+        if port not in PORTS:
+            raise ValueError(f"spectrograph {self.serial_number}: exit port {port!r} is not one of {sorted(PORTS)}")
+        self._require_flipper()
+        self._call("ShamrockSetFlipperMirror", self.device, OUTPUT_FLIPPER, PORTS[port])
+
+    # ------------------------------------------------------------------ filter wheel
+    def _require_filter(self) -> None:
+        if not self.filter_present:
+            raise DeviceError(f"spectrograph {self.serial_number} has no filter wheel (ShamrockFilterIsPresent)")
+
+    def filter(self) -> int:
+        """The filter-wheel position in the beam (1-6)."""
+        self._require_filter()
+        return self._get("ShamrockGetFilter", ctypes.c_int)[0]
+
+    def set_filter(self, position: int) -> None:
+        """Turn the filter wheel to ``position`` (1-6)."""
+        if int(position) != position or position not in FILTERS:
+            raise ValueError(f"spectrograph {self.serial_number}: filter position {position} is not one of "
+                             f"{FILTERS.start}..{FILTERS.stop - 1}")
+        self._require_filter()
+        self._call("ShamrockSetFilter", self.device, int(position))
+
+    def filter_info(self, position: int | None = None) -> str:
+        """The label the library holds for a filter position (default the one in the beam)."""
+        self._require_filter()
+        info = text_buffer(63)
+        self._call("ShamrockGetFilterInfo", self.device, self.filter() if position is None else int(position), info)
+        return text_of(info)
+
     def close(self) -> None:
         """Release the library."""
         self._call("ShamrockClose")
@@ -184,4 +274,9 @@ class Kymera:
             "wavelength_limits_nm": list(limits), "pixel_width_um": self.pixel_width_um,
             "number_pixels": self.number_pixels,
             "shutter_open": self.shutter_is_open() if self.shutter_present else None,
+            "input_slit": self.input_slit if f"input_{self.input_slit}" in self.slits_present else None,
+            "slit_width_um": self.slit_width_um() if f"input_{self.input_slit}" in self.slits_present else None,
+            "exit_port": self.exit_port() if self.exit_flipper_present else None,
+            "filter": self.filter() if self.filter_present else None,
+            "filter_info": self.filter_info() if self.filter_present else None,
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ def make_sim_libraries(world: Any, **ccd_options: Any) -> tuple[Any, Any]:
     from tepl.sims.andor_shamrock import SimShamrock
 
     shamrock = SimShamrock(world)
+    ccd_options.setdefault("platform", "windows" if os.name == "nt" else "linux")  # the SDK of this machine
     return SimSDK2(world, shamrock, **ccd_options), shamrock
 
 

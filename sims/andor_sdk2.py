@@ -14,6 +14,7 @@ simulated time (see ``AcquisitionSchedule``).
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 import time
@@ -30,9 +31,12 @@ DRV_NO_NEW_DATA = 20024
 DRV_P1INVALID, DRV_P2INVALID, DRV_P3INVALID, DRV_P4INVALID = 20066, 20067, 20068, 20069
 DRV_ACQUIRING = 20072
 DRV_IDLE = 20073
+DRV_INIERROR = 20070
 DRV_NOT_INITIALIZED = 20075
 DRV_NOT_SUPPORTED = 20991
 DRV_NOT_AVAILABLE = 20992
+AC_FEATURES_POLLING, AC_FEATURES_EVENTS, AC_FEATURES_SHUTTER, AC_FEATURES_SHUTTEREX = 1, 2, 8, 16
+AC_FEATURES_TEMPERATUREDURINGACQUISITION = 512
 _P_INVALID = {1: DRV_P1INVALID, 2: DRV_P2INVALID, 3: DRV_P3INVALID, 4: DRV_P4INVALID}
 
 WIRE_TIME_S = 0.2e-3  # USB round trip per library call
@@ -41,6 +45,15 @@ READ_NOISE_E = (7.0, 5.0, 4.0)  # rms electrons at each horizontal speed
 VERTICAL_SHIFT_S = 4.25e-6  # per row, FVB
 
 _api = api_factory(DRV_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S, busy=DRV_ACQUIRING, before="_catch_up")
+
+
+def check_width(ref: Any, n_bytes: int, position: int) -> None:
+    """An output passed by reference must be a C object of ``n_bytes`` (the header's type); else ArgError."""
+    obj = getattr(ref, "_obj", None)
+    if obj is None and hasattr(ref, "contents"):
+        obj = ref.contents
+    if obj is None or ctypes.sizeof(obj) != n_bytes:
+        raise ArgError(position)
 
 
 def _reports(*values: Any):
@@ -60,12 +73,29 @@ def _sets(attribute: str, kind: type, allowed: Any):
 
 
 class SimSDK2:
-    """An iDus 420 on USB: 1024 × 255 pixels of 26 µm, TE cooled, one conventional amplifier."""
+    """An iDus 420 on USB: 1024 × 255 pixels of 26 µm, TE cooled, one conventional amplifier.
+
+    ``platform`` "linux" models the Linux SDK: ``Initialize`` must be given the directory its configuration
+    files were installed in (``config_dir``, ``/usr/local/etc/andor``), anything else answers DRV_INIERROR
+    (20070, "unable to load DETECTOR.INI"). "windows" models the DLL, which also finds its files with an empty
+    string. ``shutter`` False is a camera without a shutter: GetCapabilities reports neither
+    AC_FEATURES_SHUTTER nor AC_FEATURES_SHUTTEREX, and SetShutter / GetShutterMinTimes answer
+    DRV_NOT_SUPPORTED; light then reaches the chip whatever was asked. ``shutter_min_times_ms`` are the
+    (closing, opening) minima GetShutterMinTimes reports; SetShutter refuses shorter times (P3 / P4 invalid).
+    """
 
     def __init__(self, world: Any, spectrograph: Any = None, serial: int = 14821, head_model: str = "DU420_OE",
-                 n_x: int = 1024, n_y: int = 255, pixel_um: float = 26.0, gain_e_per_count: float = 1.5):
+                 n_x: int = 1024, n_y: int = 255, pixel_um: float = 26.0, gain_e_per_count: float = 1.5,
+                 platform: str = "linux", config_dir: str = "/usr/local/etc/andor", shutter: bool = True,
+                 shutter_min_times_ms: tuple[int, int] = (20, 20)):
+        if platform not in ("linux", "windows"):
+            raise ValueError(f"simulated SDK2 platform {platform!r} is not 'linux' or 'windows'")
         self.world = world
         self.spectrograph = spectrograph
+        self.platform, self.config_dir = platform, config_dir.rstrip("/\\")
+        self.shutter_fitted = bool(shutter)
+        self.shutter_min_times_ms = (int(shutter_min_times_ms[0]), int(shutter_min_times_ms[1]))
+        self.initialize_dir: str | None = None  # what the last successful Initialize was given
         self._lock = threading.RLock()
         self.faults = Faults()  # off; see _faulty_call
         self.serial, self.head_model = int(serial), head_model
@@ -101,9 +131,13 @@ class SimSDK2:
         """Counts of one FVB readout after ``exposure_s`` of the light reaching the chip from ``start_s``
         (default now)."""
         photons = wl = None
-        if self.spectrograph is not None and self._shutter_mode in (0, 1):
-            wl = self.spectrograph.true_wavelengths_nm(self.n_x, self.pixel_um)
-            photons = self.world.spectrum_photons(wl, exposure_s, start_s=start_s)
+        optics = self.spectrograph
+        if optics is not None and (self._shutter_mode in (0, 1) or not self.shutter_fitted) \
+                and optics.light_reaches_ccd():
+            wl = optics.true_wavelengths_nm(self.n_x, self.pixel_um)
+            photons = self.world.spectrum_photons(wl, exposure_s, resolution_fwhm_nm=optics.lamp_render_fwhm_nm(wl),
+                                                  start_s=start_s)
+            photons = optics.pass_light(photons, wl, self.pixel_um)
         return self.sensor.read(photons, wl, exposure_s, self.cooler.temperature_c,
                                 READ_NOISE_E[self._hs_index], self._acq.done if self._acq else 0)
 
@@ -153,10 +187,20 @@ class SimSDK2:
         return None
 
     # ------------------------------------------------------------------ init and identity
+    def _finds_config(self, ini_dir: Any) -> bool:
+        raw = val(ini_dir)
+        text = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")).rstrip("/\\")
+        return text == self.config_dir or (self.platform == "windows" and text == "")
+
     @_api(requires_init=False)
     def Initialize(self, ini_dir: Any = b"") -> int:
+        """Load the configuration files from ``ini_dir`` (bytes) and the firmware; DRV_INIERROR when the
+        directory does not hold them."""
         if self._initialized:
             return DRV_NOT_AVAILABLE
+        if not self._finds_config(ini_dir):
+            return DRV_INIERROR
+        self.initialize_dir = val(ini_dir).decode() if isinstance(val(ini_dir), bytes) else str(val(ini_dir))
         self.world.clock.advance(2.0)  # firmware load
         self._initialized = True
         self._reset_settings()
@@ -262,13 +306,50 @@ class SimSDK2:
 
     GetReadOutTime = _reports(lambda c: c._readout_s())  # s
 
+    @property
+    def features(self) -> int:
+        """AndorCapabilities.ulFeatures: polling, events, temperature during acquisition, and the shutter bits
+        when a shutter is fitted."""
+        base = AC_FEATURES_POLLING | AC_FEATURES_EVENTS | AC_FEATURES_TEMPERATUREDURINGACQUISITION
+        return base | (AC_FEATURES_SHUTTER | AC_FEATURES_SHUTTEREX if self.shutter_fitted else 0)
+
+    @_api()
+    def GetCapabilities(self, caps_ref: Any) -> int:
+        """Fill an ``AndorCapabilities`` passed by reference; its ``ulSize`` must be at least the 12 fields."""
+        caps = getattr(caps_ref, "_obj", None)
+        if caps is None and hasattr(caps_ref, "contents"):
+            caps = caps_ref.contents
+        if caps is None or not hasattr(caps, "ulFeatures") or caps.ulSize < 48:
+            return DRV_P1INVALID
+        caps.ulAcqModes = 1 | 4 | 8  # single, accumulate, kinetic
+        caps.ulReadModes = 8  # full vertical binning (the only one simulated)
+        caps.ulTriggerModes = 1  # internal
+        caps.ulCameraType = 7  # AC_CAMERATYPE_IDUS
+        caps.ulPixelMode = 4  # 16 bit
+        caps.ulSetFunctions = 0x01 | 0x02 | 0x04  # vertical / horizontal readout, temperature
+        caps.ulGetFunctions = 0x01 | 0x02 | 0x04 | 0x08  # temperature, target, range, detector size
+        caps.ulFeatures = self.features
+        return DRV_SUCCESS
+
+    @_api()
+    def GetShutterMinTimes(self, closing_ref: Any, opening_ref: Any) -> int:
+        """Minimum (closing, opening) times of the shutter in ms; DRV_NOT_SUPPORTED without a shutter."""
+        if not self.shutter_fitted:
+            return DRV_NOT_SUPPORTED
+        set_out(closing_ref, self.shutter_min_times_ms[0], 1)
+        set_out(opening_ref, self.shutter_min_times_ms[1], 2)
+        return DRV_SUCCESS
+
     @_api()
     def SetShutter(self, ttl_type: Any, mode: Any, closing_ms: Any, opening_ms: Any) -> int:
-        """Camera shutter: mode 0 auto (opens for each exposure), 1 permanently open, 2 permanently closed."""
+        """Camera shutter: mode 0 auto (opens for each exposure), 1 permanently open, 2 permanently closed.
+        DRV_NOT_SUPPORTED on a camera without a shutter."""
+        if not self.shutter_fitted:
+            return DRV_NOT_SUPPORTED
         self._setting(ttl_type, lambda v: int(v) in (0, 1), 1)
         m = int(self._setting(mode, lambda v: int(v) in (0, 1, 2), 2))
-        self._setting(closing_ms, lambda v: int(v) >= 0, 3)
-        self._setting(opening_ms, lambda v: int(v) >= 0, 4)
+        self._setting(closing_ms, lambda v: int(v) >= self.shutter_min_times_ms[0], 3)
+        self._setting(opening_ms, lambda v: int(v) >= self.shutter_min_times_ms[1], 4)
         self._shutter_mode = m
         return DRV_SUCCESS
 
@@ -344,6 +425,10 @@ class SimSDK2:
 
     @_api()
     def GetAcquisitionProgress(self, accumulations_ref: Any, series_ref: Any) -> int:
+        """Writes two ``at_32`` (32-bit) counts; an output of another width is refused (P1 / P2 invalid), as a
+        64-bit C ``long`` would be misread by a big-endian or a stack-checking build."""
+        check_width(accumulations_ref, 4, 1)
+        check_width(series_ref, 4, 2)
         acq = self._acq
         done, n_acc = (acq.done, acq.accumulations) if acq is not None else (0, 1)
         complete = acq is not None and not acq.running and not acq.aborted

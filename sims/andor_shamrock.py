@@ -25,6 +25,13 @@ from typing import Any
 import numpy as np
 
 from tepl.sims.andor import api_factory
+from tepl.sims.andor_optics import (
+    KYMERA_FILTERS,
+    LAMP_RENDER_PX,
+    blur_spectrum,
+    instrument_line_fwhm_px,
+    slit_throughput,
+)
 from tepl.sims.c_args import ArgError, c_array, report_function, set_out, set_text, val
 
 SHAMROCK_COMMUNICATION_ERROR = 20201
@@ -44,6 +51,16 @@ WIRE_TIME_S = 0.3e-3  # USB round trip per library call
 GRATING_CHANGE_S = 12.0  # turret exchange
 ROTATION_DEG_PER_S = 20.0
 MAX_GRATING_ANGLE_DEG = 35.0
+# ShamrockCIF.h: slit indices, flipper indices and ports, slit width range
+SLIT_INPUT_SIDE, SLIT_INPUT_DIRECT, SLIT_OUTPUT_SIDE, SLIT_OUTPUT_DIRECT = 1, 2, 3, 4
+INPUT_FLIPPER, OUTPUT_FLIPPER = 1, 2
+PORTS = {"direct": 0, "side": 1}
+PORT_NAMES = {v: k for k, v in PORTS.items()}
+SLIT_WIDTH_MIN_UM, SLIT_WIDTH_MAX_UM = 10.0, 2500.0
+SLIT_RESET_UM = 10.0
+SLIT_UM_PER_S = 500.0  # motorised slit travel
+FLIPPER_S = 1.0
+FILTER_CHANGE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -86,12 +103,28 @@ def _reports(*values: Any, handle: bool = True):
 
 
 class SimShamrock:
-    """A Kymera 328i with a three-grating turret and an entrance shutter, one device (index 0)."""
+    """A Kymera 328i with a three-grating turret, an entrance shutter, a motorised input slit on the direct
+    port, an output flipper mirror choosing the exit port and a six-position filter wheel; one device (index 0).
+
+    ``ccd_port`` ("direct" or "side") is where the CCD is mounted: with the flipper sending the light to the
+    other port the CCD sees only its dark current and bias. ``exit_port_at_power_on`` is the flipper's
+    position after ShamrockInitialize; the slit starts at 10 µm (its reset width) and the filter wheel at
+    position 1. What the slit and the filters do to the light is ``tepl.sims.andor_optics``.
+    """
 
     def __init__(self, world: Any, serial: str = "KY-7342", focal_length_m: float = 0.328,
                  deviation_deg: float = 14.0, tilt_deg: float = 0.0,
                  gratings: tuple[Grating, ...] = KYMERA_328I_GRATINGS,
-                 detector_pixels: int = 1024, detector_pixel_um: float = 26.0):
+                 detector_pixels: int = 1024, detector_pixel_um: float = 26.0, ccd_port: str = "side",
+                 exit_port_at_power_on: str = "side"):
+        for name, port in (("ccd_port", ccd_port), ("exit_port_at_power_on", exit_port_at_power_on)):
+            if port not in PORTS:
+                raise ValueError(f"simulated Kymera {name} {port!r} is not one of {sorted(PORTS)}")
+        self.ccd_port = PORTS[ccd_port]
+        self._power_on_port = PORTS[exit_port_at_power_on]
+        self._slit_width_um = {SLIT_INPUT_DIRECT: SLIT_RESET_UM}  # the motorised slits fitted
+        self._exit_port = self._power_on_port
+        self._filter = 1
         self.world = world
         self._lock = threading.RLock()
         self.serial = serial
@@ -154,7 +187,29 @@ class SimShamrock:
             "detector_pixel_um": self.detector_pixel_um,
             "true_wavelength_nm": true.tolist(),
             "nominal_wavelength_nm": nominal.tolist(),
+            "input_slit_width_um": self._slit_width_um.get(SLIT_INPUT_DIRECT),
+            "slit_throughput": slit_throughput(self._slit_width_um.get(SLIT_INPUT_DIRECT, 0.0)),
+            "instrument_fwhm_px": instrument_line_fwhm_px(self._slit_width_um.get(SLIT_INPUT_DIRECT, 0.0),
+                                                          self.detector_pixel_um),
+            "exit_port": PORT_NAMES[self._exit_port], "ccd_port": PORT_NAMES[self.ccd_port],
+            "filter": self._filter, "filter_info": KYMERA_FILTERS[self._filter].info,
         })
+
+    # ------------------------------------------------------------------ light on its way to the CCD
+    def light_reaches_ccd(self) -> bool:
+        """The output flipper sends the light to the port the CCD sits on."""
+        return self._exit_port == self.ccd_port
+
+    def lamp_render_fwhm_nm(self, wavelength_nm: np.ndarray) -> float:
+        """The width (nm) the World renders the lamp's lines at: ``LAMP_RENDER_PX`` pixels of this dispersion."""
+        return float(LAMP_RENDER_PX * np.abs(np.diff(wavelength_nm)).mean())
+
+    def pass_light(self, photons: np.ndarray, wavelength_nm: np.ndarray, pixel_um: float) -> np.ndarray:
+        """Photons per pixel on the CCD from ``photons`` arriving at the input slit: the slit's throughput,
+        the filter's transmission, and the slit image and optics spreading each wavelength."""
+        width_um = self._slit_width_um.get(SLIT_INPUT_DIRECT, 0.0)
+        passed = photons * slit_throughput(width_um) * KYMERA_FILTERS[self._filter].transmission(wavelength_nm)
+        return blur_spectrum(passed, width_um, pixel_um)
 
     def _check_device(self, device: Any) -> None:
         if int(val(device)) != 0:
@@ -174,6 +229,8 @@ class SimShamrock:
             self._grating, self._center_nm = 1, 0.0
             self._pixel_width_um, self._n_pixels = 0.0, 0
             self._shutter_mode = 0
+            self._slit_width_um = {SLIT_INPUT_DIRECT: SLIT_RESET_UM}
+            self._exit_port, self._filter = self._power_on_port, 1
             self.world.shutter_open = False
             self._record_truth()
         return SHAMROCK_SUCCESS
@@ -307,4 +364,104 @@ class SimShamrock:
         self.world.clock.advance(0.02)
         self._shutter_mode = m
         self.world.shutter_open = m == 1
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ input slit
+    def _check_slit(self, index: Any) -> int:
+        i = int(val(index))
+        if not 1 <= i <= 4:
+            raise ArgError(2)
+        return i
+
+    @_api()
+    def ShamrockAutoSlitIsPresent(self, device: Any, index: Any, present_ref: Any) -> int:
+        self._check_device(device)
+        set_out(present_ref, int(self._check_slit(index) in self._slit_width_um), 3)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetAutoSlitWidth(self, device: Any, index: Any, width_ref: Any) -> int:
+        """Width of slit ``index`` in µm; SHAMROCK_NOT_AVAILABLE for a slit that is not fitted."""
+        self._check_device(device)
+        i = self._check_slit(index)
+        if i not in self._slit_width_um:
+            return SHAMROCK_NOT_AVAILABLE
+        set_out(width_ref, self._slit_width_um[i], 3)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockSetAutoSlitWidth(self, device: Any, index: Any, width_um: Any) -> int:
+        """Drive slit ``index`` to ``width_um`` (10-2500 µm, else SHAMROCK_P3INVALID)."""
+        self._check_device(device)
+        i = self._check_slit(index)
+        if i not in self._slit_width_um:
+            return SHAMROCK_NOT_AVAILABLE
+        width = float(val(width_um))
+        if not (math.isfinite(width) and SLIT_WIDTH_MIN_UM <= width <= SLIT_WIDTH_MAX_UM):
+            return SHAMROCK_P3INVALID
+        self.world.clock.advance(0.1 + abs(width - self._slit_width_um[i]) / SLIT_UM_PER_S)
+        self._slit_width_um[i] = float(np.float32(width))
+        self._record_truth()
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ exit port (output flipper mirror)
+    def _check_flipper(self, flipper: Any) -> int:
+        f = int(val(flipper))
+        if f not in (INPUT_FLIPPER, OUTPUT_FLIPPER):
+            raise ArgError(2)
+        return f
+
+    @_api()
+    def ShamrockFlipperMirrorIsPresent(self, device: Any, flipper: Any, present_ref: Any) -> int:
+        self._check_device(device)
+        set_out(present_ref, int(self._check_flipper(flipper) == OUTPUT_FLIPPER), 3)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetFlipperMirror(self, device: Any, flipper: Any, port_ref: Any) -> int:
+        self._check_device(device)
+        if self._check_flipper(flipper) != OUTPUT_FLIPPER:
+            return SHAMROCK_NOT_AVAILABLE
+        set_out(port_ref, self._exit_port, 3)
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockSetFlipperMirror(self, device: Any, flipper: Any, port: Any) -> int:
+        """Flip the output mirror to port 0 (direct) or 1 (side)."""
+        self._check_device(device)
+        if self._check_flipper(flipper) != OUTPUT_FLIPPER:
+            return SHAMROCK_NOT_AVAILABLE
+        p = int(val(port))
+        if p not in PORT_NAMES:
+            return SHAMROCK_P3INVALID
+        if p != self._exit_port:
+            self.world.clock.advance(FLIPPER_S)
+            self._exit_port = p
+            self._record_truth()
+        return SHAMROCK_SUCCESS
+
+    # ------------------------------------------------------------------ filter wheel
+    ShamrockFilterIsPresent = _reports(lambda s: 1)
+    ShamrockGetFilter = _reports(lambda s: s._filter)
+
+    @_api()
+    def ShamrockSetFilter(self, device: Any, position: Any) -> int:
+        """Turn the wheel to position 1-6 (SHAMROCK_FILTERMIN..MAX, else SHAMROCK_P2INVALID)."""
+        self._check_device(device)
+        f = int(val(position))
+        if f not in KYMERA_FILTERS:
+            return SHAMROCK_P2INVALID
+        if f != self._filter:
+            self.world.clock.advance(FILTER_CHANGE_S)
+            self._filter = f
+            self._record_truth()
+        return SHAMROCK_SUCCESS
+
+    @_api()
+    def ShamrockGetFilterInfo(self, device: Any, position: Any, info_buffer: Any) -> int:
+        self._check_device(device)
+        f = int(val(position))
+        if f not in KYMERA_FILTERS:
+            return SHAMROCK_P2INVALID
+        set_text(info_buffer, KYMERA_FILTERS[f].info, 3)
         return SHAMROCK_SUCCESS

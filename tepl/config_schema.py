@@ -157,6 +157,20 @@ SCHEMA: dict[str, Any] = {
                         "timeout_margin_s": {"type": "number", "exclusiveMinimum": 0,
                                              "description": "how much longer than expected an acquisition may "
                                                             "take (s)"},
+                        "config_dir": {"type": "string",
+                                       "description": "directory SDK2 Initialize reads detector.ini and the "
+                                                      "firmware from (default /usr/local/etc/andor on Linux, "
+                                                      "empty on Windows)"},
+                        "input_slit": {"enum": ["direct", "side"],
+                                       "description": "the Kymera input slit the light enters by"},
+                        "slit_width_um": {"type": "number", "minimum": 10, "maximum": 2500,
+                                          "description": "input slit width, µm (the motorised slit's range "
+                                                         "10-2500 µm)"},
+                        "exit_port": {"enum": ["direct", "side"],
+                                      "description": "the Kymera exit port the CCD is mounted on (output "
+                                                     "flipper mirror)"},
+                        "filter": {"type": "integer", "minimum": 1, "maximum": 6,
+                                   "description": "Kymera filter-wheel position (1-6)"},
                     },
                 },
                 "shutter": {

@@ -7,7 +7,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from tepl.drivers.andor_sdk2 import SDK2_SIGNATURES, IDus, load_sdk2
+from tepl.drivers.andor_sdk2 import AC_FEATURES_SHUTTER, SDK2_SIGNATURES, IDus, default_config_dir, load_sdk2
 from tepl.drivers.andor_shamrock import SHAMROCK_SIGNATURES, Kymera, load_shamrock
 from tepl.roles import DeviceError
 from tepl.sims.andor import FvbSensor, quantum_efficiency
@@ -32,8 +32,9 @@ def _plain(arg):
 class RecordingLib:
     """Records every call; answers from ``returns`` / ``outputs`` / ``texts`` (a list is consumed in order)."""
 
-    def __init__(self, success, returns=None, outputs=None, texts=None, arrays=None):
+    def __init__(self, success, returns=None, outputs=None, texts=None, arrays=None, structs=None):
         self.success, self.calls = success, []
+        self.structs = dict(structs or {})
         self.returns, self.outputs = dict(returns or {}), dict(outputs or {})
         self.texts, self.arrays = dict(texts or {}), dict(arrays or {})
 
@@ -50,7 +51,10 @@ class RecordingLib:
             self.calls.append((name, tuple(_plain(a) for a in args)))
             outs = iter(self._next(self.outputs, name, ()))
             for a in args:
-                if hasattr(a, "_obj"):
+                if hasattr(a, "_obj") and isinstance(a._obj, ctypes.Structure):
+                    for field, value in self.structs.get(name, {}).items():
+                        setattr(a._obj, field, value)
+                elif hasattr(a, "_obj"):
                     a._obj.value = next(outs)
                 elif isinstance(a, ctypes.Array) and a._type_ is ctypes.c_char:
                     a.value = self.texts[name].encode()
@@ -69,18 +73,21 @@ def idus_lib(**kw):
                "GetTemperatureRange": (-100, 20), "GetNumberHSSpeeds": (3,), "GetHSSpeed": [(0.1,), (0.05,), (0.033,)],
                "GetTemperatureF": (19.5,), "GetStatus": (20073,), "GetAcquisitionTimings": (0.5, 0.535, 0.535)}
     outputs.update(kw.pop("outputs", {}))
+    outputs.setdefault("GetShutterMinTimes", (25, 30))
     return RecordingLib(OK, outputs=outputs, texts={"GetHeadModel": "DU420_OE"}, returns=kw.pop("returns", {
-        "GetTemperatureF": 20034}), arrays={"GetAcquiredData": np.arange(4096)})
+        "GetTemperatureF": 20034}), arrays={"GetAcquiredData": np.arange(4096)},
+        structs={"GetCapabilities": {"ulFeatures": kw.pop("features", AC_FEATURES_SHUTTER)}})
 
 
 def test_idus_opens_with_the_sdk_call_sequence():
     ccd = IDus(lib := idus_lib())
     assert lib.calls == [
-        ("Initialize", (b"",)), ("GetCameraSerialNumber", ("out",)), ("GetHeadModel", ("buf[256]",)),
+        ("Initialize", (default_config_dir().encode(),)), ("GetCameraSerialNumber", ("out",)),
+        ("GetHeadModel", ("buf[256]",)), ("GetCapabilities", ("out",)), ("GetShutterMinTimes", ("out", "out")),
         ("GetDetector", ("out", "out")), ("GetPixelSize", ("out", "out")), ("GetTemperatureRange", ("out", "out")),
         ("GetNumberHSSpeeds", (0, 0, "out")), ("GetHSSpeed", (0, 0, 0, "out")), ("GetHSSpeed", (0, 0, 1, "out")),
         ("GetHSSpeed", (0, 0, 2, "out")), ("SetReadMode", (0,)), ("SetTriggerMode", (0,)),
-        ("SetAcquisitionMode", (1,)), ("SetHSSpeed", (0, 2)), ("SetShutter", (1, 0, 0, 0)),
+        ("SetAcquisitionMode", (1,)), ("SetHSSpeed", (0, 2)), ("SetShutter", (1, 0, 25, 30)),
         ("GetTemperatureF", ("out",)),
     ]
     assert (ccd.serial_number, ccd.head_model, ccd.detector_pixels) == (4242, "DU420_OE", (1024, 255))
@@ -146,7 +153,9 @@ def kymera_lib(**returns):
                         outputs={"ShamrockGetNumberDevices": (1,), "ShamrockEepromGetOpticalParams": (0.328, 14.0, 0.0),
                                  "ShamrockShutterIsPresent": (1,), "ShamrockGetGrating": (1,),
                                  "ShamrockGetNumberGratings": (3,), "ShamrockGetWavelengthLimits": (0.0, 7590.0),
-                                 "ShamrockGetShutter": (1,), "ShamrockGetGratingInfo": (150.0, 41000, 0)},
+                                 "ShamrockGetShutter": (1,), "ShamrockGetGratingInfo": (150.0, 41000, 0),
+                                 "ShamrockAutoSlitIsPresent": [(0,), (1,), (0,), (0,)],
+                                 "ShamrockFlipperMirrorIsPresent": (1,), "ShamrockFilterIsPresent": (1,)},
                         arrays={"ShamrockGetCalibration": np.linspace(430.0, 970.0, 1024)})
 
 
@@ -155,10 +164,14 @@ def test_kymera_calls():
     assert lib.calls == [
         ("ShamrockInitialize", (b"",)), ("ShamrockGetNumberDevices", ("out",)),
         ("ShamrockGetSerialNumber", (0, "buf[64]")), ("ShamrockEepromGetOpticalParams", (0, "out", "out", "out")),
-        ("ShamrockShutterIsPresent", (0, "out")), ("ShamrockSetPixelWidth", (0, 26.0)),
+        ("ShamrockShutterIsPresent", (0, "out")), ("ShamrockAutoSlitIsPresent", (0, 1, "out")),
+        ("ShamrockAutoSlitIsPresent", (0, 2, "out")), ("ShamrockAutoSlitIsPresent", (0, 3, "out")),
+        ("ShamrockAutoSlitIsPresent", (0, 4, "out")), ("ShamrockFlipperMirrorIsPresent", (0, 2, "out")),
+        ("ShamrockFilterIsPresent", (0, "out")), ("ShamrockSetPixelWidth", (0, 26.0)),
         ("ShamrockSetNumberPixels", (0, 1024)),
     ]
     assert ky.serial_number == "KY-0001" and ky.focal_length_m == pytest.approx(0.328)
+    assert ky.slits_present == ["input_direct"] and ky.exit_flipper_present and ky.filter_present
     del lib.calls[:]
     ky.set_center_wavelength_nm(700.0)
     ky.open_shutter()
@@ -237,7 +250,8 @@ def test_calls_before_initialize_and_twice(rig):
     assert cam.SetExposureTime(ctypes.c_float(0.1)) == 20075 and cam.StartAcquisition() == 20075
     assert shamrock.ShamrockGetGrating(0, ctypes.byref(n)) == 20275
     t0 = world.clock.now()
-    assert cam.Initialize(b"") == OK and cam.Initialize(b"") == 20992
+    assert cam.Initialize(b"") == 20070  # DRV_INIERROR: a Linux install needs its configuration directory
+    assert cam.Initialize(b"/usr/local/etc/andor") == OK and cam.Initialize(b"/usr/local/etc/andor") == 20992
     assert world.clock.now() > t0
     assert cam.SetReadMode(9) == 20066 and cam.SetShutter(1, 5, 0, 0) == 20067
     assert cam.GetDetector(None, ctypes.byref(n)) == 20066
@@ -249,7 +263,7 @@ def test_calls_before_initialize_and_twice(rig):
 
 def test_cooling_timeline_in_simulated_minutes(rig):
     world, _, cam = rig
-    cam.Initialize(b"")
+    cam.Initialize(b"/usr/local/etc/andor")
     t = ctypes.c_float()
     assert cam.GetTemperatureF(ctypes.byref(t)) == TEMP_OFF and t.value == pytest.approx(20.0)
     cam.SetTemperature(-70)
@@ -285,7 +299,10 @@ def test_lamp_lines_at_true_wavelengths_and_nominal_calibration_offset(rig):
     for i in peaks:  # sub-pixel centroid at the true wavelengths
         centroid = np.sum(true_wl[i - 2:i + 3] * signal[i - 2:i + 3]) / np.sum(signal[i - 2:i + 3])
         assert np.min(np.abs(ARHG_LINES_NM - centroid)) < 0.25
-    expected_e = quantum_efficiency(true_wl) * world.spectrum_photons(true_wl, 0.5)
+    # the lamp's lines rendered 1.4 px wide, through the 10 µm slit the Kymera starts with
+    rendered = world.spectrum_photons(true_wl, 0.5, resolution_fwhm_nm=1.4 * np.mean(np.diff(true_wl)))
+    expected_e = quantum_efficiency(true_wl) * rendered * truth["spectrograph"]["slit_throughput"]
+    assert truth["spectrograph"]["slit_throughput"] == pytest.approx(0.859, abs=0.001)
     assert signal.sum() == pytest.approx(expected_e.sum() / truth["ccd"]["gain_e_per_count"], rel=0.03)
     difference = np.abs(ky.calibration_nm() - true_wl)
     assert 0.2 <= difference.max() <= 1.5

@@ -3,7 +3,8 @@ the run's first acquisition, for every procedure on its small run (``tests/fault
 
 The truth is read from the simulators themselves at the moment a detector starts its first acquisition
 (the SDK2 ``StartAcquisition``, the TCSPC library's ``StartMeas``): the CCD's exposure and accumulations,
-the Shamrock's grating and centre wavelength, the TCSPC unit's binning, sync divider, offset and
+the Shamrock's grating, centre wavelength, input slit width, exit port and filter position, the
+directory the SDK was initialised from, the TCSPC unit's binning, sync divider, offset and
 resolution, the E-727's servo, velocity control and velocities, the Lake Shore's setpoint and range. The
 exposures are changed from the defaults, so a snapshot taken before the run applied them cannot pass.
 """
@@ -17,6 +18,7 @@ import pytest
 from tepl.data.recorder import Recorder
 from tepl.data.runfile import read_run
 from tepl.procedures import PROCEDURES, make_procedure, run
+from tepl.sims.andor_shamrock import PORT_NAMES, SLIT_INPUT_DIRECT
 from tepl.sims.picoquant_spec import MODE_T2
 from tests.fault_matrix import SMALL, station_for
 
@@ -37,7 +39,10 @@ def sim_state(station) -> dict:
     if station.has_role("spectrometer"):
         ccd, shamrock = station.spectrometer.ccd.lib, station.spectrometer.spectrograph.lib
         truth["spectrometer"] = {"exposure_s": ccd._exposure_s, "accumulations": ccd._n_acc,
-                                 "grating": shamrock._grating, "center_wavelength_nm": shamrock._center_nm}
+                                 "grating": shamrock._grating, "center_wavelength_nm": shamrock._center_nm,
+                                 "slit_width_um": shamrock._slit_width_um[SLIT_INPUT_DIRECT],
+                                 "exit_port": PORT_NAMES[shamrock._exit_port], "filter": shamrock._filter,
+                                 "config_dir": ccd.initialize_dir}
     if station.has_role("tcspc"):
         unit = station.tcspc.device.lib
         s = unit._settings
@@ -87,7 +92,10 @@ def recorded(instruments: dict) -> dict:
         spec = instruments["spectrometer"]
         out["spectrometer"] = {"exposure_s": spec["ccd"]["exposure_s"], "accumulations": spec["ccd"]["accumulations"],
                                "grating": spec["spectrograph"]["grating"]["grating"],
-                               "center_wavelength_nm": spec["spectrograph"]["center_wavelength_nm"]}
+                               "center_wavelength_nm": spec["spectrograph"]["center_wavelength_nm"],
+                               "slit_width_um": spec["spectrograph"]["slit_width_um"],
+                               "exit_port": spec["spectrograph"]["exit_port"],
+                               "filter": spec["spectrograph"]["filter"], "config_dir": spec["ccd"]["config_dir"]}
     if "tcspc" in instruments:
         t = instruments["tcspc"]
         out["tcspc"] = {key: t[key] for key in ("binning", "sync_divider", "offset_ns", "resolution_ps")}
@@ -118,7 +126,8 @@ def test_recorded_settings_are_those_of_the_first_acquisition(name, tmp_path):
         assert set(in_file) >= set(truth), f"{name}: settings of {set(truth) - set(in_file)} not recorded"
         for role, settings in truth.items():
             for key, value in settings.items():
-                assert in_file[role][key] == pytest.approx(value), f"{name}: {role} {key}"
+                expected = value if isinstance(value, str) else pytest.approx(value)
+                assert in_file[role][key] == expected, f"{name}: {role} {key}"
         assert "first data write" in snapshot_note(path) or name == "approach"
     finally:
         station.close()

@@ -20,8 +20,18 @@ def build_spectrometer(ctx: BuildContext, cfg: dict):
 
         sdk2 = load_sdk2(cfg["library"]["sdk2"])
         shamrock = load_shamrock(cfg["library"]["spectrograph"])
-    ccd_options = {k: cfg[k] for k in ("timeout_margin_s",) if k in cfg}  # s beyond an acquisition's length
-    spectrometer = AndorSpectrometer(IDus(sdk2, sleep=ctx.sleep, **ccd_options), Kymera(shamrock),
+    # timeout_margin_s: s beyond an acquisition's length; config_dir: where Initialize finds the SDK's files
+    ccd_options = {k: cfg[k] for k in ("timeout_margin_s", "config_dir") if k in cfg}
+    kymera = Kymera(shamrock)
+    if "exit_port" in cfg:  # the port the CCD is mounted on: the output flipper mirror sends the light there
+        kymera.set_exit_port(cfg["exit_port"])
+    if "slit_width_um" in cfg:
+        kymera.set_slit_width_um(cfg["slit_width_um"], cfg.get("input_slit", "direct"))
+    elif "input_slit" in cfg:
+        kymera.input_slit = cfg["input_slit"]
+    if "filter" in cfg:
+        kymera.set_filter(cfg["filter"])
+    spectrometer = AndorSpectrometer(IDus(sdk2, sleep=ctx.sleep, **ccd_options), kymera,
                                      exposure_s=ctx.limits.require("exposure_s"), sleep=ctx.sleep)
     spectrometer.target_temperature_c = cfg.get("target_temperature_c")
     if "grating" in cfg:
