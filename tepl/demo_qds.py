@@ -22,6 +22,9 @@ from tepl.data.runfile import read_run
 SPOT_FWHM_NM = 204.0
 """Confocal image of a point emitter on the HBT rig, nm: 561 nm excitation focused to 277 nm FWHM times the
 300 nm collection spot of the NA 1.35 objective (Gaussians: 1/FWHM² adds)."""
+CLOSE_CALL = 0.05
+"""A second dot within this fraction of the brightest one's height is named with it: one survey's blinking
+cannot tell them apart."""
 MIN_SEPARATION_NM = 500.0  # maxima closer than this (2.5 spot widths) are one dot; the dip test splits the rest
 
 
@@ -40,8 +43,13 @@ class QdSurvey:
         if not self.dots:
             return "   no single QDs found"
         b = self.brightest
-        return (f"   {len(self.dots)} QDs; the brightest at ({b.x_nm / 1000.0:.2f}, {b.y_nm / 1000.0:.2f}) µm, "
+        line = (f"   {len(self.dots)} QDs; the brightest at ({b.x_nm / 1000.0:.2f}, {b.y_nm / 1000.0:.2f}) µm, "
                 f"{b.amplitude:.0f} counts per pixel above the background")
+        if len(self.dots) > 1 and self.dots[1].amplitude > (1.0 - CLOSE_CALL) * b.amplitude:
+            n = self.dots[1]
+            line += (f" (the next, at ({n.x_nm / 1000.0:.2f}, {n.y_nm / 1000.0:.2f}) µm, is within "
+                     f"{100.0 * (1.0 - n.amplitude / b.amplitude):.0f} %: as bright, given the blinking)")
+        return line
 
 
 def qd_map(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
