@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tepl demo --out runs
+	$(BIN)/tepl demo --out runs --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

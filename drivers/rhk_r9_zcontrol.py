@@ -34,8 +34,8 @@ class R9ZController(ZController):
                  settle_tolerance_nm: float = 0.1, bound_margin_nm: float = 0.5,
                  free_amplitude_reads: int = 5, press_depth_nm: Range | None = None,
                  contact: ContactModel | None = None, coarse_step_nm: float = 80.0,
-                 coarse_step_spread: float = 0.25):
-        super().__init__(z_range_nm, press_depth_nm, contact, coarse_step_nm, coarse_step_spread)
+                 coarse_step_spread: float = 0.25, contact_gap_nm: float | None = None):
+        super().__init__(z_range_nm, press_depth_nm, contact, coarse_step_nm, coarse_step_spread, contact_gap_nm)
         self.r9 = r9
         self.setpoint_fraction = self._check_fraction(setpoint_fraction)
         self.sleep = sleep

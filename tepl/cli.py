@@ -226,7 +226,7 @@ def _cmd_check_rig(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tepl.demo import run_demo
 
-    run_demo(Path(args.out), config=args.config)
+    run_demo(Path(args.out), config=args.config, overwrite=args.overwrite)
     return 0
 
 
@@ -309,9 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-s", type=float, default=5.0, help="wait for each reply at most this long (s)")
     p.set_defaults(func=_cmd_check_rig)
 
-    p = sub.add_parser("demo", help="a simulated TEPL session: calibrate, raster, sweeps, ramps, figures")
-    p.add_argument("--out", default="runs")
+    p = sub.add_parser("demo", help="a simulated session: tip approach and alignment, calibrate, raster, sweeps, "
+                                     "ramps, confocal and cryostat runs, figures")
+    p.add_argument("--out", default="runs", help="output folder (refused when it holds files, unless --overwrite)")
     p.add_argument("--config", default=None)
+    p.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files, "
+                                                            "replacing runs of the same name")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("gui", help="operator console: set up a procedure, run it, watch it live")

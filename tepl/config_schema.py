@@ -132,6 +132,11 @@ SCHEMA: dict[str, Any] = {
                         "coarse_step_spread": {"type": "number", "minimum": 0, "maximum": 0.9,
                                                "description": "largest deviation of one coarse step from "
                                                               "nominal, as a fraction (default 0.25)"},
+                        "contact_gap_nm": {"type": "number", "minimum": 0, "exclusiveMaximum": 100,
+                                           "description": "apex-to-surface gap at which the shear-force loop "
+                                                          "settles at its setpoint, nm: an approach sets the Z "
+                                                          "reference to it at contact (unset: the reference is "
+                                                          "left as it was)"},
                         "z_channel": {"type": "string"},
                         "amplitude_channel": {"type": "string"},
                         "phase_channel": {"type": "string"},

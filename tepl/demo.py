@@ -1,8 +1,10 @@
 """A simulated session (``make demo`` / ``tepl demo``): the experiments of the papers, end to end.
 
-TEPL rig (paper 000): calibrate → raster that finds the dots → distance sweep and pressure ramp on the
-brightest dot → the same ramp on bare Au. Then the confocal and cryogenic rigs (papers 003 and 004,
-``tepl.demo_photons``). Every run an HDF5 file in ``out``, every file its PNG figures.
+TEPL rig (paper 000), a scientist's day: the tip starts ~20 µm above the sample and its apex ~1 µm off the laser
+focus (``tepl.demo_day``) → coarse approach on bare Au (the Z reference set at contact) → tip-laser alignment
+with the picomotors → calibrate → raster that finds the dots → distance sweep and pressure ramp on the
+brightest dot → the same ramp on bare Au. Then the confocal, cryogenic and film-cryostat rigs (papers 003, 004
+and 001, ``tepl.demo_photons``). Every run an HDF5 file in ``out``, every file its PNG figures.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tepl.data.runfile import read_run
+from tepl.demo_day import check_output_folder, day_config, start_day
 from tepl.procedures import run_procedure
 from tepl.station import build_station
 
@@ -32,32 +35,40 @@ def find_dots(raster_path: Path) -> list:
     return find_spots(image, *map_axes_nm(run.data))
 
 
-def run_demo(out: Path, config: str | None = None, photons: bool = True) -> list[Path]:
+def run_demo(out: Path, config: str | None = None, photons: bool = True, overwrite: bool = False) -> list[Path]:
     """Run the session into ``out``; return the files written (HDF5 and PNG). ``photons`` adds the
-    confocal and cryogenic sessions."""
+    confocal, cryogenic and film-cryostat sessions. A folder that already holds files is refused unless
+    ``overwrite`` (FileExistsError naming it), before anything runs."""
     from tepl.plotting import plot_run
 
+    check_output_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    station = build_station(config)
+    station = build_station(day_config(config))
     temperature_c, status = station.spectrometer.temperature_c()
     _say(f"station {station.name}: CCD at {temperature_c:.0f} °C ({status})")
     written: list[Path] = []
+    number = 1
 
     def step(name: str, procedure: str, **params) -> Path:
-        path = out / f"{name}.h5"
+        nonlocal number
+        path = out / f"{number:02d}-{name}.h5"
+        number += 1
         run_procedure(procedure, station, path, overwrite=True, **params)
-        figures = plot_run(path, out / "figures" / name)
+        figures = plot_run(path, out / "figures" / path.stem)
         written.extend([path, *figures])
         _say(f"  {procedure:15s} -> {path}  ({len(figures)} figures, {time.monotonic() - t0:.0f} s elapsed)")
         return path
 
-    _say("1. calibrate: Ar-Hg lamp lines")
-    cal = read_run(step("01-calibrate", "calibrate"))
+    if "picomotors" in station.instruments:
+        start_day(station, step, _say, lambda: number)
+
+    _say(f"{number}. calibrate: Ar-Hg lamp lines")
+    cal = read_run(step("calibrate", "calibrate"))
     _say("   " + (cal.log[-1] if cal.log else "no calibration report"))
 
-    _say("2. raster 0.15 µm x 0.15 µm, 0.005 µm (5 nm) pixels, snake order")
-    raster = step("02-raster", "raster", size_x_um=0.15, size_y_um=0.15, pixel_um=0.005, exposure_s=0.1)
+    _say(f"{number}. raster 0.15 µm x 0.15 µm, 0.005 µm (5 nm) pixels, snake order")
+    raster = step("raster", "raster", size_x_um=0.15, size_y_um=0.15, pixel_um=0.005, exposure_s=0.1)
     dots = find_dots(raster)
     if not dots:
         raise RuntimeError("the raster found no dots")
@@ -67,21 +78,21 @@ def run_demo(out: Path, config: str | None = None, photons: bool = True) -> list
     brightest = max(dots, key=lambda d: d.amplitude)
     x_um, y_um = brightest.x_nm / 1000.0, brightest.y_nm / 1000.0
 
-    _say(f"3. distance sweep above the brightest dot ({x_um:.4f}, {y_um:.4f}) µm")
-    step("03-distance-sweep", "distance-sweep", x_um=x_um, y_um=y_um, start_gap_nm=40.0, stop_gap_nm=12.0)
+    _say(f"{number}. distance sweep above the brightest dot ({x_um:.4f}, {y_um:.4f}) µm")
+    step("distance-sweep", "distance-sweep", x_um=x_um, y_um=y_um, start_gap_nm=40.0, stop_gap_nm=12.0)
 
-    _say("4. pressure ramp on the dot")
-    ramp = read_run(step("04-pressure-ramp-dot", "pressure-ramp", x_um=x_um, y_um=y_um))
+    _say(f"{number}. pressure ramp on the dot")
+    ramp = read_run(step("pressure-ramp-dot", "pressure-ramp", x_um=x_um, y_um=y_um))
     _report_ramp(ramp)
 
-    _say(f"5. the same ramp on bare Au at {BARE_AU_UM} µm")
-    au = read_run(step("05-pressure-ramp-au", "pressure-ramp", x_um=BARE_AU_UM[0], y_um=BARE_AU_UM[1]))
+    _say(f"{number}. the same ramp on bare Au at {BARE_AU_UM} µm")
+    au = read_run(step("pressure-ramp-au", "pressure-ramp", x_um=BARE_AU_UM[0], y_um=BARE_AU_UM[1]))
     _report_ramp(au)
     station.close()
     if photons:
         from tepl.demo_photons import run_photon_demo
 
-        written.extend(run_photon_demo(out, _say, first_step=6))
+        written.extend(run_photon_demo(out, _say, first_step=number, t0=t0))
     _say(f"done in {time.monotonic() - t0:.0f} s: {sum(p.suffix == '.h5' for p in written)} run files and "
          f"{sum(p.suffix == '.png' for p in written)} figures in {out.resolve()}")
     return written

@@ -271,16 +271,33 @@ def test_a_procedure_keeps_only_the_roles_it_declares(tmp_path):
 
 
 def test_on_a_referenced_station_the_centring_keeps_the_z_reference(tmp_path):
-    """The embedded station's tip starts within reach: contact at the first look, then centring steps; the
-    reference carries over (the same spot touches at the same apex height), so gaps can still be placed."""
-    station = build_station()
+    """A station that states no contact gap, its tip within reach: contact at the first look, then centring
+    steps; the reference carries over (the same spot touches at the same apex height), so gaps can still be
+    placed."""
+    text = (CONFIG_DIR / "sim.yaml").read_text().replace("contact_gap_nm: 1.75", "# no contact gap stated")
+    station = build_station(parse_config(text, "sim.yaml without contact_gap_nm"))
     zc, world = station.zcontrol, station.world
+    assert zc.contact_gap_nm is None
     run(make_procedure("approach", max_travel_um=5.0), station, tmp_path / "centred.h5")
     assert _r9(station).coarse_steps_nm and zc.z_referenced
     assert zc.z_nm() == pytest.approx(world.tip_z_nm, abs=0.1)  # z_nm is the apex height again
     zc.freeze()
     zc.set_z_nm(zc.z_nm() + 5.0)
     assert zc.z_nm() == pytest.approx(world.tip_z_nm, abs=0.1)
+    station.close()
+
+
+def test_with_a_contact_gap_the_reference_is_the_gap_at_contact(tmp_path):
+    """The embedded station states its contact gap: after the centring steps Z reads the real apex-to-surface
+    gap (the twin's truth), and placing the tip follows it."""
+    station = build_station()
+    zc, world = station.zcontrol, station.world
+    run(make_procedure("approach", max_travel_um=5.0), station, tmp_path / "centred.h5")
+    assert _r9(station).coarse_steps_nm and zc.z_referenced
+    assert zc.z_nm() == pytest.approx(world.tip_distance_nm(), abs=0.1) == pytest.approx(zc.contact_gap_nm, abs=0.1)
+    zc.freeze()
+    zc.set_z_nm(zc.z_nm() + 5.0)
+    assert zc.z_nm() == pytest.approx(world.tip_distance_nm(), abs=0.1)
     station.close()
 
 

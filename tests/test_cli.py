@@ -24,7 +24,8 @@ def tepl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def test_list_shows_parameters_with_units_and_bounds():
     out = tepl("list").stdout
-    for name in ("raster", "line-scan", "distance-sweep", "pressure-ramp", "calibrate"):
+    for name in ("raster", "line-scan", "distance-sweep", "pressure-ramp", "calibrate", "approach", "align-tip",
+                 "temperature-series"):
         assert f"{name}:" in out
     assert "pixel_um = 0.005 µm in [0.0002, 10]" in out
     # the parameter allows 1e-4..3600 s; the default station 0.001..120 s: the stricter bounds are shown

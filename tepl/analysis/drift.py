@@ -151,3 +151,16 @@ def align_stack(images: np.ndarray, reference_index: int = 0,
     shifts = np.array([image_shift(reference, img, upsample) for img in stack])
     aligned = np.array([shift_image(img, -dy, -dx) for img, (dy, dx) in zip(stack, shifts, strict=True)])
     return aligned, shifts
+
+
+def mean_per_scan(counts_sum: np.ndarray, scans_summed: np.ndarray) -> np.ndarray:
+    """Drift-corrected counts per scan: ``counts_sum[..., y, x]`` (the sum of the scans moved back by their
+    drift) divided by ``scans_summed[y, x]``, the number of scans that reached each pixel. A pixel at the edge
+    that fewer scans covered is then as bright as the others instead of a false dark column; a pixel no scan
+    reached is NaN. Counts per pixel per scan (the dwell's counts)."""
+    total = np.asarray(counts_sum, float)
+    covered = np.asarray(scans_summed, float)
+    if total.shape[-2:] != covered.shape:
+        raise ValueError(f"scans_summed has shape {covered.shape}, the summed image's pixels {total.shape[-2:]}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(covered > 0, total / np.where(covered > 0, covered, 1.0), np.nan)

@@ -132,6 +132,14 @@ def _noise(image: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
+SPIKE_EVIDENCE_NOISE = 6.0
+"""With a stated optics spot, a maximum is judged a spike only when the spot would put this many noise widths
+of light on its nearest neighbour."""
+FIT_WIDTH_FLOOR = 0.8
+"""With a stated optics spot, fitted spot widths are held at or above this fraction of it."""
+UNDERSAMPLED_PIXELS = 2.0
+"""A stated optics spot narrower than this many pixels is undersampled: spots are fitted with its width."""
+
 _N_BACKGROUND = 3  # plane: level at the spot's pixel, slope along y, slope along x (per pixel)
 
 
@@ -144,7 +152,8 @@ def _model(params: np.ndarray, yy: np.ndarray, xx: np.ndarray, origin: tuple[int
 
 
 def _fit_spot(image: np.ndarray, main: int, peaks: list[tuple[int, int]], sigma0_px: list[float],
-              half_px: int) -> tuple[np.ndarray, np.ndarray] | None:
+              half_px: int, floor_px: tuple[float, float] = (0.0, 0.0),
+              fixed_width: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """Gaussian fit (pixel units) on a window centred on ``peaks[main]``; returns (params, covariance).
 
     Neighbouring spots whose light reaches the window are modelled too (after the main one, in the
@@ -172,29 +181,54 @@ def _fit_spot(image: np.ndarray, main: int, peaks: list[tuple[int, int]], sigma0
         a0 = max(float(image[pr, pc]) - background0, 1e-12)
         free = half_px if k == 0 else 2.0
         p0 += [a0, pc, pr, s0, s0]
-        lo += [0.0, pc - free, pr - free, 0.2, 0.2]
+        lo += [0.0, pc - free, pr - free, max(0.2, floor_px[1]), max(0.2, floor_px[0])]
         hi += [np.inf, pc + free, pr + free, 2.0 * half_px, 2.0 * half_px]
+        if fixed_width:  # held at the spot's width; start at the centroid, with the height that puts there
+            cy, cx = _centroid_px(image, pr, pc, background0)
+            sx0, sy0 = lo[-2], lo[-1]
+            seen = np.exp(-0.5 * (((cx - pc) / sx0) ** 2 + ((cy - pr) / sy0) ** 2))
+            p0[-5:] = [a0 / max(seen, 0.05), cx, cy, sx0, sy0]
+    full = np.array(p0, float)
+    fit = np.ones(full.size, bool)
+    if fixed_width:
+        for k in range(n):
+            fit[_N_BACKGROUND + 5 * k + 3: _N_BACKGROUND + 5 * k + 5] = False
 
-    def residual(p: np.ndarray) -> np.ndarray:
+    def residual(q: np.ndarray) -> np.ndarray:
+        p = full.copy()
+        p[fit] = q
         return _model(p, yy, xx, (r, c), n) - values
 
-    result = bounded_least_squares(residual, p0, lo, hi)
+    result = bounded_least_squares(residual, full[fit], np.asarray(lo)[fit], np.asarray(hi)[fit])
     if result is None:
         return None
+    params = full.copy()
+    params[fit] = result.x
     chi2 = float(np.sum(result.fun ** 2)) / max(values.size - result.x.size, 1)  # per degree of freedom
+    covariance = np.zeros((full.size, full.size))  # widths held at the spot's: no uncertainty of their own
     try:
-        covariance = np.linalg.inv(result.jac.T @ result.jac) * chi2
+        covariance[np.ix_(fit, fit)] = np.linalg.inv(result.jac.T @ result.jac) * chi2
     except np.linalg.LinAlgError:
-        covariance = np.full((result.x.size, result.x.size), np.nan)
-    return result.x, covariance
+        covariance = np.full((full.size, full.size), np.nan)
+    return params, covariance
 
 
-def _is_spike(image: np.ndarray, r: int, c: int, background: float) -> bool:
-    """A single-pixel event (cosmic ray, glitch): no 4-neighbour reaches a quarter of its height."""
+def _is_spike(image: np.ndarray, r: int, c: int, background: float, spot_fraction: float | None = None,
+              noise: float = 0.0) -> bool:
+    """A single-pixel event (cosmic ray, glitch): no 4-neighbour reaches a quarter of its height, or, when the
+    optics' spot puts ``spot_fraction`` of the peak on the nearest neighbour, a quarter of that; and in that
+    case only when the spot's light there would stand ``SPIKE_EVIDENCE_NOISE`` noise widths clear (else the
+    shape cannot tell a spike from a spot narrower than the pixels, and the maximum is kept)."""
     ny, nx = image.shape
     neighbours = [image[r + dr, c + dc] for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1))
                   if 0 <= r + dr < ny and 0 <= c + dc < nx]
-    return bool(neighbours) and max(neighbours) - background < 0.25 * (image[r, c] - background)
+    if not neighbours:
+        return False
+    height = image[r, c] - background
+    if spot_fraction is None:
+        return bool(max(neighbours) - background < 0.25 * height)
+    expected = spot_fraction * height
+    return bool(expected >= SPIKE_EVIDENCE_NOISE * noise and max(neighbours) - background < 0.25 * expected)
 
 
 def _line_minimum(image: np.ndarray, start: tuple[int, int], stop: tuple[int, int]) -> float:
@@ -213,7 +247,7 @@ def _moment_sigma_px(image: np.ndarray, peak: tuple[int, int], background: float
 
 
 def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_prominence: float | None = None,
-               min_separation_nm: float = 15.0) -> list[Spot]:
+               min_separation_nm: float = 15.0, spot_fwhm_nm: float | None = None) -> list[Spot]:
     """Bright spots of ``image[y, x]``, brightest first.
 
     A spot is a local maximum standing more than ``min_prominence`` (image units; default 5 times the
@@ -224,7 +258,14 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
     such a dip is a shoulder of the brighter spot).
 
     A maximum none of whose four neighbours reaches a quarter of its height is a single-pixel spike
-    (cosmic ray) and is ignored. Each spot is refined by a least-squares axis-aligned 2-D Gaussian on a
+    (cosmic ray) and is ignored. ``spot_fwhm_nm`` states the optics' spot (the image of a point emitter,
+    nm): the narrowest a real spot can be. With it, a maximum is a spike only when that spot would put
+    clearly more light (``SPIKE_EVIDENCE_NOISE`` noise widths) on the nearest neighbour than the maximum has
+    there (less than a quarter of what the spot predicts), so a real spot sampled by pixels wider than itself
+    (one bright pixel) is kept; fitted widths are held at or above ``FIT_WIDTH_FLOOR`` of it, so the fit of
+    an undersampled spot gives its peak height and centre wherever it sits in its pixel. Each spot is refined
+    by a least-squares axis-aligned 2-D Gaussian (with the spot's own width when it spans fewer than
+    ``UNDERSAMPLED_PIXELS`` pixels) on a
     plane background, on a window of about 2 FWHM either side (at least ``min_separation_nm``); kept
     spots whose light reaches that window are fitted with it as further Gaussians. A maximum whose fit is narrower
     than one pixel on either axis or whose amplitude is below five fit uncertainties is dropped as
@@ -239,6 +280,8 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
     y_start, y_pitch = _axis_pitch(y_nm, "y_nm", ny)
     if min_separation_nm <= 0:
         raise ValueError(f"min_separation_nm must be positive, got {min_separation_nm}")
+    if spot_fwhm_nm is not None and not (np.isfinite(spot_fwhm_nm) and spot_fwhm_nm > 0):
+        raise ValueError(f"spot_fwhm_nm must be a positive number of nm, got {spot_fwhm_nm}")
     finite = np.isfinite(img)
     if not finite.any():
         return []
@@ -256,10 +299,21 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
     candidates = np.argwhere(local_max & finite & (filled - background > min_prominence))
     candidates = sorted(map(tuple, candidates), key=lambda rc: -filled[rc])
     min_dip = 3.0 * noise
+    # What the optics put on the nearest neighbour of a spot centred on a pixel, as a fraction of its peak
+    spike_fraction = None if spot_fwhm_nm is None else float(
+        np.exp(-4.0 * np.log(2.0) * (min(abs(x_pitch), abs(y_pitch)) / spot_fwhm_nm) ** 2))
+    # An undersampled spot (the optics' spot under UNDERSAMPLED_PIXELS pixels) is fitted with the spot's own
+    # width: its few bright pixels fix its height and centre, not its width. Otherwise the width is free above
+    # FIT_WIDTH_FLOOR of the spot.
+    fixed_width = spot_fwhm_nm is not None and spot_fwhm_nm < UNDERSAMPLED_PIXELS * max(abs(x_pitch), abs(y_pitch))
+    floor = 1.0 if fixed_width else FIT_WIDTH_FLOOR
+    floor_px = (0.0, 0.0) if spot_fwhm_nm is None else (
+        floor * spot_fwhm_nm / _FWHM_PER_SIGMA / abs(y_pitch), floor * spot_fwhm_nm / _FWHM_PER_SIGMA / abs(x_pitch))
     peaks: list[tuple[int, int]] = []
     for r, c in candidates:
         distances = [np.hypot((r - pr) * y_pitch, (c - pc) * x_pitch) for pr, pc in peaks]
-        if any(d < min_separation_nm for d in distances) or _is_spike(filled, r, c, background):
+        if any(d < min_separation_nm for d in distances) or _is_spike(filled, r, c, background, spike_fraction,
+                                                                      noise):
             continue
         if all(filled[r, c] - _line_minimum(filled, (r, c), p) >= min_dip for p in peaks):
             peaks.append((int(r), int(c)))
@@ -268,13 +322,13 @@ def find_spots(image: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray, min_promin
 
     # One fit window per spot, about 2 FWHM either side (at least min_separation_nm).
     sep_px = int(np.ceil(min_separation_nm / min(abs(y_pitch), abs(x_pitch))))
-    sigmas = [_moment_sigma_px(filled, p, background, max(sep_px, 2)) for p in peaks]
+    sigmas = [max(_moment_sigma_px(filled, p, background, max(sep_px, 2)), *floor_px) for p in peaks]
     half_px = max(int(np.ceil(2.0 * _FWHM_PER_SIGMA * max(sigmas))), sep_px, 3)
     spots: list[Spot] = []
     for i, peak in enumerate(peaks):
-        fitted = _fit_spot(img, i, peaks, sigmas, half_px)
+        fitted = _fit_spot(img, i, peaks, sigmas, half_px, floor_px, fixed_width)
         spot = _make_spot(fitted, peak, sigmas[i], filled, background, noise, half_px,
-                          (x_start, x_pitch, y_start, y_pitch))
+                          (x_start, x_pitch, y_start, y_pitch), floor_px)
         if spot is not None:
             spots.append(spot)
     return sorted(spots, key=lambda s: -s.amplitude)
@@ -292,7 +346,7 @@ def _centroid_px(image: np.ndarray, r: int, c: int, background: float) -> tuple[
 
 def _make_spot(fitted: tuple[np.ndarray, np.ndarray] | None, peak: tuple[int, int], sigma0_px: float,
                image: np.ndarray, background: float, noise: float, half_px: int,
-               axes: tuple[float, float, float, float]) -> Spot | None:
+               axes: tuple[float, float, float, float], floor_px: tuple[float, float] = (0.0, 0.0)) -> Spot | None:
     """A Spot from its window fit; None for a maximum the fit shows to be noise."""
     x_start, x_pitch, y_start, y_pitch = axes
     r, c = peak
@@ -307,8 +361,12 @@ def _make_spot(fitted: tuple[np.ndarray, np.ndarray] | None, peak: tuple[int, in
                   and abs(xc - c) <= half_px and abs(yc - r) <= half_px)
         # narrower than a pixel or insignificant: a bump, or a spot cut short (an emitter that blinked off
         # while the scan crossed it; single-pixel spikes were set aside before fitting)
-        ok = ok and not (_FWHM_PER_SIGMA * sx * sx_nm < sx_nm or _FWHM_PER_SIGMA * sy * sy_nm < sy_nm
-                         or a < 5.0 * err[0])
+        # (with a stated optics spot, the fit cannot go below its floor: narrower than a pixel is then allowed)
+        narrow_x = _FWHM_PER_SIGMA * sx < min(1.0, 0.999 * _FWHM_PER_SIGMA * floor_px[1]) if floor_px[1] else (
+            _FWHM_PER_SIGMA * sx < 1.0)
+        narrow_y = _FWHM_PER_SIGMA * sy < min(1.0, 0.999 * _FWHM_PER_SIGMA * floor_px[0]) if floor_px[0] else (
+            _FWHM_PER_SIGMA * sy < 1.0)
+        ok = ok and not (narrow_x or narrow_y or a < 5.0 * err[0])
     if not ok:
         if prominence < 10.0 * noise:
             return None  # a weak maximum that no Gaussian describes: noise

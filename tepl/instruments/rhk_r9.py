@@ -64,4 +64,5 @@ def build_zcontrol(ctx: BuildContext, cfg: dict):
                          press_depth_nm=ctx.limits.require("press_depth_nm"), contact=contact,
                          setpoint_fraction=cfg.get("setpoint_fraction", 0.9), sleep=ctx.sleep,
                          coarse_step_nm=cfg.get("coarse_step_nm", 80.0),
-                         coarse_step_spread=cfg.get("coarse_step_spread", 0.25))
+                         coarse_step_spread=cfg.get("coarse_step_spread", 0.25),
+                         contact_gap_nm=cfg.get("contact_gap_nm"))

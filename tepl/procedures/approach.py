@@ -19,9 +19,12 @@ and the run fails with the readings in the error.
 The run completes with the tip engaged at contact (``leaves = ("zcontrol",)``). A stop, abort or error
 retracts it, as for every other procedure. With ``centre_contact``, a last look steps in so that contact sits
 near the middle of the fine range. Coarse steps drop the Z reference (``set_z_nm`` is refused until it is set
-again). When contact was found before any coarse step on a referenced Z, the approach keeps the reference
-across the centring steps, since the tip touches the same spot at the same apex height. After an approach from
-a height, a procedure that places the tip at absolute gaps needs a new reference.
+again). When the Z controller states its ``contact_gap_nm`` (the gap at which the loop settles at its setpoint),
+the approach sets the Z reference at contact from it: Z then reads that gap there, and every later Z is the real
+apex-to-surface gap above the spot the approach touched (approach on bare substrate for gaps above the
+substrate). Without it, when contact was found before any coarse step on a referenced Z, the approach keeps the
+reference across the centring steps, since the tip touches the same spot at the same apex height; after an
+approach from a height, a procedure that places the tip at absolute gaps then needs a new reference.
 
 Units: coarse travel in µm (``max_travel_um``, ``coarse_travel_um``), Z in nm, amplitude as a fraction of the
 free amplitude.
@@ -170,6 +173,10 @@ class Approach(Procedure):
                    f"{RETRACTED_TOLERANCE_NM:g} nm of its upper bound, amplitude at least {FREE_AMPLITUDE_MIN:g} "
                    f"of free (else the steps are refused and the tip withdrawn by coarse steps out)")
         plan.check("a completed run leaves the tip engaged at contact; a stop, abort or error retracts it")
+        gap_nm = station.zcontrol.contact_gap_nm
+        plan.check(f"at contact the Z reference is set to the contact gap {gap_nm:g} nm, so Z reads the real gap"
+                   if gap_nm is not None else
+                   "no zcontrol contact_gap_nm stated: Z keeps its reference only if contact comes before any step")
         plan.estimate(n * _LOOK_S + looks.max_steps * _STEP_S)
         plan.view("approach", "amplitude", ("coarse_travel_um",), "tuning-fork amplitude vs coarse travel")
         plan.view("approach", "z_nm", ("coarse_travel_um",), "fine Z reached vs coarse travel")
@@ -214,7 +221,12 @@ class Approach(Procedure):
                     centring = True
                     zc.retract()
                     continue
-                if reference_z is not None and taken > 0:
+                if zc.contact_gap_nm is not None:
+                    zc.set_z_reference_nm(zc.contact_gap_nm)
+                    ctx.log(f"Z reference set at contact: Z reads the contact gap {zc.contact_gap_nm:g} nm "
+                            f"(instruments.zcontrol.contact_gap_nm), so Z is the gap above this spot's surface")
+                    z_nm = zc.z_nm()
+                elif reference_z is not None and taken > 0:
                     zc.set_z_reference_nm(reference_z)
                     ctx.log(f"Z reference kept: contact at this spot stands at Z {reference_z:.2f} nm, as before "
                             f"the centring steps")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +59,19 @@ class ZController(Instrument, abc.ABC):
 
     The coarse positioner moves the tip by about ``coarse_step_nm`` per step (nm, nominal), each step within
     ``±coarse_step_spread`` (a fraction) of it: what an approach needs to keep its steps inside the fine range.
+
+    ``contact_gap_nm`` (nm, or None when not stated) is the apex-to-surface gap at which the shear-force loop
+    settles at its setpoint: where the contact criterion triggers. An approach that finds contact declares the
+    Z reference there (``set_z_reference_nm(contact_gap_nm)``), so that ``z_nm`` is the real gap above the
+    surface it touched.
     """
 
     STATES = ("retracted", "engaged", "frozen")
     safe_group = "tip"
 
     def __init__(self, z_range_nm: Range, press_depth_nm: Range | None = None, contact: ContactModel | None = None,
-                 coarse_step_nm: float = 80.0, coarse_step_spread: float = 0.25):
+                 coarse_step_nm: float = 80.0, coarse_step_spread: float = 0.25,
+                 contact_gap_nm: float | None = None):
         self.z_range_nm = z_range_nm
         self.press_depth_nm = press_depth_nm
         self.contact = contact
@@ -75,6 +82,10 @@ class ZController(Instrument, abc.ABC):
         self.coarse_step_nm = float(coarse_step_nm)
         self.coarse_step_spread = float(coarse_step_spread)
         self.z_referenced = True  # z_nm is the apex height above the substrate reference (coarse steps lose it)
+        if contact_gap_nm is not None and not (math.isfinite(contact_gap_nm) and 0 <= contact_gap_nm < 100):
+            raise LimitError(f"zcontrol contact_gap_nm = {contact_gap_nm!r} nm must lie in [0, 100) nm (the gap at "
+                             f"which the shear-force loop settles at its setpoint)")
+        self.contact_gap_nm = None if contact_gap_nm is None else float(contact_gap_nm)
 
     def engage(self, setpoint_fraction: float | None = None, timeout_s: float = 5.0) -> float:
         """Close the loop at the amplitude setpoint (fraction of free amplitude); returns z_nm at rest, which
@@ -177,4 +188,5 @@ class ZController(Instrument, abc.ABC):
 
     def settings(self) -> dict:
         depth = self.press_depth_nm.high if self.press_depth_nm is not None else None
-        return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high], "max_press_depth_nm": depth}
+        return {"z_range_nm": [self.z_range_nm.low, self.z_range_nm.high], "max_press_depth_nm": depth,
+                "contact_gap_nm": self.contact_gap_nm}
