@@ -236,7 +236,7 @@ def find_station(name: str | Path) -> Path:
         if path.is_file():
             return path
     looked = ", ".join(str(p if p.is_absolute() else Path.cwd() / p) for p in candidates)
-    raise ConfigError(f"{name}: no station config found; looked in {looked}; shipped stations "
+    raise ConfigError(f"{name}: station config not found; looked in {looked}; shipped stations "
                       f"({CONFIG_DIR}): {', '.join(shipped_stations())} (tepl stations lists them)")
 
 
