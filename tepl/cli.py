@@ -1,12 +1,17 @@
-"""Command line: ``tepl list | run | info | plot | serve | import | demo | gui``."""
+"""Command line: ``tepl list | stations | samples | run | resume | info | plot | import | export | serve | check-rig
+| demo | gui``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
+
+from tepl import __version__
+from tepl.progress import SIMULATED_NOTE, ProgressBar
 
 SIMULATORS = ("pi-e727", "rhk-r9", "thorlabs-sc10", "newport-8742", "lakeshore-336")
 _ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -19,12 +24,50 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     limits = StationLimits.from_config(config.data["limits"])
-    print(f"procedures, with the bounds of station {config.data['station']['name']} ({config.source}):")
-    for name, cls in PROCEDURES.items():
+    names = args.procedure or list(PROCEDURES)
+    unknown = [n for n in names if n not in PROCEDURES]
+    if unknown:
+        raise ValueError(f"no procedure {', '.join(unknown)}; known: {', '.join(PROCEDURES)}")
+    print(f"{'procedures' if len(names) > 1 else 'procedure'}, with the bounds of station "
+          f"{config.data['station']['name']} ({config.source}):")
+    for name in names:
+        cls = PROCEDURES[name]
         print(f"{name}: {cls.summary}")
         print(f"  roles: {', '.join(cls.roles)}")
         for p in cls.parameters:
             print(f"  {p.on_station(limits).describe()}")
+    return 0
+
+
+def _cmd_stations(args: argparse.Namespace) -> int:
+    from tepl.config import CONFIG_DIR, load_config, shipped_stations
+    from tepl.reachability import fully_simulated
+
+    stations = shipped_stations()
+    width = max(len(name) for name in stations)
+    print(f"stations shipped with tepl ({CONFIG_DIR}); use one with --config NAME, or copy its file and edit it:")
+    for name, path in stations.items():
+        station = load_config(path).data["station"]
+        kind = "simulated" if fully_simulated(load_config(path)) else "real rig"
+        print(f"{name:<{width}}  {kind:<9}  {station.get('description', station['name'])}")
+    return 0
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    import shutil
+
+    from tepl.samples import SAMPLE_FILES, SAMPLES_DIR
+
+    out = Path(args.out)
+    targets = {name: out / name for name in SAMPLE_FILES}
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exist{'s' * (len(existing) == 1)}; "
+                              f"pass --overwrite to replace")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, target in targets.items():
+        shutil.copyfile(SAMPLES_DIR / name, target)
+        print(f"{target}: {SAMPLE_FILES[name]}")
     return 0
 
 
@@ -35,45 +78,61 @@ def describe_safe_state(report: dict) -> str:
     return "safe state: " + ", ".join(f"{role} {outcome}" for role, outcome in report.items())
 
 
-class _ProgressBar:
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream, self.width = stream, width
-
-    def __call__(self, event) -> None:
-        if event.kind == "progress" and event.total:
-            filled = int(self.width * event.done / event.total)
-            bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r[{bar}] {event.done}/{event.total} {event.message:<40.40}")
-            if event.done == event.total:
-                self.stream.write("\n")
-            self.stream.flush()
-        elif event.kind == "log":
-            self.stream.write(f"\n{event.message}\n")
-        elif event.kind == "status" and event.message not in ("paused", "resumed"):
-            self.stream.write(f"\nrun {event.message}: {event.data.get('path', '')}\n")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
+    from tepl.config import load_config
     from tepl.procedures import make_procedure, run
     from tepl.procedures.params import parse_assignments
     from tepl.station import build_station
 
     procedure = make_procedure(args.procedure, **parse_assignments(args.set or []))
-    if args.dry_run:  # connect and read only: no safe-state moves, no cooling
-        out_dir = Path(args.out).parent if args.out else Path(".")
-        station = build_station(args.config, cool=False, safe=False)
-        try:
-            print(procedure.dry_run(station, out_dir))
-        finally:
-            _close_station(station, make_safe=False)
-        return 0
+    if args.dry_run:
+        return _dry_run(procedure, load_config(args.config), Path(args.out).parent if args.out else Path("."))
     if args.out is None:
         raise ValueError("--out FILE.h5 is required (or --dry-run)")
     if Path(args.out).exists() and not args.overwrite:
         raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it")
     station = build_station(args.config)
-    return _run_and_close(station, args.out, lambda: run(procedure, station, args.out, listeners=[_ProgressBar()],
+    try:
+        plan = procedure.plan(station)
+    except BaseException:
+        _close_station(station)
+        raise
+    bar = ProgressBar(plan.estimate_s, simulated=station.world is not None)
+    return _run_and_close(station, args.out, lambda: run(procedure, station, args.out, listeners=[bar], plan=plan,
                                                          overwrite=args.overwrite))
+
+
+def _dry_run(procedure, config, out_dir: Path) -> int:
+    """Print the plan; nothing moves. A simulated station is built without its safe state or cooling; a
+    station with real instruments is not connected to: its plan is made on simulated stand-ins of the same
+    instruments and each instrument is probed (a TCP connect, the serial port, the library file). Exit status
+    1 when an instrument could not be reached."""
+    from tepl.reachability import fully_simulated, probe_station, stand_in_config
+    from tepl.station import build_station
+
+    simulated = fully_simulated(config)
+    station = build_station(config if simulated else stand_in_config(config), cool=False, safe=False)
+    try:
+        print(procedure.dry_run(station, out_dir))
+    finally:
+        _close_station(station, make_safe=False)
+    if simulated:
+        print(f"note: {SIMULATED_NOTE}")
+        return 0
+    print(f"station {config.data['station']['name']} ({config.source}) was not connected to: the plan above was "
+          f"made on simulated stand-ins of its instruments, with its limits and settings and "
+          f"{station.config.source.rsplit('(', 1)[-1].rstrip(')')} (axes such as the CCD's wavelengths are the "
+          f"simulators')")
+    print("instruments, probed without talking to them:")
+    reaches = probe_station(config)
+    for reach in reaches:
+        print(f"  {reach.line()}")
+    unreachable = [r.role for r in reaches if r.reachable is False]
+    if unreachable:
+        print(f"could not reach: {', '.join(unreachable)}; a run would stop at connecting to "
+              f"{'it' if len(unreachable) == 1 else 'them'}")
+        return 1
+    return 0
 
 
 def _run_and_close(station, out: str, start) -> int:
@@ -106,8 +165,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     if station.name != measured_on:
         _close_station(station)
         raise ValueError(f"{args.file} was measured on station {measured_on}, not {station.name}")
-    return _run_and_close(station, args.file,
-                          lambda: resume_procedure(args.file, station, listeners=[_ProgressBar()]))
+    bar = ProgressBar(simulated=station.world is not None)
+    return _run_and_close(station, args.file, lambda: resume_procedure(args.file, station, listeners=[bar]))
 
 
 def _close_station(station, make_safe: bool = True) -> None:
@@ -151,7 +210,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         from tepl.ptu_import import import_ptu as importer
     else:
         raise ValueError(f"{src}: unknown file type {src.suffix!r}; supported: Andor .sif, PicoQuant .ptu")
-    return _convert(importer, src, Path(args.out) if args.out else src.with_suffix(".h5"), args.overwrite)
+    return _convert(importer, src, Path(args.out) if args.out else Path(src.with_suffix(".h5").name), args.overwrite)
 
 
 def _convert(convert, src: Path, out: Path, overwrite: bool) -> int:
@@ -253,20 +312,54 @@ def _cmd_gui(args: argparse.Namespace) -> int:
         _close_station(station)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help may end with text made only when help is asked for (``more_help``)."""
+
+    def __init__(self, *args, more_help=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.more_help = more_help
+
+    def format_help(self) -> str:
+        return super().format_help() + (self.more_help() if self.more_help else "")
+
+
+def _procedures_help() -> str:
+    from tepl.procedures import PROCEDURES
+
+    width = max(len(name) for name in PROCEDURES)
+    lines = [f"  {name:<{width}}  {cls.summary}" for name, cls in PROCEDURES.items()]
+    return "\nprocedures (tepl list NAME shows one's parameters, units and defaults):\n" + "\n".join(lines) + "\n"
+
+
+STATION_HELP = ("station: a shipped station's name (tepl stations lists them) or a YAML file "
+                "(default: sim, the whole TEPL rig simulated)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tepl", description="tip-enhanced PL microscope control")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="tepl", description="tip-enhanced PL microscope control")
+    parser.add_argument("--version", action="version", version=f"tepl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="procedures with their parameters, units, defaults and bounds")
-    p.add_argument("--config", default=None, help="station whose limits tighten the bounds (default: config/sim.yaml)")
+    p.add_argument("procedure", nargs="*", help="only these procedures (default: all)")
+    p.add_argument("--config", default=None, help="station whose limits tighten the bounds; " + STATION_HELP)
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("run", help="run a procedure into one HDF5 file")
-    p.add_argument("procedure")
-    p.add_argument("--config", default=None, help="station config (default: the embedded config/sim.yaml)")
+    p = sub.add_parser("stations", help="the stations shipped with tepl, one line each")
+    p.set_defaults(func=_cmd_stations)
+
+    p = sub.add_parser("samples", help="copy small sample files (an Andor .sif, a PicoQuant .ptu) for tepl import")
+    p.add_argument("--out", default=".", help="folder to copy them into (default: the working folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files of the same names")
+    p.set_defaults(func=_cmd_samples)
+
+    p = sub.add_parser("run", help="run a procedure into one HDF5 file", more_help=_procedures_help)
+    p.add_argument("procedure", help="the procedure's name (listed below)")
+    p.add_argument("--config", default=None, help=STATION_HELP)
     p.add_argument("--out", default=None, help="output FILE.h5")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="parameter value (repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="check limits and estimate time, move nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, check limits, disk and memory, estimate "
+                   "time; move nothing (a real station is not connected to: each instrument is probed)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_run)
 
@@ -286,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="convert an Andor .sif or PicoQuant .ptu file into a tepl HDF5 file")
     p.add_argument("file")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="output FILE.h5 (default: the file's name with .h5, in the "
+                                               "working folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_import)
 
@@ -300,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve a protocol simulator on 127.0.0.1 until stopped")
     p.add_argument("simulator", choices=SIMULATORS)
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--config", default=None, help="station config whose simulation section to use")
+    p.add_argument("--config", default=None, help="station whose simulation section to use; " + STATION_HELP)
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("check-rig", help="ask the config's RHK R9 about each word the driver uses (queries "
@@ -318,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("gui", help="operator console: set up a procedure, run it, watch it live")
-    p.add_argument("--config", default=None, help="station config (default: the embedded config/sim.yaml)")
+    p.add_argument("--config", default=None, help=STATION_HELP)
     p.add_argument("--out", default="runs", help="folder for the run files (default: runs)")
     p.set_defaults(func=_cmd_gui)
     return parser
@@ -337,6 +431,15 @@ def _end_on_signals() -> None:
             signal.signal(signum, raise_interrupted)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (stdout replaced, as in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from tepl.config import ConfigError
     from tepl.procedures.params import ParameterError
@@ -346,7 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         _end_on_signals()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `tepl info f | head`: the reader has gone; say nothing more
+        _quiet_stdout()
+        return 141  # as a shell reports a command ended by SIGPIPE
     except (ConfigError, ParameterError, LimitError, DeviceError, OSError, ValueError) as exc:
         print(f"tepl {args.command}: error: {exc}", file=sys.stderr)
         return 2

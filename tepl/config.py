@@ -187,9 +187,61 @@ def parse_config(text: str, source: str = "<string>") -> StationConfig:
     return StationConfig(data=data, text=text, source=source)
 
 
+def instrument_where(cfg: dict) -> str:
+    """Where an ``instruments.<role>`` entry is reached: its ``address``, its library path(s), or "" for an
+    instrument with no connection of its own (a fixed laser, a manual lamp, the Kymera's shutter)."""
+    if "address" in cfg:
+        return str(cfg["address"])
+    library = cfg.get("library")
+    if isinstance(library, dict):
+        return "library " + ", ".join(str(v) for v in library.values())
+    return f"library {library}" if library is not None else ""
+
+
+def instrument_name(role: str, cfg: dict) -> str:
+    """An instrument as errors name it: ``stage (pi-e727 at tcp://192.168.0.27:50000)``."""
+    where = instrument_where(cfg)
+    return f"{role} ({cfg.get('driver', '?')}{' at ' + where if where else ''})"
+
+
+def has_real_link(cfg: dict) -> bool:
+    """True when an ``instruments.<role>`` entry names a real address or library (not ``sim``): the instrument
+    is reached over a network, a port or a vendor library."""
+    return any(key in cfg and cfg[key] != "sim" for key in ("address", "library"))
+
+
+def shipped_stations() -> dict[str, Path]:
+    """The stations that ship with tepl, by name (``sim``, ``confocal-sim``...) -> their YAML file."""
+    return {path.stem: path for path in sorted(CONFIG_DIR.glob("*.yaml"))}
+
+
+def station_candidates(name: str | Path) -> list[Path]:
+    """Where ``--config NAME`` is looked for, in order: the path as given (from the working folder, also with
+    ``.yaml`` added), then a
+    shipped station by name (``confocal-sim``, ``confocal-sim.yaml``, or ``config/confocal-sim.yaml``: the
+    shipped stations are the source tree's ``config/`` folder, installed as ``tepl.stations``)."""
+    path = Path(name)
+    candidates = [path] if path.suffix == ".yaml" else [path, path.parent / f"{path.name}.yaml"]
+    if path.parent in (Path("."), Path("config")):
+        stem = path.name.removesuffix(".yaml")
+        candidates += [CONFIG_DIR / f"{stem}.yaml"]
+    return list(dict.fromkeys(candidates))
+
+
+def find_station(name: str | Path) -> Path:
+    """The YAML file of station ``name`` (a path, a file name or a shipped station's name); ConfigError
+    naming every place looked in and the shipped stations when there is none."""
+    candidates = station_candidates(name)
+    for path in candidates:
+        if path.is_file():
+            return path
+    looked = ", ".join(str(p if p.is_absolute() else Path.cwd() / p) for p in candidates)
+    raise ConfigError(f"{name}: station config not found; looked in {looked}; shipped stations "
+                      f"({CONFIG_DIR}): {', '.join(shipped_stations())} (tepl stations lists them)")
+
+
 def load_config(path: str | Path | None = None) -> StationConfig:
-    """Load ``path`` (default: the embedded ``config/sim.yaml``)."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
+    """Load station ``path``: a YAML file, or a shipped station by name (default: ``sim``, the embedded
+    ``config/sim.yaml``)."""
+    path = find_station(path) if path is not None else DEFAULT_CONFIG
     return parse_config(path.read_text(), str(path))

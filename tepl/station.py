@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tepl.analysis.strain import StrainModel
-from tepl.config import ConfigError, StationConfig, load_config
+from tepl.config import ConfigError, StationConfig, instrument_name, load_config
 from tepl.config_schema import SCHEMA
 from tepl.limits import StationLimits
-from tepl.roles import Instrument
+from tepl.roles import DeviceError, Instrument
 
 log = logging.getLogger(__name__)
 
@@ -222,17 +223,31 @@ def build_station(config: StationConfig | str | Path | None = None, cool: bool =
             if name in entries:
                 ctx = BuildContext(name, station.world, station.limits, station.sleep, dict(station.instruments),
                                    config.data.get("calibration") or {}, station.block_excitation)
-                station.add(name, build_instrument(ctx, entries[name]))
+                with _naming(name, entries[name], "connecting"):
+                    station.add(name, build_instrument(ctx, entries[name]))
         _install_calibration(station)
         if safe:
             station.safe_state()
         if cool:
-            for inst in station.instruments.values():
-                inst.start(wait=config.simulated)
+            for name, inst in station.instruments.items():
+                with _naming(name, entries[name], "starting"):
+                    inst.start(wait=config.simulated)
     except BaseException:  # a bad entry, a device that does not answer, Ctrl-C: what was built is left safe
         station.close()
         raise
     return station
+
+
+@contextmanager
+def _naming(role: str, entry: dict, doing: str):
+    """A failure inside raises DeviceError naming the instrument, its address and what was being done:
+    ``stage (pi-e727 at tcp://192.168.0.27:50000): connecting: ...``; a config error passes as it is."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise DeviceError(f"{instrument_name(role, entry)}: {doing}: {exc}") from exc
 
 
 def _install_calibration(station: Station) -> None:
