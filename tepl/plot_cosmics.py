@@ -1,0 +1,57 @@
+"""Cosmic-ray spikes removed from spectra before they are displayed (never from the file).
+
+A cosmic ray on a CCD spectrometer in full vertical binning deposits its charge in one column: one
+wavelength pixel of one spectrum stands far above both its neighbours (``sims/andor.py`` models exactly
+this). A pixel is taken for a spike when its excess over the higher of its two neighbours is both larger
+than ``min_sigma`` times the spectrum's pixel-to-pixel noise and larger than that neighbour's own height
+above the spectrum's median (so a real line, whose neighbours carry a good part of its height, is kept). In a
+stack of spectra (a series, a ramp, a map row) the pixel must also stand that far above the same pixel of
+the spectra before and after it, so an atomic or excitonic line narrower than a pixel, which every spectrum
+shows, is kept; a single spectrum of such lines (a calibration lamp) is not filtered at all. A spike is
+replaced by the mean of its neighbours. The figures say how many were removed (``COSMIC_NOTE``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+MIN_SIGMA = 10.0  # a spike's excess over its higher neighbour, in units of the spectrum's pixel noise
+COSMIC_NOTE = "cosmic rays removed before display: {n} single-pixel spike{s} (> {sigma:g}σ above both neighbours)"
+
+
+def remove_spikes(spectra: np.ndarray, min_sigma: float = MIN_SIGMA) -> tuple[np.ndarray, int]:
+    """``spectra[..., λ]`` (counts) with single-pixel cosmic-ray spikes replaced by the mean of their
+    neighbours, and the number replaced. NaN (unmeasured) spectra pass through unchanged."""
+    y = np.array(spectra, dtype=float, copy=True)
+    if y.shape[-1] < 3:
+        return y, 0
+    left, mid, right = y[..., :-2], y[..., 1:-1], y[..., 2:]
+    neighbour = np.fmax(left, right)
+    second = mid - 0.5 * (left + right)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # unmeasured (all-NaN) spectra
+        median_second = np.nanmedian(second, axis=-1, keepdims=True) if np.isfinite(second).any() else second
+        noise = 1.4826 * np.nanmedian(np.abs(second - median_second), axis=-1, keepdims=True) / np.sqrt(1.5)
+        baseline = np.nanmedian(y, axis=-1, keepdims=True)
+        excess = mid - neighbour
+        threshold = min_sigma * np.maximum(noise, 1e-9)
+        spike = (excess > threshold) & (excess > neighbour - baseline)
+        flat = mid.reshape(-1, mid.shape[-1])
+        if flat.shape[0] >= 3:  # a stack: also above the same pixel of the spectra before and after
+            before = np.vstack([flat[1:2], flat[:-1]])
+            after = np.vstack([flat[1:], flat[-2:-1]])
+            excess_t = (flat - np.fmax(before, after)).reshape(mid.shape)
+            spike &= excess_t > threshold
+    spike &= np.isfinite(excess)
+    n = int(spike.sum())
+    if n:
+        inner = y[..., 1:-1]
+        inner[spike] = 0.5 * (left + right)[spike]
+    return y, n
+
+
+def cosmic_note(n: int, min_sigma: float = MIN_SIGMA) -> str:
+    """What a figure says about the spikes removed from its spectra."""
+    return COSMIC_NOTE.format(n=n, s="" if n == 1 else "s", sigma=min_sigma)
