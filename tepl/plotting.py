@@ -434,6 +434,23 @@ SPECTRAL_PANELS = {
     "import-sif": _spectrum_panels,
     "kinetic-series": plotting_photons.kinetic_series_panels,
 }
+PHOTON_PANELS = {
+    "confocal-raster": plotting_photons.confocal_raster_panels,
+    "g2": plotting_photons.g2_panels,
+    "time-trace": plotting_photons.time_trace_panels,
+    "import-ptu": plotting_photons.imported_tags_panels,
+}
+
+
+def figure_panels(run: Run) -> dict[str, Panel]:
+    """The panels of the run's figures by kind, as ``plot_run`` draws them (spectral and photon-counting
+    procedures; the rig's own procedures have ``tepl.plotting_rig.*_figures``)."""
+    if run.procedure in plotting_rig.__dict__.get("RIG_PROCEDURES", ()):
+        raise ValueError(f"{run.path}: {run.procedure} figures are drawn by tepl.plotting_rig")
+    maker = {**SPECTRAL_PANELS, **PHOTON_PANELS}.get(run.procedure, _spectrum_panels)
+    return maker(run)
+
+
 SPECTRAL_PLOTTERS = {
     "raster": _plot_raster,
     "line-scan": _plot_line_scan,
