@@ -83,8 +83,9 @@ def _raster_panels(run: Run) -> dict[str, Panel]:
     specs = [("intensity", intensity, "integrated PL above background (counts)", "inferno",
               "TEPL intensity map", True),
              ("peak_energy", np.where(weak, np.nan, maps["peak_energy"]),
-              f"fitted peak energy (eV); blank: PL below {WEAK_FRACTION:.0%} of its range", "viridis",
-              "TEPL peak-energy map (fitted)", True)]
+              "fitted peak energy (eV)", "viridis",
+              f"TEPL peak-energy map (stored fit; blank where the PL is below {WEAK_FRACTION:.0%} of its range)",
+              True)]
     if "height_nm" in run.data:
         specs.append(("height", np.asarray(run.data["height_nm"], float), "height (nm)", "copper",
                       "Topography (shear-force AFM)", False))
