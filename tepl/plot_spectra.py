@@ -17,13 +17,15 @@ SIGNAL_FRACTION = 0.05  # of the band's height above the baseline: where the sig
 WINDOW_PAD = 0.35  # the window is widened by this fraction of its width on either side
 
 
-def cleaned(spectra: np.ndarray) -> tuple[np.ndarray, int]:
-    """``spectra[..., λ]`` with cosmic-ray spikes removed, and how many were removed."""
+def cleaned(spectra: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """``spectra[..., λ]`` with cosmic-ray spikes removed, and how many were removed (None: too few spectra
+    to tell)."""
     return remove_spikes(np.asarray(spectra, float))
 
 
-def record_cosmics(fig, n: int) -> None:
-    """Note on ``fig`` that ``n`` cosmic-ray spikes were removed before display (also when none were)."""
+def record_cosmics(fig, n: int | None) -> None:
+    """Note on ``fig`` that ``n`` cosmic-ray spikes were removed before display (also when none were; None:
+    that a lone spectrum was not filtered)."""
     note(fig, cosmic_note(n))
 
 

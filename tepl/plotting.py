@@ -47,7 +47,7 @@ LABEL_GAP_PT = 9.0  # least distance between two calibration-line labels (points
 
 
 # ------------------------------------------------------------------------------------------------- raster
-def _raster_maps(run: Run) -> dict[str, np.ndarray]:
+def _raster_maps(run: Run) -> dict:
     """The raster's maps, reading the spectra one line at a time: intensity (cosmic rays removed), the peak
     energy (stored fit, else fitted here), the brightest pixel's cleaned spectrum, the spikes removed."""
     wl = np.asarray(run.data["wavelength_nm"], float)
@@ -55,10 +55,10 @@ def _raster_maps(run: Run) -> dict[str, np.ndarray]:
     intensity = np.full(shape[:2], np.nan)
     peak = np.asarray(run.data["peak_energy_eV"], float) if "peak_energy_eV" in run.data else None
     fitted = np.full(shape[:2], np.nan)
-    brightest, best, spikes = np.full(wl.size, np.nan), -np.inf, 0
+    brightest, best, spikes = np.full(wl.size, np.nan), -np.inf, None
     for iy, line in enumerate(rows(run.data, "spectra")):
         line, n = cleaned(line)
-        spikes += n
+        spikes = spikes if n is None else (spikes or 0) + n
         intensity[iy] = intensity_map(wl, line, FIT_WINDOW_NM)
         if peak is None:
             fitted[iy] = peak_energy_map(wl, line, FIT_WINDOW_NM).center_eV
@@ -66,7 +66,7 @@ def _raster_maps(run: Run) -> dict[str, np.ndarray]:
             best = float(np.nanmax(intensity[iy]))
             brightest = line[int(np.nanargmax(intensity[iy]))]
     return {"intensity": intensity, "peak_energy": peak if peak is not None else fitted,
-            "brightest": brightest, "spikes": np.array(spikes)}
+            "brightest": brightest, "spikes": spikes}
 
 
 def _raster_panels(run: Run) -> dict[str, Panel]:
@@ -74,7 +74,7 @@ def _raster_panels(run: Run) -> dict[str, Panel]:
     x, y = np.asarray(run.data["x_um"], float), np.asarray(run.data["y_um"], float)
     frame = map_frame(x, y)
     stored = "peak_energy_eV" in run.data
-    spikes = int(maps["spikes"])
+    spikes = maps["spikes"]
     intensity = maps["intensity"]
     weak = np.ones(intensity.shape, bool)
     if np.isfinite(intensity).any():
