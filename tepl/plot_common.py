@@ -91,7 +91,7 @@ def _title_text(fig, title: str, run: Run | None, notes: list[str]) -> str:
         status = run.status if not run.reason else f"{run.status}: {run.reason}"
         text = f"{title} ({status})"
     width = max(20, int(fig.get_figwidth() * TITLE_CHARS_PER_INCH)) if hasattr(fig, "get_figwidth") else 80
-    lines = [textwrap.fill(text, width=width)] + [textwrap.fill(n, width=int(width * 1.2)) for n in notes]
+    lines = [textwrap.fill(text, width=width)] + [textwrap.fill(n, width=int(width * 1.1)) for n in notes]
     return "\n".join(lines)
 
 

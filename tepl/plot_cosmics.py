@@ -23,7 +23,7 @@ import numpy as np
 MIN_SIGMA = 10.0  # a spike's excess over its higher neighbour, in units of the spectrum's pixel noise
 MIN_STACK = 3  # spectra a stack needs for its spikes to be told from lines
 COLUMN_RATIO = 3.0  # a spike stands above its pixel's median over the stack by this times that median's height
-COSMIC_NOTE = "cosmic rays removed before display: {n} single-pixel spike{s} (> {sigma:g}σ above both neighbours)"
+COSMIC_NOTE = "{n} cosmic-ray spike{s} removed before display (single pixels > {sigma:g}σ)"
 
 
 def remove_spikes(spectra: np.ndarray, min_sigma: float = MIN_SIGMA) -> tuple[np.ndarray, int | None]:
@@ -63,5 +63,5 @@ def remove_spikes(spectra: np.ndarray, min_sigma: float = MIN_SIGMA) -> tuple[np
 def cosmic_note(n: int | None, min_sigma: float = MIN_SIGMA) -> str:
     """What a figure says about the spikes removed from its spectra (None: a lone spectrum, not filtered)."""
     if n is None:
-        return "cosmic rays not removed: a lone spectrum cannot tell them from lines narrower than a pixel"
+        return "cosmic rays not removed (a lone spectrum cannot tell them from sub-pixel lines)"
     return COSMIC_NOTE.format(n=n, s="" if n == 1 else "s", sigma=min_sigma)

@@ -84,7 +84,7 @@ def _raster_panels(run: Run) -> dict[str, Panel]:
               "TEPL intensity map", True),
              ("peak_energy", np.where(weak, np.nan, maps["peak_energy"]),
               "fitted peak energy (eV)", "viridis",
-              f"TEPL peak-energy map (stored fit; blank where the PL is below {WEAK_FRACTION:.0%} of its range)",
+              f"TEPL peak-energy map (stored fit; blank: PL < {WEAK_FRACTION:.0%} of its range)",
               True)]
     if "height_nm" in run.data:
         specs.append(("height", np.asarray(run.data["height_nm"], float), "height (nm)", "copper",
