@@ -161,19 +161,19 @@ def test_a_blank_figure_fails_the_check(tmp_path):
     path = raster_file(tmp_path / "stopped.h5", filled_lines=0)  # stopped before its first line
     paths = plot_run(path, tmp_path)
     with pytest.raises(AssertionError):
-        assert_pngs(paths, ["peak_energy", "intensity", "height"], "stopped", path)
+        assert_pngs(paths, ["peak_energy", "intensity", "height", "spectrum", "summary"], "stopped", path)
 
 
 def test_line_scan(tmp_path):
     path = line_scan_file(tmp_path / "line.h5")
     paths = plot_run(path, tmp_path / "fig")
-    assert_pngs(paths, ["contour", "height"], "line", path)
+    assert_pngs(paths, ["contour", "height", "summary"], "line", path)
     assert all(p.parent == tmp_path / "fig" for p in paths)
 
 
 def test_distance_sweep(tmp_path):
     path = gap_file(tmp_path / "sweep.h5", "distance-sweep")
-    assert_pngs(plot_run(path, tmp_path), ["spectra", "approach"], "sweep", path)
+    assert_pngs(plot_run(path, tmp_path), ["spectra", "approach", "summary"], "sweep", path)
 
 
 def test_calibrate(tmp_path):
@@ -211,12 +211,13 @@ def test_axis_outside_the_fit_window_is_refused_naming_the_file(tmp_path):
 
 def test_raster(tmp_path):
     path = raster_file(tmp_path / "partial.h5", filled_lines=2)  # a stopped run
-    assert_pngs(plot_run(path, tmp_path), ["peak_energy", "intensity", "height"], "partial", path)
+    kinds = ["peak_energy", "intensity", "height", "spectrum", "summary"]
+    assert_pngs(plot_run(path, tmp_path), kinds, "partial", path)
 
 
 def test_pressure_ramp(tmp_path):
     path = gap_file(tmp_path / "ramp.h5", "pressure-ramp")
-    assert_pngs(plot_run(path, tmp_path), ["contour", "shift"], "ramp", path)
+    assert_pngs(plot_run(path, tmp_path), ["contour", "shift", "summary"], "ramp", path)
 
 
 def ramp_reference(path) -> tuple[float, str, np.ndarray]:
@@ -241,7 +242,7 @@ def test_ramp_without_a_plateau_shifts_from_the_first_fitted_step(tmp_path):
     path = gap_file(tmp_path / "close.h5", "pressure-ramp", plateau=False)
     reference_eV, what, center_eV = ramp_reference(path)
     assert what == "the first fitted step" and reference_eV == center_eV[0]
-    assert_pngs(plot_run(path, tmp_path), ["contour", "shift"], "close", path)
+    assert_pngs(plot_run(path, tmp_path), ["contour", "shift", "summary"], "close", path)
 
 
 # ---- the rig's procedures, from real runs on the twin ---------------------------------------------------------

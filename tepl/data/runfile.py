@@ -39,6 +39,25 @@ class Run:
     log: list[str] = field(default_factory=list)
 
 
+class LazyDataset:
+    """A dataset of a run file left on disk: ``shape``, ``dtype``, ``ndim``; indexing reads just that part
+    (opening the file for each read); ``np.asarray`` reads it whole."""
+
+    def __init__(self, path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype):
+        self.path, self.name, self.shape, self.dtype = path, name, shape, dtype
+        self.ndim = len(shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        with h5py.File(self.path, "r", locking=False) as f:
+            return f[self.name][key]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[()], dtype=dtype)
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -118,8 +137,9 @@ def _open(path: Path) -> h5py.File:
     return f
 
 
-def read_run(path) -> Run:
-    """Read the run file at ``path``. Raises ValueError naming the file when it is not a tepl run."""
+def read_run(path, lazy_above_bytes: int | None = None) -> Run:
+    """Read the run file at ``path``. Raises ValueError naming the file when it is not a tepl run. With
+    ``lazy_above_bytes``, datasets of /entry/data larger than that stay on disk as ``LazyDataset``."""
     path = Path(path)
     with _open(path) as f:
         entry = f["entry"]
@@ -138,7 +158,8 @@ def read_run(path) -> Run:
         if "data" in entry:
             g = entry["data"]
             for name, ds in g.items():
-                data[name] = ds[()]
+                big = lazy_above_bytes is not None and ds.nbytes > lazy_above_bytes
+                data[name] = LazyDataset(path, ds.name, ds.shape, ds.dtype) if big else ds[()]
                 units[name] = str(_attr(ds.attrs, "units") or "")
                 dims[name] = tuple(_attr(ds.attrs, "dims") or (_attr(ds.attrs, "dim") or name,))
             signal = _attr(g.attrs, "signal")
