@@ -22,6 +22,12 @@ from tepl.procedures.params import Parameter  # noqa: E402
 from tepl.station import build_station  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _settings_in_tmp(tmp_path, monkeypatch):
+    """The console's per-user files (layout, presets, queue) go to a temporary folder."""
+    monkeypatch.setenv("TEPL_CONFIG_DIR", str(tmp_path / "config"))
+
+
 @pytest.fixture
 def sim_station():
     st = build_station()
@@ -287,8 +293,11 @@ def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.left(), rect.right(), rect.top(), rect.bottom()],
                                [x_um[0] - 0.25, x_um[-1] + 0.25, y_um[0] - 0.25, y_um[-1] + 0.25])
-    assert console.views.map_plot.getAxis("bottom").labelText == "stage x (µm)"
-    assert console.views.map_plot.getAxis("left").labelText == "stage y (µm)"
+    # the axes count from the scan's centre, which their labels state
+    assert console.views.map_plot.getAxis("bottom").labelText == f"stage x from {x_um.mean():.3f} (µm)"
+    assert console.views.map_plot.getAxis("left").labelText == f"stage y from {y_um.mean():.3f} (µm)"
+    ticks = console.views.map_plot.getAxis("bottom").tickStrings([x_um[0], x_um[-1]], 1.0, 0.5)
+    assert [float(t) for t in ticks] == pytest.approx([x_um[0] - x_um.mean(), x_um[-1] - x_um.mean()])
     # the curve view: the last line, summed over the channels, vs stage x
     x, y = console.views.curve_data()
     np.testing.assert_allclose(x, x_um)
