@@ -103,6 +103,12 @@ def _confirm(parent: qw.QWidget, text: str) -> bool:
     return answer == qw.QMessageBox.Yes
 
 
+def _scrolled(widget: qw.QWidget) -> qw.QScrollArea:
+    area = qw.QScrollArea(widgetResizable=True, frameShape=qw.QFrame.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
 def editor_value(widget: qw.QWidget) -> Any:
     """The value an editor made by ``make_editor`` holds."""
     if isinstance(widget, qw.QCheckBox):
@@ -220,10 +226,12 @@ class Console(qw.QMainWindow):
         layout.addWidget(self.station_label)
         layout.addWidget(self.run_state, 1)
         self.points_box = self._build_points()
-        self.docks = {name: Dock(name, widget=widget, size=size) for name, widget, size in (
-            ("run", self._controls, (320, 600)), ("station", station, (320, 300)), ("log", self.log_view, (600, 150)),
-            ("manual", self.manual, (320, 300)), ("queue", self.queue, (320, 250)),
-            ("points", self.points_box, (320, 200)), ("data", self.browser, (600, 300)))}
+        self.docks = {name: Dock(name, widget=_scrolled(widget) if scroll else widget, size=size)
+                      for name, widget, size, scroll in (
+            ("run", self._controls, (1, 3), True), ("station", station, (1, 2), False),
+            ("log", self.log_view, (3, 1), False), ("manual", self.manual, (1, 2), True),
+            ("queue", self.queue, (1, 3), False), ("points", self.points_box, (1, 3), False),
+            ("data", self.browser, (3, 1), False))}
         area = self.views
         area.addDock(self.docks["run"], "left")
         area.addDock(self.docks["station"], "bottom", self.docks["run"])
@@ -505,7 +513,8 @@ class Console(qw.QMainWindow):
         for signal, slot in ((worker.planned, self._on_planned), (worker.refused, self._on_refused),
                              (worker.wavelengths, self.views.set_wavelengths), (worker.log, self.log),
                              (worker.progress, self._on_progress), (worker.status, self._on_status),
-                             (worker.data, self.views.on_data), (worker.failed, self._on_failed),
+                             (worker.data, self.views.on_data), (worker.data, self.run_state.on_data),
+                             (worker.failed, self._on_failed),
                              (worker.finished, self._on_finished)):
             signal.connect(slot)
         self.statusBar().showMessage(f"{procedure.name} planning: {self.run_path}")

@@ -1,5 +1,5 @@
 """A map as an operator reads it: an image of per-pixel values on the stage axes (µm), with a colour bar whose
-levels can be dragged, axes counted from the scan's centre, a scale bar, unscanned pixels hatched grey (NaN,
+levels can be dragged, axes counted from the scan's centre, a scale bar, unscanned pixels mid grey (NaN,
 never drawn as dark ones), the pixel measured last outlined, and the position and value under the cursor.
 
 ``MapImage`` owns these items inside a ``pg.PlotWidget`` built with ``map_plot``; the views and panels that
@@ -19,7 +19,7 @@ from PyQt5 import QtGui, QtWidgets
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 
 COLOR_MAP = "viridis"
-UNSCANNED_BRUSH = QtGui.QBrush(QtGui.QColor(110, 110, 110), Qt.BDiagPattern)
+UNSCANNED_BRUSH = QtGui.QBrush(QtGui.QColor(128, 128, 128))  # mid grey: no colour of the map is grey
 
 
 class RelativeAxis(pg.AxisItem):
@@ -31,7 +31,8 @@ class RelativeAxis(pg.AxisItem):
         self.origin = 0.0
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt's name
-        return super().tickStrings([v - self.origin for v in values], scale, spacing)
+        step = spacing if spacing else 1.0
+        return super().tickStrings([round((v - self.origin) / step) * step for v in values], scale, spacing)
 
 
 def map_plot(title: str = "") -> pg.PlotWidget:
@@ -46,6 +47,16 @@ def nice_length(span: float) -> float:
     target = span / 4.0
     power = 10.0 ** math.floor(math.log10(target))
     return max(m * power for m in (1.0, 2.0, 5.0) if m * power <= target * 1.0001)
+
+
+def auto_levels(values: np.ndarray) -> tuple[float, float]:
+    """Colour levels of a map: the 0.5th to 99.5th percentile of its finite values (a cosmic ray or a hot pixel
+    does not wash the map out); a flat map gets a span of 1."""
+    if values.size > 50:
+        lo, hi = (float(v) for v in np.percentile(values, (0.5, 99.5)))
+    else:
+        lo, hi = float(values.min()), float(values.max())
+    return lo, hi if hi > lo else lo + 1.0
 
 
 class MapImage(QObject):
@@ -63,7 +74,7 @@ class MapImage(QObject):
         self.background = QtWidgets.QGraphicsRectItem()
         self.background.setBrush(UNSCANNED_BRUSH)
         self.background.setPen(pg.mkPen(None))
-        self.background.setZValue(-10)
+        self.background.setZValue(-1)
         plot.addItem(self.background)
         plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLOR_MAP), interactive=True, width=14,
@@ -103,9 +114,9 @@ class MapImage(QObject):
 
     # ---- geometry ---------------------------------------------------------------------------------------
     def set_grid(self, x: np.ndarray, y: np.ndarray, x_name: str = "x", y_name: str = "y", unit: str = "µm",
-                 relative: bool = True) -> None:
-        """Pixel centres ``x`` (columns) and ``y`` (rows) in ``unit``; the axes count from the grid's centre
-        when ``relative``."""
+                 relative: bool = True, y_unit: str | None = None) -> None:
+        """Pixel centres ``x`` (columns, in ``unit``) and ``y`` (rows, in ``y_unit``, default ``unit``); the axes
+        count from the grid's centre and a scale bar is drawn when ``relative`` (a map of the sample)."""
         from tepl.gui.panels import pixel_rect
 
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
@@ -116,6 +127,7 @@ class MapImage(QObject):
         self.marker.setVisible(False)
         self.levels_locked = False
         self.image.clear()
+        units = {"bottom": unit, "left": unit if y_unit is None else y_unit}
         for side, values, name in (("bottom", self.x, x_name), ("left", self.y, y_name)):
             axis = self.plot.getAxis(side)
             origin = float((values[0] + values[-1]) / 2.0) if relative and values.size else 0.0
@@ -124,8 +136,14 @@ class MapImage(QObject):
                 axis.picture = None
                 axis.update()
             where = f" from {origin:.3f}" if relative and isinstance(axis, RelativeAxis) else ""
-            self.plot.setLabel(side, f"{name}{where} ({unit})" if unit else name)
-        self._place_scale_bar(unit)
+            self.plot.setLabel(side, f"{name}{where} ({units[side]})" if units[side] else name)
+        self._place_scale_bar(unit if relative else "")
+        self.fit_view()
+
+    def fit_view(self) -> None:
+        """Show the whole grid (a map's view range is the scan, not what else is drawn on it)."""
+        if self.rect.isValid():
+            self.plot.getPlotItem().vb.setRange(rect=self.rect, padding=0.02)
 
     def set_extent(self, x: np.ndarray, y: np.ndarray) -> None:
         """New pixel centres for a map that grows (frames of a kinetic series), keeping its axes' labels."""
@@ -139,7 +157,7 @@ class MapImage(QObject):
 
     def _place_scale_bar(self, unit: str) -> None:
         width = self.rect.width()
-        length = nice_length(width)
+        length = nice_length(width) if unit else 0.0
         self.scale_bar.setVisible(length > 0)
         self.scale_text.setVisible(length > 0)
         if length <= 0:
@@ -168,12 +186,11 @@ class MapImage(QObject):
 
     # ---- values -----------------------------------------------------------------------------------------
     def show(self, values: np.ndarray, current: tuple[int, int] | None = None) -> None:
-        """Draw ``values[row, column]`` (NaN: not measured yet, hatched); ``current`` outlines that pixel."""
+        """Draw ``values[row, column]`` (NaN: not measured yet, grey); ``current`` outlines that pixel."""
         self.values = values
         finite = np.isfinite(values)
         if values.ndim == 2 and finite.any():
-            lo, hi = float(values[finite].min()), float(values[finite].max())
-            hi = hi if hi > lo else lo + 1.0
+            lo, hi = auto_levels(values[finite])
             if self.levels_locked:
                 lo, hi = self.colorbar.levels()
             self.image.setImage(values.astype(np.float32), autoLevels=False, levels=(lo, hi))

@@ -211,6 +211,8 @@ class DecayPanel(ViewPanel):
         value = np.asarray(value, float)
         if value.shape[-1] != self.time_ns.size:
             raise ValueError(f"a decay of {value.shape[-1]} bins on a {self.time_ns.size}-bin axis")
+        if value.ndim > 2:  # decays of several pixels per channel (a line of a FLIM scan): summed per channel
+            value = value.reshape(value.shape[0], -1, self.time_ns.size).sum(axis=1)
         self.latest = value.reshape(-1, self.time_ns.size)
         self._arrived()
 
@@ -227,7 +229,7 @@ class DecayPanel(ViewPanel):
 
 class MapPanel(ViewPanel):
     """A ``map`` view: a per-pixel dataset (a spectrum counts as its integrated counts) on the plan's two
-    stage axes, with its colour bar, the pixel written last outlined and unscanned pixels hatched."""
+    stage axes, with its colour bar, the pixel written last outlined and unscanned pixels grey."""
 
     def __init__(self, plan: Any, view: Any):
         from tepl.gui.maps import MapImage, map_plot
@@ -293,7 +295,7 @@ class RampPanel(ViewPanel):
                 self.limits[name] = limit
                 plot.addItem(pg.InfiniteLine(pos=limit.high, angle=0, pen=pg.mkPen("r", style=2),
                                              label=f"limit {limit.high:g} {limit.unit}",
-                                             labelOpts={"position": 0.1, "color": "r"}))
+                                             labelOpts={"position": 0.85, "color": "r"}))
             self.limit_plots[name] = plot
             layout.addWidget(plot, 0, 1 + i)
         spectral = next((d for d in plan.datasets if d.dims[:1] == (step_name,) and is_spectral(plan, d.name)),
@@ -306,7 +308,7 @@ class RampPanel(ViewPanel):
             self.contour_plot = map_plot(f"{spectral.name} vs step")
             self.contour_map = MapImage(self.contour_plot, spectral.name, spectral.unit)
             wl = np.asarray(plan.axis("wavelength_nm"), float)
-            self.contour_map.set_grid(wl, self.step, "wavelength", "step", unit="nm", relative=False)
+            self.contour_map.set_grid(wl, self.step, "wavelength", "step", unit="nm", relative=False, y_unit="")
             self.contour = np.full((n, wl.size), np.nan)
             layout.addWidget(self.contour_plot, 1, 0, 1, max(1, len(self.limit_plots) + 1))
 

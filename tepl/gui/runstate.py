@@ -15,7 +15,7 @@ from PyQt5.QtCore import QTimer
 
 from tepl.gui.panels import limit_for, quantity_label, unit_of
 
-NEAR_FRACTION = 0.1  # a value within this fraction of its limit's span from an edge is near the limit
+NEAR_FRACTION = 0.05  # a value within this fraction of its limit's span from an edge is near the limit
 ALARM_COLOURS = {"ok": None, "near": QtGui.QColor(230, 160, 0), "outside": QtGui.QColor(220, 40, 40)}
 
 
@@ -26,7 +26,9 @@ def alarm(value: float, limit: Any) -> str:
     if value < limit.low or value > limit.high:
         return "outside"
     margin = NEAR_FRACTION * (limit.high - limit.low)
-    return "near" if value > limit.high - margin or (limit.low > 0 and value < limit.low + margin) else "ok"
+    # a lower edge just above zero (a shortest exposure) is no hazard to come near; a travel's edge is
+    low_edge = not (0 < limit.low < 0.01 * limit.high)
+    return "near" if value > limit.high - margin or (low_edge and value < limit.low + margin) else "ok"
 
 
 def _clock(seconds: float) -> str:
@@ -52,6 +54,8 @@ class RunState(qw.QWidget):
         self.table = qw.QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["quantity", "value", "limit"])
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, qw.QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, qw.QHeaderView.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(qw.QAbstractItemView.NoEditTriggers)
         layout.addWidget(self.table, 1)
@@ -115,6 +119,11 @@ class RunState(qw.QWidget):
         for col in range(3):
             self.table.item(row, col).setBackground(QtGui.QBrush(colour) if colour is not None else QtGui.QBrush())
         item.setToolTip({"ok": "", "near": "near its limit", "outside": "outside its limit"}[state])
+
+    def on_data(self, name: str, index: Any, value: Any) -> None:
+        """A write of the run: a value per point (a scalar) goes to its row."""
+        if name in self.rows and np.ndim(value) == 0:
+            self.put(name, value)
 
     def put_point(self, row: dict[str, Any]) -> None:
         for name, value in row.items():

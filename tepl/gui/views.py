@@ -140,8 +140,8 @@ class LiveViews(DockArea):
         self.channel_row.setVisible(False)
         self.panels: list[ViewPanel] = []  # the plan's further views, one dock each
         self.panel_docks: list[Dock] = []
-        self.main_dock = Dock("main view", widget=self.map_panel, size=(600, 500))
-        self.curve_dock = Dock("curve view", widget=self.spectrum_plot, size=(600, 300))
+        self.main_dock = Dock("main view", widget=self.map_panel, size=(3, 3))
+        self.curve_dock = Dock("curve view", widget=self.spectrum_plot, size=(3, 2))
         self.addDock(self.main_dock, "left")
         self.addDock(self.curve_dock, "bottom", self.main_dock)
         self.redraw_timer = QTimer(self, interval=max(1, int(1000.0 / redraw_hz)), timeout=self.redraw)
@@ -365,8 +365,7 @@ class LiveViews(DockArea):
         self.panel_docks = []
         previous = self.main_dock
         for panel in self.panels:
-            dock = Dock(f"{panel.view.kind}: {panel.view.title}", widget=panel.widget, size=(400, 400),
-                        closable=True)
+            dock = Dock(f"{panel.view.kind}: {panel.view.title}", widget=panel.widget, size=(3, 3), closable=True)
             # maps side by side with the main map, the other views below it
             beside = panel.view.kind == "map" and previous is not None
             self.addDock(dock, "right" if beside else "bottom", previous if beside else self.main_dock)
@@ -599,6 +598,46 @@ class LiveViews(DockArea):
         """Integrated counts per pixel or step received so far (NaN where nothing arrived yet); for any run,
         what the map view holds (``map_data``)."""
         return self.map_data()
+
+    def view_contents(self) -> list[dict[str, Any]]:
+        """What each of the plan's views shows now: ``view``, ``values`` (finite values drawn), ``x_label``,
+        ``y_label`` and ``colour_bar`` (True for an image with its colour bar), read from the widgets' data."""
+        if self._plan is None:
+            return []
+        views = list(self._plan.views)
+        main = next((v for v in views if v.kind != "spectrum"), None)
+        out = []
+        for view in views:
+            colour_bar = False
+            if view.kind == "spectrum":
+                plot, data = self.spectrum_plot, self.spectrum_curve.yData
+            elif view is main and view.kind != "ramp":
+                plot = self.spectrum_plot if view.kind == "g2" else self.map_plot
+                if view.kind in ("g2", "trace"):
+                    plot, data = self.spectrum_plot, self.spectrum_curve.yData
+                elif self._mode == "series" or self.map_curve.isVisible():
+                    data = self.map_curve.yData
+                else:
+                    data = self.map_image.image
+                    colour_bar = self.map.colorbar.isVisible() and self.map.colorbar.axis.labelText != ""
+            else:
+                try:
+                    panel = self.panel(view.dataset, view.kind)
+                except KeyError:
+                    out.append({"view": view, "values": 0, "x_label": "", "y_label": "", "colour_bar": False})
+                    continue
+                plot, shown = panel.plot, panel.data()
+                if isinstance(shown, dict):
+                    data = np.concatenate([np.ravel(v) for v in shown.values()])
+                elif isinstance(shown, tuple):
+                    data = shown[1]
+                else:
+                    data = shown
+                colour_bar = hasattr(panel, "map")
+            values = 0 if data is None else int(np.isfinite(np.asarray(data, float)).sum())
+            out.append({"view": view, "values": values, "x_label": plot.getAxis("bottom").labelText,
+                        "y_label": plot.getAxis("left").labelText, "colour_bar": colour_bar})
+        return out
 
     @property
     def first_frame_shown(self) -> int:
