@@ -367,7 +367,7 @@ def test_time_trace_curve_is_the_files_counts_vs_time(qtbot, hbt_station, tmp_pa
     np.testing.assert_array_equal(y, run.data["counts"])
     assert y.sum() > 0
     assert console.views.spectrum_plot.getAxis("bottom").labelText == "time (s)"
-    assert console.views.map_panel.isHidden()
+    assert console.views.map_plot.plotItem.titleLabel.text.startswith("intensity histogram")  # beside the trace
 
 
 def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cryo_station, tmp_path):

@@ -42,10 +42,12 @@ FINAL_STATUSES = ("complete", "aborted", "failed")
 
 
 def _decimals(param: Parameter) -> int:
-    """Decimals a spin box needs to show the parameter's bounds and default exactly (2 to 6)."""
+    """Decimals a spin box needs to show the parameter's bounds and default exactly (2 to 6; 4 for µm)."""
     values = [float(v) for v in (param.low, param.high, param.default) if v is not None]
-    return max([2] + [next((d for d in range(7) if math.isclose(round(v, d), v, rel_tol=1e-12)), 6)
-                      for v in values])
+    # a stage position to the nanometre (a region or a point drawn on a nanometre-scale map)
+    least = 4 if param.unit == "µm" else 2
+    return max([least] + [next((d for d in range(7) if math.isclose(round(v, d), v, rel_tol=1e-12)), 6)
+                          for v in values])
 
 
 def make_editor(param: Parameter) -> qw.QWidget:

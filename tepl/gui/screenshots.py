@@ -132,7 +132,7 @@ def empty_views(record: dict[str, Any]) -> list[str]:
 def take_screenshots(out_dir: str | Path, configs: Sequence[Path] | None = None,
                      procedures: Sequence[str] | None = None, size: tuple[int, int] = (1600, 1000)) -> list[dict]:
     """The scripted session on each station of ``configs`` (default: every simulated one); writes the PNGs and
-    ``index.json`` (the records) to ``out_dir`` and returns the records."""
+    ``index.json`` (the records) to ``out_dir``, the run files to ``out_dir/runs``, and returns the records."""
     from PyQt5.QtWidgets import QApplication
 
     from tepl.gui.console import Console
@@ -146,8 +146,7 @@ def take_screenshots(out_dir: str | Path, configs: Sequence[Path] | None = None,
         for config in configs or simulated_configs():
             station = build_station(config)
             try:
-                console = Console(station, Path(tmp) / "runs", status_interval_s=None,
-                                  settings_dir=Path(tmp) / "settings")
+                console = Console(station, out / "runs", status_interval_s=None, settings_dir=Path(tmp))
                 console.resize(*size)
                 console.show()
                 app.processEvents()
