@@ -196,7 +196,9 @@ class MapImage(QObject):
             self.image.setImage(values.astype(np.float32), autoLevels=False, levels=(lo, hi))
             self.image.setRect(self.rect if self.rect.isValid() else QRectF(-0.5, -0.5, values.shape[1],
                                                                              values.shape[0]))
-            if not self.levels_locked:
+            shown_lo, shown_hi = self.colorbar.levels()
+            moved = max(abs(lo - shown_lo), abs(hi - shown_hi)) > 0.01 * (hi - lo)
+            if not self.levels_locked and moved:  # the bar's axis is redrawn only when its levels really move
                 self._setting_levels = True
                 self.colorbar.setLevels((lo, hi))
                 self._setting_levels = False

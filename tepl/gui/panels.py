@@ -138,6 +138,7 @@ class ViewPanel:
         self.plot = plot if plot is not None else pg.PlotWidget(title=view.title)
         self.plot.setMinimumHeight(140)
         self.widget: Any = self.plot
+        self.redraws = 0  # redraws that drew something
         self._dirty = False
         self._seen = False
 
@@ -150,6 +151,7 @@ class ViewPanel:
     def redraw(self) -> None:
         if self._dirty:
             self._dirty = False
+            self.redraws += 1
             self._draw()
 
     def _draw(self) -> None:
