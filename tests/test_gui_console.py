@@ -213,6 +213,8 @@ def test_alarm_levels_near_a_limit():
     assert [alarm(v, travel) for v in (50.0, 97.0, 2.0, 101.0)] == ["ok", "near", "near", "outside"]
     exposure = Range(0.001, 120.0, "s", "limits.exposure_s")
     assert alarm(0.05, exposure) == "ok" and alarm(119.0, exposure) == "near"
+    force = Range(0.0, 20.0, "nN", "limits.max_force_nN")
+    assert [alarm(v, force) for v in (0.0, 18.0, 19.5, 21.0)] == ["ok", "ok", "near", "outside"]
 
 
 def test_log_levels_and_filter(qtbot):

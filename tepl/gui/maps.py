@@ -77,8 +77,8 @@ class MapImage(QObject):
         self.background.setZValue(-1)
         plot.addItem(self.background)
         plot.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLOR_MAP), interactive=True, width=14,
-                                        label=self._bar_label())
+        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLOR_MAP), interactive=True, width=14)
+        self.colorbar.axis.setLabel(self._bar_label())
         self.colorbar.setImageItem(self.image, insert_in=plot.getPlotItem())
         self.levels_locked = False  # the operator dragged the colour bar: keep their levels
         self.colorbar.sigLevelsChangeFinished.connect(self._levels_dragged)

@@ -26,8 +26,8 @@ def alarm(value: float, limit: Any) -> str:
     if value < limit.low or value > limit.high:
         return "outside"
     margin = NEAR_FRACTION * (limit.high - limit.low)
-    # a lower edge just above zero (a shortest exposure) is no hazard to come near; a travel's edge is
-    low_edge = not (0 < limit.low < 0.01 * limit.high)
+    # a travel's lower edge is one to come near; a ceiling's zero, a shortest exposure or a gap of 0 is not
+    low_edge = limit.unit == "µm"
     return "near" if value > limit.high - margin or (low_edge and value < limit.low + margin) else "ok"
 
 

@@ -484,6 +484,11 @@ class LiveViews(DockArea):
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             self.spectrum_plot.setTitle(f"g2 (no fit: {exc})")
             return
+        if not (fit.ok and 0.0 <= fit.contrast <= 1.0):  # no antibunching dip the data resolve: no fit drawn
+            self._g2_fit = None
+            self.fit_curve.setData([], [])
+            self.spectrum_plot.setTitle("g2 (no fit: no dip resolved yet)")
+            return
         self._g2_fit = fit
         self.fit_curve.setData(x, g2_model(x, fit.tau_ns, fit.contrast, fit.t0_ns, fit.irf_sigma_ns,
                                            fit.normalization, bin_width_ns=float(x[1] - x[0])))
