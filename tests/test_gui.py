@@ -309,6 +309,11 @@ def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_
     np.testing.assert_array_equal(console.views.map_data(), counts[0, 1])
     np.testing.assert_array_equal(console.views.map_image.image, counts[0, 1])
     np.testing.assert_array_equal(console.views.curve_data()[1], counts[0, 1, -1])
+    # a click on a pixel shows its decays (the FLIM scan's lines, as written to the file)
+    decay = console.views.panel("flim_scan", "decay")
+    console.views._on_map_click(float(x_um[2]), float(y_um[1]), Qt.NoModifier, False)
+    assert decay.pixel == (1, 2)
+    np.testing.assert_array_equal(decay.data()[1], run.data["flim_scan"][:, 1, 2].astype(float))
     # a write the view cannot place is logged, never raised into Qt
     console.views.on_data("counts", (0, slice(None), 99), np.ones((2, 3)))
     assert "not shown" in console.log_pane.toPlainText()

@@ -200,6 +200,8 @@ class DecayPanel(ViewPanel):
         super().__init__(view)
         self.time_ns = np.asarray(plan.axis(view.axes[0]), float)
         self.latest: np.ndarray | None = None  # counts[channel, bin]
+        self.lines: dict[int, np.ndarray] | None = None  # FLIM scan lines: counts[channel, x, bin] by line
+        self.pixel: tuple[int, int] | None = None  # the pixel shown, after a click on the map
         self.curves: list[Any] = []
         self.plot.setLogMode(x=False, y=True)
         unit = unit_of(plan, view.axes[0])
@@ -213,10 +215,29 @@ class DecayPanel(ViewPanel):
         value = np.asarray(value, float)
         if value.shape[-1] != self.time_ns.size:
             raise ValueError(f"a decay of {value.shape[-1]} bins on a {self.time_ns.size}-bin axis")
+        if value.ndim == 3 and isinstance(index, tuple) and len(index) == 2 and isinstance(
+                index[1], (int, np.integer)):  # a line of a FLIM scan: kept, for the decay of a pixel
+            if self.lines is None:
+                self.lines = {}
+            self.lines[int(index[1])] = value
         if value.ndim > 2:  # decays of several pixels per channel (a line of a FLIM scan): summed per channel
             value = value.reshape(value.shape[0], -1, self.time_ns.size).sum(axis=1)
         self.latest = value.reshape(-1, self.time_ns.size)
+        self.pixel = None
         self._arrived()
+
+    def show_pixel(self, iy: int, ix: int) -> bool:
+        """Show the decays measured at pixel (iy, ix) of the FLIM scan (a click on the map); False when that
+        line has not arrived."""
+        line = (self.lines or {}).get(int(iy))
+        if line is None or not 0 <= ix < line.shape[1]:
+            return False
+        self.latest = np.asarray(line[:, ix], float)
+        self.pixel = (int(iy), int(ix))
+        self.plot.setTitle(f"{self.view.title}: pixel ({ix}, {iy})")
+        self._arrived()
+        self.redraw()
+        return True
 
     def data(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(delay ns, counts[channel, bin]) of the latest decay (None before one arrived)."""

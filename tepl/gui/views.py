@@ -448,6 +448,9 @@ class LiveViews(DockArea):
         pixel = self.map.pixel_at(x, y)
         if pixel is not None and not double:
             self.show_spectrum_at(*pixel)
+            for panel in self.panels:  # the decay of that pixel, in a panel that keeps the scan's decays
+                if hasattr(panel, "show_pixel"):
+                    panel.show_pixel(*pixel)
         self.map_clicked.emit(x, y, modifiers, double)
 
     def show_spectrum_at(self, iy: int, ix: int) -> bool:
