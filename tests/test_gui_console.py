@@ -167,11 +167,22 @@ def test_manual_panel_acts_through_the_roles_is_refused_during_a_run_and_aborts_
     manual = console.manual
     qtbot.mouseClick(manual.buttons["excitation shutter open"], Qt.LeftButton)
     qtbot.waitUntil(lambda: not manual.busy, timeout=5_000)
-    assert station.world.excitation_open if hasattr(station.world, "excitation_open") else manual.last_result[1]
+    assert manual.last_result == ("excitation shutter open: done", True)
     assert station.excitation_shutter.is_open()
     qtbot.mouseClick(manual.buttons["excitation shutter close"], Qt.LeftButton)
     qtbot.waitUntil(lambda: not manual.busy, timeout=5_000)
     assert not station.excitation_shutter.is_open()
+    manual.laser_power.setValue(0.25)  # within limits.max_laser_power_mW
+    qtbot.mouseClick(manual.buttons["laser power set"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not manual.busy, timeout=5_000)
+    assert station.laser.power_mW() == pytest.approx(0.25)
+    with pytest.raises(LimitError) as cli:
+        station.laser.set_power_mW(7.0)
+    manual.laser_power.setValue(7.0)
+    qtbot.mouseClick(manual.buttons["laser power set"], Qt.LeftButton)
+    qtbot.waitUntil(lambda: not manual.busy, timeout=5_000)
+    assert manual.last_result == (f"laser power 7 mW refused: {cli.value}", False)
+    assert station.laser.power_mW() == pytest.approx(0.25)
     manual.jog_step.setValue(0.5)
     qtbot.mouseClick(manual.buttons["stage jog +x"], Qt.LeftButton)
     qtbot.waitUntil(lambda: not manual.busy, timeout=5_000)

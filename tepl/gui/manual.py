@@ -62,6 +62,16 @@ class ManualPanel(qw.QWidget):
                 layout.addWidget(self._box(role.replace("_", " "), [
                     ("open", lambda r=role: self.station.role(r).open()),
                     ("close", lambda r=role: self.station.role(r).shut())]))
+        if station.has_role("laser") and station.laser.power_controllable:
+            self.laser_power = qw.QDoubleSpinBox(decimals=4, suffix=" mW", minimum=0.0, maximum=1e6)
+            limit = station.limits.laser_power_mW
+            self.laser_power.setToolTip(f"limit {limit.describe()} ({limit.name})" if limit is not None else "")
+            layout.addWidget(self._value_box("laser power", self.laser_power, "set", lambda v: (
+                f"laser power {v:g} mW", lambda: self.station.laser.set_power_mW(v))))
+        if station.has_role("spectrometer"):
+            self.ccd_target = qw.QDoubleSpinBox(decimals=1, suffix=" °C", minimum=-150.0, maximum=30.0, value=-60.0)
+            layout.addWidget(self._value_box("CCD cooler", self.ccd_target, "cool to", lambda v: (
+                f"CCD cooler to {v:g} °C", lambda: self.station.spectrometer.cool(v, wait=False))))
         if station.has_role("cryostat"):
             layout.addWidget(self._setpoint_box())
         layout.addStretch(1)
@@ -107,6 +117,18 @@ class ManualPanel(qw.QWidget):
             button.clicked.connect(lambda _=False, a=axis, s=sign: self.jog(a, s * self.jog_step.value()))
             grid.addWidget(button, 1, 2 + col)
             self.buttons[f"stage jog {label}"] = button
+        return box
+
+    def _value_box(self, title: str, spin: qw.QDoubleSpinBox, label: str,
+                   action: Callable[[float], tuple[str, Callable[[], Any]]]) -> qw.QGroupBox:
+        """A value and a button that sends it (``action(value)`` gives the action's words and call)."""
+        box = qw.QGroupBox(title)
+        row = qw.QHBoxLayout(box)
+        row.addWidget(spin)
+        button = qw.QPushButton(label)
+        button.clicked.connect(lambda: self.act(*action(spin.value())))
+        row.addWidget(button)
+        self.buttons[f"{title} {label}"] = button
         return box
 
     def _setpoint_box(self) -> qw.QGroupBox:
