@@ -111,7 +111,7 @@ class LiveViews(DockArea):
         self.spectrum_curve.setClipToView(True)
         self.fit_curve = self.spectrum_plot.plot(pen=pg.mkPen("r", width=2))
         self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("r", style=Qt.DashLine),
-                                              label="ON/OFF threshold", labelOpts={"position": 0.05, "color": "r"})
+                                              label="ON/OFF threshold", labelOpts={"position": 0.12, "color": "r"})
         self.spectrum_plot.addItem(self.threshold_line)
         self.threshold_line.setVisible(False)
         self.map_plot = map_plot("integrated counts")
@@ -302,6 +302,7 @@ class LiveViews(DockArea):
         self._g2_fit, self._trace_threshold, self.cursor_spectrum = None, None, None
         self._kind = None
         self.readout.setText("")
+        self.map_plot.enableAutoRange()  # a map's grid sets its range; a curve's follows its data
         for side in ("bottom", "left"):  # absolute axes unless a map's grid says otherwise
             axis = self.map_plot.getAxis(side)
             axis.origin, axis.picture = 0.0, None
