@@ -293,13 +293,26 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
+    if getattr(args, "screenshots", None):
+        from tepl.gui.screenshots import empty_views, take_screenshots
+
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        records = take_screenshots(args.screenshots, configs=[Path(args.config)] if args.config else None)
+        shots = [r for r in records if r["path"]]
+        empty = [f"{Path(r['path']).name}: {title}" for r in shots if r["moment"] == "end"
+                 for title in empty_views(r)]
+        print(f"{len(shots)} screenshots in {args.screenshots} (index.json lists what every view held)")
+        for line in empty:
+            print(f"empty view at the end of a run: {line}")
+        return 1 if empty else 0
+
     from tepl.gui.console import Console
     from tepl.station import build_station
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     station = build_station(args.config)
     console = Console(station, Path(args.out))
-    console.resize(1200, 800)
+    console.resize(1600, 1000)
     console.show()
     for signum in _ENDING_SIGNALS:  # Ctrl-C, kill, a closed terminal: abort the run, then quit
         signal.signal(signum, lambda signum, frame: console.close())
@@ -414,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="operator console: set up a procedure, run it, watch it live")
     p.add_argument("--config", default=None, help=STATION_HELP)
     p.add_argument("--out", default="runs", help="folder for the run files (default: runs)")
+    p.add_argument("--screenshots", metavar="DIR", default=None,
+                   help="run a short scripted session on each simulated station (or --config), save PNGs of the "
+                        "window at the start, middle and end of each procedure to DIR, and quit")
     p.set_defaults(func=_cmd_gui)
     return parser
 

@@ -22,6 +22,12 @@ from tepl.procedures.params import Parameter  # noqa: E402
 from tepl.station import build_station  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _settings_in_tmp(tmp_path, monkeypatch):
+    """The console's per-user files (layout, presets, queue) go to a temporary folder."""
+    monkeypatch.setenv("TEPL_CONFIG_DIR", str(tmp_path / "config"))
+
+
 @pytest.fixture
 def sim_station():
     st = build_station()
@@ -287,8 +293,11 @@ def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.left(), rect.right(), rect.top(), rect.bottom()],
                                [x_um[0] - 0.25, x_um[-1] + 0.25, y_um[0] - 0.25, y_um[-1] + 0.25])
-    assert console.views.map_plot.getAxis("bottom").labelText == "stage x (µm)"
-    assert console.views.map_plot.getAxis("left").labelText == "stage y (µm)"
+    # the axes count from the scan's centre, which their labels state
+    assert console.views.map_plot.getAxis("bottom").labelText == f"stage x from {x_um.mean():.3f} (µm)"
+    assert console.views.map_plot.getAxis("left").labelText == f"stage y from {y_um.mean():.3f} (µm)"
+    ticks = console.views.map_plot.getAxis("bottom").tickStrings([x_um[0], x_um[-1]], 1.0, 0.5)
+    assert [float(t) for t in ticks] == pytest.approx([x_um[0] - x_um.mean(), x_um[-1] - x_um.mean()])
     # the curve view: the last line, summed over the channels, vs stage x
     x, y = console.views.curve_data()
     np.testing.assert_allclose(x, x_um)
@@ -300,6 +309,11 @@ def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_
     np.testing.assert_array_equal(console.views.map_data(), counts[0, 1])
     np.testing.assert_array_equal(console.views.map_image.image, counts[0, 1])
     np.testing.assert_array_equal(console.views.curve_data()[1], counts[0, 1, -1])
+    # a click on a pixel shows its decays (the FLIM scan's lines, as written to the file)
+    decay = console.views.panel("flim_scan", "decay")
+    console.views._on_map_click(float(x_um[2]), float(y_um[1]), Qt.NoModifier, False)
+    assert decay.pixel == (1, 2)
+    np.testing.assert_array_equal(decay.data()[1], run.data["flim_scan"][:, 1, 2].astype(float))
     # a write the view cannot place is logged, never raised into Qt
     console.views.on_data("counts", (0, slice(None), 99), np.ones((2, 3)))
     assert "not shown" in console.log_pane.toPlainText()
@@ -358,7 +372,7 @@ def test_time_trace_curve_is_the_files_counts_vs_time(qtbot, hbt_station, tmp_pa
     np.testing.assert_array_equal(y, run.data["counts"])
     assert y.sum() > 0
     assert console.views.spectrum_plot.getAxis("bottom").labelText == "time (s)"
-    assert console.views.map_panel.isHidden()
+    assert console.views.map_plot.plotItem.titleLabel.text.startswith("intensity histogram")  # beside the trace
 
 
 def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cryo_station, tmp_path):

@@ -4,7 +4,12 @@ The console observes (design rule 7): parameters and limits are checked here (co
 moves), the run itself goes to a ``ProcedureWorker`` thread, and its writes go to the ``LiveViews``, which
 draw the latest values at a timer's pace (``tepl.gui.views``). Between runs a
 ``StatusPoller`` thread reads the station's status (stage, tip, CCD temperature, shutters, count rates) into
-the station panel; a run holds the station lock, so the poller never talks to an instrument a run is using.
+the station panel; a run holds the station lock, so the poller never talks to an instrument a run is using,
+and during a run the station panel shows what the run itself reports (``tepl.gui.runstate``).
+
+Every part is a dock of one ``DockArea`` (the views' own): the run form, the station, the log, the manual
+controls, the queue with its presets, points of interest and the data browser. The layout is saved per user
+when the console closes (``layout.json`` in ``tepl.gui.settings.config_dir()``) and restored when it opens.
 """
 
 from __future__ import annotations
@@ -15,9 +20,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
+from pyqtgraph.dockarea import Dock
 
+from tepl.gui.browser import DataBrowser
+from tepl.gui.logview import LogView
+from tepl.gui.manual import ManualPanel
+from tepl.gui.runqueue import Presets, RunQueue
+from tepl.gui.runstate import RunState
+from tepl.gui.settings import config_dir, load_json, save_json
 from tepl.gui.status import StatusPoller, describe_status
 from tepl.gui.views import LiveViews
 from tepl.gui.worker import ProcedureWorker
@@ -29,10 +42,12 @@ FINAL_STATUSES = ("complete", "aborted", "failed")
 
 
 def _decimals(param: Parameter) -> int:
-    """Decimals a spin box needs to show the parameter's bounds and default exactly (2 to 6)."""
+    """Decimals a spin box needs to show the parameter's bounds and default exactly (2 to 6; 4 for µm)."""
     values = [float(v) for v in (param.low, param.high, param.default) if v is not None]
-    return max([2] + [next((d for d in range(7) if math.isclose(round(v, d), v, rel_tol=1e-12)), 6)
-                      for v in values])
+    # a stage position to the nanometre (a region or a point drawn on a nanometre-scale map)
+    least = 4 if param.unit == "µm" else 2
+    return max([least] + [next((d for d in range(7) if math.isclose(round(v, d), v, rel_tol=1e-12)), 6)
+                          for v in values])
 
 
 def make_editor(param: Parameter) -> qw.QWidget:
@@ -64,6 +79,38 @@ def make_editor(param: Parameter) -> qw.QWidget:
     return widget
 
 
+def set_editor_value(widget: qw.QWidget, value: Any) -> None:
+    """Put ``value`` into an editor made by ``make_editor``."""
+    if isinstance(widget, qw.QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(widget, qw.QComboBox):
+        widget.setCurrentText(str(value))
+    elif isinstance(widget, qw.QSpinBox):
+        widget.setValue(int(value))
+    elif isinstance(widget, qw.QDoubleSpinBox):
+        widget.setValue(float(value))
+    else:
+        widget.setText(str(value))
+
+
+REGION_PARAMETERS = ("center_x_um", "center_y_um", "size_x_um", "size_y_um")
+"""The parameters a region drawn on a map fills, in the form of every procedure that has them."""
+SPOT_PARAMETERS = ("x_um", "y_um")
+"""The parameters a point of interest fills, in the form of every procedure that has them."""
+
+
+def _confirm(parent: qw.QWidget, text: str) -> bool:
+    answer = qw.QMessageBox.question(parent, "tepl console", text, qw.QMessageBox.Yes | qw.QMessageBox.No,
+                                     qw.QMessageBox.No)
+    return answer == qw.QMessageBox.Yes
+
+
+def _scrolled(widget: qw.QWidget) -> qw.QScrollArea:
+    area = qw.QScrollArea(widgetResizable=True, frameShape=qw.QFrame.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
 def editor_value(widget: qw.QWidget) -> Any:
     """The value an editor made by ``make_editor`` holds."""
     if isinstance(widget, qw.QCheckBox):
@@ -79,8 +126,13 @@ class Console(qw.QMainWindow):
     """Operator console over one station; each run writes ``<out_dir>/<procedure>-<timestamp>.h5``."""
 
     def __init__(self, station: Any, out_dir: str | Path, redraw_hz: float = 10.0,
-                 status_interval_s: float | None = 1.0, parent: qw.QWidget | None = None):
+                 status_interval_s: float | None = 1.0, settings_dir: str | Path | None = None,
+                 parent: qw.QWidget | None = None):
         super().__init__(parent)
+        self.settings_dir = Path(settings_dir) if settings_dir is not None else config_dir()
+        self.confirm = lambda text: _confirm(self, text)  # asks before a click moves the stage
+        self.points_of_interest: list[tuple[float, float]] = []
+        self._queue_running = False
         self.station = station
         self.station_lock = threading.Lock()  # held by a run, and by the poller for each status read
         self.last_status: dict | None = None
@@ -95,14 +147,18 @@ class Console(qw.QMainWindow):
         self._active = False
         self.setWindowTitle(f"tepl console: {getattr(station, 'name', 'station')}")
         self._build_controls()
+        self.log_view = LogView()
+        self.log_pane = self.log_view.pane
         self.views = LiveViews(redraw_hz, log=self.log)
-        self.log_pane = qw.QPlainTextEdit(readOnly=True, maximumBlockCount=5000)
-        self.views.addWidget(self.log_pane)
-        splitter = qw.QSplitter(Qt.Horizontal)
-        splitter.addWidget(self._controls)
-        splitter.addWidget(self.views)
-        splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(splitter)
+        self.run_state = RunState()
+        self.manual = ManualPanel(station, self.station_lock, self.is_running, self.abort_run, self.log)
+        self.presets = Presets(self.settings_dir / "presets.json")
+        self.queue = RunQueue(self.settings_dir / "queue.json", self.presets)
+        self.browser = DataBrowser(self.out_dir)
+        self._build_docks()
+        self._connect_interaction()
+        self.setCentralWidget(self.views)
+        self.restore_layout()
         self.statusBar().showMessage(f"station {getattr(station, 'name', '')}; runs go to {self.out_dir}")
         self.poller: StatusPoller | None = None
         if status_interval_s is not None:
@@ -161,12 +217,222 @@ class Console(qw.QMainWindow):
             buttons[name] for name in ("Dry run", "Start", "Pause", "Stop", "Abort"))
         self.progress_bar = qw.QProgressBar()
         layout.addWidget(self.progress_bar)
-        layout.addWidget(qw.QLabel("station"))
-        self.station_label = qw.QLabel("not read yet", wordWrap=True,
-                                       toolTip="read between runs; a run holds the station")
-        self.station_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        layout.addWidget(self.station_label)
         layout.addStretch(1)
+        self.station_label = qw.QLabel("not read yet", wordWrap=True,
+                                       toolTip="read between runs; during a run, what the run reports")
+        self.station_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+    def _build_docks(self) -> None:
+        station = qw.QWidget()
+        layout = qw.QVBoxLayout(station)
+        layout.addWidget(self.station_label)
+        layout.addWidget(self.run_state, 1)
+        self.points_box = self._build_points()
+        self.docks = {name: Dock(name, widget=_scrolled(widget) if scroll else widget, size=size)
+                      for name, widget, size, scroll in (
+            ("run", self._controls, (1, 3), True), ("station", station, (1, 2), False),
+            ("log", self.log_view, (3, 1), False), ("manual", self.manual, (1, 2), True),
+            ("queue", self.queue, (1, 3), False), ("points", self.points_box, (1, 3), False),
+            ("data", self.browser, (3, 1), False))}
+        area = self.views
+        area.addDock(self.docks["run"], "left")
+        area.addDock(self.docks["station"], "bottom", self.docks["run"])
+        area.addDock(self.docks["manual"], "below", self.docks["station"])
+        area.addDock(self.docks["queue"], "below", self.docks["run"])
+        area.addDock(self.docks["points"], "below", self.docks["queue"])
+        area.addDock(self.docks["log"], "bottom", self.views.curve_dock)
+        area.addDock(self.docks["data"], "below", self.docks["log"])
+        self.docks["run"].raiseDock()
+        self.docks["station"].raiseDock()
+        self.docks["log"].raiseDock()
+
+    def _build_points(self) -> qw.QWidget:
+        box = qw.QWidget()
+        layout = qw.QVBoxLayout(box)
+        layout.addWidget(qw.QLabel("double-click a map: go there; ctrl-click: add a point of interest", wordWrap=True))
+        self.points_list = qw.QListWidget()
+        layout.addWidget(self.points_list, 1)
+        row = qw.QHBoxLayout()
+        self.point_procedure_box = qw.QComboBox(toolTip="the procedure each point is queued for")
+        self.point_procedure_box.addItems([name for name, cls in PROCEDURES.items()
+                                           if {p.name for p in cls.parameters} >= set(SPOT_PARAMETERS)
+                                           and all(self.station.has_role(r) for r in cls.roles)])
+        self.queue_points_button = qw.QPushButton("queue the points")
+        self.queue_points_button.clicked.connect(lambda: self.queue_points(self.point_procedure_box.currentText()))
+        row.addWidget(self.point_procedure_box, 1)
+        row.addWidget(self.queue_points_button)
+        layout.addLayout(row)
+        row = qw.QHBoxLayout()
+        self.region_button = qw.QPushButton("draw a region", checkable=True,
+                                            toolTip="a rectangle on the main map; drag and resize it")
+        self.use_region_button = qw.QPushButton("region to the next scan")
+        self.region_button.toggled.connect(self.show_region)
+        self.use_region_button.clicked.connect(self.use_region)
+        row.addWidget(self.region_button)
+        row.addWidget(self.use_region_button)
+        layout.addLayout(row)
+        return box
+
+    def _connect_interaction(self) -> None:
+        self.region: pg.RectROI | None = None
+        self.views.map_clicked.connect(self._on_map_clicked)
+        self.views.current_point.connect(self.run_state.put_point)
+        q = self.queue
+        q.add_button.clicked.connect(lambda: self.enqueue(self.procedure_box.currentText()))
+        q.add_preset_button.clicked.connect(lambda: q.preset_box.currentText() and q.add_preset(
+            q.preset_box.currentText()))
+        q.save_preset_button.clicked.connect(lambda: self.save_preset(q.preset_name.text()))
+        q.load_preset_button.clicked.connect(lambda: q.preset_box.currentText() and self.load_preset(
+            q.preset_box.currentText()))
+        q.run_button.clicked.connect(self.run_queue)
+
+    # ---- layout --------------------------------------------------------------------------------------------
+    @property
+    def layout_path(self) -> Path:
+        return self.settings_dir / "layout.json"
+
+    def save_layout(self) -> None:
+        """The docks' arrangement, and the window's size, to ``layout_path``."""
+        try:
+            save_json(self.layout_path, {"docks": self.views.saveState(),
+                                         "size": [self.width(), self.height()]})
+        except OSError as exc:
+            self.log(f"layout not saved: {exc}", "warning")
+
+    def restore_layout(self) -> bool:
+        """The saved arrangement of the docks, when there is one; docks of views not shown now are left out."""
+        state = load_json(self.layout_path, None)
+        if not isinstance(state, dict) or "docks" not in state:
+            return False
+        try:
+            self.views.restoreState(state["docks"], missing="ignore", extra="bottom")
+        except Exception as exc:  # a layout from another version: the default one
+            self.log(f"saved layout not used: {exc}", "warning")
+            return False
+        if isinstance(state.get("size"), list) and len(state["size"]) == 2:
+            self.resize(*(int(v) for v in state["size"]))
+        return True
+
+    # ---- map interaction, points, region -------------------------------------------------------------------
+    def _on_map_clicked(self, x_um: float, y_um: float, modifiers: Any, double: bool) -> None:
+        if double:
+            self.click_to_go(x_um, y_um)
+        elif modifiers & Qt.ControlModifier:
+            self.add_point(x_um, y_um)
+
+    def click_to_go(self, x_um: float, y_um: float) -> bool:
+        """Move the stage to the clicked spot after the operator confirms; the stage role checks its travel (a
+        refusal is logged in the CLI's words) and a run holding the station refuses it."""
+        if self.is_running():
+            self.log(f"go to x {x_um:.4f}, y {y_um:.4f} µm refused: a run holds the station", "warning")
+            return False
+        if not self.confirm(f"Move the stage to x = {x_um:.4f} µm, y = {y_um:.4f} µm?"):
+            self.log("go to cancelled")
+            return False
+        return self.manual.go_to(x=x_um, y=y_um)
+
+    def add_point(self, x_um: float, y_um: float) -> None:
+        self.points_of_interest.append((float(x_um), float(y_um)))
+        self.points_list.addItem(f"x {x_um:.4f} µm, y {y_um:.4f} µm")
+
+    def queue_points(self, procedure: str) -> int:
+        """Queue ``procedure`` (its form's values) at every point of interest; returns how many were queued."""
+        if procedure not in PROCEDURES:
+            return 0
+        for x_um, y_um in self.points_of_interest:
+            self.queue.add(procedure, {**self.values(procedure), "x_um": x_um, "y_um": y_um},
+                           label=f"{procedure} at ({x_um:.3f}, {y_um:.3f}) µm")
+        return len(self.points_of_interest)
+
+    def show_region(self, visible: bool = True) -> None:
+        """A rectangle on the main map, a quarter of its area at its centre, to drag and resize."""
+        if self.region is not None:
+            self.views.map_plot.removeItem(self.region)
+            self.region = None
+        if not visible:
+            return
+        rect = self.views.map.rect
+        if not rect.isValid():
+            rect = self.views.map_plot.getPlotItem().vb.viewRect()
+        self.region = pg.RectROI([rect.center().x() - rect.width() / 4, rect.center().y() - rect.height() / 4],
+                                 [rect.width() / 2, rect.height() / 2], pen=pg.mkPen("m", width=2))
+        self.views.map_plot.addItem(self.region)
+
+    def region_um(self) -> tuple[float, float, float, float] | None:
+        """(centre x, centre y, size x, size y) of the region drawn, µm; None without one."""
+        if self.region is None:
+            return None
+        (x, y), (w, h) = self.region.pos(), self.region.size()
+        return float(x + w / 2), float(y + h / 2), float(abs(w)), float(abs(h))
+
+    def use_region(self) -> list[str]:
+        """Fill the next scan's centre and size from the region, in every form that has them; returns those
+        procedures. A value the form cannot hold (beyond a parameter's bounds) is clipped by the form and logged."""
+        region = self.region_um()
+        if region is None:
+            self.log("draw a region on the map first", "warning")
+            return []
+        filled = []
+        for name, editors in self._editors.items():
+            if set(REGION_PARAMETERS) <= set(editors):
+                for key, value in zip(REGION_PARAMETERS, region, strict=True):
+                    set_editor_value(editors[key], value)
+                filled.append(name)
+        self.log(f"region centre ({region[0]:.4f}, {region[1]:.4f}) µm, size {region[2]:.4f} x {region[3]:.4f} µm "
+                 f"set in: {', '.join(filled)}")
+        return filled
+
+    # ---- presets and queue ---------------------------------------------------------------------------------
+    def set_values(self, procedure: str, values: dict[str, Any]) -> None:
+        """Fill the form of ``procedure`` with ``values`` (names it does not have are refused)."""
+        unknown = sorted(set(values) - set(self._editors[procedure]))
+        if unknown:
+            raise KeyError(f"{procedure} has no parameters {unknown}")
+        for name, value in values.items():
+            set_editor_value(self._editors[procedure][name], value)
+
+    def save_preset(self, name: str) -> None:
+        procedure = self.procedure_box.currentText()
+        try:
+            self.presets.save(name, procedure, self.values(procedure))
+        except (ValueError, OSError) as exc:
+            self.log(f"preset not saved: {exc}", "warning")
+            return
+        self.queue.refresh()
+        self.log(f"preset {name!r} saved: {procedure}")
+
+    def load_preset(self, name: str) -> None:
+        preset = self.presets.get(name)
+        self.select_procedure(preset["procedure"])
+        self.set_values(preset["procedure"], preset["values"])
+
+    def enqueue(self, procedure: str, values: dict[str, Any] | None = None) -> None:
+        self.queue.add(procedure, self.values(procedure) if values is None else values)
+
+    def run_queue(self) -> bool:
+        """Start the queue's first run; each run that completes starts the next. False when empty or busy."""
+        if self.is_running() or not self.queue.entries:
+            return False
+        self._queue_running = True
+        return self._start_next_queued()
+
+    def _start_next_queued(self) -> bool:
+        entry = self.queue.pop()
+        if entry is None:
+            self._queue_running = False
+            self.log("queue done")
+            return False
+        try:
+            self.select_procedure(entry["procedure"])
+            self.set_values(entry["procedure"], entry["values"])
+        except (KeyError, ValueError) as exc:
+            self.log(f"queued run skipped: {exc}", "warning")
+            return self._start_next_queued()
+        self.log(f"queue: starting {entry.get('label') or entry['procedure']} ({len(self.queue.entries)} left)")
+        if not self.start_run():
+            self._queue_running = False
+            return False
+        return True
 
     # ---- parameters --------------------------------------------------------------------------------------
     def select_procedure(self, name: str) -> None:
@@ -194,8 +460,9 @@ class Console(qw.QMainWindow):
             return None
 
     # ---- actions ---------------------------------------------------------------------------------------
-    def log(self, message: str) -> None:
-        self.log_pane.appendPlainText(f"{datetime.now():%H:%M:%S}  {message}")
+    def log(self, message: str, level: str = "info") -> None:
+        """A message in the log pane, at ``level`` (info, warning, error)."""
+        self.log_view.add(message, level)
 
     def dry_run(self) -> None:
         text = self._dry_run_text()
@@ -221,7 +488,7 @@ class Console(qw.QMainWindow):
             return None
 
     def _refused(self, message: str) -> None:
-        self.log(message)
+        self.log(message, "warning")
         self.statusBar().showMessage(message)
 
     def start_run(self) -> bool:
@@ -248,13 +515,14 @@ class Console(qw.QMainWindow):
         for signal, slot in ((worker.planned, self._on_planned), (worker.refused, self._on_refused),
                              (worker.wavelengths, self.views.set_wavelengths), (worker.log, self.log),
                              (worker.progress, self._on_progress), (worker.status, self._on_status),
-                             (worker.data, self.views.on_data), (worker.failed, self._on_failed),
+                             (worker.data, self.views.on_data), (worker.data, self.run_state.on_data),
+                             (worker.failed, self._on_failed),
                              (worker.finished, self._on_finished)):
             signal.connect(slot)
         self.statusBar().showMessage(f"{procedure.name} planning: {self.run_path}")
         self._active = True
         self._set_running(True)
-        self.station_label.setText("held by the run")
+        self.station_label.setText("held by the run: the values below are those the run reports")
         worker.start()
         return True
 
@@ -273,6 +541,7 @@ class Console(qw.QMainWindow):
             self.worker.control.resume()
             self.log("resume requested")
         self.pause_button.setText("Resume" if self._paused else "Pause")
+        self.run_state.set_paused(self._paused)
 
     def stop_run(self) -> None:
         if self.is_running():
@@ -290,7 +559,8 @@ class Console(qw.QMainWindow):
     def _set_running(self, running: bool) -> None:
         self._paused = False
         self.pause_button.setText("Pause")
-        for widget in (self.procedure_box, self.forms, self.dry_run_button, self.start_button):
+        for widget in (self.procedure_box, self.forms, self.dry_run_button, self.start_button,
+                       self.queue.run_button):
             widget.setEnabled(not running)
         for button in (self.pause_button, self.stop_button, self.abort_button):
             button.setEnabled(running)
@@ -312,6 +582,9 @@ class Console(qw.QMainWindow):
     def _on_planned(self, plan) -> None:
         self.plan = plan
         self.views.reset(plan, self._channel_labels())
+        self.run_state.start(plan)
+        if self.region is not None:  # the map was rebuilt: draw the region again on the new one
+            self.show_region(True)
         self.log(f"{plan.procedure} started: {self.run_path} (estimated {plan.estimate_s:.1f} s)")
         self.statusBar().showMessage(f"{plan.procedure} running: {self.run_path}")
 
@@ -320,6 +593,7 @@ class Console(qw.QMainWindow):
         self._refused(message)
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.run_state.on_progress(done, total)
         self.progress_bar.setMaximum(max(total, 1))
         self.progress_bar.setValue(min(done, max(total, 1)))
         self.progress_bar.setFormat(message or "%v/%m")
@@ -327,14 +601,16 @@ class Console(qw.QMainWindow):
     def _on_status(self, message: str, data: dict) -> None:
         if message in ("paused", "resumed"):
             self.log(f"run {message}")
+            self.run_state.set_paused(message == "paused")
             return
         self.run_status, self.run_reason = message, data.get("reason")
         reason = f" ({self.run_reason})" if self.run_reason else ""
-        self.log(f"run {message}{reason}: {data.get('path', self.run_path)}")
+        self.log(f"run {message}{reason}: {data.get('path', self.run_path)}",
+                 {"complete": "info", "aborted": "warning"}.get(message, "error"))
         self.statusBar().showMessage(f"{data.get('path', self.run_path)}: {message}{reason}")
 
     def _on_failed(self, message: str) -> None:
-        self.log(f"run failed: {message}")
+        self.log(f"run failed: {message}", "error")
         self.run_reason = self.run_reason or message
         if self.run_status is None:
             self.run_status = "failed"
@@ -347,14 +623,27 @@ class Console(qw.QMainWindow):
         if status == "refused":  # nothing ran: the worker is done with
             self.worker.wait()
             self.worker = None
-        self.views.redraw()
+            self._queue_running = False
+        else:
+            self.views.finish()
+            self.run_state.finish(self.run_status or status)
+            self.browser.refresh()
+        if self._queue_running:
+            if self.run_status == "complete":
+                self._start_next_queued()
+            else:
+                self._queue_running = False
+                self.log(f"queue halted: the run ended {self.run_status}", "warning")
 
     # ---- closing -----------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self.worker is not None and self.worker.is_running():
             self.abort_run("console closed during the run")
             self.worker.wait()
+        self.manual.wait()
         self.views.stop()
+        self.run_state.timer.stop()
         if self.poller is not None:
             self.poller.stop()
+        self.save_layout()
         super().closeEvent(event)

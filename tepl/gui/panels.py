@@ -13,11 +13,13 @@ redraws when something arrived. Labels come from the plan: names and units of it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt5 import QtWidgets
 from PyQt5.QtCore import QRectF
 
 Handler = Callable[[Any, np.ndarray], None]
@@ -110,14 +112,33 @@ def series_labels(plan: Any, view: Any) -> tuple[str, str]:
     return quantity_label(x_name, unit_of(plan, x_name)), y_label
 
 
+def limit_for(plan: Any, name: str, unit: str = "") -> Any:
+    """The station limit (``tepl.limits.Range``) an interlock of the plan holds on the quantity ``name``, or
+    None: the limit's config key ends with the name (``force_nN``), or, in the same unit, the interlock is
+    named after the quantity ("force", "stage travel x") or checked it ("tip-sample gap 40 .. 8.5 nm")."""
+    unit = unit_of(plan, name) or unit
+    quantity = quantity_label(name).split(" (")[0]
+    word = re.compile(rf"\b{re.escape(quantity)}\b")
+    for interlock in plan.interlocks:
+        limit = interlock.limit
+        if limit.name.endswith(name):
+            return limit
+        if unit and limit.unit == unit and (interlock.name == quantity or interlock.name.endswith(" " + quantity)
+                                            or word.search(interlock.checked.replace(limit.unit, ""))):
+            return limit
+    return None
+
+
 class ViewPanel:
     """One declared view in its own plot: ``handlers()`` take the writes, ``redraw()`` draws what arrived,
-    ``data()`` is what the panel shows."""
+    ``data()`` is what the panel shows; ``widget`` is what the console places in a dock."""
 
-    def __init__(self, view: Any):
+    def __init__(self, view: Any, plot: pg.PlotWidget | None = None):
         self.view = view
-        self.plot = pg.PlotWidget(title=view.title)
+        self.plot = plot if plot is not None else pg.PlotWidget(title=view.title)
         self.plot.setMinimumHeight(140)
+        self.widget: Any = self.plot
+        self.redraws = 0  # redraws that drew something
         self._dirty = False
         self._seen = False
 
@@ -130,6 +151,7 @@ class ViewPanel:
     def redraw(self) -> None:
         if self._dirty:
             self._dirty = False
+            self.redraws += 1
             self._draw()
 
     def _draw(self) -> None:
@@ -178,6 +200,8 @@ class DecayPanel(ViewPanel):
         super().__init__(view)
         self.time_ns = np.asarray(plan.axis(view.axes[0]), float)
         self.latest: np.ndarray | None = None  # counts[channel, bin]
+        self.lines: dict[int, np.ndarray] | None = None  # FLIM scan lines: counts[channel, x, bin] by line
+        self.pixel: tuple[int, int] | None = None  # the pixel shown, after a click on the map
         self.curves: list[Any] = []
         self.plot.setLogMode(x=False, y=True)
         unit = unit_of(plan, view.axes[0])
@@ -191,8 +215,29 @@ class DecayPanel(ViewPanel):
         value = np.asarray(value, float)
         if value.shape[-1] != self.time_ns.size:
             raise ValueError(f"a decay of {value.shape[-1]} bins on a {self.time_ns.size}-bin axis")
+        if value.ndim == 3 and isinstance(index, tuple) and len(index) == 2 and isinstance(
+                index[1], (int, np.integer)):  # a line of a FLIM scan: kept, for the decay of a pixel
+            if self.lines is None:
+                self.lines = {}
+            self.lines[int(index[1])] = value
+        if value.ndim > 2:  # decays of several pixels per channel (a line of a FLIM scan): summed per channel
+            value = value.reshape(value.shape[0], -1, self.time_ns.size).sum(axis=1)
         self.latest = value.reshape(-1, self.time_ns.size)
+        self.pixel = None
         self._arrived()
+
+    def show_pixel(self, iy: int, ix: int) -> bool:
+        """Show the decays measured at pixel (iy, ix) of the FLIM scan (a click on the map); False when that
+        line has not arrived."""
+        line = (self.lines or {}).get(int(iy))
+        if line is None or not 0 <= ix < line.shape[1]:
+            return False
+        self.latest = np.asarray(line[:, ix], float)
+        self.pixel = (int(iy), int(ix))
+        self.plot.setTitle(f"{self.view.title}: pixel ({ix}, {iy})")
+        self._arrived()
+        self.redraw()
+        return True
 
     def data(self) -> tuple[np.ndarray, np.ndarray | None]:
         """(delay ns, counts[channel, bin]) of the latest decay (None before one arrived)."""
@@ -207,19 +252,23 @@ class DecayPanel(ViewPanel):
 
 class MapPanel(ViewPanel):
     """A ``map`` view: a per-pixel dataset (a spectrum counts as its integrated counts) on the plan's two
-    stage axes."""
+    stage axes, with its colour bar, the pixel written last outlined and unscanned pixels grey."""
 
     def __init__(self, plan: Any, view: Any):
-        super().__init__(view)
+        from tepl.gui.maps import MapImage, map_plot
+
+        super().__init__(view, map_plot(view.title))
         x, y = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
-        self.values = np.full((y.size, x.size), np.nan)
         self.spectral = is_spectral(plan, view.dataset)
-        self.rect = pixel_rect(x, y)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.plot.addItem(self.image)
+        unit = "counts" if self.spectral else unit_of(plan, view.dataset)
+        self.map = MapImage(self.plot, view.title, unit)
+        self.map.set_grid(x, y, *(("stage " if unit_of(plan, n) == "µm" else "") + quantity_label(n).split(" (")[0]
+                                   for n in view.axes[:2]), unit=unit_of(plan, view.axes[0]))
+        self.values = np.full((y.size, x.size), np.nan)
+        self.current: tuple[int, int] | None = None
+        self.rect = self.map.rect
+        self.image = self.map.image
         self.plot.setAspectLocked(True)
-        self._label(*(("stage " if unit_of(plan, name) == "µm" else "") + quantity_label(name, unit_of(plan, name))
-                      for name in view.axes[:2]))
 
     def handlers(self) -> dict[str, Handler]:
         return {self.view.dataset: self._take}
@@ -227,24 +276,104 @@ class MapPanel(ViewPanel):
     def _take(self, index: Any, value: np.ndarray) -> None:
         value = np.asarray(value, float)
         self.values[index] = np.nansum(value, axis=-1) if self.spectral else value
+        if isinstance(index, tuple) and len(index) == 2 and all(isinstance(i, (int, np.integer)) for i in index):
+            self.current = (int(index[0]), int(index[1]))
         self._arrived()
 
     def data(self) -> np.ndarray:
         return self.values.copy()
 
     def _draw(self) -> None:
-        finite = np.isfinite(self.values)
-        if finite.any():
-            lo, hi = float(self.values[finite].min()), float(self.values[finite].max())
-            self.image.setImage(np.where(finite, self.values, lo), levels=(lo, hi if hi > lo else lo + 1.0),
-                                autoLevels=False)
-            self.image.setRect(self.rect)
+        self.map.show(self.values, self.current)
+
+
+class RampPanel(ViewPanel):
+    """A ``ramp`` view: the dataset (a fitted intensity) against the step, the quantities its other axes name
+    (pressure, force) against the step with the station limits the plan's interlocks hold drawn as dashed
+    lines, and the spectra along the same steps as a contour (step vs wavelength)."""
+
+    def __init__(self, plan: Any, view: Any):
+        super().__init__(view)
+        self.widget = QtWidgets.QWidget()
+        layout = QtWidgets.QGridLayout(self.widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        step_name = view.axes[0]
+        self.step = np.asarray(plan.axis(step_name), float)
+        n = self.step.size
+        self.values = {view.dataset: np.full(n, np.nan)}
+        self.curves: dict[str, Any] = {view.dataset: self.plot.plot(pen=pg.mkPen("y"), symbol="o", symbolSize=4)}
+        self._label(quantity_label(step_name, unit_of(plan, step_name)) or "step",
+                    quantity_label(view.dataset, unit_of(plan, view.dataset)))
+        layout.addWidget(self.plot, 0, 0)
+        self.limit_plots: dict[str, pg.PlotWidget] = {}
+        self.limits: dict[str, Any] = {}
+        for i, name in enumerate(n for n in view.axes[1:] if plan.has_dataset(n)):
+            plot = pg.PlotWidget(title=f"{quantity_label(name).split(' (')[0]} vs its limit")
+            plot.setLabel("bottom", "step")
+            plot.setLabel("left", quantity_label(name, unit_of(plan, name)))
+            self.values[name] = np.full(n, np.nan)
+            self.curves[name] = plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=4)
+            limit = limit_for(plan, name)
+            if limit is not None:
+                self.limits[name] = limit
+                plot.addItem(pg.InfiniteLine(pos=limit.high, angle=0, pen=pg.mkPen("r", style=2),
+                                             label=f"limit {limit.high:g} {limit.unit}",
+                                             labelOpts={"position": 0.85, "color": "r"}))
+            self.limit_plots[name] = plot
+            layout.addWidget(plot, 0, 1 + i)
+        spectral = next((d for d in plan.datasets if d.dims[:1] == (step_name,) and is_spectral(plan, d.name)),
+                        None)
+        self.contour_name = spectral.name if spectral is not None else None
+        self.contour: np.ndarray | None = None
+        if spectral is not None:
+            from tepl.gui.maps import MapImage, map_plot
+
+            self.contour_plot = map_plot(f"{spectral.name} vs step")
+            self.contour_map = MapImage(self.contour_plot, spectral.name, spectral.unit)
+            wl = np.asarray(plan.axis("wavelength_nm"), float)
+            self.contour_map.set_grid(wl, self.step, "wavelength", "step", unit="nm", relative=False, y_unit="")
+            self.contour = np.full((n, wl.size), np.nan)
+            layout.addWidget(self.contour_plot, 1, 0, 1, max(1, len(self.limit_plots) + 1))
+
+    def handlers(self) -> dict[str, Handler]:
+        out: dict[str, Handler] = {name: (lambda index, value, _n=name: self._take(_n, index, value))
+                                   for name in self.values}
+        if self.contour_name is not None:
+            out[self.contour_name] = self._take_spectrum
+        return out
+
+    def _take(self, name: str, index: Any, value: np.ndarray) -> None:
+        self.values[name][_point_index(index)] = np.asarray(value, float)
+        self._arrived()
+
+    def _take_spectrum(self, index: Any, value: np.ndarray) -> None:
+        self.contour[_point_index(index)] = np.asarray(value, float)
+        self._arrived()
+
+    def data(self) -> dict[str, np.ndarray]:
+        """{dataset: values per step} of the curves, and ``contour`` (spectra[step, pixel]) when shown."""
+        out = {name: v.copy() for name, v in self.values.items()}
+        if self.contour is not None:
+            out["contour"] = self.contour.copy()
+        return out
+
+    def _draw(self) -> None:
+        for name, values in self.values.items():
+            finite = np.isfinite(values)
+            self.curves[name].setData(self.step[finite], values[finite])
+            limit = self.limits.get(name)
+            if limit is not None and finite.any():  # near its limit: the plot's title turns red
+                near = float(np.nanmax(values)) >= 0.9 * limit.high
+                self.limit_plots[name].setTitle(self.limit_plots[name].plotItem.titleLabel.text,
+                                                color="r" if near else None)
+        if self.contour is not None:
+            self.contour_map.show(self.contour)
 
 
 PANELS: dict[str, type[ViewPanel]] = {"line": SeriesPanel, "approach": SeriesPanel, "decay": DecayPanel,
-                                      "map": MapPanel}
+                                      "map": MapPanel, "ramp": RampPanel}
 """The view kinds a panel beside the main view can show; the others (``spectrum``, ``frames``, ``count-map``,
-``g2``, ``trace``, ``ramp``) are drawn by the main views (``tepl.gui.views``)."""
+``g2``, ``trace``) are drawn by the main views (``tepl.gui.views``)."""
 
 
 def make_panel(plan: Any, view: Any) -> ViewPanel | None:

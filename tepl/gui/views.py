@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
-from PyQt5.QtCore import QRectF, Qt, QTimer
+from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from pyqtgraph.dockarea import Dock, DockArea
 
+from tepl.gui.maps import MapImage, map_plot
 from tepl.gui.panels import (
     Handler,
     Series,
@@ -52,16 +54,36 @@ def _axis_label(name: str, prefix: str = "") -> str:
     return f"{prefix}{quantity} ({unit})" if quantity else name
 
 
-class LiveViews(qw.QSplitter):
-    """The curve view above the main view (with its channel choice for photon-counting runs), and below them
-    a panel for each further view of the plan (``panels``).
+_SPECTRA_CACHE_BYTES = 256 * 2**20  # a map keeps its spectra (for the spectrum under the cursor) up to this size
+_G2_FIT_INTERVAL = 5  # the g2 fit is redone every this many redraws (and at the end of the run)
 
-    ``log(message)`` reports a write the views could not place (once per dataset and run).
+
+class LiveViews(DockArea):
+    """The dock area of the run's views: the curve view ("curve") and the main view ("main", with its channel
+    choice for photon-counting runs), and a dock for each further view of the plan (``panels``); the console
+    adds its own docks to the same area, so one saved layout holds them all.
+
+    ``log(message)`` reports a write the views could not place (once per dataset and run). ``map_clicked(x, y,
+    modifiers, double)`` is a click on a map in stage coordinates (µm); ``current_point(row)`` the plan's point
+    the run wrote last (its columns: ``x_um``, ``gap_nm`` ...).
     """
+
+    map_clicked = pyqtSignal(float, float, object, bool)
+    current_point = pyqtSignal(object)
 
     def __init__(self, redraw_hz: float = 10.0, log: Callable[[str], None] = print,
                  parent: qw.QWidget | None = None):
-        super().__init__(Qt.Vertical, parent)
+        super().__init__(parent)
+        self.redraws = 0  # redraws that drew something (the benchmark's count)
+        self._point_rows: dict[tuple[int, ...], int] = {}
+        self._plan: Any = None
+        self._last_point: tuple[int, ...] | None = None
+        self._spectra: np.ndarray | None = None  # spectra[iy, ix, pixel] of a spectral map, for clicks
+        self._current: tuple[int, int] | None = None
+        self._g2_fit: Any = None
+        self._trace_threshold: float | None = None
+        self.cursor_spectrum: tuple[int, int] | None = None
+        self._kind: str | None = None
         self._log = log
         self._wavelengths_nm: np.ndarray | None = None
         # what the run's "data" events left for the views; ``redraw`` draws it (see ``reset``)
@@ -87,10 +109,21 @@ class LiveViews(qw.QSplitter):
         self.spectrum_curve = self.spectrum_plot.plot(pen=pg.mkPen("y"))
         self.spectrum_curve.setDownsampling(auto=True, method="peak")  # a long time trace stays fast to draw
         self.spectrum_curve.setClipToView(True)
-        self.map_plot = pg.PlotWidget(title="integrated counts")
-        self.map_image = pg.ImageItem(axisOrder="row-major")
-        self.map_plot.addItem(self.map_image)
+        self.fit_curve = self.spectrum_plot.plot(pen=pg.mkPen("r", width=2))
+        self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("r", style=Qt.DashLine),
+                                              label="ON/OFF threshold", labelOpts={"position": 0.12, "color": "r"})
+        self.spectrum_plot.addItem(self.threshold_line)
+        self.threshold_line.setVisible(False)
+        self.map_plot = map_plot("integrated counts")
+        self.map = MapImage(self.map_plot, "integrated counts", "counts")
+        self.map.clicked.connect(self._on_map_click)
+        self.map_image = self.map.image
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=4)
+        self.hist_curve = self.map_plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(0, 200, 200, 90),
+                                             pen=pg.mkPen("c"))
+        self.hist_curve.setVisible(False)
+        self.readout = qw.QLabel("", toolTip="position and value under the cursor")
+        self.map.hovered.connect(self.readout.setText)
         self.channel_box = qw.QComboBox(toolTip="the photon-counting channel(s) the count map shows")
         self.channel_box.currentIndexChanged.connect(self._mark_dirty)
         self.map_panel = qw.QWidget()
@@ -103,14 +136,14 @@ class LiveViews(qw.QSplitter):
         row.addWidget(self.channel_box, 1)
         panel.addWidget(self.channel_row)
         panel.addWidget(self.map_plot, 1)
+        panel.addWidget(self.readout)
         self.channel_row.setVisible(False)
-        self.panels: list[ViewPanel] = []  # the plan's further views, one plot each
-        self.panel_area = qw.QWidget()
-        self._panel_grid = qw.QGridLayout(self.panel_area)
-        self._panel_grid.setContentsMargins(0, 0, 0, 0)
-        self.panel_area.setVisible(False)
-        for widget in (self.spectrum_plot, self.map_panel, self.panel_area):
-            self.addWidget(widget)
+        self.panels: list[ViewPanel] = []  # the plan's further views, one dock each
+        self.panel_docks: list[Dock] = []
+        self.main_dock = Dock("main view", widget=self.map_panel, size=(3, 3))
+        self.curve_dock = Dock("curve view", widget=self.spectrum_plot, size=(3, 2))
+        self.addDock(self.main_dock, "left")
+        self.addDock(self.curve_dock, "bottom", self.main_dock)
         self.redraw_timer = QTimer(self, interval=max(1, int(1000.0 / redraw_hz)), timeout=self.redraw)
         self.redraw_timer.start()
 
@@ -125,6 +158,10 @@ class LiveViews(qw.QSplitter):
     def on_data(self, name: str, index: Any, value: Any) -> None:
         """Buffer the newest values only; ``redraw`` shows them at the timer's pace. Which datasets are
         buffered, and how, depends on the run (see ``reset``)."""
+        if isinstance(index, (tuple, int, np.integer)):
+            key = index if isinstance(index, tuple) else (index,)
+            if self._point_rows and all(_is_position(i) for i in key) and key in self._point_rows:
+                self._last_point = key
         handlers = self._handlers.get(name)
         if not handlers:
             return
@@ -151,6 +188,13 @@ class LiveViews(qw.QSplitter):
         index = tuple(int(i) for i in index)
         self._grow_map(index)
         self._map[index] = float(np.nansum(spectrum))
+        if len(index) == 2:
+            self._current = index
+            cache = self._spectra
+            if cache is None and self._map.size * spectrum.size * 4 <= _SPECTRA_CACHE_BYTES:
+                cache = self._spectra = np.full(self._map.shape + (spectrum.size,), np.nan, np.float32)
+            if cache is not None and cache.shape[:2] == self._map.shape and cache.shape[2] == spectrum.size:
+                cache[index] = spectrum
 
     def _take_latest_spectrum(self, index: Any, value: np.ndarray) -> None:
         """A spectrum for the curve view only (the main view shows something else)."""
@@ -204,6 +248,7 @@ class LiveViews(qw.QSplitter):
             self._counts.fill(np.nan)
             self._scan = int(scan)
         self._counts[:, int(iy)] = value
+        self._current = (int(iy), self._counts.shape[2] - 1)
         self._curve_y = value
         self._dirty = True
 
@@ -242,16 +287,34 @@ class LiveViews(qw.QSplitter):
         self._line_axis = None
         self._map_rect = None
         self.spectrum_curve.setData([], [])
+        self.fit_curve.setData([], [])
+        self.threshold_line.setVisible(False)
         self.map_curve.setData([], [])
+        self.hist_curve.setData([0, 1], [0])
+        self.hist_curve.setVisible(False)
         self.map_image.clear()
-        self.map_panel.setVisible(True)
-        self.spectrum_plot.setVisible(True)
+        self._show(self.main_dock, self.map_panel, True)
+        self._show(self.curve_dock, self.spectrum_plot, True)
         self.channel_row.setVisible(False)
         self._series = None
+        self._plan = plan
+        self._spectra, self._current, self._last_point = None, None, None
+        self._g2_fit, self._trace_threshold, self.cursor_spectrum = None, None, None
+        self._kind = None
+        self.readout.setText("")
+        self.map_plot.enableAutoRange()  # a map's grid sets its range; a curve's follows its data
+        for side in ("bottom", "left"):  # absolute axes unless a map's grid says otherwise
+            axis = self.map_plot.getAxis(side)
+            axis.origin, axis.picture = 0.0, None
+        points = plan.points
+        self._point_rows = ({tuple(int(v) for v in key): row for row, key in enumerate(
+            zip(*(points[name].tolist() for name in points.index), strict=True))}
+            if points.index and len(points) <= 1_000_000 else {})
         views = list(plan.views)
         spectrum = next((v for v in views if v.kind == "spectrum"), None)
         view = next((v for v in views if v.kind != "spectrum"), None)  # the main view
         kind = view.kind if view is not None else "spectrum"
+        self._kind = kind
         if kind == "count-map":
             self._setup_count_map(plan, view, list(channel_labels))
         elif kind in ("g2", "trace"):
@@ -267,8 +330,15 @@ class LiveViews(qw.QSplitter):
             self._setup_series(plan, view, spectrum)
         else:
             self._setup_spectral_map(plan, view)
-        self._set_panels(plan, [v for v in views if v is not view and v.kind != "spectrum"])
+        if kind == "ramp":  # the ramp's own panel draws it; the main view is not needed
+            self._show(self.main_dock, self.map_panel, False)
+        self._set_panels(plan, [v for v in views if (v is not view or v.kind == "ramp") and v.kind != "spectrum"])
         self._dirty = False
+
+    @staticmethod
+    def _show(dock: Dock, widget: qw.QWidget, visible: bool) -> None:
+        widget.setVisible(visible)
+        dock.setVisible(visible)
 
     def _add_handler(self, name: str, handler: Handler) -> None:
         self._handlers.setdefault(name, []).append(handler)
@@ -284,21 +354,26 @@ class LiveViews(qw.QSplitter):
             self._add_handler(spectrum.dataset, self._take_latest_spectrum)
             self._set_labels(self.spectrum_plot, spectrum.title, "wavelength (nm)", "counts")
         else:
-            self.spectrum_plot.setVisible(False)
+            self._show(self.curve_dock, self.spectrum_plot, False)
         self._set_labels(self.map_plot, view.title, *series_labels(plan, view))
         self._show_map_as(1)
 
     def _set_panels(self, plan: Any, views: list[Any]) -> None:
         """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added."""
-        for panel in self.panels:
-            self._panel_grid.removeWidget(panel.plot)
-            panel.plot.deleteLater()
+        for dock in self.panel_docks:
+            dock.close()
         self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
-        for i, panel in enumerate(self.panels):
-            self._panel_grid.addWidget(panel.plot, i // 2, i % 2)
+        self.panel_docks = []
+        previous = self.main_dock
+        for panel in self.panels:
+            dock = Dock(f"{panel.view.kind}: {panel.view.title}", widget=panel.widget, size=(3, 3), closable=True)
+            # maps side by side with the main map, the other views below it
+            beside = panel.view.kind == "map" and previous is not None
+            self.addDock(dock, "right" if beside else "bottom", previous if beside else self.main_dock)
+            previous = dock if beside else previous
+            self.panel_docks.append(dock)
             for name, handler in panel.handlers().items():
                 self._add_handler(name, handler)
-        self.panel_area.setVisible(bool(self.panels))
 
     def _setup_spectral_map(self, plan: Any, view: Any) -> None:
         self._mode, self._handlers = "spectra", {"spectra": [self._take_spectrum]}
@@ -307,7 +382,11 @@ class LiveViews(qw.QSplitter):
             x, y = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
             self._map = np.full((y.size, x.size), np.nan)
             self._map_rect = pixel_rect(x, y)
-            labels = tuple(_axis_label(name, "stage ") for name in view.axes[:2])
+            self.map.set_quantity(view.title, "counts")
+            self.map.set_grid(x, y, *(_axis_label(name, "stage ").split(" (")[0] for name in view.axes[:2]))
+            self.map_plot.setTitle(view.title)
+            self._show_map_as(2)
+            return
         else:
             if view is not None and view.kind == "line":
                 self._line_axis = np.asarray(plan.axis(view.axes[0]), float)
@@ -334,7 +413,9 @@ class LiveViews(qw.QSplitter):
         self.channel_box.blockSignals(False)
         self.channel_row.setVisible(True)
         self._set_labels(self.spectrum_plot, "last line", _axis_label(view.axes[0], "stage "), "counts")
-        self._set_labels(self.map_plot, view.title, *(_axis_label(name, "stage ") for name in view.axes[:2]))
+        self.map.set_quantity("photon counts", "counts")
+        self.map.set_grid(x_um, y_um, *(_axis_label(name, "stage ").split(" (")[0] for name in view.axes[:2]))
+        self.map_plot.setTitle(view.title)
         self._show_map_as(2)
 
     def _setup_curve(self, dataset: str, title: str, x: np.ndarray, x_label: str, y_label: str) -> None:
@@ -342,7 +423,13 @@ class LiveViews(qw.QSplitter):
         self._mode, self._handlers = "points", {dataset: [self._take_curve_points]}
         self._curve_x, self._curve_y = x, np.full(x.size, np.nan)
         self._set_labels(self.spectrum_plot, title, x_label, y_label)
-        self.map_panel.setVisible(False)
+        self._show(self.main_dock, self.map_panel, self._kind == "trace")
+        if self._kind == "trace":  # the main view: the histogram of counts per bin, threshold marked
+            self._set_labels(self.map_plot, "intensity histogram", y_label, "bins")
+            self.map.set_visible(False)
+            self.map_plot.setAspectLocked(False)
+            self.map_curve.setVisible(False)
+            self.hist_curve.setVisible(True)
 
     @staticmethod
     def _set_labels(plot: pg.PlotWidget, title: str, bottom: str, left: str) -> None:
@@ -352,8 +439,87 @@ class LiveViews(qw.QSplitter):
 
     def _show_map_as(self, ndim: int, lock_aspect: bool | None = None) -> None:
         self.map_plot.setAspectLocked(ndim == 2 if lock_aspect is None else lock_aspect)
-        self.map_image.setVisible(ndim == 2)
+        self.map.set_visible(ndim == 2)
         self.map_curve.setVisible(ndim == 1)
+
+    # ---- map interaction --------------------------------------------------------------------------------
+    def _on_map_click(self, x: float, y: float, modifiers: Any, double: bool) -> None:
+        """A click on the main map: the spectrum under the cursor in the curve view (when the map keeps its
+        spectra), and ``map_clicked`` for the console (go there, region, point of interest)."""
+        pixel = self.map.pixel_at(x, y)
+        if pixel is not None and not double:
+            self.show_spectrum_at(*pixel)
+            for panel in self.panels:  # the decay of that pixel, in a panel that keeps the scan's decays
+                if hasattr(panel, "show_pixel"):
+                    panel.show_pixel(*pixel)
+        self.map_clicked.emit(x, y, modifiers, double)
+
+    def show_spectrum_at(self, iy: int, ix: int) -> bool:
+        """Show the spectrum measured at pixel (iy, ix) in the curve view; False when none is kept there."""
+        cache = self._spectra
+        if cache is None or not (0 <= iy < cache.shape[0] and 0 <= ix < cache.shape[1]):
+            return False
+        spectrum = cache[iy, ix]
+        if not np.isfinite(spectrum).any():
+            return False
+        self.cursor_spectrum = (iy, ix)
+        wl = self._wavelengths_nm
+        x = wl if wl is not None and wl.size == spectrum.size else np.arange(spectrum.size, dtype=float)
+        self.spectrum_curve.setData(x, spectrum.astype(float), connect="finite")
+        self.spectrum_plot.setTitle(f"spectrum at pixel ({ix}, {iy})")
+        return True
+
+    def g2_fit(self) -> Any:
+        """The latest fit of the g2 curve (``tepl.analysis.g2.G2Fit``), or None."""
+        return self._g2_fit
+
+    def trace_threshold(self) -> float | None:
+        """The ON/OFF threshold (counts per bin) drawn on the time trace, or None."""
+        return self._trace_threshold
+
+    def _update_g2_fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        from tepl.analysis.g2 import fit_g2, g2_model
+
+        finite = np.isfinite(y)
+        if finite.sum() < 8:
+            return
+        try:
+            fit = fit_g2(x[finite], y[finite])
+        except (ValueError, RuntimeError, FloatingPointError) as exc:
+            self.spectrum_plot.setTitle(f"g2 (no fit: {exc})")
+            return
+        if not (fit.ok and 0.0 <= fit.contrast <= 1.0):  # no antibunching dip the data resolve: no fit drawn
+            self._g2_fit = None
+            self.fit_curve.setData([], [])
+            self.spectrum_plot.setTitle("g2 (no fit: no dip resolved yet)")
+            return
+        self._g2_fit = fit
+        self.fit_curve.setData(x, g2_model(x, fit.tau_ns, fit.contrast, fit.t0_ns, fit.irf_sigma_ns,
+                                           fit.normalization, bin_width_ns=float(x[1] - x[0])))
+        self.spectrum_plot.setTitle(f"g2: fit τ = {fit.tau_ns:.3g} ns, C = {fit.contrast:.3f}")
+
+    def _update_trace(self, y: np.ndarray) -> None:
+        from tepl.analysis.blinking import on_fraction
+
+        y = y[np.isfinite(y)]
+        if y.size < 2:
+            return
+        counts, edges = np.histogram(y, bins=min(60, max(5, int(y.max() - y.min()) + 1)))
+        self.hist_curve.setData(edges, counts)
+        try:
+            result = on_fraction(np.rint(y))
+        except ValueError:
+            return
+        self._trace_threshold = result.threshold
+        self.threshold_line.setPos(result.threshold)
+        self.threshold_line.setVisible(True)
+        self.map_plot.setTitle(f"intensity histogram: threshold {result.threshold:.1f} counts/bin, "
+                               f"ON {100 * result.on_fraction:.0f} %")
+
+    def finish(self) -> None:
+        """The run has ended: draw everything, and fit what is fitted once the data are complete."""
+        self._dirty = True
+        self.redraw(final=True)
 
     def _grow_map(self, index: tuple[int, ...]) -> None:
         if len(index) != self._map.ndim:
@@ -442,34 +608,92 @@ class LiveViews(qw.QSplitter):
         what the map view holds (``map_data``)."""
         return self.map_data()
 
+    def view_contents(self) -> list[dict[str, Any]]:
+        """What each of the plan's views shows now: ``view``, ``values`` (finite values drawn), ``x_label``,
+        ``y_label`` and ``colour_bar`` (True for an image with its colour bar), read from the widgets' data."""
+        if self._plan is None:
+            return []
+        views = list(self._plan.views)
+        main = next((v for v in views if v.kind != "spectrum"), None)
+        out = []
+        for view in views:
+            colour_bar = False
+            if view.kind == "spectrum":
+                plot, data = self.spectrum_plot, self.spectrum_curve.yData
+            elif view is main and view.kind != "ramp":
+                plot = self.spectrum_plot if view.kind == "g2" else self.map_plot
+                if view.kind in ("g2", "trace"):
+                    plot, data = self.spectrum_plot, self.spectrum_curve.yData
+                elif self._mode == "series" or self.map_curve.isVisible():
+                    data = self.map_curve.yData
+                else:
+                    data = self.map_image.image
+                    colour_bar = self.map.colorbar.isVisible() and self.map.colorbar.axis.labelText != ""
+            else:
+                try:
+                    panel = self.panel(view.dataset, view.kind)
+                except KeyError:
+                    out.append({"view": view, "values": 0, "x_label": "", "y_label": "", "colour_bar": False})
+                    continue
+                plot, shown = panel.plot, panel.data()
+                if isinstance(shown, dict):
+                    data = np.concatenate([np.ravel(v) for v in shown.values()])
+                elif isinstance(shown, tuple):
+                    data = shown[1]
+                else:
+                    data = shown
+                colour_bar = hasattr(panel, "map")
+            values = 0 if data is None else int(np.isfinite(np.asarray(data, float)).sum())
+            out.append({"view": view, "values": values, "x_label": plot.getAxis("bottom").labelText,
+                        "y_label": plot.getAxis("left").labelText, "colour_bar": colour_bar})
+        return out
+
     @property
     def first_frame_shown(self) -> int:
         """Frame number of the map's first row for a kinetic series (older frames are dropped past
         ``_MAX_FRAME_ROWS``)."""
         return self._first_frame
 
-    def redraw(self) -> None:
+    def redraw(self, final: bool = False) -> None:
         """Draw the newest buffered values, if anything arrived since the last redraw."""
         for panel in self.panels:
             panel.redraw()
+        if self._last_point is not None and self._plan is not None:
+            row = self._point_rows.get(self._last_point)
+            self._last_point = None
+            if row is not None:
+                self.current_point.emit({name: values[row].item() for name, values in
+                                         self._plan.points.columns.items()})
         if not self._dirty:
             return
         self._dirty = False
+        self.redraws += 1
         curve = self._curve_values()
-        if curve is not None:
+        if curve is not None and self.cursor_spectrum is None:
             self.spectrum_curve.setData(*curve, connect="finite")
+            if self._kind == "g2" and (final or self.redraws % _G2_FIT_INTERVAL == 0):
+                self._update_g2_fit(*curve)
+            elif self._kind == "trace":
+                self._update_trace(curve[1])
         title = self._map_title()
         if title != self.map_plot.plotItem.titleLabel.text:
             self.map_plot.setTitle(title)
         if self._mode == "series":
             self.map_curve.setData(*self._series.points())
             return
+        if self._kind == "trace":
+            return
         data = self._map_values()
         finite = np.isfinite(data)
         if data.ndim == 2 and finite.any():
-            lo, hi = float(data[finite].min()), float(data[finite].max())
-            self.map_image.setImage(np.where(finite, data, lo), levels=(lo, hi if hi > lo else lo + 1.0))
-            self.map_image.setRect(self._map_rect_for(*data.shape))
+            if self._mode == "frames":
+                wl = self._wavelengths_nm
+                cols, rows = data.shape[1], data.shape[0]
+                self.map.set_extent(wl if wl is not None and wl.size == cols else np.arange(cols, dtype=float),
+                                    self._first_frame + np.arange(rows, dtype=float))
+            elif not self.map.rect.isValid():
+                self.map.rect = self._map_rect_for(*data.shape)
+            self.map.show(data, None if self._mode == "frames" else self._current)
         elif data.ndim == 1 and finite.any():
             axis = self._line_axis
             x = axis if axis is not None and axis.size == data.size else np.arange(data.size, dtype=float)

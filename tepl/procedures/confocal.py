@@ -96,7 +96,7 @@ class ConfocalRaster(Procedure):
             plan.dataset("flim_scan_number", (y_um.size,), ("y_um",), "", dtype="i2", fill=-1,
                          description="the scan each line of flim_scan holds (-1: none yet)")
             plan.check(f"FLIM cube of {n_bins} bins of {factor * resolution_ps:g} ps")
-            plan.view("decay", "flim", ("tcspc_time_ns",), "decay")
+            plan.view("decay", "flim_scan", ("tcspc_time_ns",), "decay of the scan in progress")
         else:
             plan.check("no laser pulses on the sync input (CW): counts only, no FLIM cube")
         plan.dataset("drift_nm", (n_scans, 2), ("scan", "xy"), "nm", columns="x, y",
