@@ -88,7 +88,8 @@ def peak_maps(path: str | Path, chunk_mb: float = 64.0, window_nm: tuple[float, 
 
 def _compute(lazy, scheduler: str | None, workers: int | None, progress: bool) -> np.ndarray:
     if scheduler:
-        from distributed import Client, progress as show_progress
+        from distributed import Client
+        from distributed import progress as show_progress
 
         with Client(scheduler) as client:
             future = client.compute(lazy)
