@@ -262,6 +262,60 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_instruments(args: argparse.Namespace) -> int:
+    from tepl.config import load_config
+    from tepl.remote.server import serve_station
+
+    if not 0 <= args.port < 65536:
+        raise ValueError(f"--port {args.port} is not a TCP port (0-65535; 0: any free port)")
+    tls = {"cert": args.tls_cert, "key": args.tls_key, "ca": args.tls_ca} \
+        if (args.tls_cert or args.tls_key or args.tls_ca) else None
+    server = serve_station(load_config(args.config), args.host, args.port, args.heartbeat_timeout_s, tls)
+
+    def ready(srv) -> None:
+        print(f"serving {', '.join(srv.uri(r) for r in sorted(srv.instruments))} "
+              f"({'TLS' if tls else 'loopback, no TLS'}; a silent client is made safe after "
+              f"{srv.heartbeat_timeout_s:g} s; SIGTERM or Ctrl-C stops)", flush=True)
+
+    server.serve(on_ready=ready)
+    print(f"stopped; safe state: {server.safe_reports[-1]['report']}", flush=True)
+    return 0
+
+
+def _add_serve_instruments(sub) -> None:
+    p = sub.add_parser("serve-instruments", help="serve the roles of this PC's instruments over Pyro5 to a "
+                                                 "station on another PC (pyro://HOST:PORT/ROLE)")
+    p.add_argument("--config", required=True, help="this PC's config: the instruments attached to it")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback; others need TLS)")
+    p.add_argument("--port", type=int, default=9090, help="TCP port (0: any free port)")
+    p.add_argument("--heartbeat-timeout-s", type=float, default=2.0,
+                   help="a client silent this long (s) gets every instrument made safe")
+    p.add_argument("--tls-cert", default=None, help="server certificate (PEM)")
+    p.add_argument("--tls-key", default=None, help="server private key (PEM)")
+    p.add_argument("--tls-ca", default=None, help="CA that signs the clients' certificates (PEM)")
+    p.set_defaults(func=_cmd_serve_instruments)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from tepl.analyze import analyze_files
+
+    for report in analyze_files(args.files, scheduler=args.scheduler, workers=args.workers,
+                                chunk_mb=args.chunk_mb, progress=not args.quiet):
+        print(report, flush=True)
+    return 0
+
+
+def _add_analyze(sub) -> None:
+    p = sub.add_parser("analyze", help="fit the peaks of hyperspectral maps and the decays of FLIM cubes chunk by "
+                                       "chunk (Dask), into an analysis group of each file")
+    p.add_argument("files", nargs="+", help="run files (.h5)")
+    p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes/threads (default: cores)")
+    p.add_argument("--chunk-mb", type=float, default=64.0, help="size of one chunk of spectra read at once (MB)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_analyze)
+
+
 def _cmd_check_rig(args: argparse.Namespace) -> int:
     """Ask the config's R9 about each word of the driver's vocabulary, read-only; exit 1 if one did not answer."""
     from tepl.config import ConfigError, load_config
@@ -431,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a short scripted session on each simulated station (or --config), save PNGs of the "
                         "window at the start, middle and end of each procedure to DIR, and quit")
     p.set_defaults(func=_cmd_gui)
+    _add_serve_instruments(sub)
+    _add_analyze(sub)
     return parser
 
 

@@ -287,3 +287,25 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+# A role another PC serves (tepl serve-instruments): ``address: pyro://HOST:PORT/ROLE`` in place of the entry's
+# own settings, which are the serving PC's.
+_REMOTE = {
+    "type": "object", "additionalProperties": False, "required": ["address"],
+    "properties": {
+        "driver": {"type": "string", "description": "the served instrument's driver (for the reader; not used)"},
+        "address": {"type": "string", "pattern": "^pyro://[^/]+:[0-9]+/[A-Za-z_][A-Za-z0-9_]*$",
+                    "description": "pyro://HOST:PORT/ROLE of a role served by tepl serve-instruments"},
+        "serializer": {"enum": ["msgpack", "serpent"]},
+        "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "longest wait for one reply (s)"},
+        "tls": {"type": "object", "additionalProperties": False, "required": ["cert", "key", "ca"],
+                "properties": {k: {"type": "string", "minLength": 1} for k in ("cert", "key", "ca")},
+                "description": "client certificate, its key, and the CA that signed the server's (PEM files)"},
+    },
+}
+for _name, _entry in list(SCHEMA["properties"]["instruments"]["properties"].items()):
+    SCHEMA["properties"]["instruments"]["properties"][_name] = {
+        "if": {"type": "object", "required": ["address"],
+               "properties": {"address": {"type": "string", "pattern": "^pyro://"}}},
+        "then": _REMOTE, "else": _entry}

@@ -89,7 +89,13 @@ def _load_families() -> None:
 
 
 def build_instrument(ctx: BuildContext, cfg: dict) -> Instrument:
-    """The role object for one config entry (its ``driver`` picks the builder)."""
+    """The role object for one config entry (its ``driver`` picks the builder; an ``address: pyro://HOST:PORT/
+    ROLE`` names a role another PC serves, whatever its driver: the same role interface, from there)."""
+    if str(cfg.get("address", "")).startswith("pyro://"):
+        from tepl.remote.client import connect_role
+
+        return connect_role(cfg["address"], ctx.world, f"{ctx.key}.address", cfg.get("serializer", "msgpack"),
+                            cfg.get("timeout_s"), cfg.get("tls"))
     if not BUILDERS:
         _load_families()
     try:
