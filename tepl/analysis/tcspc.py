@@ -18,6 +18,7 @@ import numpy as np
 
 from tepl import kernels
 
+
 def _1d(values, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
