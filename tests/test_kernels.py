@@ -124,3 +124,24 @@ def test_workers_setting():
     assert kernels.set_workers(None) >= 1
     with pytest.raises(ValueError, match="workers"):
         kernels.set_workers(0)
+
+
+def test_pseudo_voigt_fits_agree_and_hit_truth():
+    from tepl.analysis.peaks import HC_EV_NM, fit_peaks, pseudo_voigt
+
+    rng = np.random.default_rng(7)
+    wl = 700.0 + 0.52 * (np.arange(400) - 199.5)
+    energy = HC_EV_NM / wl
+    width = HC_EV_NM / wl**2 * 0.52
+    center = rng.uniform(1.75, 1.80, 64)
+    expected = 500.0 + 1e5 * pseudo_voigt(energy, center[:, None], 0.08, 0.4) * width
+    spectra = rng.poisson(expected).astype(float)
+    spectra[0] = 500.0  # a flat spectrum: not ok on both paths
+    fast, slow = both(lambda: fit_peaks(wl, spectra, (640.0, 800.0), workers=2))
+    assert np.array_equal(fast.ok, slow.ok) and np.array_equal(fast.n_iter, slow.n_iter)
+    ok = fast.ok
+    assert ok.sum() == 63 and not ok[0]
+    for name in ("center_eV", "fwhm_eV", "amplitude", "eta", "center_eV_err", "chi2_red"):
+        np.testing.assert_allclose(getattr(fast, name)[ok], getattr(slow, name)[ok], rtol=1e-8, err_msg=name)
+    pull = (fast.center_eV[ok] - center[ok]) / fast.center_eV_err[ok]
+    assert np.median(np.abs(pull)) < 1.5

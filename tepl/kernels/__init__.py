@@ -29,12 +29,12 @@ AVAILABLE: bool = numba is not None
 ENABLED: bool = AVAILABLE and _wanted()
 
 
-def jit(fn=None, *, parallel: bool = False):
+def jit(fn=None, *, parallel: bool = False, fastmath: bool = False):
     """``numba.njit(cache=True, nogil=True)`` where numba is installed; the plain function otherwise."""
     def wrap(f):
         if numba is None:
             return f
-        return numba.njit(cache=True, nogil=True, parallel=parallel, error_model="numpy")(f)
+        return numba.njit(cache=True, nogil=True, parallel=parallel, fastmath=fastmath, error_model="numpy")(f)
     return wrap(fn) if fn is not None else wrap
 
 
@@ -54,6 +54,24 @@ def set_workers(workers: int | None) -> int:
         raise ValueError(f"workers must be a positive whole number of threads, got {workers!r}")
     numba.set_num_threads(min(int(workers), limit))
     return numba.get_num_threads()
+
+
+class workers_for:
+    """``with workers_for(n):`` runs the parallel kernels on ``n`` threads (None: leave as is), then restores."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+        self.saved = None
+
+    def __enter__(self):
+        if self.n is not None:
+            self.saved = workers()
+            set_workers(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            set_workers(self.saved)
 
 
 def workers() -> int:
