@@ -1,7 +1,8 @@
 """Compile time of tepl's numba kernels: first session (empty cache) and a second session (cached on disk).
 
 Each session is a fresh Python process that imports tepl and calls every compiled kernel once on small data
-(T3 / T2 decode of every layout family, FLIM cubes from sync ranges and markers, both correlations); the two
+(T3 / T2 decode of every layout family, FLIM cubes from sync ranges and markers, both correlations,
+the pseudo-Voigt fit); the two
 share a new numba cache folder (``NUMBA_CACHE_DIR``), so the first compiles and writes it, the second loads it.
 
 Run: ``python bench/bench_compile.py``.
@@ -34,6 +35,9 @@ t = np.arange(100, dtype=np.int64) * 13
 cross_correlate(t, t + 5, 10.0, 100.0)
 cross_correlate(t * 1.0, t + 5.0, 10.0, 100.0)
 g2_from_tags(t, (np.arange(100) % 2).astype(np.int8), 10.0, 100.0, 1.0)
+from tepl.analysis.peaks import fit_peaks
+wl = np.linspace(650.0, 750.0, 200)
+fit_peaks(wl, 100.0 + 1e3 * np.exp(-0.5 * ((wl - 700.0) / 5.0) ** 2), (640.0, 800.0))
 print(f"{t1 - t0:.2f} {time.perf_counter() - t1:.2f}")
 """
 
@@ -50,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tepl_numba_cache_") as cache:
         first = session(cache)
         second = session(cache)
-    print("numba kernels (decode T2/T3, FLIM cubes, correlations), first call of each in a new process:")
+    print("numba kernels (decode T2/T3, FLIM cubes, correlations, pseudo-Voigt fit), first calls in a new process:")
     print(f"  first session, empty cache : import {first[0]:.2f} s, first calls {first[1]:.2f} s (compiling)")
     print(f"  second session, cached     : import {second[0]:.2f} s, first calls {second[1]:.2f} s (loaded from disk)")
 

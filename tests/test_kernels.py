@@ -145,3 +145,19 @@ def test_pseudo_voigt_fits_agree_and_hit_truth():
         np.testing.assert_allclose(getattr(fast, name)[ok], getattr(slow, name)[ok], rtol=1e-8, err_msg=name)
     pull = (fast.center_eV[ok] - center[ok]) / fast.center_eV_err[ok]
     assert np.median(np.abs(pull)) < 1.5
+
+
+def test_flim_fit_workers_do_not_change_results():
+    from tepl.analysis.flim import fit_flim
+
+    rng = np.random.default_rng(11)
+    t = np.arange(256) * 0.05
+    tau = rng.uniform(1.5, 3.0, (6, 6))
+    shape = np.exp(-np.clip(t - 1.0, 0, None)[None, None, :] / tau[..., None]) * (t >= 1.0)
+    cube = rng.poisson(4000.0 * shape / shape.sum(-1, keepdims=True) + 0.5).astype(float)
+    one = fit_flim(cube, t, n_exp=1, block_size=8, workers=1)
+    two = fit_flim(cube, t, n_exp=1, block_size=8, workers=2)
+    assert np.array_equal(one.tau_ns, two.tau_ns, equal_nan=True) and np.array_equal(one.ok, two.ok)
+    assert np.nanmedian(np.abs(one.tau_ns[0] / tau - 1.0)) < 0.05
+    with pytest.raises(ValueError, match="workers"):
+        fit_flim(cube, t, n_exp=1, workers=0)
