@@ -262,13 +262,14 @@ def _fit_block(energy, width, y, sigma, weighting, lo, hi, max_iter, tolerance, 
     dof = max(n_pix - _N_PAR, 1)
     compiled = kernels.ENABLED
     if compiled:
-        from tepl.kernels.peaks import fit_pseudo_voigt, normal_matrices
+        from tepl.kernels.peaks import fit_pseudo_voigt
 
         use_sigma = sigma is not None
         args = (np.ascontiguousarray(energy), np.ascontiguousarray(width), np.ascontiguousarray(y),
                 np.ascontiguousarray(sigma, float) if use_sigma else np.ones((1, n_pix)), use_sigma,
                 weighting == "poisson", p)
-        fit_pseudo_voigt(*args, lo, hi, max_iter, tolerance, n_iter, converged)
+        h, chi2 = np.empty((n, _N_PAR, _N_PAR)), np.empty(n)
+        fit_pseudo_voigt(*args, lo, hi, max_iter, tolerance, n_iter, converged, h, chi2)
         max_iter = 0  # the numpy loop below is the path without numba
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
@@ -303,8 +304,6 @@ def _fit_block(energy, width, y, sigma, weighting, lo, hi, max_iter, tolerance, 
         active[idx[done | stuck]] = False
 
     if compiled:
-        h, chi2 = np.empty((n, _N_PAR, _N_PAR)), np.empty(n)
-        normal_matrices(*args, h, chi2)
         chi2_red = chi2 / dof
     else:
         model, jac = _model(energy, width, p, jacobian=True)

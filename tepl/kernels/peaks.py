@@ -179,8 +179,9 @@ def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tol
 
 @jit(parallel=True)
 def fit_pseudo_voigt(energy, width, y, sigma, use_sigma, poisson, p, lo, hi, max_iter, tolerance, n_iter,
-                     converged):
-    """Fit every spectrum y[s] (parameters p[s] start and end in place); spectra in parallel threads.
+                     converged, h, chi2):
+    """Fit every spectrum y[s] (parameters p[s] start and end in place), spectra in parallel threads; then the
+    weighted normal matrix J^T W J (h[s], 5 x 5) and chi^2 (chi2[s]) at the result.
 
     ``sigma`` is (n, pixels) when ``use_sigma`` (else any 2-D array, unused); ``poisson`` weights by the model."""
     for s in prange(y.shape[0]):
@@ -188,13 +189,6 @@ def fit_pseudo_voigt(energy, width, y, sigma, use_sigma, poisson, p, lo, hi, max
         it, ok = _fit_one(energy, width, y[s], sig, use_sigma, poisson, p[s], lo, hi, max_iter, tolerance)
         n_iter[s] = it
         converged[s] = ok
-
-
-@jit(parallel=True)
-def normal_matrices(energy, width, y, sigma, use_sigma, poisson, p, h, chi2):
-    """Weighted normal matrix J^T W J (n, 5, 5) and chi^2 (n) of every spectrum at its parameters p[s]."""
-    for s in prange(y.shape[0]):
-        sig = sigma[s] if use_sigma else sigma[0]
         g = np.empty(5)
         w = np.empty(energy.size)
         chi2[s] = _normal_equations(energy, width, y[s], sig, use_sigma, poisson, p[s], h[s], g, w)
