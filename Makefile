@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_compile.py
 	$(BIN)/python bench/bench_fit.py
 	$(BIN)/python bench/bench_raster.py
 	$(BIN)/python bench/twin_figures.py

@@ -5,6 +5,9 @@ the batched Poisson solver of ``tepl.analysis.poisson_fit``, no Python loop over
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy.ndimage import convolve
 
@@ -44,7 +47,7 @@ IRF_EXTRA_COMPONENT_DEVIANCE = 50.0
 def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndarray | None = None,
              period_ns: float | None = None, min_counts: float = 200.0, bin_factor: int = 1, *,
              irf_per_pixel: bool = False, max_iter: int = 60, tolerance: float = 1e-3,
-             block_size: int = 512) -> FlimMaps:
+             block_size: int = 512, workers: int | None = None) -> FlimMaps:
     """Fit every pixel's decay of a FLIM cube (..., K) at once; returns per-pixel maps.
 
     The decay summed over all pixels is fitted first (:func:`fit_decay`); its lifetimes start every pixel.
@@ -54,7 +57,8 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
     ``min_counts`` photons are not fitted and are NaN in every map.
     bin_factor: odd spatial binning for a 2-D image cube (y, x, K): each pixel is fitted on the sum of the
     bin_factor x bin_factor pixels centred on it (the maps keep the image shape). Other arguments as for
-    :func:`fit_decay`.
+    :func:`fit_decay`. ``workers``: threads fitting blocks of ``block_size`` pixels at once (None: one per core;
+    the results do not depend on it).
     """
     t = check_time(time_ns)
     y_all = check_counts(cube, t.size, "cube")
@@ -65,6 +69,8 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
         raise ValueError(f"bin_factor must be an odd positive integer (1 = no binning), got {bin_factor!r}")
     if bin_factor > 1 and y_all.ndim != 3:
         raise ValueError(f"bin_factor > 1 needs an image cube (y, x, bins), got shape {y_all.shape}")
+    if workers is not None and (int(workers) != workers or workers < 1):
+        raise ValueError(f"workers must be a positive whole number of threads, got {workers!r}")
     pixel_shape = y_all.shape[:-1]
     h = None if irf is None else normalised_irf(irf, t.size)
     model = DecayModel(t, n_exp, period, h)
@@ -105,8 +111,7 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
         if not irf_per_pixel:
             free[model.irf_index] = False
         dof = max(t.size - int(free.sum()), 1)
-        for lo_i in range(0, idx_fit.size, block_size):
-            rows = idx_fit[lo_i:lo_i + block_size]
+        def fit_block(rows: np.ndarray):
             yb = binned[rows]
             p = np.tile(start, (rows.size, 1))
             p, dev, it, cov, good = _fit_and_sort(model, yb, p, free, max_iter, tolerance)
@@ -124,6 +129,16 @@ def fit_flim(cube: np.ndarray, time_ns: np.ndarray, n_exp: int = 2, irf: np.ndar
                 p[take], dev[take], cov[take], good[take] = p_r[src], dev_r[src], cov_r[src], good_r[src]
                 it[retry] += it_r.reshape(retry.size, len(pattern)).max(axis=1)
             values, err = derived_with_errors(model, p, cov, yb.sum(axis=1))
+            return rows, p, dev, it, good, values, err
+
+        blocks = [idx_fit[i:i + block_size] for i in range(0, idx_fit.size, block_size)]
+        n_workers = min(len(blocks), os.cpu_count() or 1) if workers is None else int(workers)
+        if n_workers > 1:  # blocks are independent and numpy's array work releases the GIL
+            with ThreadPoolExecutor(n_workers) as pool:
+                results = list(pool.map(fit_block, blocks))
+        else:
+            results = [fit_block(rows) for rows in blocks]
+        for rows, p, dev, it, good, values, err in results:
             comp["tau_ns"][:, rows] = values[:, :n].T
             comp["tau_ns_err"][:, rows] = err[:, :n].T
             comp["amplitude_fraction"][:, rows] = values[:, n:2 * n].T

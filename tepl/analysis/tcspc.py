@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from tepl import kernels
+
 
 def _1d(values, name: str) -> np.ndarray:
     arr = np.asarray(values)
@@ -110,17 +112,15 @@ def pixels_from_sync(nsync: np.ndarray, sync_per_pixel: int, n_pixels: int, firs
     return pixel
 
 
-def _marker_lines(nsync: np.ndarray, marker_nsync: np.ndarray, marker_bits: np.ndarray, n_y: int, n_x: int,
-                  line_start_mask: int, line_stop_mask: int, frame_mask: int,
-                  with_frame: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Photons inside scan lines: (their indices into ``nsync``, pixel y * n_x + x, frame or None).
-    ``nsync`` must be sorted."""
+def _line_table(marker_nsync: np.ndarray, marker_bits: np.ndarray, n_y: int, line_start_mask: int,
+                line_stop_mask: int, frame_mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scan lines from markers: (start, end sync index, y, frame) of each line kept (see ``pixels_from_markers``)."""
     starts = marker_nsync[(marker_bits & line_start_mask) != 0]
     stops = marker_nsync[(marker_bits & line_stop_mask) != 0]
     frames = marker_nsync[(marker_bits & frame_mask) != 0] if frame_mask else marker_nsync[:0]
-    empty = np.zeros(0, np.int64)
-    if starts.size == 0 or stops.size == 0 or nsync.size == 0:
-        return empty, empty, empty
+    if starts.size == 0 or stops.size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
     j = np.searchsorted(stops, starts, "left")
     end = stops[np.minimum(j, stops.size - 1)]
     next_start = np.append(starts[1:], np.iinfo(np.int64).max)
@@ -131,7 +131,19 @@ def _marker_lines(nsync: np.ndarray, marker_nsync: np.ndarray, marker_bits: np.n
     else:
         line_frame, y = line // n_y, line % n_y
     keep = (j < stops.size) & (end > starts) & (end <= next_start) & (y < n_y)
-    starts, end, y, line_frame = starts[keep], end[keep], y[keep], line_frame[keep]
+    return starts[keep], end[keep], y[keep], line_frame[keep]
+
+
+def _marker_lines(nsync: np.ndarray, marker_nsync: np.ndarray, marker_bits: np.ndarray, n_y: int, n_x: int,
+                  line_start_mask: int, line_stop_mask: int, frame_mask: int,
+                  with_frame: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Photons inside scan lines: (their indices into ``nsync``, pixel y * n_x + x, frame or None).
+    ``nsync`` must be sorted."""
+    empty = np.zeros(0, np.int64)
+    if nsync.size == 0:
+        return empty, empty, empty
+    starts, end, y, line_frame = _line_table(marker_nsync, marker_bits, n_y, line_start_mask, line_stop_mask,
+                                             frame_mask)
     # nsync is sorted: the photons of a line are one index range
     first = np.searchsorted(nsync, starts, "left")
     counts = np.searchsorted(nsync, end, "left") - first
@@ -183,6 +195,10 @@ def decode_t3_to_flim(records: np.ndarray, record_type: int | str, n_bins: int, 
 
     if image_shape is None and (sync_per_pixel is None or n_pixels is None):
         raise ValueError("decode_t3_to_flim needs sync_per_pixel and n_pixels, or image_shape")
+    records = np.asarray(records)
+    if kernels.ENABLED and records.dtype == np.uint32 and records.ndim == 1:
+        return _decode_t3_to_flim_compiled(records, record_type, n_bins, n_channels, sync_per_pixel, n_pixels,
+                                           image_shape, bin_factor, line_start_mask, line_stop_mask, frame_mask)
     nsync, dtime, channel, marker_nsync, marker_bits = decode_t3(records, record_type)
     if image_shape is not None:
         n_y, n_x = (_positive_int(n, "image_shape") for n in image_shape)
@@ -192,6 +208,47 @@ def decode_t3_to_flim(records: np.ndarray, record_type: int | str, n_bins: int, 
         return cube.reshape(cube.shape[0], n_y, n_x, cube.shape[-1])
     pixel = pixels_from_sync(nsync, sync_per_pixel, n_pixels)
     return flim_cube(pixel, dtime, channel, n_pixels, n_bins, n_channels, bin_factor)
+
+
+def _cube_size(n_channels, n_pixels: int, n_bins, bin_factor) -> tuple[int, int, int, int]:
+    n_pixels, n_bins = _positive_int(n_pixels, "n_pixels"), _positive_int(n_bins, "n_bins")
+    n_channels, bin_factor = _positive_int(n_channels, "n_channels"), _positive_int(bin_factor, "bin_factor")
+    if n_channels * n_pixels * n_bins > 2**31:
+        raise ValueError(f"FLIM cube of {n_channels} x {n_pixels} x {n_bins} bins is too large; use bin_factor")
+    return n_channels, n_pixels, n_bins, bin_factor
+
+
+def _bin_shift(bin_factor: int) -> int:
+    """log2(bin_factor) for a power of two, else -1 (the kernels divide)."""
+    return bin_factor.bit_length() - 1 if bin_factor & (bin_factor - 1) == 0 else -1
+
+
+def _decode_t3_to_flim_compiled(records, record_type, n_bins, n_channels, sync_per_pixel, n_pixels, image_shape,
+                                bin_factor, line_start_mask, line_stop_mask, frame_mask) -> np.ndarray:
+    """``decode_t3_to_flim`` by the compiled kernels: sync ranges in one pass over the records without storing
+    photons; markers: one decoding pass, the line table from the few markers, one pass binning the photons."""
+    from tepl.drivers.tttr import T3Decoder, record_layout
+    from tepl.kernels import tttr as kt
+
+    layout = record_layout(record_type)
+    if image_shape is not None:
+        n_y, n_x = (_positive_int(n, "image_shape") for n in image_shape)
+        n_channels, n_pix, n_bins, bin_factor = _cube_size(n_channels, n_y * n_x, n_bins, bin_factor)
+        nsync, dtime, channel, marker_nsync, marker_bits = T3Decoder(layout.code).decode(records)
+        starts, ends, y, _ = _line_table(marker_nsync, marker_bits, n_y, line_start_mask, line_stop_mask,
+                                         frame_mask)
+        cube = kt.flim_from_lines(nsync, dtime, channel, starts, ends, y * n_x, n_x, _bin_shift(bin_factor),
+                                  bin_factor, n_bins, n_channels, n_pix)
+        return cube.reshape(n_channels, n_y, n_x, n_bins)
+    sync_per_pixel = _positive_int(sync_per_pixel, "sync_per_pixel")
+    n_channels, n_pixels, n_bins, bin_factor = _cube_size(n_channels, n_pixels, n_bins, bin_factor)
+    if layout.mode != "T3":
+        raise ValueError(f"record type {layout.name} (0x{layout.code:08X}) is a {layout.mode} format, not T3")
+    b = layout.bits
+    return kt.flim_from_sync(records, b.special, b.time_mask, b.dtime_shift, b.dtime_mask,
+                             b.channel_shift, b.channel_base, layout.n_channels, b.kind_shift, b.kind_mask,
+                             b.overflow, layout.wrap, layout.multi_wrap, sync_per_pixel, n_pixels,
+                             _bin_shift(bin_factor), bin_factor, n_bins, n_channels)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -238,6 +295,11 @@ def _correlate_merged(time: np.ndarray, code: np.ndarray, bin_ps: float, k_max: 
         reach = max(hi_pos - 1, hi_neg)
     else:
         hi_pos = hi_neg = reach = half
+    if kernels.ENABLED:
+        from tepl.kernels import tttr as kt
+
+        return kt.correlate_merged(time, code, hi_pos, hi_neg, reach, float(half), float(bin_ps), n_bins,
+                                   time.dtype.kind == "i")
     counts = np.zeros(n_bins, np.int64)
     dt = time[1:] - time[:-1]
     idx = np.flatnonzero(dt <= reach)
@@ -283,6 +345,10 @@ def cross_correlate(t1_ps: np.ndarray, t2_ps: np.ndarray, bin_ps: float,
     else:
         t1, t2 = t1.astype(np.float64, copy=False), t2.astype(np.float64, copy=False)
         lo, hi = -half, half
+    if kernels.ENABLED:
+        from tepl.kernels import tttr as kt
+
+        return lag_ps, kt.cross_correlate(t1, t2, lo, hi, float(half), float(bin_ps), n_bins)
     start = _searchsorted_sorted(t2, t1 + lo)
     stop = _searchsorted_sorted(t2, t1 + hi)
     idx = np.flatnonzero(stop > start)

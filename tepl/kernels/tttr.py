@@ -1,0 +1,219 @@
+"""Compiled TTTR kernels: 32-bit PicoQuant records to photons in one pass, straight to FLIM cubes, and photon
+pair histograms by a merge of sorted streams.
+
+The field positions come in as plain integers (``tepl.drivers.tttr_layouts.BitFields``), so one compiled
+kernel serves every record type. Results equal the numpy paths of ``tepl.drivers.tttr_decode`` and
+``tepl.analysis.tcspc`` exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tepl.kernels import jit
+
+
+@jit
+def _overflow_time(spec_time, wrap, multi_wrap):
+    if multi_wrap:
+        return (spec_time if spec_time > 1 else 1) * wrap
+    return wrap
+
+
+@jit
+def _t3_special(r, offset, m_nsync, m_bits, m, time_mask, kind_shift, kind_mask, overflow, last_marker, wrap,
+                multi_wrap):
+    """A special T3 / T2 record: (offset after it, markers stored so far)."""
+    kind = (r >> kind_shift) & kind_mask
+    t = r & time_mask
+    if kind == overflow:
+        offset += _overflow_time(t, wrap, multi_wrap)
+    elif 1 <= kind <= last_marker:
+        m_nsync[m] = t + offset
+        m_bits[m] = kind
+        m += 1
+    return offset, m
+
+
+@jit
+def decode_t3(records, nsync, dtime, channel, m_nsync, m_bits, offset, special, time_mask, dtime_shift, dtime_mask,
+              channel_shift, channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """T3 records into (nsync, dtime, channel) and markers into (m_nsync, m_bits), all arrays as long as
+    ``records``; returns (n_photons, n_markers, offset after). The caller allocates the outputs with numpy,
+    whose large allocations ask for huge pages (far fewer page faults than numba's own)."""
+    n = records.size
+    k = 0
+    m = 0
+    i = 0
+    while i < n:
+        j = i  # photons i..j-1, then a special record at j: a straight loop over the photons vectorises
+        while j < n and records[j] < special:
+            j += 1
+        # views, so the loop indices are the range's own (no negative-index fix-up blocks vectorisation)
+        rec, ns, dt, ch = records[i:j], nsync[k:k + j - i], dtime[k:k + j - i], channel[k:k + j - i]
+        if channel_base == 0:
+            for q in range(j - i):
+                r = np.int64(rec[q])
+                ns[q] = (r & time_mask) + offset
+                dt[q] = (r >> dtime_shift) & dtime_mask
+                ch[q] = r >> channel_shift
+        else:
+            for q in range(j - i):
+                r = np.int64(rec[q])
+                ns[q] = (r & time_mask) + offset
+                dt[q] = (r >> dtime_shift) & dtime_mask
+                c = (r >> channel_shift) - channel_base
+                ch[q] = c if 0 <= c < n_channels else n_channels
+        k += j - i
+        if j < n:
+            offset, m = _t3_special(np.int64(records[j]), offset, m_nsync, m_bits, m, time_mask, kind_shift,
+                                    kind_mask, overflow, last_marker, wrap, multi_wrap)
+        i = j + 1
+    return k, m, offset
+
+
+@jit
+def decode_t2(records, time, channel, m_time, m_bits, offset, special, time_mask, channel_shift, kind_shift,
+              kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """T2 records into (time, channel) and markers into (m_time, m_bits) as ``decode_t3`` does; returns
+    (n_photons, n_markers, sync records, offset after)."""
+    n = records.size
+    k = 0
+    m = 0
+    n_sync = 0
+    i = 0
+    while i < n:
+        j = i
+        while j < n and records[j] < special:
+            j += 1
+        rec, tm, ch = records[i:j], time[k:k + j - i], channel[k:k + j - i]
+        for q in range(j - i):
+            r = np.int64(rec[q])
+            tm[q] = (r & time_mask) + offset
+            ch[q] = r >> channel_shift
+        k += j - i
+        if j < n:
+            r = np.int64(records[j])
+            if ((r >> kind_shift) & kind_mask) == 0:
+                n_sync += 1
+            offset, m = _t3_special(r, offset, m_time, m_bits, m, time_mask, kind_shift, kind_mask, overflow,
+                                    last_marker, wrap, multi_wrap)
+        i = j + 1
+    return k, m, n_sync, offset
+
+
+@jit
+def flim_from_sync(records, special, time_mask, dtime_shift, dtime_mask, channel_shift, channel_base,
+                   n_channels_field, kind_shift, kind_mask, overflow, wrap, multi_wrap, sync_per_pixel, n_pixels,
+                   bin_shift, bin_factor, n_bins, n_channels):
+    """T3 records straight to counts[channel, pixel, bin] (int64) with pixel = nsync // sync_per_pixel, without
+    storing the photons (records of one stream: nsync does not decrease). ``bin_shift`` >= 0 divides dtime by a
+    power of two, else by ``bin_factor``."""
+    cube = np.zeros((n_channels, n_pixels, n_bins), np.int64)
+    offset = 0
+    pixel = 0  # nsync only grows: step the pixel on instead of dividing (a 64-bit division is slow)
+    pixel_end = sync_per_pixel
+    for i in range(records.size):
+        r = np.int64(records[i])
+        if r < special:
+            t = (r & time_mask) + offset
+            if t >= pixel_end:
+                if t - pixel_end < 4 * sync_per_pixel:
+                    while t >= pixel_end:
+                        pixel += 1
+                        pixel_end += sync_per_pixel
+                else:
+                    pixel = t // sync_per_pixel
+                    pixel_end = (pixel + 1) * sync_per_pixel
+            elif t < pixel_end - sync_per_pixel:  # not one stream: divide
+                pixel = t // sync_per_pixel
+                pixel_end = (pixel + 1) * sync_per_pixel
+            d = (r >> dtime_shift) & dtime_mask
+            b = d >> bin_shift if bin_shift >= 0 else d // bin_factor
+            c = r >> channel_shift
+            if channel_base:
+                c = c - channel_base if channel_base <= c < channel_base + n_channels_field else n_channels_field
+            if pixel < n_pixels and b < n_bins and c < n_channels:
+                cube[c, pixel, b] += 1
+        else:
+            if ((r >> kind_shift) & kind_mask) == overflow:
+                offset += _overflow_time(r & time_mask, wrap, multi_wrap)
+    return cube
+
+
+@jit
+def flim_from_lines(nsync, dtime, channel, starts, ends, pixel_base, n_x, bin_shift, bin_factor, n_bins,
+                    n_channels, n_pixels):
+    """counts[channel, pixel, bin] from decoded photons (``nsync`` sorted) and scan lines [start, end): pixel
+    ``pixel_base + (nsync - start) * n_x // (end - start)`` of each photon inside a line."""
+    cube = np.zeros((n_channels, n_pixels, n_bins), np.int64)
+    j = 0
+    n = nsync.size
+    for line in range(starts.size):
+        s, e, base = starts[line], ends[line], pixel_base[line]
+        span = e - s
+        while j < n and nsync[j] < s:
+            j += 1
+        while j < n and nsync[j] < e:
+            d = np.int64(dtime[j])
+            b = d >> bin_shift if bin_shift >= 0 else d // bin_factor
+            c = channel[j]
+            pixel = base + (nsync[j] - s) * n_x // span
+            if 0 <= b < n_bins and 0 <= c < n_channels and 0 <= pixel < n_pixels:
+                cube[c, pixel, b] += 1
+            j += 1
+    return cube
+
+
+@jit
+def _bin_of(dt, half, bin_ps, n_bins):
+    b = int(math.floor((float(dt) + half) / bin_ps))
+    return 0 if b < 0 else (n_bins - 1 if b > n_bins - 1 else b)
+
+
+@jit
+def cross_correlate(t1, t2, lo, hi, half, bin_ps, n_bins):
+    """Histogram of t2 - t1 over pairs with lo <= t2 - t1 < hi (both signs in one pass): a merge of the two
+    sorted streams, each t1 tag scanning t2 from the first tag at or after t1 + lo."""
+    counts = np.zeros(n_bins, np.int64)
+    p = 0
+    n2 = t2.size
+    for i in range(t1.size):
+        a = t1[i]
+        while p < n2 and t2[p] - a < lo:
+            p += 1
+        j = p
+        while j < n2:
+            dt = t2[j] - a
+            if dt >= hi:
+                break
+            counts[_bin_of(dt, half, bin_ps, n_bins)] += 1
+            j += 1
+    return counts
+
+
+@jit
+def correlate_merged(time, code, hi_pos, hi_neg, reach, half, bin_ps, n_bins, integer):
+    """Lag histogram from one sorted stream, ``code`` 0 = start channel, 1 = stop, 2 = neither: a start tag
+    followed by a stop within dt < hi_pos counts +dt, a stop followed by a start within dt <= hi_neg counts -dt
+    (float times: dt < half both ways)."""
+    counts = np.zeros(n_bins, np.int64)
+    n = time.size
+    for i in range(n):
+        ci = code[i]
+        if ci == 2:
+            continue
+        a = time[i]
+        for j in range(i + 1, n):
+            dt = time[j] - a
+            if dt > reach:
+                break
+            cj = code[j]
+            if ci == 0 and cj == 1:
+                if (dt < hi_pos) if integer else (dt < half):
+                    counts[_bin_of(dt, half, bin_ps, n_bins)] += 1
+            elif ci == 1 and cj == 0 and dt <= hi_neg:
+                counts[_bin_of(-dt, half, bin_ps, n_bins)] += 1
+    return counts
