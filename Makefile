@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/tepl demo --out runs --overwrite
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto  # one worker per core (pytest-xdist)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
