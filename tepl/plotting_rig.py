@@ -244,7 +244,7 @@ def align_figures(run: Run) -> dict[str, tuple[Any, str]]:
             else:
                 ax2.text(0.5, 0.5, f"no {axis} {direction} scan", ha="center", transform=ax2.transAxes)
             where = "the scan's start" if direction == "forward" else "the turning point"
-            ax2.set_xlabel(f"picomotor {axis}: {direction} steps from {where}")
+            ax2.set_xlabel(f"picomotor {axis} from {where} ({direction} steps)")
             ax2.set_ylabel("band signal (counts)")
             ax2.set_title(f"{axis} scanned {direction}", fontsize=9)
     fine_title = "Tip–laser alignment: fine scans through the laser focus with their Gaussian fits"

@@ -404,3 +404,18 @@ def test_temperature_figures_draw_the_stored_fits(rig_runs, tmp_path):
     assert all("(" in ax.get_ylabel() for ax in fits.axes)
     assert "vs temperature" in title and path.name not in title
     assert_pngs(plot_run(path, tmp_path), ["fits", "spectra", "decays"], path.stem, path)
+
+
+def test_the_rig_figures_pass_the_demo_figure_check(rig_runs):
+    """The approach, alignment and temperature-series figures (the first and last runs of ``make demo``) are
+    non-blank, with units on every data axis and colour bar, like every other figure the demo writes."""
+    from tepl.plotting_rig import align_figures, approach_figures, temperature_figures
+    from tests.test_figures import check_figure
+
+    for name, figures in (("approach", approach_figures), ("align", align_figures),
+                          ("temperature", temperature_figures)):
+        drawn = figures(read_run(rig_runs[name]))
+        assert drawn, name
+        for kind, (fig, title) in drawn.items():
+            check_figure(fig, f"{name} {kind}")
+            assert title and ".h5" not in title, (name, kind, title)
