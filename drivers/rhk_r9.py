@@ -171,6 +171,11 @@ class R9Socket:
             self._sock = sock
         return self._sock
 
+    def connect(self) -> None:
+        """Open the connection now (it is otherwise opened by the first exchange); DeviceError if refused."""
+        with self._lock:
+            self._socket()
+
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"

@@ -47,7 +47,8 @@ def sim_with(tmp_path: Path, role_comment: str, address: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("comment, role, driver", [("GCS 2.0", "stage", "pi-e727")])
+@pytest.mark.parametrize("comment, role, driver", [("GCS 2.0", "stage", "pi-e727"),
+                                                     ("R9 remote-interface", "zcontrol", "rhk-r9")])
 def test_a_run_that_cannot_connect_names_the_instrument_and_address(tmp_path, closed_port, comment, role, driver):
     address = f"tcp://127.0.0.1:{closed_port}"
     config = sim_with(tmp_path, comment, address)

@@ -51,6 +51,7 @@ def build_zcontrol(ctx: BuildContext, cfg: dict):
         transport: Any = R9InProcess(R9Controller(ctx.need_world("address")))
     else:
         transport = R9Socket(*ctx.tcp_address(cfg["address"], 12600))
+        transport.connect()  # here, so a refusal names the role and its address (station building)
     r9 = r9_command_layer(transport, cfg, ctx.key)
     contact = None
     stiffness = ctx.calibration.get("contact_stiffness_nN_per_nm")
