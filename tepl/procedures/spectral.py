@@ -96,12 +96,13 @@ class LineFits:
 
 def refit_missing(ctx: Any, wavelength_nm: np.ndarray, rows: list[Any]) -> int:
     """On resume: fit again the ``rows`` (scan lines an interrupted run completed) whose peak maps hold no
-    value at all while their spectra do (a writer killed between a line and its fit); returns how many."""
+    value at all while their spectra are complete (a writer killed between a line and its fit); returns how
+    many."""
     spectra, energy = ctx.recorder.dataset("spectra"), ctx.recorder.dataset(PEAK_MAPS[0])
     refitted = 0
     for index in rows:
         line = np.asarray(spectra[index], float)
-        if np.isnan(energy[index]).all() and np.isfinite(line).all(axis=-1).any():
+        if np.isnan(energy[index]).all() and np.isfinite(line).all():
             write_line_fit(ctx, index, live_fit(wavelength_nm, line))
             refitted += 1
     return refitted
