@@ -94,6 +94,13 @@ def grating_wavelengths_nm(center_wavelength_nm: float, lines_per_mm: float, foc
     return d_nm * (math.sin(alpha) + np.sin(beta)) / order
 
 
+def _render_fwhm_nm(wavelength_nm: np.ndarray) -> float:
+    return float(LAMP_RENDER_PX * np.abs(np.diff(wavelength_nm)).mean())
+
+
+_lamp_render_fwhm_nm = LastCall(_render_fwhm_nm)  # the same axis every exposure of a scan
+
+
 _api = api_factory(SHAMROCK_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S)
 
 
@@ -206,7 +213,7 @@ class SimShamrock:
 
     def lamp_render_fwhm_nm(self, wavelength_nm: np.ndarray) -> float:
         """The width (nm) the World renders the lamp's lines at: ``LAMP_RENDER_PX`` pixels of this dispersion."""
-        return float(LAMP_RENDER_PX * np.abs(np.diff(wavelength_nm)).mean())
+        return _lamp_render_fwhm_nm(wavelength_nm)
 
     def pass_light(self, photons: np.ndarray, wavelength_nm: np.ndarray, pixel_um: float) -> np.ndarray:
         """Photons per pixel on the CCD from ``photons`` arriving at the input slit: the slit's throughput,
