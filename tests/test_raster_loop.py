@@ -36,7 +36,7 @@ def test_a_remembered_result_equals_one_computed_anew_and_follows_its_arguments(
     wl[0] = 500.0  # the caller's array changes: the memory does not follow it by reference
     np.testing.assert_array_equal(memory(wl), quantum_efficiency(wl))
     assert len(calls) == 2
-    assert memory(wl, ) is memory(wl) and len(calls) == 2
+    assert memory(wl) is memory(wl) and len(calls) == 2
 
 
 def test_pixels_held_in_memory_are_in_the_file_after_a_flush_and_read_back_before(tmp_path):
