@@ -137,6 +137,21 @@ class E727(Instrument):
         self._axes: list[str] | None = None
         self._all_axes: list[str] | None = None
 
+    def __getattribute__(self, name: str):
+        """pymeasure's rule, unchanged: the names its dynamic properties reserve (``<property>_values``...)
+        cannot be read. pymeasure checks it with two ``hasattr`` calls and a list search on every attribute
+        read, which on a fast link costs more than the GCS round trip; here one set lookup does it."""
+        state = object.__getattribute__(self, "__dict__")
+        reserved = state.get("_reserved_names")
+        if reserved is None:
+            names = state.get("_special_names")
+            if names is None:  # not set up yet (pymeasure's own check is off then as well)
+                return object.__getattribute__(self, name)
+            reserved = state["_reserved_names"] = frozenset(names)
+        if name in reserved:
+            raise AttributeError(f"{name} is a reserved variable name and it cannot be read")
+        return object.__getattribute__(self, name)
+
     # ---- transport helpers
     @property
     def where(self) -> str:

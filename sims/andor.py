@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tepl.sims.c_args import ArgError
+from tepl.sims.tepl_memo import LastCall
 
 
 def make_sim_libraries(world: Any, **ccd_options: Any) -> tuple[Any, Any]:
@@ -86,6 +87,9 @@ def quantum_efficiency(wavelength_nm: np.ndarray) -> np.ndarray:
     return np.clip(QE_PEAK * np.exp(-0.5 * ((wl - QE_PEAK_NM) / QE_WIDTH_NM) ** 2), 0.01, 1.0)
 
 
+_chip_qe = LastCall(quantum_efficiency)  # the same axis every exposure of a scan
+
+
 class AcquisitionSchedule:
     """The exposure schedule of one StartAcquisition and the frames it fills.
 
@@ -147,7 +151,7 @@ class FvbSensor:
         rng = self.rng
         mean_e = np.full(self.n_x, self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s)
         if photons is not None:
-            mean_e += quantum_efficiency(wavelength_nm) * np.clip(photons, 0.0, None)
+            mean_e += _chip_qe(wavelength_nm) * np.clip(photons, 0.0, None)
         electrons = rng.poisson(mean_e).astype(float) + rng.normal(0.0, read_noise_e, self.n_x)
         for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
             column = int(rng.integers(0, self.n_x))

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
+from tepl.sims.tepl_memo import LastCall
+
 SPOT_FWHM_UM = 8.0  # the light's spot on the input slit
 OPTICS_FWHM_UM = 20.0  # imaging blur of the Czerny-Turner in the focal plane
 LAMP_RENDER_PX = 1.4  # width (FWHM, pixels) the lamp's lines are rendered at before the slit kernel
@@ -46,7 +48,7 @@ def _integrated_box_gauss(x: np.ndarray, width: float, sigma: float) -> np.ndarr
     return (phi_integral(x + width / 2.0) - phi_integral(x - width / 2.0)) / width
 
 
-def slit_kernel(slit_width_px: float, blur_fwhm_px: float) -> np.ndarray:
+def _slit_kernel(slit_width_px: float, blur_fwhm_px: float) -> np.ndarray:
     """Share of the light of one wavelength that falls into pixel offset -h..h (odd length, sums to 1):
     the slit's image (``slit_width_px`` wide) blurred by a Gaussian of ``blur_fwhm_px``, integrated over
     each pixel."""
@@ -56,6 +58,9 @@ def slit_kernel(slit_width_px: float, blur_fwhm_px: float) -> np.ndarray:
     edges = np.arange(-half, half + 2) - 0.5
     kernel = np.diff(_integrated_box_gauss(edges, width, sigma))
     return kernel / kernel.sum()
+
+
+slit_kernel = LastCall(_slit_kernel)  # read-only; the same slit and pixels every exposure of a scan
 
 
 def instrument_line_fwhm_px(slit_width_um: float, pixel_um: float) -> float:
@@ -99,3 +104,9 @@ KYMERA_FILTERS: dict[int, Filter] = {
     5: Filter("LP 650", _long_pass(650.0)),
     6: Filter("Blank", _flat(0.0)),
 }
+_TRANSMISSIONS = {position: LastCall(f.transmission) for position, f in KYMERA_FILTERS.items()}
+
+
+def filter_transmission(position: int, wavelength_nm: np.ndarray) -> np.ndarray:
+    """Transmission (fraction, read-only) of filter-wheel ``position`` at each of ``wavelength_nm``."""
+    return _TRANSMISSIONS[position](wavelength_nm)

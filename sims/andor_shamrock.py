@@ -29,10 +29,12 @@ from tepl.sims.andor_optics import (
     KYMERA_FILTERS,
     LAMP_RENDER_PX,
     blur_spectrum,
+    filter_transmission,
     instrument_line_fwhm_px,
     slit_throughput,
 )
 from tepl.sims.c_args import ArgError, c_array, report_function, set_out, set_text, val
+from tepl.sims.tepl_memo import LastCall
 
 SHAMROCK_COMMUNICATION_ERROR = 20201
 SHAMROCK_SUCCESS = 20202
@@ -92,6 +94,13 @@ def grating_wavelengths_nm(center_wavelength_nm: float, lines_per_mm: float, foc
     return d_nm * (math.sin(alpha) + np.sin(beta)) / order
 
 
+def _render_fwhm_nm(wavelength_nm: np.ndarray) -> float:
+    return float(LAMP_RENDER_PX * np.abs(np.diff(wavelength_nm)).mean())
+
+
+_lamp_render_fwhm_nm = LastCall(_render_fwhm_nm)  # the same axis every exposure of a scan
+
+
 _api = api_factory(SHAMROCK_NOT_INITIALIZED, _P_INVALID, WIRE_TIME_S)
 
 
@@ -147,6 +156,7 @@ class SimShamrock:
         self._pixel_width_um = 0.0
         self._n_pixels = 0
         self._shutter_mode = 0
+        self._true_axis = LastCall(grating_wavelengths_nm)  # the same axis every pixel of a scan
 
     # ------------------------------------------------------------------ optics used by the CCD simulator
     def _nominal(self, center_nm: float, grating: int, n_pixels: int, pixel_um: float | None = None):
@@ -155,8 +165,9 @@ class SimShamrock:
                                       self.detector_pixel_um if pixel_um is None else pixel_um, n_pixels)
 
     def true_wavelengths_nm(self, n_pixels: int | None = None, pixel_width_um: float | None = None) -> np.ndarray:
-        """True centre wavelength (nm) of each pixel of the attached detector at the present settings."""
-        return grating_wavelengths_nm(
+        """True centre wavelength (nm) of each pixel of the attached detector at the present settings
+        (read-only)."""
+        return self._true_axis(
             self._center_nm, self.gratings[self._grating - 1].lines_per_mm, self.true_focal_length_m * 1000.0,
             self.deviation_deg, self.tilt_deg,
             self.detector_pixel_um if pixel_width_um is None else pixel_width_um,
@@ -202,13 +213,13 @@ class SimShamrock:
 
     def lamp_render_fwhm_nm(self, wavelength_nm: np.ndarray) -> float:
         """The width (nm) the World renders the lamp's lines at: ``LAMP_RENDER_PX`` pixels of this dispersion."""
-        return float(LAMP_RENDER_PX * np.abs(np.diff(wavelength_nm)).mean())
+        return _lamp_render_fwhm_nm(wavelength_nm)
 
     def pass_light(self, photons: np.ndarray, wavelength_nm: np.ndarray, pixel_um: float) -> np.ndarray:
         """Photons per pixel on the CCD from ``photons`` arriving at the input slit: the slit's throughput,
         the filter's transmission, and the slit image and optics spreading each wavelength."""
         width_um = self._slit_width_um.get(SLIT_INPUT_DIRECT, 0.0)
-        passed = photons * slit_throughput(width_um) * KYMERA_FILTERS[self._filter].transmission(wavelength_nm)
+        passed = photons * slit_throughput(width_um) * filter_transmission(self._filter, wavelength_nm)
         return blur_spectrum(passed, width_um, pixel_um)
 
     def _check_device(self, device: Any) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tepl.sims.tepl_blinking import TelegraphProcess
+from tepl.sims.tepl_memo import LastCall
 from tepl.sims.tepl_optics import (
     FOUR_LN2,
     HC_EV_NM,
@@ -84,6 +85,7 @@ class TeplSample:
         self._blink = [TelegraphProcess(self._rng("blink", i), mean_on_s, mean_off_s)
                        for i in range(len(emitters))]
         self._pixels = PixelAxis()
+        self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
 
     def _rng(self, name: str, index: int = 0) -> np.random.Generator:
@@ -209,8 +211,11 @@ class TeplSample:
         rates, centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
         rates = np.append(rates, self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm))
         centres = np.append(centres, self.params.plasmon_center_eV)
-        density = rates @ self._lines.density(energy[None, :] - centres[:, None])
-        return density * width_eV
+        return (rates @ self._line_shapes(energy, centres)) * width_eV
+
+    def _line_densities(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
+        """Density (1/eV) of each line (rows, centred on ``centres_eV``) at each pixel energy (columns)."""
+        return self._lines.density(energy_eV[None, :] - centres_eV[:, None])
 
     # ------------------------------------------------------------------ truth
     def blink_switch_times_s(self, until_s: float) -> list[np.ndarray]:

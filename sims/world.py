@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from tepl.sims.tepl_memo import LastCall
+
 # Light reaching the spectrograph from the sample passes a 633 nm long-pass edge filter (paper 000).
 LONGPASS_EDGE_NM = 636.0
 LONGPASS_WIDTH_NM = 1.0
@@ -222,7 +224,7 @@ class World:
             else:
                 rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
             if self.longpass_edge_nm is not None:
-                rate = rate * 0.5 * (1.0 + np.tanh((wl - self.longpass_edge_nm) / LONGPASS_WIDTH_NM))
+                rate = rate * _longpass(wl, self.longpass_edge_nm)
             photons += rate * (exposure_s * self.excitation_power_fraction)
         if self.lamp_on:
             photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
@@ -264,6 +266,14 @@ ARHG_RATES = np.array([
     2e4, 4e4, 1.2e4, 1e4, 1e4, 2e4, 1e4, 1.5e4, 5e3, 3e3,
     8e3, 4e3,
 ])
+
+
+def longpass_transmission(wavelength_nm: np.ndarray, edge_nm: float) -> np.ndarray:
+    """Transmission (fraction) of the collection path's long-pass filter of edge ``edge_nm`` at each wavelength."""
+    return 0.5 * (1.0 + np.tanh((np.asarray(wavelength_nm, float) - edge_nm) / LONGPASS_WIDTH_NM))
+
+
+_longpass = LastCall(longpass_transmission)  # the same axis every pixel of a scan
 
 
 def arhg_lamp_rate(wavelength_nm: np.ndarray, resolution_fwhm_nm: float) -> np.ndarray:

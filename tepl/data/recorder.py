@@ -48,6 +48,50 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(chunk)
 
 
+class RowBuffer:
+    """One row (index along the first axis: a scan line) of a dataset, held in memory while it is written pixel
+    by pixel, written to the file whole."""
+
+    MAX_BYTES = 64 * 2**20  # larger rows are written as they come
+
+    def __init__(self, ds: h5py.Dataset, row: int, whole: bool):
+        self.ds, self.row = ds, row
+        # a write of the whole row needs nothing from the file; a part of it keeps what the file holds
+        self.values = np.empty(ds.shape[1:], ds.dtype) if whole else ds[row]
+
+    @staticmethod
+    def bufferable_shape(ds: h5py.Dataset) -> tuple[int, ...] | None:
+        """The shape of ``ds`` if its rows may be held in memory (numeric, two or more dimensions, rows of at
+        most ``MAX_BYTES``), else None."""
+        shape, dtype = ds.shape, ds.dtype
+        if len(shape) < 2 or dtype.kind not in "biufc" \
+                or int(np.prod(shape[1:])) * dtype.itemsize > RowBuffer.MAX_BYTES:
+            return None
+        return tuple(shape)
+
+    @staticmethod
+    def row_of(shape: tuple[int, ...], index) -> tuple[int, tuple] | None:
+        """(row, index within the row) when ``index`` of a bufferable dataset of ``shape`` falls inside one
+        row: a whole-number first index within the shape, the others whole numbers or slices; None otherwise."""
+        if len(shape) < 2:
+            return None
+        parts = index if isinstance(index, tuple) else (index,)
+        if not parts or len(parts) > len(shape):
+            return None
+        first = parts[0]
+        if isinstance(first, bool | np.bool_) or not isinstance(first, int | np.integer) \
+                or not -shape[0] <= first < shape[0]:
+            return None
+        rest = parts[1:]
+        if not all(isinstance(i, slice) or (isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_))
+                   for i in rest):
+            return None
+        return int(first) % shape[0], tuple(rest)
+
+    def write(self) -> None:
+        self.ds[self.row] = self.values
+
+
 class Recorder:
     """Writes one run to ``path``. Use as a context manager or call ``close()`` in a ``finally``.
 
@@ -65,6 +109,8 @@ class Recorder:
         self._closed = False
         self._pending_snapshot: Callable[[], Mapping[str, Mapping]] | None = None
         self._datasets: dict[str, h5py.Dataset] = {}  # handles of the datasets written per pixel
+        self._rows: dict[str, RowBuffer] = {}  # the scan line being written, per dataset, until the next flush
+        self._layouts: dict[str, tuple[int, ...] | None] = {}  # shapes of datasets whose rows may be buffered
         self._streams: dict[str, h5py.Dataset] = {}  # extendable datasets, by path relative to /entry
         self._signal: str | None = None
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +174,8 @@ class Recorder:
         self._path = Path(path)
         self._closed = False
         self._streams = {}
+        self._rows = {}
+        self._layouts = {}
         self._pending_snapshot = None
         self._file = h5py.File(self._path, "r+", locking=False)
         try:
@@ -218,8 +266,10 @@ class Recorder:
         self.record_instruments(instruments, when)
 
     def dataset(self, name: str) -> h5py.Dataset:
-        """``/entry/data/<name>`` as it is in the file (to read back what an interrupted run measured)."""
+        """``/entry/data/<name>`` as it is in the file (to read back what an interrupted run measured), with
+        what was written to it so far."""
         self._check_open()
+        self._write_rows(name)
         return self._data[name]
 
     def attrs(self, path: str = "/entry") -> dict:
@@ -362,7 +412,13 @@ class Recorder:
 
     @guard_storage
     def write(self, name: str, index, value) -> None:
-        """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line)."""
+        """``/entry/data/<name>[index] = value`` (not flushed: call ``flush()`` once per scan line).
+
+        A write inside one row of a dataset of two or more dimensions (the first index a whole number: a
+        pixel, a spectrum or a whole line of a scan) goes to that row's copy in memory, and the row goes to
+        the file whole at the next ``flush`` (or when a write moves on to another row, or on ``close``): one
+        file write per scan line instead of one per pixel. A writer killed before the flush loses that row's
+        writes, as it would lose any write not flushed."""
         self._check_open()
         if self._pending_snapshot is not None and (self._signal is None or name == self._signal):
             self.take_deferred_snapshot("at the first data write of the signal, after its first acquisition")
@@ -371,12 +427,33 @@ class Recorder:
             if name not in self._data:
                 raise KeyError(f"no dataset /entry/data/{name} in {self._path}")
             ds = self._datasets[name] = self._data[name]
-        ds[index] = value
+        if name not in self._layouts:  # asking h5py for a shape costs more than the write itself
+            self._layouts[name] = RowBuffer.bufferable_shape(ds)
+        shape = self._layouts[name]
+        row = None if shape is None else RowBuffer.row_of(shape, index)
+        if row is None:  # anything else is written as it comes, after the row in memory (order kept)
+            self._write_rows(name)
+            ds[index] = value
+            return
+        buffered = self._rows.get(name)
+        if buffered is None or buffered.row != row[0]:
+            self._write_rows(name)
+            whole = row[1] == () and np.shape(value) == shape[1:]
+            buffered = self._rows[name] = RowBuffer(ds, row[0], whole)
+        buffered.values[row[1]] = value
+
+    def _write_rows(self, name: str | None = None) -> None:
+        """Write the rows held in memory (of dataset ``name``, or of every dataset) to the file."""
+        for key in ([name] if name is not None else list(self._rows)):
+            buffered = self._rows.pop(key, None)
+            if buffered is not None:
+                buffered.write()
 
     @guard_storage
     def flush(self) -> None:
         """Push everything written so far to the file on disk."""
         self._check_open()
+        self._write_rows()
         self._file.flush()
 
     @guard_storage
@@ -414,6 +491,7 @@ class Recorder:
             raise ValueError(f"status must be one of {STATUSES_AT_CLOSE}, got {status!r}")
         failure: BaseException | None = None
         try:
+            self._write_rows()  # the line in progress of a stopped, aborted or failed run is kept
             entry = self._file["entry"]
             entry.attrs["status"] = status
             entry.attrs["end_time"] = utc_now_iso()
@@ -438,6 +516,8 @@ class Recorder:
         (a file id left open makes the library crash at exit). Returns the failure, if any."""
         self._datasets.clear()
         self._streams.clear()
+        self._rows.clear()
+        self._layouts.clear()
         try:
             self._file.close()
             return None
@@ -463,6 +543,7 @@ class Recorder:
     def __del__(self) -> None:
         try:
             if not self._closed:
+                self._write_rows()
                 self._file.flush()
                 self._file.close()
         except Exception:

@@ -9,7 +9,7 @@ from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.moves import approach_spot
 from tepl.procedures.params import Parameter
-from tepl.procedures.spectral import check_fit_window, live_fit, spectral_axes
+from tepl.procedures.spectral import LineFits, check_fit_window, refit_missing, spectral_axes
 from tepl.procedures.sweeps import centred_grid, grid_points, scan_area_parameters
 
 _READOUT_S = 0.035  # FVB readout + stage settle per pixel, for the time estimate
@@ -50,12 +50,25 @@ class Raster(Procedure):
         plan.view("map", "peak_energy_eV", ("x_um", "y_um"), "peak energy")
         plan.view("map", "peak_fwhm_eV", ("x_um", "y_um"), "peak FWHM")
 
+    @staticmethod
+    def _lines(plan) -> list[list[dict]]:
+        """The plan's points grouped by scan line, in scan order (the steps of ``ctx.visit``)."""
+        n_x = plan.axis("x_um").size
+        points = list(plan.points.rows())
+        return [points[i:i + n_x] for i in range(0, len(points), n_x)]
+
+    def restore(self, ctx: RunContext) -> None:
+        """Fit again the completed lines whose fit the interrupted run had not written yet."""
+        done = [line[0]["iy"] for line in self._lines(ctx.plan)[:ctx.first_step]]
+        refitted = refit_missing(ctx, ctx.plan.axis("wavelength_nm"), done)
+        if refitted:
+            ctx.log(f"peak fits of {refitted} completed line(s) written on resume")
+
     def execute(self, ctx: RunContext) -> None:
         st, plan = ctx.station, ctx.plan
         wl = plan.axis("wavelength_nm")
         n_x, n_lines = plan.axis("x_um").size, plan.axis("y_um").size
-        points = list(plan.points.rows())
-        lines = [points[i:i + n_x] for i in range(0, len(points), n_x)]
+        lines = self._lines(plan)
         if ctx.first_step >= len(lines):
             return
         first = lines[ctx.first_step][0]
@@ -63,23 +76,21 @@ class Raster(Procedure):
         approach_spot(ctx, first["x_um"], first["y_um"])
         st.shutter.open()
         last_x_um = first["x_um"]
-        for line_points in ctx.visit(lambda line: f"line {line[0]['iy'] + 1}/{n_lines}", lines):
-            iy = line_points[0]["iy"]
-            line = np.empty((n_x, wl.size))
-            if abs(line_points[0]["x_um"] - last_x_um) > FLYBACK_RETRACT_UM:  # a long jump: not in contact
-                approach_spot(ctx, line_points[0]["x_um"], line_points[0]["y_um"])
-            last_x_um = line_points[-1]["x_um"]
-            for point in line_points:
-                ctx.checkpoint()
-                ix = point["ix"]
-                st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
-                ctx.write("height_nm", (iy, ix), st.zcontrol.z_nm())
-                line[ix] = st.spectrometer.acquire(point["exposure_s"])
-                ctx.write("spectra", (iy, ix), line[ix])
-            fit = live_fit(wl, line)
-            ctx.write("peak_energy_eV", iy, np.where(fit.ok, fit.center_eV, np.nan))
-            ctx.write("peak_intensity", iy, np.where(fit.ok, fit.amplitude, np.nan))
-            ctx.write("peak_fwhm_eV", iy, np.where(fit.ok, fit.fwhm_eV, np.nan))
+        with LineFits(ctx, wl) as fits:  # each line is fitted while the next one is measured
+            for line_points in ctx.visit(lambda line: f"line {line[0]['iy'] + 1}/{n_lines}", lines):
+                iy = line_points[0]["iy"]
+                line = np.empty((n_x, wl.size))
+                if abs(line_points[0]["x_um"] - last_x_um) > FLYBACK_RETRACT_UM:  # a long jump: not in contact
+                    approach_spot(ctx, line_points[0]["x_um"], line_points[0]["y_um"])
+                last_x_um = line_points[-1]["x_um"]
+                for point in line_points:
+                    ctx.checkpoint()
+                    ix = point["ix"]
+                    st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
+                    ctx.write("height_nm", (iy, ix), st.zcontrol.z_nm())
+                    line[ix] = st.spectrometer.acquire(point["exposure_s"])
+                    ctx.write("spectra", (iy, ix), line[ix])
+                fits.submit(iy, line)
 
 
 class LineScan(Procedure):
