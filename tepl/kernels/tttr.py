@@ -144,26 +144,74 @@ def flim_from_sync(records, special, time_mask, dtime_shift, dtime_mask, channel
 
 
 @jit
-def flim_from_lines(nsync, dtime, channel, starts, ends, pixel_base, n_x, bin_shift, bin_factor, n_bins,
-                    n_channels, n_pixels):
-    """counts[channel, pixel, bin] from decoded photons (``nsync`` sorted) and scan lines [start, end): pixel
-    ``pixel_base + (nsync - start) * n_x // (end - start)`` of each photon inside a line."""
+def t3_markers(records, offset, special, time_mask, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """Only the markers of T3 (or T2) records: (marker times, marker bits, offset after), the photons skipped."""
+    n_special = 0
+    for i in range(records.size):  # a vectorised count sizes the outputs
+        n_special += records[i] >= special
+    m_time, m_bits = np.empty(n_special, np.int64), np.empty(n_special, np.uint8)
+    m = 0
+    for i in range(records.size):
+        if records[i] >= special:
+            offset, m = _t3_special(np.int64(records[i]), offset, m_time, m_bits, m, time_mask, kind_shift,
+                                    kind_mask, overflow, last_marker, wrap, multi_wrap)
+    return m_time[:m], m_bits[:m], offset
+
+
+@jit
+def flim_from_records_lines(records, special, time_mask, dtime_shift, dtime_mask, channel_shift, channel_base,
+                            n_channels_field, kind_shift, kind_mask, overflow, wrap, multi_wrap, starts, ends,
+                            pixel_base, n_x, bin_shift, bin_factor, n_bins, n_channels, n_pixels):
+    """T3 records of one stream straight to counts[channel, pixel, bin] for the scan lines [start, end) (sorted,
+    not overlapping; line i starts at pixel ``pixel_base[i]``), without storing the photons. Within a line the
+    pixel x = (nsync - start) * n_x // (end - start) steps on with nsync instead of dividing per photon."""
     cube = np.zeros((n_channels, n_pixels, n_bins), np.int64)
-    j = 0
-    n = nsync.size
-    for line in range(starts.size):
-        s, e, base = starts[line], ends[line], pixel_base[line]
-        span = e - s
-        while j < n and nsync[j] < s:
-            j += 1
-        while j < n and nsync[j] < e:
-            d = np.int64(dtime[j])
-            b = d >> bin_shift if bin_shift >= 0 else d // bin_factor
-            c = channel[j]
-            pixel = base + (nsync[j] - s) * n_x // span
-            if 0 <= b < n_bins and 0 <= c < n_channels and 0 <= pixel < n_pixels:
-                cube[c, pixel, b] += 1
-            j += 1
+    n_lines = starts.size
+    if n_lines == 0:
+        return cube
+    offset = 0
+    line = 0
+    s, e, base = starts[0], ends[0], pixel_base[0]
+    span = e - s
+    x, x_end = -1, s  # pixel in the line (-1: not yet known) and the first nsync of pixel x + 1
+    last = np.int64(-1)
+    for i in range(records.size):
+        r = np.int64(records[i])
+        if r >= special:
+            if ((r >> kind_shift) & kind_mask) == overflow:
+                offset += _overflow_time(r & time_mask, wrap, multi_wrap)
+            continue
+        t = (r & time_mask) + offset
+        if t < last:  # not one stream: walk the lines again from the first
+            line = 0
+            s, e, base = starts[0], ends[0], pixel_base[0]
+            span, x, x_end = e - s, -1, s
+        last = t
+        if t >= e:
+            while line < n_lines - 1 and t >= ends[line]:
+                line += 1
+            if t >= ends[line]:  # past the last line
+                continue
+            s, e, base = starts[line], ends[line], pixel_base[line]
+            span, x, x_end = e - s, -1, s
+        if t < s:
+            continue
+        if t >= x_end:
+            if x >= 0 and t - x_end < 4 * (span // n_x + 1):
+                while t >= x_end:
+                    x += 1
+                    x_end = s + ((x + 1) * span + n_x - 1) // n_x
+            else:
+                x = (t - s) * n_x // span
+                x_end = s + ((x + 1) * span + n_x - 1) // n_x
+        d = (r >> dtime_shift) & dtime_mask
+        b = d >> bin_shift if bin_shift >= 0 else d // bin_factor
+        c = r >> channel_shift
+        if channel_base:
+            c = c - channel_base if channel_base <= c < channel_base + n_channels_field else n_channels_field
+        pixel = base + x
+        if b < n_bins and c < n_channels and 0 <= pixel < n_pixels:
+            cube[c, pixel, b] += 1
     return cube
 
 
