@@ -267,8 +267,16 @@ def _sorted_times(values, name: str) -> np.ndarray:
     arr = _1d(values, name)
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be numeric times in ps, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64 if arr.dtype.kind in "iu" else np.float64, copy=False)
-    if arr.size > 1 and bool(np.any(arr[1:] < arr[:-1])):
+    if arr.dtype == np.uint64:
+        arr = arr.view(np.int64)  # what astype gives, without the copy
+    arr = np.ascontiguousarray(arr, np.int64 if arr.dtype.kind in "iu" else np.float64)
+    if kernels.ENABLED:
+        from tepl.kernels import tttr as kt
+
+        unsorted = kt.unsorted(arr)
+    else:
+        unsorted = arr.size > 1 and bool(np.any(arr[1:] < arr[:-1]))
+    if unsorted:
         raise ValueError(f"{name} must be sorted in time")
     return arr
 

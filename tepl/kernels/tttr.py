@@ -222,23 +222,77 @@ def _bin_of(dt, half, bin_ps, n_bins):
 
 
 @jit
+def unsorted(values):
+    """True when some value is below the one before it (NaN compares as sorted, as in numpy)."""
+    bad = False
+    for i in range(1, values.size):
+        bad |= values[i] < values[i - 1]
+    return bad
+
+
+_PAIRS = 4096  # lags buffered before they are binned
+
+
+@jit
+def _bin_lags(lags, n, counts, half, bin_ps, n_bins):
+    for q in range(n):
+        counts[_bin_of(lags[q], half, bin_ps, n_bins)] += 1
+
+
+@jit
 def cross_correlate(t1, t2, lo, hi, half, bin_ps, n_bins):
-    """Histogram of t2 - t1 over pairs with lo <= t2 - t1 < hi (both signs in one pass): a merge of the two
-    sorted streams, each t1 tag scanning t2 from the first tag at or after t1 + lo."""
+    """Histogram of t2 - t1 over pairs with t1 + lo <= t2 < t1 + hi (both signs in one pass): a merge of the two
+    sorted streams. For each t1 tag the pointer into t2 steps on past t1 + lo by comparisons added up rather
+    than branched on, the next three t2 tags are the candidates (written to a lag buffer, its length stepped
+    on by the test), and only a tag with more than three partners in its window, or an advance of more than
+    two, takes a loop; the buffer is binned in batches."""
     counts = np.zeros(n_bins, np.int64)
+    lags = np.empty(_PAIRS + 8, t2.dtype)
+    nb = 0
+    n1, n2 = t1.size, t2.size
+    i = 0
     p = 0
-    n2 = t2.size
-    for i in range(t1.size):
+    while i < n1 and p + 4 < n2:
         a = t1[i]
-        while p < n2 and t2[p] - a < lo:
+        x, y = a + lo, a + hi
+        if t2[p + 2] < x:  # the window lies more than two tags on: step there, then look again
+            p += 3
+            continue
+        p += (t2[p] < x) + (t2[p + 1] < x)  # t2 sorted: the first tag at or after x
+        d0, d1, d2 = t2[p], t2[p + 1], t2[p + 2]
+        lags[nb] = d0 - a
+        nb += d0 < y
+        lags[nb] = d1 - a
+        nb += d1 < y
+        lags[nb] = d2 - a
+        nb += d2 < y
+        if d2 < y:  # more partners than three
+            j = p + 3
+            while j < n2 and t2[j] < y:
+                if nb == _PAIRS:
+                    _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+                    nb = 0
+                lags[nb] = t2[j] - a
+                nb += 1
+                j += 1
+        if nb > _PAIRS - 4:
+            _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+            nb = 0
+        i += 1
+    for k in range(i, n1):  # the last tags of t2: plain loops
+        a = t1[k]
+        x, y = a + lo, a + hi
+        while p < n2 and t2[p] < x:
             p += 1
         j = p
-        while j < n2:
-            dt = t2[j] - a
-            if dt >= hi:
-                break
-            counts[_bin_of(dt, half, bin_ps, n_bins)] += 1
+        while j < n2 and t2[j] < y:
+            if nb == _PAIRS:
+                _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+                nb = 0
+            lags[nb] = t2[j] - a
+            nb += 1
             j += 1
+    _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
     return counts
 
 
