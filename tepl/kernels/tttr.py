@@ -37,35 +37,57 @@ def _t3_special(r, offset, m_nsync, m_bits, m, time_mask, kind_shift, kind_mask,
     return offset, m
 
 
+_STRIDE = 16  # records tested at once for a special record
+
+
+@jit
+def _next_special(records, i, special):
+    """Index of the first special record at or after ``i`` (``records.size`` if none): blocks of ``_STRIDE``
+    records are tested with one vectorised count, then the block that holds one record by record."""
+    n = records.size
+    j = i
+    while j + _STRIDE <= n:
+        c = 0
+        for q in range(_STRIDE):
+            c += records[np.uint64(j + q)] >= special  # unsigned index: no negative-index fix-up, vectorises
+        if c:
+            break
+        j += _STRIDE
+    while j < n and records[np.uint64(j)] < special:
+        j += 1
+    return j
+
+
 @jit
 def decode_t3(records, nsync, dtime, channel, m_nsync, m_bits, offset, special, time_mask, dtime_shift, dtime_mask,
               channel_shift, channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
     """T3 records into (nsync, dtime, channel) and markers into (m_nsync, m_bits), all arrays as long as
     ``records``; returns (n_photons, n_markers, offset after). The caller allocates the outputs with numpy,
-    whose large allocations ask for huge pages (far fewer page faults than numba's own)."""
+    whose large allocations ask for huge pages (far fewer page faults than numba's own).
+
+    The photons between two special records are one straight loop in 32-bit arithmetic (only nsync widens to
+    int64), indexed without slices (no reference counting per run of photons)."""
     n = records.size
+    sp = np.uint32(special)
+    tm, ds, dm, cs = np.uint32(time_mask), np.uint32(dtime_shift), np.uint32(dtime_mask), np.uint32(channel_shift)
     k = 0
     m = 0
     i = 0
     while i < n:
-        j = i  # photons i..j-1, then a special record at j: a straight loop over the photons vectorises
-        while j < n and records[j] < special:
-            j += 1
-        # views, so the loop indices are the range's own (no negative-index fix-up blocks vectorisation)
-        rec, ns, dt, ch = records[i:j], nsync[k:k + j - i], dtime[k:k + j - i], channel[k:k + j - i]
+        j = _next_special(records, i, sp)
         if channel_base == 0:
             for q in range(j - i):
-                r = np.int64(rec[q])
-                ns[q] = (r & time_mask) + offset
-                dt[q] = (r >> dtime_shift) & dtime_mask
-                ch[q] = r >> channel_shift
+                r = records[np.uint64(i + q)]
+                nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
+                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                channel[np.uint64(k + q)] = np.int8(r >> cs)
         else:
             for q in range(j - i):
-                r = np.int64(rec[q])
-                ns[q] = (r & time_mask) + offset
-                dt[q] = (r >> dtime_shift) & dtime_mask
-                c = (r >> channel_shift) - channel_base
-                ch[q] = c if 0 <= c < n_channels else n_channels
+                r = records[np.uint64(i + q)]
+                nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
+                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                c = np.int64(r >> cs) - channel_base
+                channel[np.uint64(k + q)] = c if 0 <= c < n_channels else n_channels
         k += j - i
         if j < n:
             offset, m = _t3_special(np.int64(records[j]), offset, m_nsync, m_bits, m, time_mask, kind_shift,
@@ -80,19 +102,18 @@ def decode_t2(records, time, channel, m_time, m_bits, offset, special, time_mask
     """T2 records into (time, channel) and markers into (m_time, m_bits) as ``decode_t3`` does; returns
     (n_photons, n_markers, sync records, offset after)."""
     n = records.size
+    sp = np.uint32(special)
+    tm, cs = np.uint32(time_mask), np.uint32(channel_shift)
     k = 0
     m = 0
     n_sync = 0
     i = 0
     while i < n:
-        j = i
-        while j < n and records[j] < special:
-            j += 1
-        rec, tm, ch = records[i:j], time[k:k + j - i], channel[k:k + j - i]
+        j = _next_special(records, i, sp)
         for q in range(j - i):
-            r = np.int64(rec[q])
-            tm[q] = (r & time_mask) + offset
-            ch[q] = r >> channel_shift
+            r = records[np.uint64(i + q)]
+            time[np.uint64(k + q)] = np.int64(r & tm) + offset
+            channel[np.uint64(k + q)] = np.int8(r >> cs)
         k += j - i
         if j < n:
             r = np.int64(records[j])
