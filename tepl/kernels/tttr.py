@@ -59,17 +59,19 @@ def _next_special(records, i, special):
 
 
 @jit
-def decode_t3(records, nsync, dtime, channel, m_nsync, m_bits, offset, special, time_mask, dtime_shift, dtime_mask,
-              channel_shift, channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
-    """T3 records into (nsync, dtime, channel) and markers into (m_nsync, m_bits), all arrays as long as
-    ``records``; returns (n_photons, n_markers, offset after). The caller allocates the outputs with numpy,
-    whose large allocations ask for huge pages (far fewer page faults than numba's own).
+def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_shift, dtime_mask, channel_shift,
+              channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """T3 records into (nsync, dtime, channel), arrays as long as ``records``; returns (n_photons, marker nsync,
+    marker bits, offset after). The caller allocates the photon outputs with numpy, whose large allocations
+    ask for huge pages (far fewer page faults); the marker arrays are numba's own, as long as ``records`` but
+    touched only where markers are (no huge page zeroed for a few markers).
 
     The photons between two special records are one straight loop in 32-bit arithmetic (only nsync widens to
     int64), indexed without slices (no reference counting per run of photons)."""
     n = records.size
     sp = np.uint32(special)
     tm, ds, dm, cs = np.uint32(time_mask), np.uint32(dtime_shift), np.uint32(dtime_mask), np.uint32(channel_shift)
+    m_nsync, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
     k = 0
     m = 0
     i = 0
@@ -93,17 +95,18 @@ def decode_t3(records, nsync, dtime, channel, m_nsync, m_bits, offset, special, 
             offset, m = _t3_special(np.int64(records[j]), offset, m_nsync, m_bits, m, time_mask, kind_shift,
                                     kind_mask, overflow, last_marker, wrap, multi_wrap)
         i = j + 1
-    return k, m, offset
+    return k, m_nsync[:m].copy(), m_bits[:m].copy(), offset
 
 
 @jit
-def decode_t2(records, time, channel, m_time, m_bits, offset, special, time_mask, channel_shift, kind_shift,
-              kind_mask, overflow, last_marker, wrap, multi_wrap):
-    """T2 records into (time, channel) and markers into (m_time, m_bits) as ``decode_t3`` does; returns
-    (n_photons, n_markers, sync records, offset after)."""
+def decode_t2(records, time, channel, offset, special, time_mask, channel_shift, kind_shift, kind_mask, overflow,
+              last_marker, wrap, multi_wrap):
+    """T2 records into (time, channel) as ``decode_t3`` does; returns (n_photons, marker times, marker bits,
+    sync records, offset after)."""
     n = records.size
     sp = np.uint32(special)
     tm, cs = np.uint32(time_mask), np.uint32(channel_shift)
+    m_time, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
     k = 0
     m = 0
     n_sync = 0
@@ -122,7 +125,7 @@ def decode_t2(records, time, channel, m_time, m_bits, offset, special, time_mask
             offset, m = _t3_special(r, offset, m_time, m_bits, m, time_mask, kind_shift, kind_mask, overflow,
                                     last_marker, wrap, multi_wrap)
         i = j + 1
-    return k, m, n_sync, offset
+    return k, m_time[:m].copy(), m_bits[:m].copy(), n_sync, offset
 
 
 @jit
