@@ -308,8 +308,7 @@ def _correlate_merged(time: np.ndarray, code: np.ndarray, bin_ps: float, k_max: 
     if kernels.ENABLED:
         from tepl.kernels import tttr as kt
 
-        return kt.correlate_merged(time, code, hi_pos, hi_neg, reach, float(half), float(bin_ps), n_bins,
-                                   time.dtype.kind == "i")
+        return kt.correlate_merged(time, code, hi_pos, hi_neg, reach, float(half), float(bin_ps), n_bins)
     counts = np.zeros(n_bins, np.int64)
     dt = time[1:] - time[:-1]
     idx = np.flatnonzero(dt <= reach)

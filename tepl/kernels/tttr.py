@@ -321,25 +321,42 @@ def cross_correlate(t1, t2, lo, hi, half, bin_ps, n_bins):
 
 
 @jit
-def correlate_merged(time, code, hi_pos, hi_neg, reach, half, bin_ps, n_bins, integer):
+def _add_pair(lags, nb, ci, cj, dt, hi_pos, hi_neg):
+    """Write the lag of tags coded ci, cj (dt >= 0 apart) to ``lags[nb]``; the count after it: nb + 1 for a
+    start -> stop pair with dt < hi_pos (lag +dt) or a stop -> start pair with dt <= hi_neg (lag -dt), else nb."""
+    lags[nb] = dt if ci == 0 else -dt
+    return nb + (((ci == 0) & (cj == 1) & (dt < hi_pos)) | ((ci == 1) & (cj == 0) & (dt <= hi_neg)))
+
+
+@jit
+def correlate_merged(time, code, hi_pos, hi_neg, reach, half, bin_ps, n_bins):
     """Lag histogram from one sorted stream, ``code`` 0 = start channel, 1 = stop, 2 = neither: a start tag
     followed by a stop within dt < hi_pos counts +dt, a stop followed by a start within dt <= hi_neg counts -dt
-    (float times: dt < half both ways)."""
+    (hi_pos - 1 and hi_neg <= reach for integer times, all three = half for float times). Each tag visits its
+    window once for both signs: the next three tags are tested without branching (lags to a buffer, binned in
+    batches), and only a tag with a fourth one within reach takes a loop."""
     counts = np.zeros(n_bins, np.int64)
+    lags = np.empty(_PAIRS + 8, time.dtype)
+    nb = 0
     n = time.size
     for i in range(n):
         ci = code[i]
-        if ci == 2:
-            continue
         a = time[i]
-        for j in range(i + 1, n):
-            dt = time[j] - a
-            if dt > reach:
-                break
-            cj = code[j]
-            if ci == 0 and cj == 1:
-                if (dt < hi_pos) if integer else (dt < half):
-                    counts[_bin_of(dt, half, bin_ps, n_bins)] += 1
-            elif ci == 1 and cj == 0 and dt <= hi_neg:
-                counts[_bin_of(-dt, half, bin_ps, n_bins)] += 1
+        if i + 3 < n:
+            nb = _add_pair(lags, nb, ci, code[i + 1], time[i + 1] - a, hi_pos, hi_neg)
+            nb = _add_pair(lags, nb, ci, code[i + 2], time[i + 2] - a, hi_pos, hi_neg)
+            nb = _add_pair(lags, nb, ci, code[i + 3], time[i + 3] - a, hi_pos, hi_neg)
+            j = i + 4 if time[i + 3] - a <= reach else n
+        else:
+            j = i + 1
+        while j < n and time[j] - a <= reach:
+            if nb >= _PAIRS:
+                _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+                nb = 0
+            nb = _add_pair(lags, nb, ci, code[j], time[j] - a, hi_pos, hi_neg)
+            j += 1
+        if nb > _PAIRS - 4:
+            _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+            nb = 0
+    _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
     return counts
