@@ -277,18 +277,19 @@ def cross_correlate(t1, t2, lo, hi, half, bin_ps, n_bins):
     i = 0
     p = 0
     while i < n1 and p + 4 < n2:
-        a = t1[i]
+        # unsigned indices: no negative-index fix-ups in the loop (every index here is >= 0)
+        a = t1[np.uint64(i)]
         x, y = a + lo, a + hi
-        if t2[p + 2] < x:  # the window lies more than two tags on: step there, then look again
+        if t2[np.uint64(p + 2)] < x:  # the window lies more than two tags on: step there, then look again
             p += 3
             continue
-        p += (t2[p] < x) + (t2[p + 1] < x)  # t2 sorted: the first tag at or after x
-        d0, d1, d2 = t2[p], t2[p + 1], t2[p + 2]
-        lags[nb] = d0 - a
+        p += (t2[np.uint64(p)] < x) + (t2[np.uint64(p + 1)] < x)  # t2 sorted: the first tag at or after x
+        d0, d1, d2 = t2[np.uint64(p)], t2[np.uint64(p + 1)], t2[np.uint64(p + 2)]
+        lags[np.uint64(nb)] = d0 - a
         nb += d0 < y
-        lags[nb] = d1 - a
+        lags[np.uint64(nb)] = d1 - a
         nb += d1 < y
-        lags[nb] = d2 - a
+        lags[np.uint64(nb)] = d2 - a
         nb += d2 < y
         if d2 < y:  # more partners than three
             j = p + 3
