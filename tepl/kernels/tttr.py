@@ -160,7 +160,7 @@ def flim_from_sync(records, special, time_mask, dtime_shift, dtime_mask, channel
             if channel_base:
                 c = c - channel_base if channel_base <= c < channel_base + n_channels_field else n_channels_field
             if pixel < n_pixels and b < n_bins and c < n_channels:
-                cube[c, pixel, b] += 1
+                cube[np.uint64(c), np.uint64(pixel), np.uint64(b)] += 1  # all >= 0: no fix-ups
         else:
             if ((r >> kind_shift) & kind_mask) == overflow:
                 offset += _overflow_time(r & time_mask, wrap, multi_wrap)
@@ -235,7 +235,7 @@ def flim_from_records_lines(records, special, time_mask, dtime_shift, dtime_mask
             c = c - channel_base if channel_base <= c < channel_base + n_channels_field else n_channels_field
         pixel = base + x
         if b < n_bins and c < n_channels and 0 <= pixel < n_pixels:
-            cube[c, pixel, b] += 1
+            cube[np.uint64(c), np.uint64(pixel), np.uint64(b)] += 1
     return cube
 
 
