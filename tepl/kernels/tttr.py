@@ -325,7 +325,7 @@ def cross_correlate(t1, t2, lo, hi, half, bin_ps, n_bins):
 def _add_pair(lags, nb, ci, cj, dt, hi_pos, hi_neg):
     """Write the lag of tags coded ci, cj (dt >= 0 apart) to ``lags[nb]``; the count after it: nb + 1 for a
     start -> stop pair with dt < hi_pos (lag +dt) or a stop -> start pair with dt <= hi_neg (lag -dt), else nb."""
-    lags[nb] = dt if ci == 0 else -dt
+    lags[np.uint64(nb)] = dt if ci == 0 else -dt
     return nb + (((ci == 0) & (cj == 1) & (dt < hi_pos)) | ((ci == 1) & (cj == 0) & (dt <= hi_neg)))
 
 
@@ -344,10 +344,11 @@ def correlate_merged(time, code, hi_pos, hi_neg, reach, half, bin_ps, n_bins):
         ci = code[i]
         a = time[i]
         if i + 3 < n:
-            nb = _add_pair(lags, nb, ci, code[i + 1], time[i + 1] - a, hi_pos, hi_neg)
-            nb = _add_pair(lags, nb, ci, code[i + 2], time[i + 2] - a, hi_pos, hi_neg)
-            nb = _add_pair(lags, nb, ci, code[i + 3], time[i + 3] - a, hi_pos, hi_neg)
-            j = i + 4 if time[i + 3] - a <= reach else n
+            u = np.uint64(i)  # unsigned: no negative-index fix-ups
+            nb = _add_pair(lags, nb, ci, code[u + 1], time[u + 1] - a, hi_pos, hi_neg)
+            nb = _add_pair(lags, nb, ci, code[u + 2], time[u + 2] - a, hi_pos, hi_neg)
+            nb = _add_pair(lags, nb, ci, code[u + 3], time[u + 3] - a, hi_pos, hi_neg)
+            j = i + 4 if time[u + 3] - a <= reach else n
         else:
             j = i + 1
         while j < n and time[j] - a <= reach:
