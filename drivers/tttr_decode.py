@@ -131,13 +131,12 @@ class T2Decoder(_Decoder):
         lay, b = self.layout, self.layout.bits
         n = records.size
         time, channel = np.empty(n, np.int64), np.empty(n, np.int8)
-        m_time, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
-        k, m, n_sync, self.offset = tttr.decode_t2(
-            records, time, channel, m_time, m_bits, self.offset, b.special, b.time_mask, b.channel_shift,
+        k, m_time, m_bits, n_sync, self.offset = tttr.decode_t2(
+            records, time, channel, self.offset, b.special, b.time_mask, b.channel_shift,
             b.kind_shift, b.kind_mask, b.overflow, b.last_marker, lay.wrap, lay.multi_wrap)
         if lay.family == "ht2":
             self.n_sync += int(n_sync)
-        return time[:k], channel[:k], m_time[:m].copy(), m_bits[:m].copy()
+        return time[:k], channel[:k], m_time, m_bits
 
 
 class T3Decoder(_Decoder):
@@ -169,12 +168,11 @@ class T3Decoder(_Decoder):
         lay, b = self.layout, self.layout.bits
         n = records.size
         nsync, dtime, channel = np.empty(n, np.int64), np.empty(n, np.int32), np.empty(n, np.int8)
-        m_nsync, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
-        k, m, self.offset = tttr.decode_t3(
-            records, nsync, dtime, channel, m_nsync, m_bits, self.offset, b.special, b.time_mask, b.dtime_shift,
+        k, m_nsync, m_bits, self.offset = tttr.decode_t3(
+            records, nsync, dtime, channel, self.offset, b.special, b.time_mask, b.dtime_shift,
             b.dtime_mask, b.channel_shift, b.channel_base, lay.n_channels, b.kind_shift, b.kind_mask, b.overflow,
             b.last_marker, lay.wrap, lay.multi_wrap)
-        return nsync[:k], dtime[:k], channel[:k], m_nsync[:m].copy(), m_bits[:m].copy()
+        return nsync[:k], dtime[:k], channel[:k], m_nsync, m_bits
 
 
 def decode_t2(records: np.ndarray, record_type: int | str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -225,30 +225,32 @@ def _bin_shift(bin_factor: int) -> int:
 
 def _decode_t3_to_flim_compiled(records, record_type, n_bins, n_channels, sync_per_pixel, n_pixels, image_shape,
                                 bin_factor, line_start_mask, line_stop_mask, frame_mask) -> np.ndarray:
-    """``decode_t3_to_flim`` by the compiled kernels: sync ranges in one pass over the records without storing
-    photons; markers: one decoding pass, the line table from the few markers, one pass binning the photons."""
-    from tepl.drivers.tttr import T3Decoder, record_layout
+    """``decode_t3_to_flim`` by the compiled kernels, without storing the photons: sync ranges in one pass over
+    the records; markers: one pass picking out the markers, the line table from them (few), one pass binning."""
+    from tepl.drivers.tttr import record_layout
     from tepl.kernels import tttr as kt
 
     layout = record_layout(record_type)
     if image_shape is not None:
         n_y, n_x = (_positive_int(n, "image_shape") for n in image_shape)
         n_channels, n_pix, n_bins, bin_factor = _cube_size(n_channels, n_y * n_x, n_bins, bin_factor)
-        nsync, dtime, channel, marker_nsync, marker_bits = T3Decoder(layout.code).decode(records)
-        starts, ends, y, _ = _line_table(marker_nsync, marker_bits, n_y, line_start_mask, line_stop_mask,
-                                         frame_mask)
-        cube = kt.flim_from_lines(nsync, dtime, channel, starts, ends, y * n_x, n_x, _bin_shift(bin_factor),
-                                  bin_factor, n_bins, n_channels, n_pix)
-        return cube.reshape(n_channels, n_y, n_x, n_bins)
-    sync_per_pixel = _positive_int(sync_per_pixel, "sync_per_pixel")
-    n_channels, n_pixels, n_bins, bin_factor = _cube_size(n_channels, n_pixels, n_bins, bin_factor)
+    else:
+        sync_per_pixel = _positive_int(sync_per_pixel, "sync_per_pixel")
+        n_channels, n_pix, n_bins, bin_factor = _cube_size(n_channels, n_pixels, n_bins, bin_factor)
     if layout.mode != "T3":
         raise ValueError(f"record type {layout.name} (0x{layout.code:08X}) is a {layout.mode} format, not T3")
     b = layout.bits
-    return kt.flim_from_sync(records, b.special, b.time_mask, b.dtime_shift, b.dtime_mask,
-                             b.channel_shift, b.channel_base, layout.n_channels, b.kind_shift, b.kind_mask,
-                             b.overflow, layout.wrap, layout.multi_wrap, sync_per_pixel, n_pixels,
-                             _bin_shift(bin_factor), bin_factor, n_bins, n_channels)
+    fields = (b.special, b.time_mask, b.dtime_shift, b.dtime_mask, b.channel_shift, b.channel_base, layout.n_channels,
+              b.kind_shift, b.kind_mask, b.overflow, layout.wrap, layout.multi_wrap)
+    if image_shape is None:
+        return kt.flim_from_sync(records, *fields, sync_per_pixel, n_pix, _bin_shift(bin_factor), bin_factor, n_bins,
+                                 n_channels)
+    marker_nsync, marker_bits, _ = kt.t3_markers(records, 0, b.special, b.time_mask, b.kind_shift, b.kind_mask,
+                                                 b.overflow, b.last_marker, layout.wrap, layout.multi_wrap)
+    starts, ends, y, _ = _line_table(marker_nsync, marker_bits, n_y, line_start_mask, line_stop_mask, frame_mask)
+    cube = kt.flim_from_records_lines(records, *fields, starts, ends, y * n_x, n_x, _bin_shift(bin_factor),
+                                      bin_factor, n_bins, n_channels, n_pix)
+    return cube.reshape(n_channels, n_y, n_x, n_bins)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -265,8 +267,16 @@ def _sorted_times(values, name: str) -> np.ndarray:
     arr = _1d(values, name)
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be numeric times in ps, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64 if arr.dtype.kind in "iu" else np.float64, copy=False)
-    if arr.size > 1 and bool(np.any(arr[1:] < arr[:-1])):
+    if arr.dtype == np.uint64:
+        arr = arr.view(np.int64)  # what astype gives, without the copy
+    arr = np.ascontiguousarray(arr, np.int64 if arr.dtype.kind in "iu" else np.float64)
+    if kernels.ENABLED:
+        from tepl.kernels import tttr as kt
+
+        unsorted = kt.unsorted(arr)
+    else:
+        unsorted = arr.size > 1 and bool(np.any(arr[1:] < arr[:-1]))
+    if unsorted:
         raise ValueError(f"{name} must be sorted in time")
     return arr
 
@@ -298,8 +308,7 @@ def _correlate_merged(time: np.ndarray, code: np.ndarray, bin_ps: float, k_max: 
     if kernels.ENABLED:
         from tepl.kernels import tttr as kt
 
-        return kt.correlate_merged(time, code, hi_pos, hi_neg, reach, float(half), float(bin_ps), n_bins,
-                                   time.dtype.kind == "i")
+        return kt.correlate_merged(time, code, hi_pos, hi_neg, reach, float(half), float(bin_ps), n_bins)
     counts = np.zeros(n_bins, np.int64)
     dt = time[1:] - time[:-1]
     idx = np.flatnonzero(dt <= reach)

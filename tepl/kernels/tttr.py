@@ -37,62 +37,86 @@ def _t3_special(r, offset, m_nsync, m_bits, m, time_mask, kind_shift, kind_mask,
     return offset, m
 
 
+_STRIDE = 16  # records tested at once for a special record
+
+
 @jit
-def decode_t3(records, nsync, dtime, channel, m_nsync, m_bits, offset, special, time_mask, dtime_shift, dtime_mask,
-              channel_shift, channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
-    """T3 records into (nsync, dtime, channel) and markers into (m_nsync, m_bits), all arrays as long as
-    ``records``; returns (n_photons, n_markers, offset after). The caller allocates the outputs with numpy,
-    whose large allocations ask for huge pages (far fewer page faults than numba's own)."""
+def _next_special(records, i, special):
+    """Index of the first special record at or after ``i`` (``records.size`` if none): blocks of ``_STRIDE``
+    records are tested with one vectorised count, then the block that holds one record by record."""
     n = records.size
+    j = i
+    while j + _STRIDE <= n:
+        c = 0
+        for q in range(_STRIDE):
+            c += records[np.uint64(j + q)] >= special  # unsigned index: no negative-index fix-up, vectorises
+        if c:
+            break
+        j += _STRIDE
+    while j < n and records[np.uint64(j)] < special:
+        j += 1
+    return j
+
+
+@jit
+def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_shift, dtime_mask, channel_shift,
+              channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """T3 records into (nsync, dtime, channel), arrays as long as ``records``; returns (n_photons, marker nsync,
+    marker bits, offset after). The caller allocates the photon outputs with numpy, whose large allocations
+    ask for huge pages (far fewer page faults); the marker arrays are numba's own, as long as ``records`` but
+    touched only where markers are (no huge page zeroed for a few markers).
+
+    The photons between two special records are one straight loop in 32-bit arithmetic (only nsync widens to
+    int64), indexed without slices (no reference counting per run of photons)."""
+    n = records.size
+    sp = np.uint32(special)
+    tm, ds, dm, cs = np.uint32(time_mask), np.uint32(dtime_shift), np.uint32(dtime_mask), np.uint32(channel_shift)
+    m_nsync, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
     k = 0
     m = 0
     i = 0
     while i < n:
-        j = i  # photons i..j-1, then a special record at j: a straight loop over the photons vectorises
-        while j < n and records[j] < special:
-            j += 1
-        # views, so the loop indices are the range's own (no negative-index fix-up blocks vectorisation)
-        rec, ns, dt, ch = records[i:j], nsync[k:k + j - i], dtime[k:k + j - i], channel[k:k + j - i]
+        j = _next_special(records, i, sp)
         if channel_base == 0:
             for q in range(j - i):
-                r = np.int64(rec[q])
-                ns[q] = (r & time_mask) + offset
-                dt[q] = (r >> dtime_shift) & dtime_mask
-                ch[q] = r >> channel_shift
+                r = records[np.uint64(i + q)]
+                nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
+                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                channel[np.uint64(k + q)] = np.int8(r >> cs)
         else:
             for q in range(j - i):
-                r = np.int64(rec[q])
-                ns[q] = (r & time_mask) + offset
-                dt[q] = (r >> dtime_shift) & dtime_mask
-                c = (r >> channel_shift) - channel_base
-                ch[q] = c if 0 <= c < n_channels else n_channels
+                r = records[np.uint64(i + q)]
+                nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
+                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                c = np.int64(r >> cs) - channel_base
+                channel[np.uint64(k + q)] = c if 0 <= c < n_channels else n_channels
         k += j - i
         if j < n:
             offset, m = _t3_special(np.int64(records[j]), offset, m_nsync, m_bits, m, time_mask, kind_shift,
                                     kind_mask, overflow, last_marker, wrap, multi_wrap)
         i = j + 1
-    return k, m, offset
+    return k, m_nsync[:m].copy(), m_bits[:m].copy(), offset
 
 
 @jit
-def decode_t2(records, time, channel, m_time, m_bits, offset, special, time_mask, channel_shift, kind_shift,
-              kind_mask, overflow, last_marker, wrap, multi_wrap):
-    """T2 records into (time, channel) and markers into (m_time, m_bits) as ``decode_t3`` does; returns
-    (n_photons, n_markers, sync records, offset after)."""
+def decode_t2(records, time, channel, offset, special, time_mask, channel_shift, kind_shift, kind_mask, overflow,
+              last_marker, wrap, multi_wrap):
+    """T2 records into (time, channel) as ``decode_t3`` does; returns (n_photons, marker times, marker bits,
+    sync records, offset after)."""
     n = records.size
+    sp = np.uint32(special)
+    tm, cs = np.uint32(time_mask), np.uint32(channel_shift)
+    m_time, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
     k = 0
     m = 0
     n_sync = 0
     i = 0
     while i < n:
-        j = i
-        while j < n and records[j] < special:
-            j += 1
-        rec, tm, ch = records[i:j], time[k:k + j - i], channel[k:k + j - i]
+        j = _next_special(records, i, sp)
         for q in range(j - i):
-            r = np.int64(rec[q])
-            tm[q] = (r & time_mask) + offset
-            ch[q] = r >> channel_shift
+            r = records[np.uint64(i + q)]
+            time[np.uint64(k + q)] = np.int64(r & tm) + offset
+            channel[np.uint64(k + q)] = np.int8(r >> cs)
         k += j - i
         if j < n:
             r = np.int64(records[j])
@@ -101,7 +125,7 @@ def decode_t2(records, time, channel, m_time, m_bits, offset, special, time_mask
             offset, m = _t3_special(r, offset, m_time, m_bits, m, time_mask, kind_shift, kind_mask, overflow,
                                     last_marker, wrap, multi_wrap)
         i = j + 1
-    return k, m, n_sync, offset
+    return k, m_time[:m].copy(), m_bits[:m].copy(), n_sync, offset
 
 
 @jit
@@ -136,7 +160,7 @@ def flim_from_sync(records, special, time_mask, dtime_shift, dtime_mask, channel
             if channel_base:
                 c = c - channel_base if channel_base <= c < channel_base + n_channels_field else n_channels_field
             if pixel < n_pixels and b < n_bins and c < n_channels:
-                cube[c, pixel, b] += 1
+                cube[np.uint64(c), np.uint64(pixel), np.uint64(b)] += 1  # all >= 0: no fix-ups
         else:
             if ((r >> kind_shift) & kind_mask) == overflow:
                 offset += _overflow_time(r & time_mask, wrap, multi_wrap)
@@ -144,26 +168,74 @@ def flim_from_sync(records, special, time_mask, dtime_shift, dtime_mask, channel
 
 
 @jit
-def flim_from_lines(nsync, dtime, channel, starts, ends, pixel_base, n_x, bin_shift, bin_factor, n_bins,
-                    n_channels, n_pixels):
-    """counts[channel, pixel, bin] from decoded photons (``nsync`` sorted) and scan lines [start, end): pixel
-    ``pixel_base + (nsync - start) * n_x // (end - start)`` of each photon inside a line."""
+def t3_markers(records, offset, special, time_mask, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """Only the markers of T3 (or T2) records: (marker times, marker bits, offset after), the photons skipped."""
+    n_special = 0
+    for i in range(records.size):  # a vectorised count sizes the outputs
+        n_special += records[i] >= special
+    m_time, m_bits = np.empty(n_special, np.int64), np.empty(n_special, np.uint8)
+    m = 0
+    for i in range(records.size):
+        if records[i] >= special:
+            offset, m = _t3_special(np.int64(records[i]), offset, m_time, m_bits, m, time_mask, kind_shift,
+                                    kind_mask, overflow, last_marker, wrap, multi_wrap)
+    return m_time[:m], m_bits[:m], offset
+
+
+@jit
+def flim_from_records_lines(records, special, time_mask, dtime_shift, dtime_mask, channel_shift, channel_base,
+                            n_channels_field, kind_shift, kind_mask, overflow, wrap, multi_wrap, starts, ends,
+                            pixel_base, n_x, bin_shift, bin_factor, n_bins, n_channels, n_pixels):
+    """T3 records of one stream straight to counts[channel, pixel, bin] for the scan lines [start, end) (sorted,
+    not overlapping; line i starts at pixel ``pixel_base[i]``), without storing the photons. Within a line the
+    pixel x = (nsync - start) * n_x // (end - start) steps on with nsync instead of dividing per photon."""
     cube = np.zeros((n_channels, n_pixels, n_bins), np.int64)
-    j = 0
-    n = nsync.size
-    for line in range(starts.size):
-        s, e, base = starts[line], ends[line], pixel_base[line]
-        span = e - s
-        while j < n and nsync[j] < s:
-            j += 1
-        while j < n and nsync[j] < e:
-            d = np.int64(dtime[j])
-            b = d >> bin_shift if bin_shift >= 0 else d // bin_factor
-            c = channel[j]
-            pixel = base + (nsync[j] - s) * n_x // span
-            if 0 <= b < n_bins and 0 <= c < n_channels and 0 <= pixel < n_pixels:
-                cube[c, pixel, b] += 1
-            j += 1
+    n_lines = starts.size
+    if n_lines == 0:
+        return cube
+    offset = 0
+    line = 0
+    s, e, base = starts[0], ends[0], pixel_base[0]
+    span = e - s
+    x, x_end = -1, s  # pixel in the line (-1: not yet known) and the first nsync of pixel x + 1
+    last = np.int64(-1)
+    for i in range(records.size):
+        r = np.int64(records[i])
+        if r >= special:
+            if ((r >> kind_shift) & kind_mask) == overflow:
+                offset += _overflow_time(r & time_mask, wrap, multi_wrap)
+            continue
+        t = (r & time_mask) + offset
+        if t < last:  # not one stream: walk the lines again from the first
+            line = 0
+            s, e, base = starts[0], ends[0], pixel_base[0]
+            span, x, x_end = e - s, -1, s
+        last = t
+        if t >= e:
+            while line < n_lines - 1 and t >= ends[line]:
+                line += 1
+            if t >= ends[line]:  # past the last line
+                continue
+            s, e, base = starts[line], ends[line], pixel_base[line]
+            span, x, x_end = e - s, -1, s
+        if t < s:
+            continue
+        if t >= x_end:
+            if x >= 0 and t - x_end < 4 * (span // n_x + 1):
+                while t >= x_end:
+                    x += 1
+                    x_end = s + ((x + 1) * span + n_x - 1) // n_x
+            else:
+                x = (t - s) * n_x // span
+                x_end = s + ((x + 1) * span + n_x - 1) // n_x
+        d = (r >> dtime_shift) & dtime_mask
+        b = d >> bin_shift if bin_shift >= 0 else d // bin_factor
+        c = r >> channel_shift
+        if channel_base:
+            c = c - channel_base if channel_base <= c < channel_base + n_channels_field else n_channels_field
+        pixel = base + x
+        if b < n_bins and c < n_channels and 0 <= pixel < n_pixels:
+            cube[np.uint64(c), np.uint64(pixel), np.uint64(b)] += 1
     return cube
 
 
@@ -174,46 +246,119 @@ def _bin_of(dt, half, bin_ps, n_bins):
 
 
 @jit
+def unsorted(values):
+    """True when some value is below the one before it (NaN compares as sorted, as in numpy)."""
+    bad = False
+    for i in range(1, values.size):
+        bad |= values[i] < values[i - 1]
+    return bad
+
+
+_PAIRS = 4096  # lags buffered before they are binned
+
+
+@jit
+def _bin_lags(lags, n, counts, half, bin_ps, n_bins):
+    for q in range(n):
+        counts[_bin_of(lags[q], half, bin_ps, n_bins)] += 1
+
+
+@jit
 def cross_correlate(t1, t2, lo, hi, half, bin_ps, n_bins):
-    """Histogram of t2 - t1 over pairs with lo <= t2 - t1 < hi (both signs in one pass): a merge of the two
-    sorted streams, each t1 tag scanning t2 from the first tag at or after t1 + lo."""
+    """Histogram of t2 - t1 over pairs with t1 + lo <= t2 < t1 + hi (both signs in one pass): a merge of the two
+    sorted streams. For each t1 tag the pointer into t2 steps on past t1 + lo by comparisons added up rather
+    than branched on, the next three t2 tags are the candidates (written to a lag buffer, its length stepped
+    on by the test), and only a tag with more than three partners in its window, or an advance of more than
+    two, takes a loop; the buffer is binned in batches."""
     counts = np.zeros(n_bins, np.int64)
+    lags = np.empty(_PAIRS + 8, t2.dtype)
+    nb = 0
+    n1, n2 = t1.size, t2.size
+    i = 0
     p = 0
-    n2 = t2.size
-    for i in range(t1.size):
-        a = t1[i]
-        while p < n2 and t2[p] - a < lo:
+    while i < n1 and p + 4 < n2:
+        # unsigned indices: no negative-index fix-ups in the loop (every index here is >= 0)
+        a = t1[np.uint64(i)]
+        x, y = a + lo, a + hi
+        if t2[np.uint64(p + 2)] < x:  # the window lies more than two tags on: step there, then look again
+            p += 3
+            continue
+        p += (t2[np.uint64(p)] < x) + (t2[np.uint64(p + 1)] < x)  # t2 sorted: the first tag at or after x
+        d0, d1, d2 = t2[np.uint64(p)], t2[np.uint64(p + 1)], t2[np.uint64(p + 2)]
+        lags[np.uint64(nb)] = d0 - a
+        nb += d0 < y
+        lags[np.uint64(nb)] = d1 - a
+        nb += d1 < y
+        lags[np.uint64(nb)] = d2 - a
+        nb += d2 < y
+        if d2 < y:  # more partners than three
+            j = p + 3
+            while j < n2 and t2[j] < y:
+                if nb == _PAIRS:
+                    _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+                    nb = 0
+                lags[nb] = t2[j] - a
+                nb += 1
+                j += 1
+        if nb > _PAIRS - 4:
+            _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+            nb = 0
+        i += 1
+    for k in range(i, n1):  # the last tags of t2: plain loops
+        a = t1[k]
+        x, y = a + lo, a + hi
+        while p < n2 and t2[p] < x:
             p += 1
         j = p
-        while j < n2:
-            dt = t2[j] - a
-            if dt >= hi:
-                break
-            counts[_bin_of(dt, half, bin_ps, n_bins)] += 1
+        while j < n2 and t2[j] < y:
+            if nb == _PAIRS:
+                _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+                nb = 0
+            lags[nb] = t2[j] - a
+            nb += 1
             j += 1
+    _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
     return counts
 
 
 @jit
-def correlate_merged(time, code, hi_pos, hi_neg, reach, half, bin_ps, n_bins, integer):
+def _add_pair(lags, nb, ci, cj, dt, hi_pos, hi_neg):
+    """Write the lag of tags coded ci, cj (dt >= 0 apart) to ``lags[nb]``; the count after it: nb + 1 for a
+    start -> stop pair with dt < hi_pos (lag +dt) or a stop -> start pair with dt <= hi_neg (lag -dt), else nb."""
+    lags[np.uint64(nb)] = dt if ci == 0 else -dt
+    return nb + (((ci == 0) & (cj == 1) & (dt < hi_pos)) | ((ci == 1) & (cj == 0) & (dt <= hi_neg)))
+
+
+@jit
+def correlate_merged(time, code, hi_pos, hi_neg, reach, half, bin_ps, n_bins):
     """Lag histogram from one sorted stream, ``code`` 0 = start channel, 1 = stop, 2 = neither: a start tag
     followed by a stop within dt < hi_pos counts +dt, a stop followed by a start within dt <= hi_neg counts -dt
-    (float times: dt < half both ways)."""
+    (hi_pos - 1 and hi_neg <= reach for integer times, all three = half for float times). Each tag visits its
+    window once for both signs: the next three tags are tested without branching (lags to a buffer, binned in
+    batches), and only a tag with a fourth one within reach takes a loop."""
     counts = np.zeros(n_bins, np.int64)
+    lags = np.empty(_PAIRS + 8, time.dtype)
+    nb = 0
     n = time.size
     for i in range(n):
         ci = code[i]
-        if ci == 2:
-            continue
         a = time[i]
-        for j in range(i + 1, n):
-            dt = time[j] - a
-            if dt > reach:
-                break
-            cj = code[j]
-            if ci == 0 and cj == 1:
-                if (dt < hi_pos) if integer else (dt < half):
-                    counts[_bin_of(dt, half, bin_ps, n_bins)] += 1
-            elif ci == 1 and cj == 0 and dt <= hi_neg:
-                counts[_bin_of(-dt, half, bin_ps, n_bins)] += 1
+        if i + 3 < n:
+            u = np.uint64(i)  # unsigned: no negative-index fix-ups
+            nb = _add_pair(lags, nb, ci, code[u + 1], time[u + 1] - a, hi_pos, hi_neg)
+            nb = _add_pair(lags, nb, ci, code[u + 2], time[u + 2] - a, hi_pos, hi_neg)
+            nb = _add_pair(lags, nb, ci, code[u + 3], time[u + 3] - a, hi_pos, hi_neg)
+            j = i + 4 if time[u + 3] - a <= reach else n
+        else:
+            j = i + 1
+        while j < n and time[j] - a <= reach:
+            if nb >= _PAIRS:
+                _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+                nb = 0
+            nb = _add_pair(lags, nb, ci, code[j], time[j] - a, hi_pos, hi_neg)
+            j += 1
+        if nb > _PAIRS - 4:
+            _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
+            nb = 0
+    _bin_lags(lags, nb, counts, half, bin_ps, n_bins)
     return counts

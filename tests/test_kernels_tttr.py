@@ -1,0 +1,136 @@
+"""The compiled TTTR kernels on the streams that reach their rare branches: FLIM cubes from scanner markers
+(several frames, photons on marker ticks, unclosed and empty lines, lines narrower than their pixel count,
+photons skipping pixels) and pair histograms with crowded windows (more partners per tag than the
+branch-free candidates, lag buffers that fill), against the numpy paths and a brute-force pair count.
+
+Truth: the numpy paths (``tepl.kernels.ENABLED`` off), themselves checked against ptufile in
+test_tcspc_histograms, and an all-pairs outer difference for the correlations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tepl import kernels
+from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
+from tepl.drivers.tttr import T3Decoder, T3Encoder, record_layout
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
+
+
+def both(fn):
+    """(compiled result, numpy result) of ``fn()``."""
+    saved = kernels.ENABLED
+    try:
+        kernels.ENABLED = True
+        fast = fn()
+        kernels.ENABLED = False
+        slow = fn()
+    finally:
+        kernels.ENABLED = saved
+    return fast, slow
+
+
+def _scan_records(name: str, rng: np.random.Generator) -> np.ndarray:
+    """A scan of 3 frames, 6 lines of varied length each, with the irregular markers a real scanner can leave."""
+    starts, stops, frames = [], [], []
+    t = 50
+    for _ in range(3):
+        for _ in range(6):
+            length = int(rng.integers(3, 400))  # some lines shorter than n_x: pixels without sync ticks
+            starts.append(t)
+            stops.append(t + length)
+            t += length + int(rng.integers(0, 30))
+        frames.append(t)  # a frame marker on the tick of the next line start
+        t += 1
+    starts.append(t)  # a line start never stopped, then a start right on a stop
+    starts.append(t + 40)
+    stops.append(t + 40)
+    marker_nsync = np.array(starts + stops + frames)
+    marker_bits = np.array([1] * len(starts) + [2] * len(stops) + [4] * len(frames))
+    order = np.argsort(marker_nsync, kind="stable")
+    n = 30_000
+    nsync = np.sort(np.concatenate([rng.integers(0, t + 100, n - 300), np.repeat(marker_nsync, 3)[:300]]))
+    lay = record_layout(name)
+    dtime = rng.integers(0, min(lay.dtime_bins, 4096), nsync.size)
+    channel = rng.integers(0, min(lay.n_channels, 4), nsync.size)
+    return T3Encoder(lay.code).encode(nsync, dtime, channel, marker_nsync[order], marker_bits[order])
+
+
+@pytest.mark.parametrize("name", ["PicoHarpT3", "HydraHarp2T3"])
+def test_flim_from_markers_identical_on_irregular_scans(name):
+    rng = np.random.default_rng(11)
+    records = _scan_records(name, rng)
+    for kwargs in ({"image_shape": (6, 8), "bin_factor": 64}, {"image_shape": (4, 50), "bin_factor": 100},
+                   {"image_shape": (6, 8), "bin_factor": 1, "frame_mask": 0}, {"image_shape": (1, 1)}):
+        fast, slow = both(lambda kw=kwargs: decode_t3_to_flim(records, name, 64, 5, **kw))
+        assert fast.dtype == slow.dtype and fast.shape == slow.shape, kwargs
+        assert np.array_equal(fast, slow), kwargs
+        assert fast.sum() > 20
+
+
+def test_flim_from_markers_without_lines_and_with_sparse_photons():
+    lay = record_layout("HydraHarp2T3")
+    zeros = np.zeros(10**6 // 97 + 1, int)
+    no_lines = T3Encoder(lay.code).encode(np.arange(0, 10**6, 97), zeros, zeros)
+    fast, slow = both(lambda: decode_t3_to_flim(no_lines, "HydraHarp2T3", 8, 1, image_shape=(4, 4)))
+    assert np.array_equal(fast, slow) and fast.sum() == 0
+    # one photon every few pixels of a long line: the pixel index jumps instead of stepping
+    nsync = np.array([10, 11, 5000, 5001, 777_777, 999_999, 1_000_000, 1_000_001])
+    records = T3Encoder(lay.code).encode(nsync, np.arange(8), np.zeros(8, int), [10, 1_000_000], [1, 2])
+    fast, slow = both(lambda: decode_t3_to_flim(records, "HydraHarp2T3", 8, 1, image_shape=(1, 1000)))
+    assert np.array_equal(fast, slow)
+    assert fast.sum() == 6 and fast[0, 0, 0, 0] == 1 and fast[0, 0, 777, 4] == 1 and fast[0, 0, 999, 5] == 1
+
+
+def test_t3_decode_of_specials_only_and_of_photons_only():
+    lay = record_layout("HydraHarp2T3")
+    overflows = np.full(5000, 0xFE000001, np.uint32)  # special, channel 0x3F, one wrap each
+    photons = T3Encoder(lay.code).encode(np.arange(5000), np.arange(5000) % 300, np.arange(5000) % 3)
+    for records in (overflows, photons, np.concatenate([photons, overflows, photons])):
+        fast, slow = both(lambda r=records: T3Decoder(lay.code).decode(r))
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+def _pairs_by_brute_force(t1, t2, bin_ps, k_max):
+    half = (k_max + 0.5) * bin_ps
+    dt = np.subtract.outer(t2, t1).ravel().astype(float)
+    dt = dt[(dt >= -half) & (dt < half)]
+    return np.bincount(np.floor((dt + half) / bin_ps).astype(int), minlength=2 * k_max + 1)
+
+
+@pytest.mark.parametrize("crowd", [0.3, 3.0, 40.0])
+def test_cross_correlation_in_crowded_and_empty_windows(crowd):
+    """``crowd``: mean partners per tag in the window; 40 puts ~4 x 10^4 lags through one buffer per ~100 tags."""
+    rng = np.random.default_rng(int(crowd * 10))
+    n = 3000
+    window = 1000
+    t = np.cumsum(rng.exponential(2 * window / crowd, n)).astype(np.int64)
+    ch = rng.integers(0, 2, n)
+    t1, t2 = t[ch == 0], t[ch == 1]
+    t2 = np.concatenate([t2, t2[-1] + 10**7 + np.arange(3)])  # a gap far beyond the window, then a short tail
+    (lag, counts), (lag_np, counts_np) = both(lambda: cross_correlate(t1, t2, 10.0, window))
+    assert np.array_equal(counts, counts_np) and np.array_equal(lag, lag_np)
+    assert np.array_equal(counts, _pairs_by_brute_force(t1, t2, 10.0, 100))
+    # the same times as uint64 (tttrlib's type) and as floats give the same histogram
+    (_, as_u64), _ = both(lambda: cross_correlate(t1.astype(np.uint64), t2.astype(np.uint64), 10.0, window))
+    (_, as_float), (_, as_float_np) = both(lambda: cross_correlate(t1 * 1.0, t2 + 0.5, 10.0, window))
+    assert np.array_equal(as_u64, counts) and np.array_equal(as_float, as_float_np)
+    fast, slow = both(lambda: g2_from_tags(t, ch.astype(np.int8), 10.0, window, 1.0))
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+def test_cross_correlation_short_inputs_and_order_checks():
+    for t1, t2 in (([5], [3, 4, 5, 6]), ([0, 1, 2], [1]), ([], [1, 2]), ([7, 8, 9, 10, 11], [9] * 9)):
+        fast, slow = both(lambda a=t1, b=t2: cross_correlate(np.array(a, np.int64), np.array(b, np.int64), 1.0, 3))
+        assert np.array_equal(fast[1], slow[1]), (t1, t2)
+        if len(t1) and len(t2):
+            assert np.array_equal(fast[1], _pairs_by_brute_force(np.array(t1), np.array(t2), 1.0, 3))
+    for flag in (True, False):
+        saved, kernels.ENABLED = kernels.ENABLED, flag
+        try:
+            with pytest.raises(ValueError, match="t1_ps must be sorted"):
+                cross_correlate(np.array([3, 2], np.uint64), np.array([1], np.uint64), 1.0, 3)
+        finally:
+            kernels.ENABLED = saved
