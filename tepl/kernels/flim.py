@@ -1,0 +1,467 @@
+"""Compiled Poisson maximum-likelihood fit of TCSPC decays with a Gaussian IRF, decays in parallel.
+
+The same model as ``tepl.analysis.decay_model.DecayModel`` (y0 + sum_i A_i S_i, S_i the decay exp(-t/tau_i)
+after each pulse convolved with a Gaussian IRF and averaged over the bin; parameters ln(tau_1..n), t0_ns,
+ln(sigma_ns), y0, A_1..n) and the same iterations as ``tepl.analysis.lifetime_starts.linear_start`` (weighted
+least squares and Poisson EM steps for y0 and A) and ``tepl.analysis.poisson_fit.fit_poisson`` (Levenberg-
+Marquardt on the Poisson deviance: same damping schedule, bounds, held parameters and stopping rule), run per
+decay with the model, its Jacobian, the deviance and the normal equations in one pass over the bins; decays are
+spread over threads (``prange``).
+
+Results agree with the numpy path to rounding: the special functions (erfcx, the normal CDF) are written here
+from ``math.erfc``, sums run in a different order, the band of bins evaluated exactly around a pulse is sized per
+decay rather than per batch, and a singular step is rejected (damping raised) rather than solved by pseudo-inverse.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tepl.kernels import jit, prange
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_EXACT_SIGMAS = 8.0      # as tepl.analysis.decay_model: beyond this many IRF widths the decay is its asymptote
+MU_FLOOR = 1e-12         # as tepl.analysis.poisson_fit
+
+
+# ============================================================================================ special functions
+@jit
+def erfcx(z):
+    """exp(z^2) erfc(z) for z >= 0 (relative error ~1e-15 up to z = 26, asymptotic series beyond)."""
+    if z < 26.0:
+        return math.exp(z * z) * math.erfc(z)
+    w = 1.0 / (2.0 * z * z)
+    # 1 - 1 w + 3 w^2 - 15 w^3 + 105 w^4 - 945 w^5 + 10395 w^6 (w < 7.4e-4: last term ~1e-15)
+    s = 1.0 + w * (-1.0 + w * (3.0 + w * (-15.0 + w * (105.0 + w * (-945.0 + w * 10395.0)))))
+    return s * _INV_SQRT_PI / z
+
+
+@jit
+def ndtr(x):
+    """Standard normal cumulative distribution (as scipy.special.ndtr)."""
+    a = x * _INV_SQRT2
+    z = abs(a)
+    if z < _INV_SQRT2:
+        return 0.5 + 0.5 * math.erf(a)
+    y = 0.5 * math.erfc(z)
+    return 1.0 - y if a > 0 else y
+
+
+@jit
+def _emg(u, tau, sigma, out):
+    """EMG antiderivative at u (as tepl.analysis.decay_kernels.emg_antiderivative): out = F, E, dF/dsigma,
+    dF/dtau."""
+    s_over_tau = sigma / tau
+    x = u / sigma
+    gauss = math.exp(-0.5 * x * x)
+    z = (s_over_tau - x) * _INV_SQRT2
+    if z > 0:
+        e = 0.5 * gauss * erfcx(abs(z))
+    else:
+        e = math.exp(min(0.5 * s_over_tau * s_over_tau - u / tau, 0.0)) - 0.5 * gauss * erfcx(abs(z))
+    phi_cdf = ndtr(x)
+    out[0] = tau * (phi_cdf - e)
+    out[1] = e
+    phi = _INV_SQRT_2PI * gauss
+    out[2] = phi - s_over_tau * e
+    out[3] = phi_cdf - e * (1.0 + u / tau - s_over_tau * s_over_tau) - s_over_tau * phi
+
+
+# ============================================================================================ shapes
+@jit
+def _shapes_exact(tau, t0, sigma, edges, dt, period, n_lo, n_hi, s, d_tau, d_t0, d_sig, work, jac):
+    """Shapes with the special functions on every bin edge (IRF wide against the bins or the period)."""
+    n_exp, k = s.shape
+    fe = np.empty(4)
+    f = work[0]
+    e = work[1]
+    ds = work[2]
+    dq = work[3]
+    inv_dt = 1.0 / dt
+    for i in range(n_exp):
+        ti = tau[i]
+        for m in range(k + 1):
+            f[m] = 0.0
+            e[m] = 0.0
+            ds[m] = 0.0
+            dq[m] = 0.0
+        n_exact = int(n_hi - n_lo + 1)
+        for j in range(n_exact):
+            pulse = t0 - (n_lo + j) * (period if period > 0 else 0.0)
+            for m in range(k + 1):
+                _emg(edges[m] - pulse, ti, sigma, fe)
+                f[m] += fe[0]
+                e[m] += fe[1]
+                ds[m] += fe[2]
+                dq[m] += fe[3]
+        if period > 0:
+            s_over_tau = sigma / ti
+            one_minus = -math.expm1(-period / ti)
+            q_ratio = 1.0 / math.expm1(period / ti)
+            for m in range(k + 1):
+                v = edges[m] - t0 + (n_hi + 1.0) * period
+                e_tail = math.exp(0.5 * s_over_tau * s_over_tau - v / ti) / one_minus
+                f[m] -= ti * e_tail
+                e[m] += e_tail
+                ds[m] -= s_over_tau * e_tail
+                dq[m] -= e_tail * (1.0 - s_over_tau * s_over_tau + v / ti + (period / ti) * q_ratio)
+        for m in range(k):
+            s[i, m] = (f[m + 1] - f[m]) * inv_dt
+            if jac:
+                d_tau[i, m] = (dq[m + 1] - dq[m]) * (ti * inv_dt)
+                d_t0[i, m] = -(e[m + 1] - e[m]) * inv_dt
+                d_sig[i, m] = (ds[m + 1] - ds[m]) * (sigma * inv_dt)
+
+
+@jit
+def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac):
+    """Bin-averaged unit-amplitude shapes s (N, K) of one decay and, with ``jac``, dS/dln(tau), dS/dt0 and
+    dS/dln(sigma); period <= 0: a single pulse. ``work``: (4, >= K + 1) scratch."""
+    n_exp, k = s.shape
+    tau_min = tau[0]
+    for i in range(n_exp):
+        tau_min = min(tau_min, tau[i])
+    margin = _EXACT_SIGMAS * sigma + sigma * sigma / tau_min
+    if period > 0:
+        n_lo = float(math.ceil((t0 - edges[k] - margin) / period))
+        n_hi = float(math.floor((t0 - edges[0] + margin) / period))
+    else:
+        n_lo = 0.0
+        n_hi = 0.0
+    band = int(math.ceil(2.0 * margin / dt)) + 4
+    if band >= k // 2 or (period > 0 and period < (band + 2) * dt):
+        _shapes_exact(tau, t0, sigma, edges, dt, period, n_lo, n_hi, s, d_tau, d_t0, d_sig, work, jac)
+        return
+    fe = np.empty(4)
+    for i in range(n_exp):
+        ti = tau[i]
+        inv_tau = 1.0 / ti
+        s2 = (sigma / ti) ** 2
+        x = dt / ti
+        bin_factor = -math.expm1(-x) / x
+        if period > 0:
+            bin_factor = bin_factor / -math.expm1(-period / ti)
+        alpha = 1.0 - s2 - x / math.expm1(x)
+        if period > 0:
+            alpha += (period / ti) / math.expm1(period / ti)
+        half_s2 = 0.5 * s2
+        for m in range(k):
+            r = edges[m] - t0
+            if period > 0:
+                r = r - period * math.floor(r / period)
+            v = math.exp(min(-r * inv_tau + half_s2, 0.0))
+            if period <= 0 and r < 0.0:
+                v = 0.0
+            v *= bin_factor
+            s[i, m] = v
+            if jac:
+                d_tau[i, m] = (r * inv_tau + alpha) * v
+                d_t0[i, m] = v * inv_tau
+                d_sig[i, m] = v * s2
+        n_exact = int(max(n_hi - n_lo + 1, 0))
+        f = work[0]
+        e = work[1]
+        ds = work[2]
+        dq = work[3]
+        for j in range(n_exact):
+            pulse = t0 - (n_lo + j) * (period if period > 0 else 0.0)
+            start = int(math.floor((pulse - margin - edges[0]) / dt)) - 1
+            for b in range(band):
+                ub = edges[0] + (start + b) * dt - pulse
+                _emg(ub, ti, sigma, fe)
+                fb, eb, dsb, dqb = fe[0], fe[1], fe[2], fe[3]
+                if period > 0:
+                    vv = ub + period
+                    s_over_tau = sigma / ti
+                    e_other = math.exp(0.5 * s_over_tau * s_over_tau - vv / ti) / -math.expm1(-period / ti)
+                    fb = fb - ti * e_other
+                    eb = eb + e_other
+                    dsb = dsb - s_over_tau * e_other
+                    dqb = dqb - e_other * (1.0 - s_over_tau * s_over_tau + vv / ti
+                                           + (period / ti) / math.expm1(period / ti))
+                f[b] = fb
+                e[b] = eb
+                ds[b] = dsb
+                dq[b] = dqb
+            for b in range(band - 1):
+                m = start + b
+                if m < 0 or m >= k:
+                    continue
+                s[i, m] = (f[b + 1] - f[b]) / dt
+                if jac:
+                    d_tau[i, m] = (dq[b + 1] - dq[b]) * (ti / dt)
+                    d_t0[i, m] = -(e[b + 1] - e[b]) / dt
+                    d_sig[i, m] = (ds[b + 1] - ds[b]) * (sigma / dt)
+
+
+# ============================================================================================ one decay
+@jit
+def _evaluate(p, n_exp, edges, dt, period, mu, jac_out, s, d_tau, d_t0, d_sig, tau, work, want_jac):
+    """Model counts mu (K) at p and, with ``want_jac``, the Jacobian jac_out (P, K)."""
+    k = mu.size
+    for i in range(n_exp):
+        tau[i] = math.exp(p[i])
+    t0 = p[n_exp]
+    sigma = math.exp(p[n_exp + 1])
+    y0 = p[n_exp + 2]
+    shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, want_jac)
+    for m in range(k):
+        acc = 0.0
+        for i in range(n_exp):
+            acc += p[n_exp + 3 + i] * s[i, m]
+        mu[m] = acc + y0
+    if want_jac:
+        for m in range(k):
+            a0 = 0.0
+            a1 = 0.0
+            for i in range(n_exp):
+                amp = p[n_exp + 3 + i]
+                jac_out[i, m] = d_tau[i, m] * amp
+                a0 += amp * d_t0[i, m]
+                a1 += amp * d_sig[i, m]
+                jac_out[n_exp + 3 + i, m] = s[i, m]
+            jac_out[n_exp, m] = a0
+            jac_out[n_exp + 1, m] = a1
+            jac_out[n_exp + 2, m] = 1.0
+
+
+@jit
+def _deviance(y, y_log_y, mu):
+    total = 0.0
+    for m in range(y.size):
+        if y[m] != 0.0:
+            total += mu[m] + y_log_y[m] - y[m] * math.log(max(mu[m], MU_FLOOR))
+        else:
+            total += mu[m] + y_log_y[m]
+    return 2.0 * total
+
+
+@jit
+def _solve(a, rhs, x):
+    """x = a^-1 rhs by Gaussian elimination with partial pivoting (a and rhs overwritten); False if singular."""
+    n = rhs.size
+    for col in range(n):
+        piv = col
+        best = abs(a[col, col])
+        for r in range(col + 1, n):
+            if abs(a[r, col]) > best:
+                best, piv = abs(a[r, col]), r
+        if best == 0.0 or not np.isfinite(best):
+            return False
+        if piv != col:
+            for c in range(n):
+                a[col, c], a[piv, c] = a[piv, c], a[col, c]
+            rhs[col], rhs[piv] = rhs[piv], rhs[col]
+        for r in range(col + 1, n):
+            f = a[r, col] / a[col, col]
+            for c in range(col, n):
+                a[r, c] -= f * a[col, c]
+            rhs[r] -= f * rhs[col]
+    for r in range(n - 1, -1, -1):
+        acc = rhs[r]
+        for c in range(r + 1, n):
+            acc -= a[r, c] * x[c]
+        x[r] = acc / a[r, r]
+    return True
+
+
+@jit
+def _fisher(y, mu, jac, h, g):
+    """h = J diag(1/mu) J^T (P x P) and g = J (y/mu - 1)."""
+    n_par, k = jac.shape
+    for a in range(n_par):
+        g[a] = 0.0
+        for b in range(n_par):
+            h[a, b] = 0.0
+    for m in range(k):
+        inv_mu = 1.0 / max(mu[m], MU_FLOOR)
+        r = y[m] * inv_mu - 1.0
+        for a in range(n_par):
+            ja = jac[a, m]
+            g[a] += ja * r
+            jw = ja * inv_mu
+            for b in range(a, n_par):
+                h[a, b] += jw * jac[b, m]
+    for a in range(n_par):
+        for b in range(a):
+            h[a, b] = h[b, a]
+
+
+@jit
+def _linear_start_one(p, y, n_exp, edges, dt, period, s, d_tau, d_t0, d_sig, tau, work):
+    """Background and amplitudes for fixed lifetimes and IRF (as lifetime_starts.linear_start), into p."""
+    k = y.size
+    for i in range(n_exp):
+        tau[i] = math.exp(p[i])
+    shapes(tau, p[n_exp], math.exp(p[n_exp + 1]), edges, dt, period, s, d_tau, d_t0, d_sig, work, False)
+    nb = n_exp + 1
+    normal = np.zeros((nb, nb))
+    rhs = np.zeros(nb)
+    norm = np.zeros(nb)
+    basis = np.empty(nb)
+    total_y = 0.0
+    for m in range(k):
+        w = 1.0 / max(y[m], 1.0)
+        basis[0] = 1.0
+        for i in range(n_exp):
+            basis[i + 1] = s[i, m]
+        for a in range(nb):
+            norm[a] += basis[a]
+            rhs[a] += basis[a] * w * y[m]
+            for b in range(nb):
+                normal[a, b] += basis[a] * w * basis[b]
+        total_y += y[m]
+    trace = 0.0
+    for a in range(nb):
+        trace += normal[a, a]
+    for a in range(nb):
+        normal[a, a] += 1e-9 * trace
+    coef = np.zeros(nb)
+    if not _solve(normal, rhs, coef):
+        return
+    floor = 1e-3 * max(total_y / k, 1e-3)
+    coef[0] = max(coef[0], floor)
+    top = coef[1]
+    for a in range(2, nb):
+        top = max(top, coef[a])
+    least = 0.05 * max(top, floor)
+    for a in range(1, nb):
+        coef[a] = max(coef[a], least)
+    up = np.empty(nb)
+    for _ in range(8):  # expectation-maximisation keeps everything positive and raises the likelihood
+        for a in range(nb):
+            up[a] = 0.0
+        for m in range(k):
+            mu = coef[0]
+            for i in range(n_exp):
+                mu += coef[i + 1] * s[i, m]
+            ratio = y[m] / max(mu, MU_FLOOR)
+            up[0] += ratio
+            for i in range(n_exp):
+                up[i + 1] += s[i, m] * ratio
+        for a in range(nb):
+            coef[a] *= up[a] / max(norm[a], 1e-300)
+        coef[0] = max(coef[0], floor)
+    p[n_exp + 2] = coef[0]
+    for i in range(n_exp):
+        p[n_exp + 3 + i] = coef[i + 1]
+
+
+@jit
+def _fit_one(p, y, n_exp, edges, dt, period, free, lo, hi, max_iter, tolerance, h_out):
+    """LM on the Poisson deviance for one decay from p (updated in place): (deviance, iterations, converged);
+    h_out receives the Fisher information at the result."""
+    k = y.size
+    n_par = p.size
+    s = np.empty((n_exp, k))
+    d_tau = np.empty((n_exp, k))
+    d_t0 = np.empty((n_exp, k))
+    d_sig = np.empty((n_exp, k))
+    work = np.empty((4, k + 1))
+    tau = np.empty(n_exp)
+    mu = np.empty(k)
+    jac = np.empty((n_par, k))
+    y_log_y = np.empty(k)
+    h = np.empty((n_par, n_par))
+    hs = np.empty((n_par, n_par))
+    g = np.empty(n_par)
+    gs = np.empty(n_par)
+    d = np.empty(n_par)
+    x = np.empty(n_par)
+    held = np.empty(n_par, np.bool_)
+    trial = np.empty(n_par)
+    for a in range(n_par):
+        p[a] = min(max(p[a], lo[a]), hi[a])
+    for m in range(k):
+        y_log_y[m] = (y[m] * math.log(y[m]) if y[m] != 0.0 else 0.0) - y[m]
+    _evaluate(p, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, False)
+    dev = _deviance(y, y_log_y, mu)
+    damping = 1e-3
+    n_iter = 0
+    converged = False
+    for _ in range(max_iter):
+        n_iter += 1
+        _evaluate(p, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, True)
+        _fisher(y, mu, jac, h, g)
+        for a in range(n_par):
+            held[a] = (not free[a]) or (p[a] <= lo[a] and g[a] < 0) or (p[a] >= hi[a] and g[a] > 0)
+        for a in range(n_par):
+            if held[a]:
+                for b in range(n_par):
+                    h[a, b] = 0.0
+                    h[b, a] = 0.0
+        for a in range(n_par):
+            if held[a]:
+                h[a, a] = 1.0
+                g[a] = 0.0
+        for a in range(n_par):
+            da = math.sqrt(h[a, a])
+            d[a] = da if da > 0 else 1.0
+        done = False
+        for _try in range(6):  # raise the damping of a rejected step without recomputing the Jacobian
+            for a in range(n_par):
+                for b in range(n_par):
+                    hs[a, b] = h[a, b] / (d[a] * d[b])
+                hs[a, a] += damping
+                gs[a] = g[a] / d[a]
+            better = False
+            trial_dev = np.nan
+            if _solve(hs, gs, x):
+                for a in range(n_par):
+                    v = p[a] + x[a] / d[a]
+                    if v < lo[a]:
+                        v = lo[a]
+                    elif v > hi[a]:
+                        v = hi[a]
+                    trial[a] = v
+                _evaluate(trial, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, False)
+                trial_dev = _deviance(y, y_log_y, mu)
+                better = np.isfinite(trial_dev) and trial_dev <= dev
+            if better:
+                gain = dev - trial_dev
+                for a in range(n_par):
+                    p[a] = trial[a]
+                dev = trial_dev
+                damping = max(damping / 5.0, 1e-9)
+                if gain < tolerance:
+                    converged = True
+                    done = True
+                break
+            damping *= 10.0
+            if damping > 1e12:
+                converged = True
+                done = True
+                break
+        if done:
+            break
+    _evaluate(p, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, True)
+    _fisher(y, mu, jac, h_out, g)
+    return dev, n_iter, converged
+
+
+# ============================================================================================ batches
+@jit(parallel=True)
+def linear_start(p, y, n_exp, edges, dt, period):
+    """Background and amplitudes of every decay y[r] (K) for its lifetimes and IRF in p[r], decays in parallel."""
+    k = y.shape[1]
+    for r in prange(y.shape[0]):
+        s = np.empty((n_exp, k))
+        work = np.empty((4, k + 1))
+        tau = np.empty(n_exp)
+        _linear_start_one(p[r], y[r], n_exp, edges, dt, period, s, s, s, s, tau, work)
+
+
+@jit(parallel=True)
+def fit_poisson(p, y, n_exp, edges, dt, period, free, lo, hi, max_iter, tolerance, dev, n_iter, converged, h):
+    """Fit every decay y[r] from p[r] (updated in place), decays in parallel threads; deviance, iterations,
+    convergence and the Fisher information h[r] (P x P) at the result. period <= 0: a single pulse."""
+    for r in prange(y.shape[0]):
+        d, it, ok = _fit_one(p[r], y[r], n_exp, edges, dt, period, free, lo, hi, max_iter, tolerance, h[r])
+        dev[r] = d
+        n_iter[r] = it
+        converged[r] = ok
