@@ -119,9 +119,9 @@ def _shapes_exact(tau, t0, sigma, edges, dt, period, n_lo, n_hi, s, d_tau, d_t0,
 
 
 @jit
-def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac):
-    """Bin-averaged unit-amplitude shapes s (N, K) of one decay and, with ``jac``, dS/dln(tau), dS/dt0 and
-    dS/dln(sigma); period <= 0: a single pulse. ``work``: (4, >= K + 1) scratch."""
+def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac, jac_irf):
+    """Bin-averaged unit-amplitude shapes s (N, K) of one decay and, with ``jac``, dS/dln(tau) and (with
+    ``jac_irf``) dS/dt0 and dS/dln(sigma); period <= 0: a single pulse. ``work``: (5, >= K + 1) scratch."""
     n_exp, k = s.shape
     tau_min = tau[0]
     for i in range(n_exp):
@@ -138,6 +138,12 @@ def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac):
         _shapes_exact(tau, t0, sigma, edges, dt, period, n_lo, n_hi, s, d_tau, d_t0, d_sig, work, jac)
         return
     fe = np.empty(4)
+    r_bins = work[4]
+    for m in range(k):  # time since the latest pulse at each bin start
+        r = edges[m] - t0
+        if period > 0 and (r < 0.0 or r >= period):
+            r = r - period * math.floor(r / period)
+        r_bins[m] = r
     for i in range(n_exp):
         ti = tau[i]
         inv_tau = 1.0 / ti
@@ -150,19 +156,35 @@ def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac):
         if period > 0:
             alpha += (period / ti) / math.expm1(period / ti)
         half_s2 = 0.5 * s2
+        # exp(-r / tau) by one exponential per run of bins after a pulse and a product per bin (relative rounding
+        # below 1e-13 over 10^4 bins); the numpy path takes one exponential per bin
+        step = math.exp(-dt * inv_tau)
+        fresh = True
+        r_prev = 0.0
+        v0 = 0.0
         for m in range(k):
-            r = edges[m] - t0
-            if period > 0:
-                r = r - period * math.floor(r / period)
-            v = math.exp(min(-r * inv_tau + half_s2, 0.0))
+            r = r_bins[m]
             if period <= 0 and r < 0.0:
-                v = 0.0
-            v *= bin_factor
+                v0 = 0.0
+                fresh = True
+            elif fresh or r < r_prev:
+                arg = -r * inv_tau + half_s2
+                if arg >= 0.0:
+                    v0 = 1.0
+                    fresh = True
+                else:
+                    v0 = math.exp(arg)
+                    fresh = False
+            else:
+                v0 *= step
+            r_prev = r
+            v = v0 * bin_factor
             s[i, m] = v
             if jac:
                 d_tau[i, m] = (r * inv_tau + alpha) * v
-                d_t0[i, m] = v * inv_tau
-                d_sig[i, m] = v * s2
+                if jac_irf:
+                    d_t0[i, m] = v * inv_tau
+                    d_sig[i, m] = v * s2
         n_exact = int(max(n_hi - n_lo + 1, 0))
         f = work[0]
         e = work[1]
@@ -195,39 +217,51 @@ def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac):
                 s[i, m] = (f[b + 1] - f[b]) / dt
                 if jac:
                     d_tau[i, m] = (dq[b + 1] - dq[b]) * (ti / dt)
-                    d_t0[i, m] = -(e[b + 1] - e[b]) / dt
-                    d_sig[i, m] = (ds[b + 1] - ds[b]) * (sigma / dt)
+                    if jac_irf:
+                        d_t0[i, m] = -(e[b + 1] - e[b]) / dt
+                        d_sig[i, m] = (ds[b + 1] - ds[b]) * (sigma / dt)
 
 
 # ============================================================================================ one decay
 @jit
-def _evaluate(p, n_exp, edges, dt, period, mu, jac_out, s, d_tau, d_t0, d_sig, tau, work, want_jac):
-    """Model counts mu (K) at p and, with ``want_jac``, the Jacobian jac_out (P, K)."""
+def _evaluate(p, n_exp, edges, dt, period, mu, s, d_tau, d_t0, d_sig, tau, work, want_jac, jac_irf):
+    """Model counts mu (K) at p; with ``want_jac`` the shapes' derivatives are kept for ``_jacobian``."""
     k = mu.size
     for i in range(n_exp):
         tau[i] = math.exp(p[i])
-    t0 = p[n_exp]
-    sigma = math.exp(p[n_exp + 1])
+    shapes(tau, p[n_exp], math.exp(p[n_exp + 1]), edges, dt, period, s, d_tau, d_t0, d_sig, work, want_jac,
+           jac_irf)
     y0 = p[n_exp + 2]
-    shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, want_jac)
     for m in range(k):
         acc = 0.0
         for i in range(n_exp):
             acc += p[n_exp + 3 + i] * s[i, m]
         mu[m] = acc + y0
-    if want_jac:
-        for m in range(k):
-            a0 = 0.0
-            a1 = 0.0
-            for i in range(n_exp):
-                amp = p[n_exp + 3 + i]
-                jac_out[i, m] = d_tau[i, m] * amp
-                a0 += amp * d_t0[i, m]
-                a1 += amp * d_sig[i, m]
-                jac_out[n_exp + 3 + i, m] = s[i, m]
-            jac_out[n_exp, m] = a0
-            jac_out[n_exp + 1, m] = a1
-            jac_out[n_exp + 2, m] = 1.0
+
+
+@jit
+def _jacobian(p, n_exp, free_idx, s, d_tau, d_t0, d_sig, jac):
+    """Rows of the Jacobian (len(free_idx), K) for the parameters free_idx, from the kept derivatives."""
+    k = s.shape[1]
+    for row in range(free_idx.size):
+        a = free_idx[row]
+        if a < n_exp:
+            amp = p[n_exp + 3 + a]
+            for m in range(k):
+                jac[row, m] = d_tau[a, m] * amp
+        elif a == n_exp or a == n_exp + 1:
+            src = d_t0 if a == n_exp else d_sig
+            for m in range(k):
+                acc = 0.0
+                for i in range(n_exp):
+                    acc += p[n_exp + 3 + i] * src[i, m]
+                jac[row, m] = acc
+        elif a == n_exp + 2:
+            for m in range(k):
+                jac[row, m] = 1.0
+        else:
+            for m in range(k):
+                jac[row, m] = s[a - n_exp - 3, m]
 
 
 @jit
@@ -271,25 +305,58 @@ def _solve(a, rhs, x):
 
 
 @jit
-def _fisher(y, mu, jac, h, g):
-    """h = J diag(1/mu) J^T (P x P) and g = J (y/mu - 1)."""
+def _dot8(u, v, k):
+    """sum(u[:k] * v[:k]) in eight running sums (independent chains: a fixed order, no reassociation needed)."""
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0.0
+    k8 = k - k % 8
+    for m in range(0, k8, 8):
+        c0 += u[m] * v[m]
+        c1 += u[m + 1] * v[m + 1]
+        c2 += u[m + 2] * v[m + 2]
+        c3 += u[m + 3] * v[m + 3]
+        c4 += u[m + 4] * v[m + 4]
+        c5 += u[m + 5] * v[m + 5]
+        c6 += u[m + 6] * v[m + 6]
+        c7 += u[m + 7] * v[m + 7]
+    for m in range(k8, k):
+        c0 += u[m] * v[m]
+    return ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7))
+
+
+@jit
+def _fisher(y, mu, jac, h, g, w, resid):
+    """h = J diag(1/mu) J^T and g = J (y/mu - 1) over the rows of jac (``w``, ``resid``: K scratch)."""
     n_par, k = jac.shape
-    for a in range(n_par):
-        g[a] = 0.0
-        for b in range(n_par):
-            h[a, b] = 0.0
     for m in range(k):
         inv_mu = 1.0 / max(mu[m], MU_FLOOR)
-        r = y[m] * inv_mu - 1.0
-        for a in range(n_par):
-            ja = jac[a, m]
-            g[a] += ja * r
-            jw = ja * inv_mu
-            for b in range(a, n_par):
-                h[a, b] += jw * jac[b, m]
+        w[m] = inv_mu
+        resid[m] = y[m] * inv_mu - 1.0
     for a in range(n_par):
-        for b in range(a):
-            h[a, b] = h[b, a]
+        row = jac[a]
+        g[a] = _dot8(row, resid, k)
+        for b in range(a, n_par):
+            total = _dot8w(row, w, jac[b], k)
+            h[a, b] = total
+            h[b, a] = total
+
+
+@jit
+def _dot8w(u, w, v, k):
+    """sum(u[:k] * w[:k] * v[:k]) in eight running sums."""
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0.0
+    k8 = k - k % 8
+    for m in range(0, k8, 8):
+        c0 += u[m] * w[m] * v[m]
+        c1 += u[m + 1] * w[m + 1] * v[m + 1]
+        c2 += u[m + 2] * w[m + 2] * v[m + 2]
+        c3 += u[m + 3] * w[m + 3] * v[m + 3]
+        c4 += u[m + 4] * w[m + 4] * v[m + 4]
+        c5 += u[m + 5] * w[m + 5] * v[m + 5]
+        c6 += u[m + 6] * w[m + 6] * v[m + 6]
+        c7 += u[m + 7] * w[m + 7] * v[m + 7]
+    for m in range(k8, k):
+        c0 += u[m] * w[m] * v[m]
+    return ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7))
 
 
 @jit
@@ -298,31 +365,51 @@ def _linear_start_one(p, y, n_exp, edges, dt, period, s, d_tau, d_t0, d_sig, tau
     k = y.size
     for i in range(n_exp):
         tau[i] = math.exp(p[i])
-    shapes(tau, p[n_exp], math.exp(p[n_exp + 1]), edges, dt, period, s, d_tau, d_t0, d_sig, work, False)
+    shapes(tau, p[n_exp], math.exp(p[n_exp + 1]), edges, dt, period, s, d_tau, d_t0, d_sig, work, False,
+           False)
+    # up to three components in scalars (a missing one reads row 0 and is dropped): the passes stay in registers
     nb = n_exp + 1
-    normal = np.zeros((nb, nb))
-    rhs = np.zeros(nb)
-    norm = np.zeros(nb)
-    basis = np.empty(nb)
+    s1 = s[0]
+    s2 = s[1] if n_exp > 1 else s[0]
+    s3 = s[2] if n_exp > 2 else s[0]
+    n00 = n01 = n02 = n03 = n11 = n12 = n13 = n22 = n23 = n33 = 0.0
+    r0 = r1 = r2 = r3 = 0.0
+    q0 = q1 = q2 = q3 = 0.0
     total_y = 0.0
     for m in range(k):
-        w = 1.0 / max(y[m], 1.0)
-        basis[0] = 1.0
-        for i in range(n_exp):
-            basis[i + 1] = s[i, m]
-        for a in range(nb):
-            norm[a] += basis[a]
-            rhs[a] += basis[a] * w * y[m]
-            for b in range(nb):
-                normal[a, b] += basis[a] * w * basis[b]
-        total_y += y[m]
+        ym = y[m]
+        w = 1.0 / max(ym, 1.0)
+        b1, b2, b3 = s1[m], s2[m], s3[m]
+        q1 += b1
+        q2 += b2
+        q3 += b3
+        wy = w * ym
+        r0 += wy
+        r1 += b1 * wy
+        r2 += b2 * wy
+        r3 += b3 * wy
+        n00 += w
+        n01 += w * b1
+        n02 += w * b2
+        n03 += w * b3
+        n11 += b1 * w * b1
+        n12 += b1 * w * b2
+        n13 += b1 * w * b3
+        n22 += b2 * w * b2
+        n23 += b2 * w * b3
+        n33 += b3 * w * b3
+        total_y += ym
+    q0 = float(k)
+    full = np.array([[n00, n01, n02, n03], [n01, n11, n12, n13], [n02, n12, n22, n23], [n03, n13, n23, n33]])
+    normal = full[:nb, :nb].copy()
+    rhs = np.array([r0, r1, r2, r3])[:nb].copy()
     trace = 0.0
     for a in range(nb):
         trace += normal[a, a]
     for a in range(nb):
         normal[a, a] += 1e-9 * trace
-    coef = np.zeros(nb)
-    if not _solve(normal, rhs, coef):
+    coef = np.zeros(4)
+    if not _solve(normal, rhs, coef[:nb]):
         return
     floor = 1e-3 * max(total_y / k, 1e-3)
     coef[0] = max(coef[0], floor)
@@ -332,21 +419,27 @@ def _linear_start_one(p, y, n_exp, edges, dt, period, s, d_tau, d_t0, d_sig, tau
     least = 0.05 * max(top, floor)
     for a in range(1, nb):
         coef[a] = max(coef[a], least)
-    up = np.empty(nb)
+    c0, c1, c2, c3 = coef[0], coef[1], coef[2], coef[3]   # missing components: 0
     for _ in range(8):  # expectation-maximisation keeps everything positive and raises the likelihood
-        for a in range(nb):
-            up[a] = 0.0
+        u0 = u1 = u2 = u3 = 0.0
         for m in range(k):
-            mu = coef[0]
-            for i in range(n_exp):
-                mu += coef[i + 1] * s[i, m]
-            ratio = y[m] / max(mu, MU_FLOOR)
-            up[0] += ratio
-            for i in range(n_exp):
-                up[i + 1] += s[i, m] * ratio
-        for a in range(nb):
-            coef[a] *= up[a] / max(norm[a], 1e-300)
-        coef[0] = max(coef[0], floor)
+            ym = y[m]
+            if ym == 0.0:
+                continue
+            b1, b2, b3 = s1[m], s2[m], s3[m]
+            ratio = ym / max(c0 + c1 * b1 + c2 * b2 + c3 * b3, MU_FLOOR)
+            u0 += ratio
+            u1 += b1 * ratio
+            u2 += b2 * ratio
+            u3 += b3 * ratio
+        c0 *= u0 / max(q0, 1e-300)
+        c1 *= u1 / max(q1, 1e-300)
+        if n_exp > 1:
+            c2 *= u2 / max(q2, 1e-300)
+        if n_exp > 2:
+            c3 *= u3 / max(q3, 1e-300)
+        c0 = max(c0, floor)
+    coef[0], coef[1], coef[2], coef[3] = c0, c1, c2, c3
     p[n_exp + 2] = coef[0]
     for i in range(n_exp):
         p[n_exp + 3 + i] = coef[i + 1]
@@ -355,78 +448,98 @@ def _linear_start_one(p, y, n_exp, edges, dt, period, s, d_tau, d_t0, d_sig, tau
 @jit
 def _fit_one(p, y, n_exp, edges, dt, period, free, lo, hi, max_iter, tolerance, h_out):
     """LM on the Poisson deviance for one decay from p (updated in place): (deviance, iterations, converged);
-    h_out receives the Fisher information at the result."""
+    h_out receives the Fisher information at the result on the free parameters (zero elsewhere).
+
+    The model of an accepted trial step is kept with its derivatives, so each iteration evaluates the model once.
+    """
     k = y.size
     n_par = p.size
-    s = np.empty((n_exp, k))
-    d_tau = np.empty((n_exp, k))
-    d_t0 = np.empty((n_exp, k))
-    d_sig = np.empty((n_exp, k))
-    work = np.empty((4, k + 1))
+    n_free = 0
+    for a in range(n_par):
+        if free[a]:
+            n_free += 1
+    free_idx = np.empty(n_free, np.int64)
+    n_free = 0
+    for a in range(n_par):
+        if free[a]:
+            free_idx[n_free] = a
+            n_free += 1
+    jac_irf = free[n_exp] or free[n_exp + 1]
+    s = np.empty((2, n_exp, k))
+    d_tau = np.empty((2, n_exp, k))
+    d_t0 = np.empty((2, n_exp, k))
+    d_sig = np.empty((2, n_exp, k))
+    mu = np.empty((2, k))
+    work = np.empty((5, k + 1))
     tau = np.empty(n_exp)
-    mu = np.empty(k)
-    jac = np.empty((n_par, k))
+    jac = np.empty((n_free, k))
     y_log_y = np.empty(k)
-    h = np.empty((n_par, n_par))
-    hs = np.empty((n_par, n_par))
-    g = np.empty(n_par)
-    gs = np.empty(n_par)
-    d = np.empty(n_par)
-    x = np.empty(n_par)
-    held = np.empty(n_par, np.bool_)
+    w = np.empty(k)
+    resid = np.empty(k)
+    h = np.empty((n_free, n_free))
+    hs = np.empty((n_free, n_free))
+    g = np.empty(n_free)
+    gs = np.empty(n_free)
+    d = np.empty(n_free)
+    x = np.empty(n_free)
     trial = np.empty(n_par)
     for a in range(n_par):
         p[a] = min(max(p[a], lo[a]), hi[a])
     for m in range(k):
         y_log_y[m] = (y[m] * math.log(y[m]) if y[m] != 0.0 else 0.0) - y[m]
-    _evaluate(p, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, False)
-    dev = _deviance(y, y_log_y, mu)
+    cur = 0
+    _evaluate(p, n_exp, edges, dt, period, mu[cur], s[cur], d_tau[cur], d_t0[cur], d_sig[cur], tau, work, True,
+              jac_irf)
+    dev = _deviance(y, y_log_y, mu[cur])
     damping = 1e-3
     n_iter = 0
     converged = False
     for _ in range(max_iter):
         n_iter += 1
-        _evaluate(p, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, True)
-        _fisher(y, mu, jac, h, g)
-        for a in range(n_par):
-            held[a] = (not free[a]) or (p[a] <= lo[a] and g[a] < 0) or (p[a] >= hi[a] and g[a] > 0)
-        for a in range(n_par):
-            if held[a]:
-                for b in range(n_par):
-                    h[a, b] = 0.0
-                    h[b, a] = 0.0
-        for a in range(n_par):
-            if held[a]:
-                h[a, a] = 1.0
-                g[a] = 0.0
-        for a in range(n_par):
-            da = math.sqrt(h[a, a])
-            d[a] = da if da > 0 else 1.0
+        _jacobian(p, n_exp, free_idx, s[cur], d_tau[cur], d_t0[cur], d_sig[cur], jac)
+        _fisher(y, mu[cur], jac, h, g, w, resid)
+        for row in range(n_free):  # a parameter on a bound that the gradient pushes outward is held there
+            a = free_idx[row]
+            if (p[a] <= lo[a] and g[row] < 0) or (p[a] >= hi[a] and g[row] > 0):
+                for col in range(n_free):
+                    h[row, col] = 0.0
+                    h[col, row] = 0.0
+                h[row, row] = 1.0
+                g[row] = 0.0
+        for row in range(n_free):
+            dr = math.sqrt(h[row, row])
+            d[row] = dr if dr > 0 else 1.0
         done = False
+        nxt = 1 - cur
         for _try in range(6):  # raise the damping of a rejected step without recomputing the Jacobian
-            for a in range(n_par):
-                for b in range(n_par):
-                    hs[a, b] = h[a, b] / (d[a] * d[b])
-                hs[a, a] += damping
-                gs[a] = g[a] / d[a]
+            for row in range(n_free):
+                for col in range(n_free):
+                    hs[row, col] = h[row, col] / (d[row] * d[col])
+                hs[row, row] += damping
+                gs[row] = g[row] / d[row]
             better = False
             trial_dev = np.nan
             if _solve(hs, gs, x):
                 for a in range(n_par):
-                    v = p[a] + x[a] / d[a]
+                    trial[a] = p[a]
+                for row in range(n_free):
+                    a = free_idx[row]
+                    v = p[a] + x[row] / d[row]
                     if v < lo[a]:
                         v = lo[a]
                     elif v > hi[a]:
                         v = hi[a]
                     trial[a] = v
-                _evaluate(trial, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, False)
-                trial_dev = _deviance(y, y_log_y, mu)
+                _evaluate(trial, n_exp, edges, dt, period, mu[nxt], s[nxt], d_tau[nxt], d_t0[nxt], d_sig[nxt],
+                          tau, work, True, jac_irf)
+                trial_dev = _deviance(y, y_log_y, mu[nxt])
                 better = np.isfinite(trial_dev) and trial_dev <= dev
             if better:
                 gain = dev - trial_dev
                 for a in range(n_par):
                     p[a] = trial[a]
                 dev = trial_dev
+                cur = nxt
                 damping = max(damping / 5.0, 1e-9)
                 if gain < tolerance:
                     converged = True
@@ -439,8 +552,16 @@ def _fit_one(p, y, n_exp, edges, dt, period, free, lo, hi, max_iter, tolerance, 
                 break
         if done:
             break
-    _evaluate(p, n_exp, edges, dt, period, mu, jac, s, d_tau, d_t0, d_sig, tau, work, True)
-    _fisher(y, mu, jac, h_out, g)
+    # the model and its derivatives kept for p: the Fisher information at the result (free parameters only,
+    # all the covariance is asked on)
+    _jacobian(p, n_exp, free_idx, s[cur], d_tau[cur], d_t0[cur], d_sig[cur], jac)
+    _fisher(y, mu[cur], jac, h, g, w, resid)
+    for a in range(n_par):
+        for b in range(n_par):
+            h_out[a, b] = 0.0
+    for row in range(n_free):
+        for col in range(n_free):
+            h_out[free_idx[row], free_idx[col]] = h[row, col]
     return dev, n_iter, converged
 
 
@@ -451,7 +572,7 @@ def linear_start(p, y, n_exp, edges, dt, period):
     k = y.shape[1]
     for r in prange(y.shape[0]):
         s = np.empty((n_exp, k))
-        work = np.empty((4, k + 1))
+        work = np.empty((5, k + 1))
         tau = np.empty(n_exp)
         _linear_start_one(p[r], y[r], n_exp, edges, dt, period, s, s, s, s, tau, work)
 
