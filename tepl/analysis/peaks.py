@@ -270,7 +270,7 @@ def _fit_block(energy, width, y, sigma, weighting, lo, hi, max_iter, tolerance, 
         return p, err, height, height_err, chi2_red, n_iter, _sound(p, err, height, height_err, converged, lo, hi,
                                                                     min_significance)
     p = _initial_guess(energy, width, y, lo, hi)
-    damping = np.full(n, 1e-2)
+    damping = np.full(n, 1e-3)
     active = np.ones(n, bool)
     converged = np.zeros(n, bool)
     n_iter = np.zeros(n, int)

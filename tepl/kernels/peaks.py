@@ -177,7 +177,7 @@ def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tol
     _profiles(energy, p, gauss[cur], inv_q[cur])
     stale = True
     chi2 = 0.0
-    damping = 1e-2
+    damping = 1e-3
     n_iter = 0
     converged = False
     for _ in range(max_iter):
