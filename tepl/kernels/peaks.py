@@ -38,17 +38,18 @@ def _profiles(energy, p, gauss_out, inv_q_out):
 
 
 @jit(fastmath=_FAST)
-def _normal_equations(energy, width, y, sig, use_sigma, poisson, p, h, g, w_out, gauss_in, inv_q_in):
+def _normal_equations(energy, width, y, sig, use_sigma, poisson, p, h, g, w_out, gauss_in, inv_q_in, cols):
     """chi^2 at p with weights from the model at p (kept in ``w_out``); fills H (5 x 5) and g (5).
 
-    gauss_in, inv_q_in: the profiles at p (``_profiles``, or kept from the trial pass that reached p)."""
+    gauss_in, inv_q_in: the profiles at p (``_profiles``, or kept from the trial pass that reached p). A first
+    pass without sums (it vectorises) fills the Jacobian columns and residuals ``cols`` (5, pixels); the sums follow."""
     c, wd, a, b, eta = p[0], p[1], p[2], p[3], p[4]
     inv_w = 1.0 / wd
-    # scalar accumulators (registers, not memory)
-    h00 = h01 = h02 = h03 = h04 = h11 = h12 = h13 = h14 = h22 = h23 = h24 = h33 = h34 = h44 = 0.0
-    g0 = g1 = g2 = g3 = g4 = 0.0
-    chi2 = 0.0
-    for i in range(energy.size):
+    one_minus_eta = 1.0 - eta
+    two_k = 2.0 * _K
+    n_pix = energy.size
+    c0, c1, c2, c4, cr = cols[0], cols[1], cols[2], cols[3], cols[4]
+    for i in range(n_pix):
         u = (energy[i] - c) * inv_w
         u2 = u * u
         gauss = gauss_in[i]
@@ -64,15 +65,23 @@ def _normal_equations(energy, width, y, sig, use_sigma, poisson, p, h, g, w_out,
         else:
             wt = 1.0
         w_out[i] = wt
-        r = y[i] - model
-        chi2 += wt * r * r
+        cr[i] = y[i] - model
         scale = a * width[i] * inv_w
         el = eta * lorentz
-        gs = (1.0 - eta) * gauss
-        j0 = (el * inv_q * 8.0 + (2.0 * _K) * gs) * u * scale
-        j1 = (el * (1.0 - 2.0 * inv_q) + gs * (2.0 * _K * u2 - 1.0)) * scale
-        j2 = shape
-        j4 = diff * a * width[i]
+        gs = one_minus_eta * gauss
+        c0[i] = (el * inv_q * 8.0 + two_k * gs) * u * scale
+        c1[i] = (el * (1.0 - 2.0 * inv_q) + gs * (two_k * u2 - 1.0)) * scale
+        c2[i] = shape
+        c4[i] = diff * a * width[i]
+    # scalar accumulators (registers, not memory)
+    h00 = h01 = h02 = h03 = h04 = h11 = h12 = h13 = h14 = h22 = h23 = h24 = h33 = h34 = h44 = 0.0
+    g0 = g1 = g2 = g3 = g4 = 0.0
+    chi2 = 0.0
+    for i in range(n_pix):
+        wt = w_out[i]
+        r = cr[i]
+        j0, j1, j2, j4 = c0[i], c1[i], c2[i], c4[i]
+        chi2 += wt * r * r
         jw0, jw1, jw2, jw4 = wt * j0, wt * j1, wt * j2, wt * j4
         h00 += jw0 * j0
         h01 += jw0 * j1
@@ -173,6 +182,7 @@ def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tol
     w = np.empty(n_pix)
     gauss = np.empty((2, n_pix))
     inv_q = np.empty((2, n_pix))
+    cols = np.empty((5, n_pix))
     cur = 0
     _profiles(energy, p, gauss[cur], inv_q[cur])
     stale = True
@@ -183,7 +193,7 @@ def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tol
     for _ in range(max_iter):
         if stale:
             chi2 = _normal_equations(energy, width, y, sig, use_sigma, poisson, p, h_out, g_raw, w, gauss[cur],
-                                     inv_q[cur])
+                                     inv_q[cur], cols)
             stale = False
         for k in range(5):
             g[k] = g_raw[k]
@@ -223,7 +233,7 @@ def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tol
             break
     if stale:
         chi2 = _normal_equations(energy, width, y, sig, use_sigma, poisson, p, h_out, g_raw, w, gauss[cur],
-                                 inv_q[cur])
+                                 inv_q[cur], cols)
     return n_iter, converged, chi2
 
 
