@@ -156,6 +156,9 @@ def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac, 
         if period > 0:
             alpha += (period / ti) / math.expm1(period / ti)
         half_s2 = 0.5 * s2
+        s_over_tau = sigma / ti
+        one_minus_q = -math.expm1(-period / ti) if period > 0 else 1.0
+        wrap_term = (period / ti) / math.expm1(period / ti) if period > 0 else 0.0
         # exp(-r / tau) by one exponential per run of bins after a pulse and a product per bin (relative rounding
         # below 1e-13 over 10^4 bins); the numpy path takes one exponential per bin
         step = math.exp(-dt * inv_tau)
@@ -199,13 +202,11 @@ def shapes(tau, t0, sigma, edges, dt, period, s, d_tau, d_t0, d_sig, work, jac, 
                 fb, eb, dsb, dqb = fe[0], fe[1], fe[2], fe[3]
                 if period > 0:
                     vv = ub + period
-                    s_over_tau = sigma / ti
-                    e_other = math.exp(0.5 * s_over_tau * s_over_tau - vv / ti) / -math.expm1(-period / ti)
+                    e_other = math.exp(half_s2 - vv / ti) / one_minus_q
                     fb = fb - ti * e_other
                     eb = eb + e_other
                     dsb = dsb - s_over_tau * e_other
-                    dqb = dqb - e_other * (1.0 - s_over_tau * s_over_tau + vv / ti
-                                           + (period / ti) / math.expm1(period / ti))
+                    dqb = dqb - e_other * (1.0 - s2 + vv / ti + wrap_term)
                 f[b] = fb
                 e[b] = eb
                 ds[b] = dsb
@@ -232,11 +233,15 @@ def _evaluate(p, n_exp, edges, dt, period, mu, s, d_tau, d_t0, d_sig, tau, work,
     shapes(tau, p[n_exp], math.exp(p[n_exp + 1]), edges, dt, period, s, d_tau, d_t0, d_sig, work, want_jac,
            jac_irf)
     y0 = p[n_exp + 2]
+    # up to three components in registers (a missing one reads row 0 with amplitude 0)
+    a0 = p[n_exp + 3]
+    a1 = p[n_exp + 4] if n_exp > 1 else 0.0
+    a2 = p[n_exp + 5] if n_exp > 2 else 0.0
+    s0 = s[0]
+    s1 = s[1] if n_exp > 1 else s[0]
+    s2 = s[2] if n_exp > 2 else s[0]
     for m in range(k):
-        acc = 0.0
-        for i in range(n_exp):
-            acc += p[n_exp + 3 + i] * s[i, m]
-        mu[m] = acc + y0
+        mu[m] = ((a0 * s0[m] + a1 * s1[m]) + a2 * s2[m]) + y0
 
 
 @jit
