@@ -11,6 +11,7 @@ Run: ``python bench/bench_fit.py [--n 10000] [--seed 0]``.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -84,13 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.n} spectra of {spectra.shape[1]} pixels, fit window {WINDOW_NM[0]:g}-{WINDOW_NM[1]:g} nm")
 
     fit_peaks(wavelength_nm, spectra[:2], WINDOW_NM)  # loads (or compiles) the kernel: bench_compile.py times it
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fit = fit_peaks(wavelength_nm, spectra, WINDOW_NM)
-    batched_s = time.perf_counter() - start
+    batched_s, batched_cpu = time.perf_counter() - start, time.process_time() - cpu
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cf_centers, cf_failures = fit_with_curve_fit(wavelength_nm, spectra)
-    curve_fit_s = time.perf_counter() - start
+    curve_fit_s, curve_fit_cpu = time.perf_counter() - start, time.process_time() - cpu
 
     batched_rate = args.n / batched_s
     curve_fit_rate = args.n / curve_fit_s
@@ -102,6 +103,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{curve_fit_err_meV:.3f} meV, failed {cf_failures}")
     print(f"speed ratio fit_peaks / curve_fit: {batched_rate / curve_fit_rate:.1f}x "
           f"({'compiled kernel on ' + str(kernels.workers()) + ' threads' if kernels.ENABLED else 'numpy batch'})")
+    # CPU seconds of this process (all its threads): what the fits cost whatever else the machine runs
+    print(f"CPU time per fit: fit_peaks {batched_cpu / args.n * 1e6:.1f} us, curve_fit "
+          f"{curve_fit_cpu / args.n * 1e6:.1f} us, ratio {curve_fit_cpu / batched_cpu:.1f}x; wall / CPU time "
+          f"{batched_s / batched_cpu:.2f} (fit_peaks), {curve_fit_s / curve_fit_cpu:.2f} (curve_fit); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

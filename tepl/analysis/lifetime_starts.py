@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
+from tepl import kernels
 from tepl.analysis.decay_model import DecayModel
 from tepl.analysis.poisson_fit import MU_FLOOR
 
@@ -40,7 +41,18 @@ def _rising_edge(time_ns: np.ndarray, dt: float, y: np.ndarray) -> tuple[float, 
 
 
 def linear_start(model: DecayModel, p: np.ndarray, y: np.ndarray) -> None:
-    """Background and amplitudes for fixed lifetimes and IRF: weighted least squares, then Poisson EM steps."""
+    """Background and amplitudes for fixed lifetimes and IRF: weighted least squares, then Poisson EM steps.
+
+    With numba a Gaussian-IRF model runs the compiled twin of ``tepl.kernels.flim`` (same results to rounding).
+    """
+    if kernels.ENABLED and model.gaussian:
+        from tepl.kernels.flim import linear_start as linear_start_compiled
+
+        pc = np.ascontiguousarray(p)
+        linear_start_compiled(pc, np.ascontiguousarray(y, float), model.n_exp, model.edges, model.dt,
+                              model.period_ns or -1.0)
+        p[:] = pc
+        return
     shapes = model.shapes(p)                                    # (n, N, K)
     basis = np.concatenate([np.ones_like(shapes[:, :1]), shapes], axis=1)   # (n, N+1, K)
     w = 1.0 / np.maximum(y, 1.0)

@@ -148,9 +148,10 @@ def _checked_input(wavelength_nm, spectra, window_nm, sigma):
     steps = np.diff(wl)
     if not (np.all(steps > 0) or np.all(steps < 0)):
         raise ValueError("wavelength_nm must be strictly monotonic")
-    bad = ~np.isfinite(y)
-    if bad.any():
-        raise ValueError(f"spectra contain {int(bad.sum())} non-finite values (NaN or inf)")
+    if not np.isfinite(np.sum(y)):  # one pass; a sum of finite counts is finite (the count only on failure)
+        bad = int(np.count_nonzero(~np.isfinite(y)))
+        if bad:
+            raise ValueError(f"spectra contain {bad} non-finite values (NaN or inf)")
     lo, hi = (wl.min(), wl.max()) if window_nm is None else (float(window_nm[0]), float(window_nm[1]))
     if not lo < hi:
         raise ValueError(f"window_nm must be (low, high) with low < high, got {window_nm}")
@@ -254,23 +255,25 @@ def _weights(model: np.ndarray, sigma: np.ndarray | None, weighting: str) -> np.
 def _fit_block(energy, width, y, sigma, weighting, lo, hi, max_iter, tolerance, min_significance):
     """Levenberg-Marquardt on a block of spectra (n, P); returns parameters, errors, chi2_red, ..."""
     n, n_pix = y.shape
-    p = _initial_guess(energy, width, y, lo, hi)
-    damping = np.full(n, 1e-2)
-    active = np.ones(n, bool)
-    converged = np.zeros(n, bool)
-    n_iter = np.zeros(n, int)
     dof = max(n_pix - _N_PAR, 1)
-    compiled = kernels.ENABLED
-    if compiled:
+    if kernels.ENABLED:  # the compiled kernel does start values, iterations, errors and heights per spectrum
         from tepl.kernels.peaks import fit_pseudo_voigt
 
         use_sigma = sigma is not None
-        args = (np.ascontiguousarray(energy), np.ascontiguousarray(width), np.ascontiguousarray(y),
-                np.ascontiguousarray(sigma, float) if use_sigma else np.ones((1, n_pix)), use_sigma,
-                weighting == "poisson", p)
-        h, chi2 = np.empty((n, _N_PAR, _N_PAR)), np.empty(n)
-        fit_pseudo_voigt(*args, lo, hi, max_iter, tolerance, n_iter, converged, h, chi2)
-        max_iter = 0  # the numpy loop below is the path without numba
+        p, err = np.empty((n, _N_PAR)), np.empty((n, _N_PAR))
+        chi2_red, height, height_err = np.empty(n), np.empty(n), np.empty(n)
+        n_iter, converged = np.zeros(n, int), np.zeros(n, bool)
+        fit_pseudo_voigt(np.ascontiguousarray(energy), np.ascontiguousarray(width), np.ascontiguousarray(y),
+                         np.ascontiguousarray(sigma, float) if use_sigma else np.ones((1, n_pix)), use_sigma,
+                         weighting == "poisson", lo, hi, max_iter, tolerance, p, n_iter, converged, chi2_red, err,
+                         height, height_err)
+        return p, err, height, height_err, chi2_red, n_iter, _sound(p, err, height, height_err, converged, lo, hi,
+                                                                    min_significance)
+    p = _initial_guess(energy, width, y, lo, hi)
+    damping = np.full(n, 1e-3)
+    active = np.ones(n, bool)
+    converged = np.zeros(n, bool)
+    n_iter = np.zeros(n, int)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -303,23 +306,36 @@ def _fit_block(energy, width, y, sigma, weighting, lo, hi, max_iter, tolerance, 
         converged[idx[done | stuck]] = True
         active[idx[done | stuck]] = False
 
-    if compiled:
-        chi2_red = chi2 / dof
-    else:
-        model, jac = _model(energy, width, p, jacobian=True)
-        w = _weights(model, sigma, weighting)
-        chi2_red = np.einsum("kp,kp->k", w, (y - model) ** 2) / dof
-        jw = jac * w[:, None, :]
-        h = np.matmul(jw, jac.transpose(0, 2, 1))
+    model, jac = _model(energy, width, p, jacobian=True)
+    w = _weights(model, sigma, weighting)
+    chi2_red = np.einsum("kp,kp->k", w, (y - model) ** 2) / dof
+    jw = jac * w[:, None, :]
+    h = np.matmul(jw, jac.transpose(0, 2, 1))
     cov = _covariance(h) * chi2_red[:, None, None]
     err = np.sqrt(np.einsum("kii->ki", cov))
     height, height_err = _peak_height(energy, width, p, cov)
+    return p, err, height, height_err, chi2_red, n_iter, _sound(p, err, height, height_err, converged, lo, hi,
+                                                                min_significance)
+
+
+def _sound(p, err, height, height_err, converged, lo, hi, min_significance):
+    """Converged, finite, a real peak (height at least min_significance errors), centre and width off bounds."""
     span = hi[0] - lo[0]
     off_bounds = ((p[:, 0] - lo[0] > 1e-6 * span) & (hi[0] - p[:, 0] > 1e-6 * span)
                   & (p[:, 1] > lo[1] * 1.0001) & (p[:, 1] < hi[1] * 0.9999))
     ok = converged & np.all(np.isfinite(p), axis=-1) & np.all(np.isfinite(err), axis=-1)
     ok &= height > min_significance * height_err
-    return p, err, height, height_err, chi2_red, n_iter, ok & off_bounds
+    return ok & off_bounds
+
+
+def _columns(index: np.ndarray):
+    """The pixel columns as a slice when they are a run in either direction (a view, no copy), else the index."""
+    if index.size > 1:
+        step = int(index[1] - index[0])
+        if abs(step) == 1 and np.all(np.diff(index) == step):
+            stop = int(index[-1]) + step
+            return slice(int(index[0]), None if stop < 0 else stop, step)
+    return index
 
 
 # ---------------------------------------------------------------------------------------------- public
@@ -353,8 +369,9 @@ def fit_peaks(wavelength_nm: np.ndarray, spectra: np.ndarray,
     energy = HC_EV_NM / wl_fit
     full_width = HC_EV_NM / wl**2 * np.abs(np.gradient(wl))
     width = full_width[keep][order]
-    flat = y.reshape(-1, wl.size)[:, keep][:, order]
-    flat_sigma = None if sig is None else sig.reshape(-1, wl.size)[:, keep][:, order]
+    columns = _columns(np.flatnonzero(keep)[order])
+    flat = y.reshape(-1, wl.size)[:, columns]
+    flat_sigma = None if sig is None else sig.reshape(-1, wl.size)[:, columns]
 
     span = energy[-1] - energy[0]
     lo = np.array([energy[0] - 0.25 * span, 2.0 * np.median(width), 0.0, -np.inf, 0.0])
