@@ -53,7 +53,7 @@ def out_of_core(path: Path, limit_gb: float, check_rows: int, workers: int) -> N
         from tepl.analyze import analyze_file
         limit = int({limit_gb} * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        print(*analyze_file({str(path)!r}, workers={workers}, chunk_mb=16.0, progress=True))
+        print(*analyze_file({str(path)!r}, workers={workers}, chunk_mb=16.0, progress=False))
         with open("/proc/self/status") as f:
             status = dict(line.split(":", 1) for line in f)
         print("peak:", status["VmHWM"].strip(), "resident,", status["VmPeak"].strip(), "address space")
@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--skip-out-of-core", action="store_true")
     parser.add_argument("--dir", default=None, help="where to write the maps (default: a temporary folder)")
     args = parser.parse_args()
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # no scheduler chatter between the figures
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         if not args.skip_out_of_core:
             big = Path(tmp) / "big.h5"
