@@ -23,6 +23,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import h5py
@@ -95,11 +96,12 @@ def scaling(path: Path, repeats: int, chunk_mb: float) -> None:
     """1 worker process x 1 thread against 2 worker processes x 1 thread each, then the local threaded
     scheduler with 1 and 2 threads; each fit task fits on one thread (``tepl.analyze_chunks.FIT_THREADS``).
     The configurations alternate run by run, so both see the same load from other users of the machine."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, get_task_stream
 
     from tepl.analyze import analyze_file
 
     runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    busy: dict[int, list[float]] = {1: [], 2: []}  # task compute seconds per wall second: tasks running at once
     load_before = os.getloadavg()[0]
     clusters = {n: LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                 silence_logs=logging.ERROR)
@@ -111,14 +113,19 @@ def scaling(path: Path, repeats: int, chunk_mb: float) -> None:
         for _ in range(repeats):
             for n, cluster in clusters.items():
                 cpu0, t0 = _cpu_s(clients[n]), time.perf_counter()
-                analyze_file(path, scheduler=cluster.scheduler_address, chunk_mb=chunk_mb, progress=False)
+                with get_task_stream(clients[n]) as stream:
+                    analyze_file(path, scheduler=cluster.scheduler_address, chunk_mb=chunk_mb, progress=False)
                 wall = time.perf_counter() - t0
                 runs[n].append((wall, _cpu_s(clients[n]) - cpu0))
+                busy[n].append(sum(s["stop"] - s["start"] for task in stream.data for s in task["startstops"]
+                                   if s["action"] == "compute") / wall)
     finally:
         for n, cluster in clusters.items():
             clients[n].close()
             cluster.close()
     _speed_up("LocalCluster (processes, 1 thread each)", runs, (load_before, os.getloadavg()[0]))
+    print("  tasks running at once (task compute s / wall s): " + "; ".join(
+        f"{n} worker(s): " + ", ".join(f"{b:.2f}" for b in busy[n]) for n in (1, 2)), flush=True)
     runs = {1: [], 2: []}
     load_before = os.getloadavg()[0]
     for _ in range(repeats):
@@ -142,6 +149,7 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="where to write the maps (default: a temporary folder)")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)  # no scheduler chatter between the figures
+    warnings.filterwarnings("ignore", message="Port 8787 is already in use")  # another cluster on this machine
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         if not args.skip_out_of_core:
             big = Path(tmp) / "big.h5"
