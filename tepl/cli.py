@@ -300,7 +300,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from tepl.analyze import analyze_files
 
     for report in analyze_files(args.files, scheduler=args.scheduler, workers=args.workers,
-                                chunk_mb=args.chunk_mb, progress=not args.quiet):
+                                chunk_mb=args.chunk_mb, progress=not args.quiet, n_exp=args.flim_exp,
+                                min_counts=args.min_counts):
         print(report, flush=True)
     return 0
 
@@ -310,8 +311,10 @@ def _add_analyze(sub) -> None:
                                        "chunk (Dask), into an analysis group of each file")
     p.add_argument("files", nargs="+", help="run files (.h5)")
     p.add_argument("--scheduler", default=None, help="address of a dask.distributed scheduler (default: local)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes/threads (default: cores)")
+    p.add_argument("--workers", type=int, default=None, help="local worker threads (default: cores)")
     p.add_argument("--chunk-mb", type=float, default=64.0, help="size of one chunk of spectra read at once (MB)")
+    p.add_argument("--flim-exp", type=int, default=2, help="exponential components of the FLIM fit (1, 2 or 3)")
+    p.add_argument("--min-counts", type=float, default=500.0, help="photons a FLIM pixel needs to be fitted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_analyze)
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tepl.analysis.peaks import fit_peaks
-from tepl.analyze import FIELDS, GROUP, spectra_chunks
+from tepl.analyze import FIELDS, GROUP
+from tepl.analyze_chunks import spectra_chunks
 from tepl.cli import main
 
 
