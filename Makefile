@@ -35,6 +35,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_flim_fit.py
 	$(BIN)/python bench/fault_matrix.py
 	$(BIN)/python bench/fuzz.py
+	$(BIN)/python bench/bench_gui.py
+	$(BIN)/python bench/bench_remote.py
+	$(BIN)/python bench/bench_plot_memory.py
+	$(BIN)/python bench/bench_analyze.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache
