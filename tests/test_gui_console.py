@@ -198,9 +198,17 @@ def test_manual_panel_acts_through_the_roles_is_refused_during_a_run_and_aborts_
     assert console.run_state.remaining_label.text() == "run aborted"
 
 
+def _brightest_dot_um(station) -> tuple[float, float]:
+    truth = station.world.ground_truth()["sample"]
+    i = int(np.argmax(truth["orientation"]))
+    return truth["x_nm"][i] / 1000.0, truth["y_nm"][i] / 1000.0
+
+
 def test_pressure_ramp_panel_draws_the_files_values_against_the_station_limits(qtbot, station, tmp_path):
     console = _console(qtbot, station, tmp_path)
-    _start(qtbot, console, "pressure-ramp", start_gap_nm=4.0, min_gap_nm=1.0, gap_step_nm=0.5, exposure_s=0.05)
+    x_um, y_um = _brightest_dot_um(station)
+    _start(qtbot, console, "pressure-ramp", x_um=x_um, y_um=y_um, start_gap_nm=12.0, min_gap_nm=5.0,
+           gap_step_nm=0.5, exposure_s=0.05)
     run = _finish(qtbot, console)
     assert run.status == "complete", console.log_view.shown_text()
     d = run.data
@@ -217,6 +225,37 @@ def test_pressure_ramp_panel_draws_the_files_values_against_the_station_limits(q
     assert state.values["force_nN"] == pytest.approx(float(d["force_nN"][np.isfinite(d["force_nN"])][-1]), rel=1e-6)
     assert state.limits["force_nN"] == station.limits.force_nN
     assert console.views.main_dock.isHidden()  # the ramp panel is the view; no counts-vs-step main view
+    # the quench onset is marked where the twin's dot stops brightening (its quench gap), on the press
+    quench_gap = float(station.world.ground_truth()["sample"]["quench_gap_nm"])
+    step = panel.quench_step
+    assert step is not None and d["direction"][step] == 1 and abs(d["gap_nm"][step] - quench_gap) <= 0.5
+    assert panel.quench_mark.isVisible() and panel.quench_mark.value() == step
+
+
+def test_distance_sweep_draws_the_fitted_approach_curve_with_its_highest_point(qtbot, station, tmp_path):
+    from tepl.procedures.spectral import live_fit
+
+    console = _console(qtbot, station, tmp_path)
+    x_um, y_um = _brightest_dot_um(station)
+    _start(qtbot, console, "distance-sweep", x_um=x_um, y_um=y_um, start_gap_nm=20.0, stop_gap_nm=12.5,
+           gap_step_nm=1.0, exposure_s=0.05)
+    run = _finish(qtbot, console)
+    assert run.status == "complete", console.log_view.shown_text()
+    panel = console.views.panel("spectra", "approach")
+    qtbot.waitUntil(lambda: not console.views.busy, timeout=30_000)  # the fits run off the UI thread
+    console.views.redraw()
+    fit = live_fit(run.data["wavelength_nm"], run.data["spectra"])  # the runs' own fit of the file's spectra
+    shown = panel.data()
+    np.testing.assert_allclose(shown["intensity"], np.where(fit.ok, fit.amplitude, np.nan), rtol=1e-9)
+    np.testing.assert_allclose(shown["energy"], np.where(fit.ok, fit.center_eV, np.nan), rtol=1e-9)
+    np.testing.assert_array_equal(panel.series.x.astype(np.float32), run.data["gap_nm"])
+    # the sweep stays above the dot: the intensity grows to the closest gap, marked as the highest so far
+    ok = np.isfinite(shown["intensity"])
+    assert shown["intensity"][ok][-1] > 3 * shown["intensity"][ok][0]
+    assert panel.threshold is None and panel.highest == pytest.approx(float(run.data["gap_nm"][-1]))
+    assert panel.mark.isVisible() and "highest so far" in panel.mark.label.format
+    assert panel.plot.getAxis("bottom").labelText == "gap (nm)"
+    assert console.views.main_dock.isHidden()  # the fitted curves are the main view
 
 
 def test_alarm_levels_near_a_limit():

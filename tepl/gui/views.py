@@ -26,6 +26,7 @@ from tepl.gui.panels import (
     ViewPanel,
     is_spectral,
     make_panel,
+    panel_class,
     pixel_rect,
     quantity_label,
     series_for,
@@ -335,6 +336,8 @@ class LiveViews(DockArea):
         view = next((v for v in views if v.kind != "spectrum"), None)  # the main view
         kind = view.kind if view is not None else "spectrum"
         self._kind = kind
+        cls = panel_class(plan, view) if view is not None else None
+        own_panel = cls is not None and cls.replaces_main
         if kind == "count-map":
             self._setup_count_map(plan, view, list(channel_labels))
         elif kind in ("g2", "trace"):
@@ -346,13 +349,15 @@ class LiveViews(DockArea):
             self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
             self._set_labels(self.map_plot, view.title, "wavelength (nm)", "frame")
             self._show_map_as(2, lock_aspect=False)
+        elif own_panel:
+            self._setup_spectral_map(plan, None)  # only the latest spectrum, for the curve view
         elif kind == "approach" or (kind == "line" and not is_spectral(plan, view.dataset)):
             self._setup_series(plan, view, spectrum)
         else:
             self._setup_spectral_map(plan, view)
-        if kind == "ramp":  # the ramp's own panel draws it; the main view is not needed
+        if own_panel:  # the view's own panel draws it (a ramp, a fitted approach curve): no main view
             self._show(self.main_dock, self.map_panel, False)
-        self._set_panels(plan, [v for v in views if (v is not view or v.kind == "ramp") and v.kind != "spectrum"])
+        self._set_panels(plan, [v for v in views if (v is not view or own_panel) and v.kind != "spectrum"])
         self._dirty = False
 
     @staticmethod
@@ -382,6 +387,8 @@ class LiveViews(DockArea):
         """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added."""
         for dock in self.panel_docks:
             dock.close()
+        for panel in self.panels:
+            panel.close()
         self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
         self.panel_docks = []
         previous = self.main_dock
@@ -640,7 +647,7 @@ class LiveViews(DockArea):
             colour_bar = False
             if view.kind == "spectrum":
                 plot, data = self.spectrum_plot, self.spectrum_curve.yData
-            elif view is main and view.kind != "ramp":
+            elif view is main and not any(panel.view is view for panel in self.panels):
                 plot = self.spectrum_plot if view.kind == "g2" else self.map_plot
                 if view.kind in ("g2", "trace"):
                     plot, data = self.spectrum_plot, self.spectrum_curve.yData
@@ -667,6 +674,11 @@ class LiveViews(DockArea):
             out.append({"view": view, "values": values, "x_label": plot.getAxis("bottom").labelText,
                         "y_label": plot.getAxis("left").labelText, "colour_bar": colour_bar})
         return out
+
+    @property
+    def busy(self) -> bool:
+        """True while a panel still works on what arrived (a live fit in progress)."""
+        return any(panel.busy for panel in self.panels)
 
     @property
     def first_frame_shown(self) -> int:
