@@ -20,6 +20,7 @@ from tepl.gui.console import Console  # noqa: E402
 from tepl.gui.logview import LogView  # noqa: E402
 from tepl.gui.runstate import alarm  # noqa: E402
 from tepl.limits import LimitError, Range  # noqa: E402
+from tepl.procedures import make_procedure  # noqa: E402
 from tepl.station import build_station  # noqa: E402
 
 
@@ -119,7 +120,7 @@ def test_click_to_go_asks_moves_within_travel_and_refuses_beyond_it_as_the_cli(q
     assert entry["procedure"] == "distance-sweep" and (entry["values"]["x_um"], entry["values"]["y_um"]) == (41.0, 61.0)
 
 
-def test_region_drawn_on_the_map_sets_the_next_scan(qtbot, station, tmp_path):
+def test_region_drawn_on_the_map_is_scanned_next_and_refused_past_the_travel(qtbot, station, tmp_path):
     console = _console(qtbot, station, tmp_path)
     console.region_button.setChecked(True)
     console.region.setPos([20.0, 30.0])
@@ -129,10 +130,26 @@ def test_region_drawn_on_the_map_sets_the_next_scan(qtbot, station, tmp_path):
     values = console.values("raster")
     assert values["center_x_um"] == pytest.approx(20.02) and values["center_y_um"] == pytest.approx(30.015)
     assert values["size_x_um"] == pytest.approx(0.04) and values["size_y_um"] == pytest.approx(0.03)
-    console.select_procedure("raster")
-    plan = console._checked_parameters().plan(station)
-    assert 20.0 <= plan.axis("x_um").min() and plan.axis("x_um").max() <= 20.04
-    assert 30.0 <= plan.axis("y_um").min() and plan.axis("y_um").max() <= 30.03
+    # the scan of the region: its pixels inside the region, measured there on the twin's stage
+    _start(qtbot, console, "raster", pixel_um=0.01, exposure_s=0.01)
+    run = _finish(qtbot, console)
+    assert run.status == "complete", console.log_view.shown_text()
+    x_um, y_um = run.data["x_um"], run.data["y_um"]
+    assert 20.0 <= x_um.min() and x_um.max() <= 20.04 and 30.0 <= y_um.min() and y_um.max() <= 30.03
+    assert np.isfinite(run.data["spectra"]).all()
+    assert x_um.min() - 0.001 <= station.world.stage_um[0] <= x_um.max() + 0.001  # the stage ended in the region
+    assert y_um.min() - 0.001 <= station.world.stage_um[1] <= y_um.max() + 0.001
+    # a region reaching past the stage's travel: refused before anything moves, in the CLI's words
+    console.region.setPos([99.97, 30.0])
+    console.region.setSize([0.06, 0.03])
+    console.use_region()
+    with pytest.raises(LimitError) as cli:
+        make_procedure("raster", **console.values("raster")).plan(station)
+    files = set((tmp_path / "runs").glob("*.h5"))
+    _start(qtbot, console, "raster")
+    qtbot.waitUntil(lambda: not console.is_running(), timeout=10_000)
+    assert console.run_status == "refused" and str(cli.value) in console.log_view.shown_text()
+    assert set((tmp_path / "runs").glob("*.h5")) == files
 
 
 def test_a_queue_of_three_runs_with_presets_survives_a_restart_and_runs_in_order(qtbot, station, tmp_path):
