@@ -116,6 +116,7 @@ def bench_raster(app: QApplication, rate: float, seconds: float) -> dict[str, fl
             console.show()
             plan = make_procedure("raster", size_x_um=0.198, size_y_um=0.198, pixel_um=0.002,
                                   exposure_s=0.001).plan(station)
+            watch(app, 0.5)  # the window's first layout and paint
             baseline = watch(app, 1.0)  # the idle console on this machine, now: the floor of what is measured
             latency.run_started()  # as the console does when it starts a run
             console.views.reset(plan)
@@ -160,7 +161,8 @@ def bench_confocal(app: QApplication, seconds: float) -> dict[str, float]:
             console.select_procedure("confocal-raster")
             console.set_values("confocal-raster", {"size_x_um": 4.0, "size_y_um": 4.0, "pixel_um": 0.1,
                                                    "dwell_s": 0.001})
-            baseline = watch(app, 1.0)
+            watch(app, 0.5)  # the window's first layout and paint
+            baseline = watch(app, 1.0)  # the idle console on this machine, now
             console.start_run()
             while console.plan is None and console.is_running():
                 app.processEvents()
@@ -193,9 +195,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each part runs")
     parser.add_argument("--rate", type=float, default=1000.0, help="spectra per second fed to the raster views")
+    parser.add_argument("--only", choices=("raster", "confocal"), help="run one part only")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    raster = bench_raster(app, args.rate, args.seconds)
+    if args.only != "confocal":
+        _print_raster(bench_raster(app, args.rate, args.seconds), args)
+    if args.only != "raster":
+        _print_confocal(bench_confocal(app, args.seconds), args)
+    print(f"figures as measured on this machine (shared; load average {os.getloadavg()[0]:.2f} at the end)")
+
+
+def _print_raster(raster: dict[str, float], args: argparse.Namespace) -> None:
     print(f"raster views fed at {args.rate:.0f} spectra/s for {args.seconds:g} s (100 x 100 plan, 1024-pixel "
           "spectra, 4 maps + spectrum)")
     print(f"  spectra delivered   {raster['spectra_per_s']:.0f} /s")
@@ -204,14 +214,15 @@ def main() -> None:
     print(f"  main view redraws   {raster['redraw_hz']:.1f} /s; "
           f"slowest map panel {raster['map_panel_redraw_hz']:.1f} /s")
     _context(raster)
-    confocal = bench_confocal(app, args.seconds)
+
+
+def _print_confocal(confocal: dict[str, float], args: argparse.Namespace) -> None:
     print(f"confocal raster from the console (40 x 40 px, 1 ms dwell, simulated TCSPC) for up to {args.seconds:g} s")
     print(f"  lines written       {confocal['lines_per_s']:.1f} /s")
     print(f"  largest UI stall    {confocal['worst_stall_ms']:.1f} ms (99th percentile {confocal['p99_stall_ms']:.1f} "
           f"ms; {confocal['over_50ms']} of {confocal['ticks']} ticks over 50 ms late)")
     print(f"  main view redraws   {confocal['redraw_hz']:.1f} /s")
     _context(confocal)
-    print(f"figures as measured on this machine (shared; load average {os.getloadavg()[0]:.2f} at the end)")
 
 
 if __name__ == "__main__":
