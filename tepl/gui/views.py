@@ -324,6 +324,7 @@ class LiveViews(DockArea):
         self._kind = None
         self.readout.setText("")
         self.map_plot.enableAutoRange()  # a map's grid sets its range; a curve's follows its data
+        self.spectrum_plot.enableAutoRange()
         for side in ("bottom", "left"):  # absolute axes unless a map's grid says otherwise
             axis = self.map_plot.getAxis(side)
             axis.origin, axis.picture = 0.0, None
@@ -440,6 +441,7 @@ class LiveViews(DockArea):
         self.channel_box.blockSignals(False)
         self.channel_row.setVisible(True)
         self._set_labels(self.spectrum_plot, "line in progress", _axis_label(view.axes[0], "stage "), "counts")
+        self.spectrum_plot.setXRange(float(x_um[0]), float(x_um[-1]), padding=0.02)  # the whole line, from its start
         self.map.set_quantity("photon counts", "counts")
         self.map.set_grid(x_um, y_um, *(_axis_label(name, "stage ").split(" (")[0] for name in view.axes[:2]))
         self.map_plot.setTitle(view.title)
