@@ -385,7 +385,14 @@ class LiveViews(DockArea):
         self._show_map_as(1)
 
     def _set_panels(self, plan: Any, views: list[Any]) -> None:
-        """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added."""
+        """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added; the last
+        run's panels, emptied, when it had the same views and the operator closed none of their docks."""
+        if ([panel.view for panel in self.panels] == views and all(d.container() is not None for d in self.panel_docks)
+                and all(panel.restart(plan, view) for panel, view in zip(self.panels, views, strict=True))):
+            for panel in self.panels:  # the same views as the last run's, in their docks: emptied and reused
+                for name, handler in panel.handlers().items():
+                    self._add_handler(name, handler)
+            return
         for dock in self.panel_docks:
             dock.close()
         for panel in self.panels:
