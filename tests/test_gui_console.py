@@ -5,6 +5,7 @@ abort, the data browser, the saved layout and the screenshot session."""
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -55,13 +56,24 @@ def _finish(qtbot, console: Console, timeout_ms: int = 30_000):
     return read_run(console.run_path)
 
 
-def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbot, station, tmp_path):
+def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbot, station, tmp_path,
+                                                                             monkeypatch):
     console = _console(qtbot, station, tmp_path)
+    acquire, acquired, held = station.spectrometer.acquire, [], threading.Event()
+
+    def acquire_held_at_the_fourth(*args, **kwargs):  # worker thread: the run waits mid-way for the check
+        acquired.append(1)
+        if len(acquired) == 4:
+            held.wait(10.0)
+        return acquire(*args, **kwargs)
+
+    monkeypatch.setattr(station.spectrometer, "acquire", acquire_held_at_the_fourth)
     _start(qtbot, console, "raster", size_x_um=0.03, size_y_um=0.02, pixel_um=0.005, exposure_s=0.05)
     # mid-run: the pixels not yet measured are NaN (grey behind a transparent image), never a dark value
     qtbot.waitUntil(lambda: 3 <= np.isfinite(console.views.map_data()).sum(), timeout=10_000)
     console.views.redraw()
-    shown = console.views.map.values
+    shown = console.views.map.values.copy()
+    held.set()
     assert np.isnan(shown).any() and np.isfinite(shown).any()
     assert console.views.map.background.brush().color().getRgb()[:3] == (128, 128, 128)
     run = _finish(qtbot, console)
