@@ -21,6 +21,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,18 @@ class StallMeter:
         return float(np.percentile(self.gaps, q)) if self.gaps else 0.0
 
 
+def watch(app: QApplication, seconds: float, busy: Callable[[], bool] = lambda: False) -> StallMeter:
+    """Run the event loop for ``seconds`` (or while ``busy()``), measuring its stalls."""
+    meter = StallMeter()
+    meter.start()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds or busy():
+        app.processEvents()
+        time.sleep(0.0005)
+    meter.timer.stop()
+    return meter
+
+
 class Feeder(QObject):
     """Emits a raster's writes from its own thread at a fixed rate of spectra per second."""
 
@@ -90,6 +103,7 @@ class Feeder(QObject):
 
 
 def bench_raster(app: QApplication, rate: float, seconds: float) -> dict[str, float]:
+    from tepl.gui import latency
     from tepl.gui.console import Console
     from tepl.procedures import make_procedure
     from tepl.station import build_station
@@ -102,31 +116,32 @@ def bench_raster(app: QApplication, rate: float, seconds: float) -> dict[str, fl
             console.show()
             plan = make_procedure("raster", size_x_um=0.198, size_y_um=0.198, pixel_um=0.002,
                                   exposure_s=0.001).plan(station)
+            watch(app, 0.5)  # the window's first layout and paint
+            baseline = watch(app, 1.0)  # the idle console on this machine, now: the floor of what is measured
+            latency.run_started()  # as the console does when it starts a run
             console.views.reset(plan)
             console.run_state.start(plan)
+            layout = watch(app, 0.3)  # the run's views laid out and first drawn, once per run
             wl = plan.axis("wavelength_nm")
             console.views.set_wavelengths(np.asarray(wl, float))
             feeder = Feeder((plan.axis("y_um").size, plan.axis("x_um").size), wl.size, rate, seconds)
             feeder.data.connect(console.views.on_data)
             feeder.data.connect(console.run_state.on_data)
-            meter = StallMeter()
-            app.processEvents()
             redraws0 = console.views.redraws
             panels0 = [p.redraws for p in console.views.panels]
-            meter.start()
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.thread_time()
             feeder.thread.start()
-            while feeder.thread.is_alive() or time.perf_counter() - t0 < seconds:
-                app.processEvents()
-                time.sleep(0.0005)
+            meter = watch(app, seconds, feeder.thread.is_alive)
             elapsed = time.perf_counter() - t0
+            ui_cpu = (time.thread_time() - cpu0) / elapsed
             app.processEvents()
-            meter.timer.stop()
+            latency.run_ended()
             out = {"spectra_per_s": feeder.sent / elapsed, "worst_stall_ms": meter.worst_ms,
                    "over_50ms": meter.over(50), "ticks": len(meter.gaps),
                    "p99_stall_ms": meter.percentile_ms(99), "redraw_hz": (console.views.redraws - redraws0) / elapsed,
                    "map_panel_redraw_hz": min((p.redraws - p0) / elapsed
-                                              for p, p0 in zip(console.views.panels, panels0, strict=True))}
+                                              for p, p0 in zip(console.views.panels, panels0, strict=True)),
+                   "baseline_ms": baseline.worst_ms, "layout_ms": layout.worst_ms, "ui_cpu": ui_cpu}
             console.close()
             return out
     finally:
@@ -147,39 +162,54 @@ def bench_confocal(app: QApplication, seconds: float) -> dict[str, float]:
             console.select_procedure("confocal-raster")
             console.set_values("confocal-raster", {"size_x_um": 4.0, "size_y_um": 4.0, "pixel_um": 0.1,
                                                    "dwell_s": 0.001})
-            meter = StallMeter()
+            watch(app, 0.5)  # the window's first layout and paint
+            baseline = watch(app, 1.0)  # the idle console on this machine, now
             console.start_run()
             while console.plan is None and console.is_running():
                 app.processEvents()
-            redraws0 = console.views.redraws
-            meter.start()
-            t0 = time.perf_counter()
-            while console.is_running() and time.perf_counter() - t0 < seconds:
-                app.processEvents()
-                time.sleep(0.0005)
+            layout = watch(app, 0.3)  # the run's views laid out and first drawn, once per run
+            redraws0, lines0 = console.views.redraws, console.progress_bar.value()
+            t0, cpu0 = time.perf_counter(), time.thread_time()
+            meter = watch(app, 0.0, lambda: console.is_running() and time.perf_counter() - t0 < seconds)
             elapsed = time.perf_counter() - t0
-            lines = console.progress_bar.value()
-            meter.timer.stop()
+            ui_cpu = (time.thread_time() - cpu0) / elapsed
+            lines = console.progress_bar.value() - lines0
             console.abort_run("benchmark over")
             while console.is_running():
                 app.processEvents()
             out = {"lines_per_s": lines / elapsed, "worst_stall_ms": meter.worst_ms,
                    "over_50ms": meter.over(50), "ticks": len(meter.gaps),
                    "p99_stall_ms": meter.percentile_ms(99),
-                   "redraw_hz": (console.views.redraws - redraws0) / elapsed}
+                   "redraw_hz": (console.views.redraws - redraws0) / elapsed,
+                   "baseline_ms": baseline.worst_ms, "layout_ms": layout.worst_ms, "ui_cpu": ui_cpu}
             console.close()
             return out
     finally:
         station.close()
 
 
+def _context(result: dict[str, float]) -> None:
+    print(f"  UI thread CPU       {100 * result['ui_cpu']:.0f} % of a core (the 0.5 ms sleeps of the benchmark's loop "
+          "excluded)")
+    print(f"  for comparison      largest stall of the idle console {result['baseline_ms']:.1f} ms (1 s, same "
+          f"process); while the run's views are laid out at its start {result['layout_ms']:.1f} ms (once, 0.3 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each part runs")
     parser.add_argument("--rate", type=float, default=1000.0, help="spectra per second fed to the raster views")
+    parser.add_argument("--only", choices=("raster", "confocal"), help="run one part only")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    raster = bench_raster(app, args.rate, args.seconds)
+    if args.only != "confocal":
+        _print_raster(bench_raster(app, args.rate, args.seconds), args)
+    if args.only != "raster":
+        _print_confocal(bench_confocal(app, args.seconds), args)
+    print(f"figures as measured on this machine (shared; load average {os.getloadavg()[0]:.2f} at the end)")
+
+
+def _print_raster(raster: dict[str, float], args: argparse.Namespace) -> None:
     print(f"raster views fed at {args.rate:.0f} spectra/s for {args.seconds:g} s (100 x 100 plan, 1024-pixel "
           "spectra, 4 maps + spectrum)")
     print(f"  spectra delivered   {raster['spectra_per_s']:.0f} /s")
@@ -187,13 +217,16 @@ def main() -> None:
           f"{raster['over_50ms']} of {raster['ticks']} ticks over 50 ms late)")
     print(f"  main view redraws   {raster['redraw_hz']:.1f} /s; "
           f"slowest map panel {raster['map_panel_redraw_hz']:.1f} /s")
-    confocal = bench_confocal(app, args.seconds)
+    _context(raster)
+
+
+def _print_confocal(confocal: dict[str, float], args: argparse.Namespace) -> None:
     print(f"confocal raster from the console (40 x 40 px, 1 ms dwell, simulated TCSPC) for up to {args.seconds:g} s")
     print(f"  lines written       {confocal['lines_per_s']:.1f} /s")
     print(f"  largest UI stall    {confocal['worst_stall_ms']:.1f} ms (99th percentile {confocal['p99_stall_ms']:.1f} "
           f"ms; {confocal['over_50ms']} of {confocal['ticks']} ticks over 50 ms late)")
     print(f"  main view redraws   {confocal['redraw_hz']:.1f} /s")
-    print(f"figures as measured on this machine (shared; load average {os.getloadavg()[0]:.2f} at the end)")
+    _context(confocal)
 
 
 if __name__ == "__main__":

@@ -342,6 +342,39 @@ def test_confocal_raster_map_shows_the_scan_in_progress(qtbot, confocal_station,
     assert "scan 2/2" in console.views.map_plot.plotItem.titleLabel.text
 
 
+def test_confocal_raster_shows_each_pixel_as_it_is_measured(qtbot, confocal_station, tmp_path):
+    from tepl.gui.views import LiveViews
+    from tepl.procedures import make_procedure, run
+
+    events = []
+    procedure = make_procedure("confocal-raster", size_x_um=1.0, size_y_um=0.5, pixel_um=0.5, dwell_s=0.005)
+    plan = procedure.plan(confocal_station)
+    run(procedure, confocal_station, tmp_path / "c.h5", plan=plan,
+        listeners=[lambda e: events.append(e) if e.kind in ("data", "live") and e.data["name"] == "counts" else None])
+    counts = read_run(tmp_path / "c.h5").data["counts"].astype(float)  # [scan, channel, y, x]
+    n_y, n_x = counts.shape[2:]
+    # every pixel is told before its line is written, with the counts the file keeps for it
+    kinds = [(e.kind, e.data["index"][2]) for e in events]
+    assert kinds == [k for iy in range(n_y) for k in [("live", iy)] * n_x + [("data", iy)]]
+    for event in events[:-1]:
+        if event.kind == "live":
+            scan, _, iy, ix = event.data["index"]
+            np.testing.assert_array_equal(event.data["value"], counts[scan, :, iy, ix])
+    # the map shows the first pixel of the second line at once, the rest of that line unscanned
+    views = LiveViews()
+    qtbot.addWidget(views)
+    views.reset(plan, ["a", "b"][: counts.shape[1]])
+    for event in events[: n_x + 2]:
+        views.on_data(event.data["name"], event.data["index"], event.data["value"])
+    views.redraw()
+    shown = views.map_data()
+    np.testing.assert_array_equal(shown[0], counts[0, :, 0].sum(axis=0))
+    assert shown[1, 0] == counts[0, :, 1, 0].sum() and np.isnan(shown[1, 1:]).all()
+    np.testing.assert_array_equal(views.map_image.image[1, :1], shown[1, :1])
+    x, y = views.curve_data()  # the curve view: the line in progress
+    assert y[0] == counts[0, :, 1, 0].sum() and np.isnan(y[1:]).all()
+
+
 def test_a_procedure_needing_roles_the_station_lacks_is_refused_without_a_file(qtbot, confocal_station,
                                                                                 tmp_path):
     console = _console_on(qtbot, confocal_station, tmp_path)

@@ -5,6 +5,7 @@ abort, the data browser, the saved layout and the screenshot session."""
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from tepl.gui.console import Console  # noqa: E402
 from tepl.gui.logview import LogView  # noqa: E402
 from tepl.gui.runstate import alarm  # noqa: E402
 from tepl.limits import LimitError, Range  # noqa: E402
+from tepl.procedures import make_procedure  # noqa: E402
 from tepl.station import build_station  # noqa: E402
 
 
@@ -54,13 +56,24 @@ def _finish(qtbot, console: Console, timeout_ms: int = 30_000):
     return read_run(console.run_path)
 
 
-def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbot, station, tmp_path):
+def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbot, station, tmp_path,
+                                                                             monkeypatch):
     console = _console(qtbot, station, tmp_path)
+    acquire, acquired, held = station.spectrometer.acquire, [], threading.Event()
+
+    def acquire_held_at_the_fourth(*args, **kwargs):  # worker thread: the run waits mid-way for the check
+        acquired.append(1)
+        if len(acquired) == 4:
+            held.wait(10.0)
+        return acquire(*args, **kwargs)
+
+    monkeypatch.setattr(station.spectrometer, "acquire", acquire_held_at_the_fourth)
     _start(qtbot, console, "raster", size_x_um=0.03, size_y_um=0.02, pixel_um=0.005, exposure_s=0.05)
     # mid-run: the pixels not yet measured are NaN (grey behind a transparent image), never a dark value
     qtbot.waitUntil(lambda: 3 <= np.isfinite(console.views.map_data()).sum(), timeout=10_000)
     console.views.redraw()
-    shown = console.views.map.values
+    shown = console.views.map.values.copy()
+    held.set()
     assert np.isnan(shown).any() and np.isfinite(shown).any()
     assert console.views.map.background.brush().color().getRgb()[:3] == (128, 128, 128)
     run = _finish(qtbot, console)
@@ -91,6 +104,15 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
     travel = station.limits.travel_um["x"]
     assert console.run_state.limits["x_um"] == travel
     assert console.run_state.values["x_um"] == pytest.approx(d["x_um"][ix])
+    # the next raster reuses the maps' docks, emptied and on its own grid
+    docks = list(views.panel_docks)
+    _start(qtbot, console, "raster", size_x_um=0.01, size_y_um=0.015, pixel_um=0.005, exposure_s=0.02)
+    assert views.panel_docks == docks
+    second = _finish(qtbot, console)
+    for panel in maps:
+        assert panel.data().shape == second.data[panel.view.dataset].shape
+        np.testing.assert_array_equal(panel.data().astype(np.float32), second.data[panel.view.dataset])
+        np.testing.assert_array_equal(panel.map.x, second.data["x_um"])
 
 
 def test_click_to_go_asks_moves_within_travel_and_refuses_beyond_it_as_the_cli(qtbot, station, tmp_path):
@@ -119,7 +141,7 @@ def test_click_to_go_asks_moves_within_travel_and_refuses_beyond_it_as_the_cli(q
     assert entry["procedure"] == "distance-sweep" and (entry["values"]["x_um"], entry["values"]["y_um"]) == (41.0, 61.0)
 
 
-def test_region_drawn_on_the_map_sets_the_next_scan(qtbot, station, tmp_path):
+def test_region_drawn_on_the_map_is_scanned_next_and_refused_past_the_travel(qtbot, station, tmp_path):
     console = _console(qtbot, station, tmp_path)
     console.region_button.setChecked(True)
     console.region.setPos([20.0, 30.0])
@@ -129,10 +151,26 @@ def test_region_drawn_on_the_map_sets_the_next_scan(qtbot, station, tmp_path):
     values = console.values("raster")
     assert values["center_x_um"] == pytest.approx(20.02) and values["center_y_um"] == pytest.approx(30.015)
     assert values["size_x_um"] == pytest.approx(0.04) and values["size_y_um"] == pytest.approx(0.03)
-    console.select_procedure("raster")
-    plan = console._checked_parameters().plan(station)
-    assert 20.0 <= plan.axis("x_um").min() and plan.axis("x_um").max() <= 20.04
-    assert 30.0 <= plan.axis("y_um").min() and plan.axis("y_um").max() <= 30.03
+    # the scan of the region: its pixels inside the region, measured there on the twin's stage
+    _start(qtbot, console, "raster", pixel_um=0.01, exposure_s=0.01)
+    run = _finish(qtbot, console)
+    assert run.status == "complete", console.log_view.shown_text()
+    x_um, y_um = run.data["x_um"], run.data["y_um"]
+    assert 20.0 <= x_um.min() and x_um.max() <= 20.04 and 30.0 <= y_um.min() and y_um.max() <= 30.03
+    assert np.isfinite(run.data["spectra"]).all()
+    assert x_um.min() - 0.001 <= station.world.stage_um[0] <= x_um.max() + 0.001  # the stage ended in the region
+    assert y_um.min() - 0.001 <= station.world.stage_um[1] <= y_um.max() + 0.001
+    # a region reaching past the stage's travel: refused before anything moves, in the CLI's words
+    console.region.setPos([99.97, 30.0])
+    console.region.setSize([0.06, 0.03])
+    console.use_region()
+    with pytest.raises(LimitError) as cli:
+        make_procedure("raster", **console.values("raster")).plan(station)
+    files = set((tmp_path / "runs").glob("*.h5"))
+    _start(qtbot, console, "raster")
+    qtbot.waitUntil(lambda: not console.is_running(), timeout=10_000)
+    assert console.run_status == "refused" and str(cli.value) in console.log_view.shown_text()
+    assert set((tmp_path / "runs").glob("*.h5")) == files
 
 
 def test_a_queue_of_three_runs_with_presets_survives_a_restart_and_runs_in_order(qtbot, station, tmp_path):
@@ -198,9 +236,17 @@ def test_manual_panel_acts_through_the_roles_is_refused_during_a_run_and_aborts_
     assert console.run_state.remaining_label.text() == "run aborted"
 
 
+def _brightest_dot_um(station) -> tuple[float, float]:
+    truth = station.world.ground_truth()["sample"]
+    i = int(np.argmax(truth["orientation"]))
+    return truth["x_nm"][i] / 1000.0, truth["y_nm"][i] / 1000.0
+
+
 def test_pressure_ramp_panel_draws_the_files_values_against_the_station_limits(qtbot, station, tmp_path):
     console = _console(qtbot, station, tmp_path)
-    _start(qtbot, console, "pressure-ramp", start_gap_nm=4.0, min_gap_nm=1.0, gap_step_nm=0.5, exposure_s=0.05)
+    x_um, y_um = _brightest_dot_um(station)
+    _start(qtbot, console, "pressure-ramp", x_um=x_um, y_um=y_um, start_gap_nm=12.0, min_gap_nm=5.0,
+           gap_step_nm=0.5, exposure_s=0.05)
     run = _finish(qtbot, console)
     assert run.status == "complete", console.log_view.shown_text()
     d = run.data
@@ -217,6 +263,37 @@ def test_pressure_ramp_panel_draws_the_files_values_against_the_station_limits(q
     assert state.values["force_nN"] == pytest.approx(float(d["force_nN"][np.isfinite(d["force_nN"])][-1]), rel=1e-6)
     assert state.limits["force_nN"] == station.limits.force_nN
     assert console.views.main_dock.isHidden()  # the ramp panel is the view; no counts-vs-step main view
+    # the quench onset is marked where the twin's dot stops brightening (its quench gap), on the press
+    quench_gap = float(station.world.ground_truth()["sample"]["quench_gap_nm"])
+    step = panel.quench_step
+    assert step is not None and d["direction"][step] == 1 and abs(d["gap_nm"][step] - quench_gap) <= 0.5
+    assert panel.quench_mark.isVisible() and panel.quench_mark.value() == step
+
+
+def test_distance_sweep_draws_the_fitted_approach_curve_with_its_highest_point(qtbot, station, tmp_path):
+    from tepl.procedures.spectral import live_fit
+
+    console = _console(qtbot, station, tmp_path)
+    x_um, y_um = _brightest_dot_um(station)
+    _start(qtbot, console, "distance-sweep", x_um=x_um, y_um=y_um, start_gap_nm=20.0, stop_gap_nm=12.5,
+           gap_step_nm=1.0, exposure_s=0.05)
+    run = _finish(qtbot, console)
+    assert run.status == "complete", console.log_view.shown_text()
+    panel = console.views.panel("spectra", "approach")
+    qtbot.waitUntil(lambda: not console.views.busy, timeout=30_000)  # the fits run off the UI thread
+    console.views.redraw()
+    fit = live_fit(run.data["wavelength_nm"], run.data["spectra"])  # the runs' own fit of the file's spectra
+    shown = panel.data()
+    np.testing.assert_allclose(shown["intensity"], np.where(fit.ok, fit.amplitude, np.nan), rtol=1e-9)
+    np.testing.assert_allclose(shown["energy"], np.where(fit.ok, fit.center_eV, np.nan), rtol=1e-9)
+    np.testing.assert_array_equal(panel.series.x.astype(np.float32), run.data["gap_nm"])
+    # the sweep stays above the dot: the intensity grows to the closest gap, marked as the highest so far
+    ok = np.isfinite(shown["intensity"])
+    assert shown["intensity"][ok][-1] > 3 * shown["intensity"][ok][0]
+    assert panel.threshold is None and panel.highest == pytest.approx(float(run.data["gap_nm"][-1]))
+    assert panel.mark.isVisible() and "highest so far" in panel.mark.label.format
+    assert panel.plot.getAxis("bottom").labelText == "gap (nm)"
+    assert console.views.main_dock.isHidden()  # the fitted curves are the main view
 
 
 def test_alarm_levels_near_a_limit():

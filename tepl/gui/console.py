@@ -25,6 +25,7 @@ from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
 from pyqtgraph.dockarea import Dock
 
+from tepl.gui import latency
 from tepl.gui.browser import DataBrowser
 from tepl.gui.logview import LogView
 from tepl.gui.manual import ManualPanel
@@ -125,7 +126,7 @@ def editor_value(widget: qw.QWidget) -> Any:
 class Console(qw.QMainWindow):
     """Operator console over one station; each run writes ``<out_dir>/<procedure>-<timestamp>.h5``."""
 
-    def __init__(self, station: Any, out_dir: str | Path, redraw_hz: float = 10.0,
+    def __init__(self, station: Any, out_dir: str | Path, redraw_hz: float = 12.0,
                  status_interval_s: float | None = 1.0, settings_dir: str | Path | None = None,
                  parent: qw.QWidget | None = None):
         super().__init__(parent)
@@ -523,6 +524,7 @@ class Console(qw.QMainWindow):
         self._active = True
         self._set_running(True)
         self.station_label.setText("held by the run: the values below are those the run reports")
+        latency.run_started()
         worker.start()
         return True
 
@@ -617,6 +619,7 @@ class Console(qw.QMainWindow):
             self.statusBar().showMessage(f"{self.run_path}: failed ({message})")
 
     def _on_finished(self, status: str) -> None:
+        latency.run_ended()
         self.run_status = self.run_status or status
         self._active = False
         self._set_running(False)

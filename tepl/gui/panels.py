@@ -133,6 +133,8 @@ class ViewPanel:
     """One declared view in its own plot: ``handlers()`` take the writes, ``redraw()`` draws what arrived,
     ``data()`` is what the panel shows; ``widget`` is what the console places in a dock."""
 
+    replaces_main = False  # True: the panel draws the plan's main view itself (the main dock is hidden)
+
     def __init__(self, view: Any, plot: pg.PlotWidget | None = None):
         self.view = view
         self.plot = plot if plot is not None else pg.PlotWidget(title=view.title)
@@ -156,6 +158,19 @@ class ViewPanel:
 
     def _draw(self) -> None:
         raise NotImplementedError
+
+    @property
+    def busy(self) -> bool:
+        """True while the panel still works on what arrived (a fit in progress)."""
+        return False
+
+    def restart(self, plan: Any, view: Any) -> bool:
+        """Show the same ``view`` for the next run's ``plan``, emptied, rather than building a new panel (its
+        plot and dock cost 50-100 ms of the event loop); False when the panel cannot (it is built anew)."""
+        return False
+
+    def close(self) -> None:
+        """The run's views are replaced: release what the panel holds beyond its widgets."""
 
     def _arrived(self) -> None:
         self._dirty = self._seen = True
@@ -191,6 +206,103 @@ class SeriesPanel(ViewPanel):
 
     def _draw(self) -> None:
         self.curve.setData(*self.series.points())
+
+
+class ApproachFitPanel(ViewPanel):
+    """An ``approach`` view of spectra against a quantity the run measures (the gap): the fitted peak intensity
+    and peak energy of each spectrum against it (``tepl.procedures.spectral.live_fit``, in a background
+    thread), the threshold marked: the point of highest intensity once the intensity has fallen after it
+    (``tepl.gui.livefit.turning_point``; until then, the highest so far)."""
+
+    replaces_main = True
+
+    def __init__(self, plan: Any, view: Any):
+        from tepl.gui.livefit import BackgroundFit
+
+        super().__init__(view)
+        self.widget = QtWidgets.QWidget()
+        layout = QtWidgets.QHBoxLayout(self.widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.series, self._sides = series_for(plan, view)
+        n = self.series.y.size
+        self.intensity = np.full(n, np.nan)
+        self.energy = np.full(n, np.nan)
+        self.threshold: float | None = None  # x of the threshold once the intensity fell after it
+        self.highest: float | None = None  # x of the highest intensity so far
+        self.x_unit = unit_of(plan, view.axes[0])
+        x_label = quantity_label(view.axes[0], self.x_unit)
+        self.plot.setTitle(f"fitted intensity vs {x_label.split(' (')[0]}")
+        self._label(x_label, "fitted peak intensity (counts)")
+        self.intensity_curve = self.plot.plot(pen=pg.mkPen("y"), symbol="o", symbolSize=5)
+        self.mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", style=2), label="",
+                                    labelOpts={"position": 0.9, "color": "r", "anchors": [(0, 0), (0, 0)]})
+        self.mark.setVisible(False)
+        self.plot.addItem(self.mark)
+        self.energy_plot = pg.PlotWidget(title=f"peak energy vs {x_label.split(' (')[0]}")
+        self.energy_plot.setLabel("bottom", x_label)
+        self.energy_plot.setLabel("left", "peak energy (eV)")
+        self.energy_curve = self.energy_plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=5)
+        self.energy_mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", style=2))
+        self.energy_mark.setVisible(False)
+        self.energy_plot.addItem(self.energy_mark)
+        layout.addWidget(self.plot)
+        layout.addWidget(self.energy_plot)
+        spectra = plan.dataset(view.dataset)
+        self.fitter = BackgroundFit(np.asarray(plan.axis(spectra.dims[-1]), float))
+
+    def handlers(self) -> dict[str, Handler]:
+        return {name: self._put_spectrum if side == "y" else self._put_x for name, side in self._sides.items()}
+
+    def _put_spectrum(self, index: Any, value: np.ndarray) -> None:
+        step = _point_index(index)
+        if not isinstance(step, (int, np.integer)) or value.ndim != 1:
+            raise ValueError("expected one spectrum per point")
+        self.fitter.submit(int(step), value)
+
+    def _put_x(self, index: Any, value: np.ndarray) -> None:
+        self.series.put_x(index, value)
+        self._arrived()
+
+    def redraw(self) -> None:
+        for step, fit in self.fitter.collect():
+            self.intensity[step] = fit.amplitude if fit.ok else np.nan
+            self.energy[step] = fit.center_eV if fit.ok else np.nan
+            self._arrived()
+        super().redraw()
+
+    @property
+    def busy(self) -> bool:
+        return self.fitter.busy
+
+    def close(self) -> None:
+        self.fitter.close()
+
+    def data(self) -> dict[str, np.ndarray]:
+        """{"intensity": fitted peak intensity (counts), "energy": peak energy (eV)} per point (NaN: not
+        measured, not fitted yet, or no peak); ``series.x`` holds the measured quantity per point."""
+        return {"intensity": self.intensity.copy(), "energy": self.energy.copy()}
+
+    def _draw(self) -> None:
+        from tepl.gui.livefit import turning_point
+
+        x = self.series.x
+        for curve, values in ((self.intensity_curve, self.intensity), (self.energy_curve, self.energy)):
+            shown = np.isfinite(x) & np.isfinite(values)
+            curve.setData(x[shown], values[shown])
+        known = np.isfinite(x) & np.isfinite(self.intensity)
+        if not known.any():
+            return
+        at = turning_point(np.where(np.isfinite(x), self.intensity, np.nan))
+        self.threshold = None if at is None else float(x[at])
+        if at is None:
+            at = int(np.nanargmax(np.where(known, self.intensity, np.nan)))
+        self.highest = float(x[at])
+        unit = f" {self.x_unit}" if self.x_unit else ""
+        self.mark.label.setFormat(f"threshold {self.threshold:.4g}{unit}" if self.threshold is not None
+                                  else f"highest so far {self.highest:.4g}{unit}")
+        for mark in (self.mark, self.energy_mark):
+            mark.setPos(self.highest)
+            mark.setVisible(True)
 
 
 class DecayPanel(ViewPanel):
@@ -258,17 +370,24 @@ class MapPanel(ViewPanel):
         from tepl.gui.maps import MapImage, map_plot
 
         super().__init__(view, map_plot(view.title))
+        self.map = MapImage(self.plot, view.title)
+        self.image = self.map.image
+        self.plot.setAspectLocked(True)
+        self.restart(plan, view)
+
+    def restart(self, plan: Any, view: Any) -> bool:
+        """Show ``view`` of a new run's ``plan`` (the same view as before, maybe on other axes), empty."""
         x, y = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
+        self.view = view
         self.spectral = is_spectral(plan, view.dataset)
-        unit = "counts" if self.spectral else unit_of(plan, view.dataset)
-        self.map = MapImage(self.plot, view.title, unit)
+        self.map.set_quantity(view.title, "counts" if self.spectral else unit_of(plan, view.dataset))
         self.map.set_grid(x, y, *(("stage " if unit_of(plan, n) == "µm" else "") + quantity_label(n).split(" (")[0]
                                    for n in view.axes[:2]), unit=unit_of(plan, view.axes[0]))
         self.values = np.full((y.size, x.size), np.nan)
         self.current: tuple[int, int] | None = None
         self.rect = self.map.rect
-        self.image = self.map.image
-        self.plot.setAspectLocked(True)
+        self._dirty = self._seen = False
+        return True
 
     def handlers(self) -> dict[str, Handler]:
         return {self.view.dataset: self._take}
@@ -290,7 +409,10 @@ class MapPanel(ViewPanel):
 class RampPanel(ViewPanel):
     """A ``ramp`` view: the dataset (a fitted intensity) against the step, the quantities its other axes name
     (pressure, force) against the step with the station limits the plan's interlocks hold drawn as dashed
-    lines, and the spectra along the same steps as a contour (step vs wavelength)."""
+    lines, and the spectra along the same steps as a contour (step vs wavelength). The quench onset is marked
+    on the intensity: the step of highest intensity once it has fallen after it (``turning_point``)."""
+
+    replaces_main = True
 
     def __init__(self, plan: Any, view: Any):
         super().__init__(view)
@@ -305,6 +427,11 @@ class RampPanel(ViewPanel):
         self._label(quantity_label(step_name, unit_of(plan, step_name)) or "step",
                     quantity_label(view.dataset, unit_of(plan, view.dataset)))
         layout.addWidget(self.plot, 0, 0)
+        self.quench_step: int | None = None  # the quench onset, once the intensity fell after its maximum
+        self.quench_mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", style=2), label="quench onset",
+                                           labelOpts={"position": 0.1, "color": "r", "anchors": [(0, 1), (0, 1)]})
+        self.quench_mark.setVisible(False)
+        self.plot.addItem(self.quench_mark)
         self.limit_plots: dict[str, pg.PlotWidget] = {}
         self.limits: dict[str, Any] = {}
         for i, name in enumerate(n for n in view.axes[1:] if plan.has_dataset(n)):
@@ -366,6 +493,13 @@ class RampPanel(ViewPanel):
                 near = float(np.nanmax(values)) >= 0.9 * limit.high
                 self.limit_plots[name].setTitle(self.limit_plots[name].plotItem.titleLabel.text,
                                                 color="r" if near else None)
+        from tepl.gui.livefit import turning_point
+
+        self.quench_step = turning_point(self.values[self.view.dataset])
+        if self.quench_step is not None:
+            self.quench_mark.setPos(float(self.step[self.quench_step]))
+            self.quench_mark.label.setFormat("quench onset")
+        self.quench_mark.setVisible(self.quench_step is not None)
         if self.contour is not None:
             self.contour_map.show(self.contour)
 
@@ -376,9 +510,17 @@ PANELS: dict[str, type[ViewPanel]] = {"line": SeriesPanel, "approach": SeriesPan
 ``g2``, ``trace``) are drawn by the main views (``tepl.gui.views``)."""
 
 
+def panel_class(plan: Any, view: Any) -> type[ViewPanel] | None:
+    """The panel class of a declared view: by kind, an ``approach`` of spectra against a measured quantity as
+    fitted curves; None when the kind has no panel."""
+    if view.kind == "approach" and is_spectral(plan, view.dataset) and plan.has_dataset(view.axes[0]):
+        return ApproachFitPanel
+    return PANELS.get(view.kind)
+
+
 def make_panel(plan: Any, view: Any) -> ViewPanel | None:
     """The panel of a declared view, or None when its kind has no panel or the plan lacks what it names."""
-    cls = PANELS.get(view.kind)
+    cls = panel_class(plan, view)
     if cls is None or not plan.has_dataset(view.dataset) or not plan.dataset(view.dataset).allocated:
         return None
     try:

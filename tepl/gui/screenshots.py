@@ -99,6 +99,7 @@ def session(console: Any, out_dir: Path, prefix: str, procedures: Sequence[str] 
         if not _wait(app, lambda: not console.is_running(), timeout_s):
             console.abort_run("screenshot session timed out")
             _wait(app, lambda: not console.is_running(), 60.0)
+        _wait(app, lambda: not console.views.busy, 30.0)  # the live fits of the last points drawn
         shots["end"] = _snap(app, console, out_dir, prefix, name, "end")
         for moment, record in shots.items():
             records.append({**record, "procedure": name, "moment": moment})

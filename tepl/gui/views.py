@@ -4,7 +4,8 @@ against a plan axis or a measured quantity), and a panel for each further view (
 
 ``on_data`` takes the run's dataset writes (in the UI thread, queued from the worker) and buffers only the
 newest values; a timer redraws at ``redraw_hz`` when something arrived, so a fast procedure drops frames
-instead of queueing redraws. ``reset`` picks what the views show for the next procedure.
+instead of queueing redraws (12 Hz by default: a little above 10, so the timer's jitter on a busy machine never
+takes the rate below 10 redraws per second). ``reset`` picks what the views show for the next procedure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tepl.gui.panels import (
     ViewPanel,
     is_spectral,
     make_panel,
+    panel_class,
     pixel_rect,
     quantity_label,
     series_for,
@@ -71,7 +73,7 @@ class LiveViews(DockArea):
     map_clicked = pyqtSignal(float, float, object, bool)
     current_point = pyqtSignal(object)
 
-    def __init__(self, redraw_hz: float = 10.0, log: Callable[[str], None] = print,
+    def __init__(self, redraw_hz: float = 12.0, log: Callable[[str], None] = print,
                  parent: qw.QWidget | None = None):
         super().__init__(parent)
         self.redraws = 0  # redraws that drew something (the benchmark's count)
@@ -79,6 +81,7 @@ class LiveViews(DockArea):
         self._plan: Any = None
         self._last_point: tuple[int, ...] | None = None
         self._spectra: np.ndarray | None = None  # spectra[iy, ix, pixel] of a spectral map, for clicks
+        self._spectrum_kept = np.zeros((0, 0), bool)  # True where _spectra holds a measured spectrum
         self._current: tuple[int, int] | None = None
         self._g2_fit: Any = None
         self._trace_threshold: float | None = None
@@ -94,6 +97,7 @@ class LiveViews(DockArea):
         self._curve_x: np.ndarray | None = None  # None: the wavelengths of the spectrum in _curve_y
         self._curve_y: np.ndarray | None = None
         self._curve_len = 0  # points of _curve_y received so far (a growing trace)
+        self._curve_line = -1  # the confocal line _curve_y holds
         self._map: np.ndarray = np.empty(0)
         self._map_rows = 0  # rows of _map holding frames (a kinetic series)
         self._first_frame = 0  # frame number of _map's first row
@@ -192,9 +196,13 @@ class LiveViews(DockArea):
             self._current = index
             cache = self._spectra
             if cache is None and self._map.size * spectrum.size * 4 <= _SPECTRA_CACHE_BYTES:
-                cache = self._spectra = np.full(self._map.shape + (spectrum.size,), np.nan, np.float32)
+                # left uninitialised (its pages are mapped as they are written, not all at once): which pixels
+                # hold a spectrum is in _spectrum_kept
+                cache = self._spectra = np.empty(self._map.shape + (spectrum.size,), np.float32)
+                self._spectrum_kept = np.zeros(self._map.shape, bool)
             if cache is not None and cache.shape[:2] == self._map.shape and cache.shape[2] == spectrum.size:
                 cache[index] = spectrum
+                self._spectrum_kept[index] = True
 
     def _take_latest_spectrum(self, index: Any, value: np.ndarray) -> None:
         """A spectrum for the curve view only (the main view shows something else)."""
@@ -236,20 +244,32 @@ class LiveViews(DockArea):
         self._map_rows = max(self._map_rows, row + 1)
 
     def _take_count_line(self, index: Any, value: np.ndarray) -> None:
-        """A confocal raster's line ``counts[scan, :, iy]`` (one row of counts per channel)."""
-        if not (isinstance(index, tuple) and len(index) == 3 and value.ndim == 2):
-            raise ValueError("expected counts[scan, :, line] = counts[channel, x]")
-        scan, _, iy = index
-        if not (_is_position(scan) and _is_position(iy)):
-            raise ValueError("expected a scan and a line number")
+        """A confocal raster's line ``counts[scan, :, iy]`` (one row of counts per channel), or one pixel of it
+        as soon as it is measured (``counts[scan, :, iy, ix]``, counts per channel: a ``live`` event)."""
+        pixel = isinstance(index, tuple) and len(index) == 4 and value.ndim == 1
+        if not (pixel or (isinstance(index, tuple) and len(index) == 3 and value.ndim == 2)):
+            raise ValueError("expected counts[scan, :, line] = counts[channel, x] or counts[scan, :, line, x]")
+        scan, iy = index[0], index[2]
+        ix = index[3] if pixel else self._counts.shape[2] - 1
+        if not (_is_position(scan) and _is_position(iy) and _is_position(ix)):
+            raise ValueError("expected a scan, a line and a pixel number")
+        scan, iy, ix = int(scan), int(iy), int(ix)
         if self._counts.shape[0] != value.shape[0]:  # the counter reports another number of channels
             self._counts = np.full((value.shape[0],) + self._counts.shape[1:], np.nan)
-        if int(scan) != self._scan:  # a new scan: the map shows it from its first line
+        if scan != self._scan:  # a new scan: the map shows it from its first line
             self._counts.fill(np.nan)
-            self._scan = int(scan)
-        self._counts[:, int(iy)] = value
-        self._current = (int(iy), self._counts.shape[2] - 1)
-        self._curve_y = value
+            self._scan = scan
+        if pixel:
+            self._counts[:, iy, ix] = value
+            if (scan, iy, ix) in self._point_rows:  # the station panel shows where the stage is
+                self._last_point = (scan, iy, ix)
+            if self._curve_y is None or self._curve_line != iy:  # the curve view: the line in progress
+                self._curve_y, self._curve_line = np.full(self._counts.shape[::2], np.nan), iy
+            self._curve_y[:, ix] = value
+        else:
+            self._counts[:, iy] = value
+            self._curve_y, self._curve_line = value, iy
+        self._current = (iy, ix)
         self._dirty = True
 
     def _take_curve_points(self, index: Any, value: np.ndarray) -> None:
@@ -280,6 +300,7 @@ class LiveViews(DockArea):
         self._unplaced.clear()
         self._curve_x = self._curve_y = None
         self._curve_len = 0
+        self._curve_line = -1
         self._counts = None
         self._scan, self._n_scans = 0, 1
         self._map = np.empty(0)
@@ -303,6 +324,7 @@ class LiveViews(DockArea):
         self._kind = None
         self.readout.setText("")
         self.map_plot.enableAutoRange()  # a map's grid sets its range; a curve's follows its data
+        self.spectrum_plot.enableAutoRange()
         for side in ("bottom", "left"):  # absolute axes unless a map's grid says otherwise
             axis = self.map_plot.getAxis(side)
             axis.origin, axis.picture = 0.0, None
@@ -315,6 +337,8 @@ class LiveViews(DockArea):
         view = next((v for v in views if v.kind != "spectrum"), None)  # the main view
         kind = view.kind if view is not None else "spectrum"
         self._kind = kind
+        cls = panel_class(plan, view) if view is not None else None
+        own_panel = cls is not None and cls.replaces_main
         if kind == "count-map":
             self._setup_count_map(plan, view, list(channel_labels))
         elif kind in ("g2", "trace"):
@@ -326,13 +350,15 @@ class LiveViews(DockArea):
             self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
             self._set_labels(self.map_plot, view.title, "wavelength (nm)", "frame")
             self._show_map_as(2, lock_aspect=False)
+        elif own_panel:
+            self._setup_spectral_map(plan, None)  # only the latest spectrum, for the curve view
         elif kind == "approach" or (kind == "line" and not is_spectral(plan, view.dataset)):
             self._setup_series(plan, view, spectrum)
         else:
             self._setup_spectral_map(plan, view)
-        if kind == "ramp":  # the ramp's own panel draws it; the main view is not needed
+        if own_panel:  # the view's own panel draws it (a ramp, a fitted approach curve): no main view
             self._show(self.main_dock, self.map_panel, False)
-        self._set_panels(plan, [v for v in views if (v is not view or v.kind == "ramp") and v.kind != "spectrum"])
+        self._set_panels(plan, [v for v in views if (v is not view or own_panel) and v.kind != "spectrum"])
         self._dirty = False
 
     @staticmethod
@@ -359,9 +385,18 @@ class LiveViews(DockArea):
         self._show_map_as(1)
 
     def _set_panels(self, plan: Any, views: list[Any]) -> None:
-        """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added."""
+        """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added; the last
+        run's panels, emptied, when it had the same views and the operator closed none of their docks."""
+        if ([panel.view for panel in self.panels] == views and all(d.container() is not None for d in self.panel_docks)
+                and all(panel.restart(plan, view) for panel, view in zip(self.panels, views, strict=True))):
+            for panel in self.panels:  # the same views as the last run's, in their docks: emptied and reused
+                for name, handler in panel.handlers().items():
+                    self._add_handler(name, handler)
+            return
         for dock in self.panel_docks:
             dock.close()
+        for panel in self.panels:
+            panel.close()
         self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
         self.panel_docks = []
         previous = self.main_dock
@@ -412,7 +447,8 @@ class LiveViews(DockArea):
         self.channel_box.setCurrentIndex(choice if 0 <= choice < self.channel_box.count() else 0)
         self.channel_box.blockSignals(False)
         self.channel_row.setVisible(True)
-        self._set_labels(self.spectrum_plot, "last line", _axis_label(view.axes[0], "stage "), "counts")
+        self._set_labels(self.spectrum_plot, "line in progress", _axis_label(view.axes[0], "stage "), "counts")
+        self.spectrum_plot.setXRange(float(x_um[0]), float(x_um[-1]), padding=0.02)  # the whole line, from its start
         self.map.set_quantity("photon counts", "counts")
         self.map.set_grid(x_um, y_um, *(_axis_label(name, "stage ").split(" (")[0] for name in view.axes[:2]))
         self.map_plot.setTitle(view.title)
@@ -459,9 +495,9 @@ class LiveViews(DockArea):
         cache = self._spectra
         if cache is None or not (0 <= iy < cache.shape[0] and 0 <= ix < cache.shape[1]):
             return False
-        spectrum = cache[iy, ix]
-        if not np.isfinite(spectrum).any():
+        if not self._spectrum_kept[iy, ix]:
             return False
+        spectrum = cache[iy, ix]
         self.cursor_spectrum = (iy, ix)
         wl = self._wavelengths_nm
         x = wl if wl is not None and wl.size == spectrum.size else np.arange(spectrum.size, dtype=float)
@@ -620,7 +656,7 @@ class LiveViews(DockArea):
             colour_bar = False
             if view.kind == "spectrum":
                 plot, data = self.spectrum_plot, self.spectrum_curve.yData
-            elif view is main and view.kind != "ramp":
+            elif view is main and not any(panel.view is view for panel in self.panels):
                 plot = self.spectrum_plot if view.kind == "g2" else self.map_plot
                 if view.kind in ("g2", "trace"):
                     plot, data = self.spectrum_plot, self.spectrum_curve.yData
@@ -647,6 +683,11 @@ class LiveViews(DockArea):
             out.append({"view": view, "values": values, "x_label": plot.getAxis("bottom").labelText,
                         "y_label": plot.getAxis("left").labelText, "colour_bar": colour_bar})
         return out
+
+    @property
+    def busy(self) -> bool:
+        """True while a panel still works on what arrived (a live fit in progress)."""
+        return any(panel.busy for panel in self.panels)
 
     @property
     def first_frame_shown(self) -> int:

@@ -32,7 +32,8 @@ class ProcedureWorker(QObject):
     - ``log(message)``;
     - ``status(message, data)``: paused, resumed, complete, stopped, aborted, failed; ``data`` has
       ``reason`` and ``path``;
-    - ``data(name, index, value)``: one dataset write (arrays are copied, so later writes cannot alter them);
+    - ``data(name, index, value)``: one dataset write (arrays are copied, so later writes cannot alter them),
+      or a ``live`` event: a value a procedure shows before it writes it (a confocal pixel before its line);
     - ``failed(message)``: the run raised (``"TypeName: message"``), after the file was closed if it existed;
     - ``finished(status)``: the thread is done; ``status`` is the final status, or ``"failed"``.
     """
@@ -88,7 +89,7 @@ class ProcedureWorker(QObject):
             if event.message not in ("paused", "resumed"):
                 self.final_status = event.message
             self.status.emit(event.message, dict(event.data))
-        elif event.kind == "data":
+        elif event.kind in ("data", "live"):  # a dataset write, or a value shown before it is written
             value = event.data.get("value")
             if isinstance(value, np.ndarray):
                 value = value.copy()

@@ -12,7 +12,7 @@ import numpy as np
 
 from tepl.plan import PlanBuilder
 from tepl.procedures import interlocks
-from tepl.procedures.base import Procedure, RunContext
+from tepl.procedures.base import Event, Procedure, RunContext
 from tepl.procedures.params import Parameter
 from tepl.procedures.sweeps import centred_grid, grid_points, scan_area_parameters
 
@@ -139,6 +139,7 @@ class ConfocalRaster(Procedure):
                 block = counter.t3(point["dwell_s"]) if state.pulsed else counter.t2(point["dwell_s"])
                 state.image[:, iy, ix] = np.bincount(block.channel.astype(np.int64),
                                                      minlength=state.n_ch)[:state.n_ch]
+                _show_pixel(ctx, scan, iy, ix, state.image[:, iy, ix])
                 if state.pulsed:
                     keep = block.dtime < state.factor * state.n_bins
                     state.cube[:, iy, ix] = decay_histogram(block.dtime[keep] // state.factor, block.channel[keep],
@@ -151,6 +152,13 @@ class ConfocalRaster(Procedure):
                 state.finish_scan(ctx, scan, self["pixel_um"])
             elif ctx.stop_requested:
                 ctx.log(f"stop requested: scan {scan + 1} ended early and is not summed")
+
+
+def _show_pixel(ctx: RunContext, scan: int, iy: int, ix: int, counts: np.ndarray) -> None:
+    """Tell the live views a pixel's counts per channel as soon as it is measured (event ``live``: the line
+    reaches the file with ``counts[scan, :, iy]`` once complete, so nothing is recorded here)."""
+    ctx.emit(Event("live", "counts", data={"name": "counts", "index": (scan, slice(None), iy, ix),
+                                           "value": counts.copy()}))
 
 
 class _ScanState:
