@@ -47,6 +47,7 @@ class _Handler(socketserver.BaseRequestHandler):
             data = greeting()
             if data:
                 sock.sendall(data)
+        self.server.greeted.release()  # type: ignore[attr-defined]
         faults: Faults = self.server.faults  # type: ignore[attr-defined]
         max_line = self.server.max_line_bytes  # type: ignore[attr-defined]
         since_line_end = 0  # bytes received since the last LF or CR
@@ -128,6 +129,7 @@ class LoopbackServer:
         self._server = _Server((host, port), _Handler)
         self._server.session_factory = session_factory  # type: ignore[attr-defined]
         self._server.connections = set()  # type: ignore[attr-defined]
+        self._server.greeted = threading.Semaphore(0)  # type: ignore[attr-defined]  # one per client greeted
         self._server.max_connections = int(max_connections)
         self._server.max_line_bytes = int(max_line_bytes)
         self.faults = Faults()
@@ -142,6 +144,11 @@ class LoopbackServer:
     @property
     def port(self) -> int:
         return self.address[1]
+
+    def wait_greeted(self, timeout_s: float = 10.0) -> bool:
+        """Wait until one more client has been accepted and sent its greeting (if any); False after
+        ``timeout_s`` (wall-clock s)."""
+        return self._server.greeted.acquire(timeout=timeout_s)  # type: ignore[attr-defined]
 
     def start(self) -> LoopbackServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="tepl-sim-server",

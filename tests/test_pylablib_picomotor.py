@@ -5,6 +5,8 @@ Every check is against the simulator's state."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pylablib.devices.Newport import picomotor
 
@@ -19,9 +21,29 @@ def served():
         yield world, server.controller, server
 
 
+class _GreetingFirst:
+    """``time`` for pyLabLib's picomotor module. Having connected, pyLabLib sleeps 10 ms and discards what
+    arrived (the telnet greeting); on a loaded machine the simulator's server thread can greet later than that,
+    and the late greeting is then read as the reply to ``*IDN?`` (UnicodeDecodeError). The real controller
+    greets at once: here that first sleep also waits until the server has sent the greeting."""
+
+    def __init__(self, server):
+        self.server, self.waited = server, False
+
+    def sleep(self, seconds: float) -> None:
+        if not self.waited:
+            self.waited = True
+            assert self.server.wait_greeted(10.0), "the served 8742 did not greet within 10 s"
+        time.sleep(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
 @pytest.fixture
-def device(served):
+def device(served, monkeypatch):
     host, port = served[2].address
+    monkeypatch.setattr(picomotor, "time", _GreetingFirst(served[2]))
     dev = picomotor.Picomotor8742((host, port), timeout=2.0)
     yield dev
     dev.close()
