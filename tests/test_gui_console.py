@@ -15,6 +15,7 @@ pytest.importorskip("pyqtgraph")
 
 from PyQt5.QtCore import Qt  # noqa: E402
 
+from tepl.analysis.strain import pressure_GPa_from_strain, strain_percent_from_shift  # noqa: E402
 from tepl.config import CONFIG_DIR  # noqa: E402
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import Console  # noqa: E402
@@ -268,6 +269,17 @@ def test_pressure_ramp_panel_draws_the_files_values_against_the_station_limits(q
     step = panel.quench_step
     assert step is not None and d["direction"][step] == 1 and abs(d["gap_nm"][step] - quench_gap) <= 0.5
     assert panel.quench_mark.isVisible() and panel.quench_mark.value() == step
+    # peak shift vs pressure: the file's peak energy from the unstrained start, in meV; where the tip presses,
+    # the file's pressure is the strain model's pressure of that shift (the procedure's own conversion)
+    pressure, shift_meV = panel.shift_curve.getData()
+    np.testing.assert_array_equal(pressure.astype(np.float32), d["pressure_GPa"][np.isfinite(d["peak_energy_eV"])])
+    pressing = pressure > 0
+    assert pressing.sum() >= 3
+    model = station.strain_model
+    expected = pressure_GPa_from_strain(strain_percent_from_shift(shift_meV[pressing] / 1000.0, model), model)
+    np.testing.assert_allclose(expected, pressure[pressing], rtol=1e-3)
+    assert panel.shift_plot.getAxis("left").labelText == "peak shift from the unstrained start (meV)"
+    assert panel.shift_plot.getAxis("bottom").labelText == "pressure (GPa)"
 
 
 def test_distance_sweep_draws_the_fitted_approach_curve_with_its_highest_point(qtbot, station, tmp_path):

@@ -406,11 +406,24 @@ class MapPanel(ViewPanel):
         self.map.show(self.values, self.current)
 
 
+def ramp_reference(intensity: np.ndarray) -> int | None:
+    """The step of a ramp's unstrained start: the first whose intensity is at least a quarter of the brightest
+    so far (a dot blinking off when the ramp began is not the reference), as the ramp takes it; None before
+    any step has an intensity."""
+    intensity = np.asarray(intensity, float)
+    finite = np.isfinite(intensity)
+    if not finite.any():
+        return None
+    return int(np.flatnonzero(finite & (intensity >= 0.25 * np.nanmax(intensity)))[0])
+
+
 class RampPanel(ViewPanel):
     """A ``ramp`` view: the dataset (a fitted intensity) against the step, the quantities its other axes name
     (pressure, force) against the step with the station limits the plan's interlocks hold drawn as dashed
-    lines, and the spectra along the same steps as a contour (step vs wavelength). The quench onset is marked
-    on the intensity: the step of highest intensity once it has fallen after it (``turning_point``)."""
+    lines, a peak energy (an axis in eV) as its shift (meV) from the unstrained start (``ramp_reference``)
+    against the first of those quantities (the pressure), and the spectra along the same steps as a contour
+    (step vs wavelength). The quench onset is marked on the intensity: the step of highest intensity once it
+    has fallen after it (``turning_point``)."""
 
     replaces_main = True
 
@@ -434,7 +447,10 @@ class RampPanel(ViewPanel):
         self.plot.addItem(self.quench_mark)
         self.limit_plots: dict[str, pg.PlotWidget] = {}
         self.limits: dict[str, Any] = {}
-        for i, name in enumerate(n for n in view.axes[1:] if plan.has_dataset(n)):
+        quantities = [n for n in view.axes[1:] if plan.has_dataset(n)]
+        energies = [n for n in quantities if unit_of(plan, n) == "eV"]
+        quantities = [n for n in quantities if n not in energies]
+        for i, name in enumerate(quantities):
             plot = pg.PlotWidget(title=f"{quantity_label(name).split(' (')[0]} vs its limit")
             plot.setLabel("bottom", "step")
             plot.setLabel("left", quantity_label(name, unit_of(plan, name)))
@@ -447,7 +463,20 @@ class RampPanel(ViewPanel):
                                              label=f"limit {limit.high:g} {limit.unit}",
                                              labelOpts={"position": 0.85, "color": "r"}))
             self.limit_plots[name] = plot
-            layout.addWidget(plot, 0, 1 + i)
+            layout.addWidget(plot, *divmod(1 + i, 2))
+        # a peak energy: its shift from the unstrained start against the first quantity (the pressure)
+        self.energy_name = energies[0] if energies and quantities else None
+        self.shift_against = quantities[0] if self.energy_name else None
+        self.reference_step: int | None = None
+        if self.energy_name is not None:
+            self.values[self.energy_name] = np.full(n, np.nan)
+            against = quantity_label(self.shift_against, unit_of(plan, self.shift_against))
+            self.shift_plot = pg.PlotWidget(title=f"peak shift vs {against.split(' (')[0]}")
+            self.shift_plot.setLabel("bottom", against)
+            self.shift_plot.setLabel("left", "peak shift from the unstrained start (meV)")
+            self.shift_curve = self.shift_plot.plot(pen=pg.mkPen("m"), symbol="o", symbolSize=4)
+            layout.addWidget(self.shift_plot, *divmod(1 + len(quantities), 2))
+        rows = (2 + len(quantities) + (self.energy_name is not None)) // 2
         spectral = next((d for d in plan.datasets if d.dims[:1] == (step_name,) and is_spectral(plan, d.name)),
                         None)
         self.contour_name = spectral.name if spectral is not None else None
@@ -460,7 +489,7 @@ class RampPanel(ViewPanel):
             wl = np.asarray(plan.axis("wavelength_nm"), float)
             self.contour_map.set_grid(wl, self.step, "wavelength", "step", unit="nm", relative=False, y_unit="")
             self.contour = np.full((n, wl.size), np.nan)
-            layout.addWidget(self.contour_plot, 1, 0, 1, max(1, len(self.limit_plots) + 1))
+            layout.addWidget(self.contour_plot, rows, 0, 1, 2)
 
     def handlers(self) -> dict[str, Handler]:
         out: dict[str, Handler] = {name: (lambda index, value, _n=name: self._take(_n, index, value))
@@ -468,6 +497,20 @@ class RampPanel(ViewPanel):
         if self.contour_name is not None:
             out[self.contour_name] = self._take_spectrum
         return out
+
+    def shift_meV(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pressure, peak shift meV) of the steps so far where both are known: the peak energy less that of the
+        unstrained start (``ramp_reference`` of the intensity); empty without a peak energy."""
+        if self.energy_name is None:
+            return np.empty(0), np.empty(0)
+        self.reference_step = ramp_reference(self.values[self.view.dataset])
+        if self.reference_step is None:
+            return np.empty(0), np.empty(0)
+        energy = self.values[self.energy_name]
+        shift = (energy - energy[self.reference_step]) * 1000.0
+        x = self.values[self.shift_against]
+        shown = np.isfinite(x) & np.isfinite(shift)
+        return x[shown], shift[shown]
 
     def _take(self, name: str, index: Any, value: np.ndarray) -> None:
         self.values[name][_point_index(index)] = np.asarray(value, float)
@@ -486,6 +529,8 @@ class RampPanel(ViewPanel):
 
     def _draw(self) -> None:
         for name, values in self.values.items():
+            if name not in self.curves:
+                continue
             finite = np.isfinite(values)
             self.curves[name].setData(self.step[finite], values[finite])
             limit = self.limits.get(name)
@@ -500,6 +545,8 @@ class RampPanel(ViewPanel):
             self.quench_mark.setPos(float(self.step[self.quench_step]))
             self.quench_mark.label.setFormat("quench onset")
         self.quench_mark.setVisible(self.quench_step is not None)
+        if self.energy_name is not None:
+            self.shift_curve.setData(*self.shift_meV())
         if self.contour is not None:
             self.contour_map.show(self.contour)
 
