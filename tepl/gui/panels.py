@@ -134,6 +134,7 @@ class ViewPanel:
     ``data()`` is what the panel shows; ``widget`` is what the console places in a dock."""
 
     replaces_main = False  # True: the panel draws the plan's main view itself (the main dock is hidden)
+    accompanies_main = False  # True: as the plan's main view, the panel is shown beside the main dock
 
     def __init__(self, view: Any, plot: pg.PlotWidget | None = None):
         self.view = view
@@ -482,13 +483,9 @@ class RampPanel(ViewPanel):
         self.contour_name = spectral.name if spectral is not None else None
         self.contour: np.ndarray | None = None
         if spectral is not None:
-            from tepl.gui.maps import MapImage, map_plot
-
-            self.contour_plot = map_plot(f"{spectral.name} vs step")
-            self.contour_map = MapImage(self.contour_plot, spectral.name, spectral.unit)
-            wl = np.asarray(plan.axis("wavelength_nm"), float)
-            self.contour_map.set_grid(wl, self.step, "wavelength", "step", unit="nm", relative=False, y_unit="")
-            self.contour = np.full((n, wl.size), np.nan)
+            self.spectra = SpectraContour(plan, spectral.name, self.step, "step", "", f"{spectral.name} vs step")
+            self.contour_plot, self.contour_map = self.spectra.plot, self.spectra.map
+            self.contour = self.spectra.values
             layout.addWidget(self.contour_plot, rows, 0, 1, 2)
 
     def handlers(self) -> dict[str, Handler]:
@@ -517,7 +514,7 @@ class RampPanel(ViewPanel):
         self._arrived()
 
     def _take_spectrum(self, index: Any, value: np.ndarray) -> None:
-        self.contour[_point_index(index)] = np.asarray(value, float)
+        self.spectra.put(index, value)
         self._arrived()
 
     def data(self) -> dict[str, np.ndarray]:
@@ -548,7 +545,66 @@ class RampPanel(ViewPanel):
         if self.energy_name is not None:
             self.shift_curve.setData(*self.shift_meV())
         if self.contour is not None:
-            self.contour_map.show(self.contour)
+            self.spectra.draw()
+
+
+class SpectraContour:
+    """Spectra of a dataset ``spectra[point, wavelength]`` as an image: wavelength across, the points' axis
+    ``along`` (values, its name and unit) up, counts colour-mapped with a colour bar; NaN rows (not measured
+    yet) grey."""
+
+    def __init__(self, plan: Any, dataset: str, along: np.ndarray, name: str, unit: str, title: str):
+        from tepl.gui.maps import MapImage, map_plot
+
+        self.plot = map_plot(title)
+        self.plot.setMinimumHeight(140)
+        self.map = MapImage(self.plot, quantity_label(dataset).split(" (")[0], unit_of(plan, dataset))
+        wl_name = plan.dataset(dataset).dims[-1]
+        wl = np.asarray(plan.axis(wl_name), float)
+        self.map.set_grid(wl, np.asarray(along, float), quantity_label(wl_name).split(" (")[0], name,
+                          unit=unit_of(plan, wl_name), relative=False, y_unit=unit)
+        self.values = np.full((np.size(along), wl.size), np.nan)
+
+    def put(self, index: Any, value: np.ndarray) -> None:
+        """The spectrum (or block of spectra) of point ``index``."""
+        self.values[_point_index(index)] = np.asarray(value, float)
+
+    def draw(self) -> None:
+        self.map.show(self.values)
+
+
+class SpectraLinePanel(ViewPanel):
+    """A ``line`` of spectra beside the main view (which draws their integrated counts against the line's
+    axis): the spectra as a contour of the axis (the position along a line scan from its start, a setpoint)
+    against wavelength, counts colour-mapped with a colour bar, filled as the spectra arrive."""
+
+    accompanies_main = True
+
+    def __init__(self, plan: Any, view: Any):
+        name = view.axes[0]
+        along = np.asarray(plan.axis(name), float)
+        unit = unit_of(plan, name)
+        if unit == "µm":  # a position on the sample: counted along the line from its start
+            along, label = np.abs(along - along[0]), "position along the line"
+        else:
+            label = quantity_label(name).split(" (")[0]
+        self.spectra = SpectraContour(plan, view.dataset, along, label, unit, f"spectra vs {label}")
+        self.map = self.spectra.map
+        super().__init__(view, self.spectra.plot)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {self.view.dataset: self._take}
+
+    def _take(self, index: Any, value: np.ndarray) -> None:
+        self.spectra.put(index, value)
+        self._arrived()
+
+    def data(self) -> np.ndarray:
+        """spectra[point, wavelength] shown so far (NaN: not measured yet)."""
+        return self.spectra.values.copy()
+
+    def _draw(self) -> None:
+        self.spectra.draw()
 
 
 PANELS: dict[str, type[ViewPanel]] = {"line": SeriesPanel, "approach": SeriesPanel, "decay": DecayPanel,
@@ -559,9 +615,11 @@ PANELS: dict[str, type[ViewPanel]] = {"line": SeriesPanel, "approach": SeriesPan
 
 def panel_class(plan: Any, view: Any) -> type[ViewPanel] | None:
     """The panel class of a declared view: by kind, an ``approach`` of spectra against a measured quantity as
-    fitted curves; None when the kind has no panel."""
+    fitted curves, a ``line`` of spectra as their contour; None when the kind has no panel."""
     if view.kind == "approach" and is_spectral(plan, view.dataset) and plan.has_dataset(view.axes[0]):
         return ApproachFitPanel
+    if view.kind == "line" and is_spectral(plan, view.dataset):
+        return SpectraLinePanel
     return PANELS.get(view.kind)
 
 

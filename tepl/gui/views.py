@@ -339,6 +339,7 @@ class LiveViews(DockArea):
         self._kind = kind
         cls = panel_class(plan, view) if view is not None else None
         own_panel = cls is not None and cls.replaces_main
+        beside = cls is not None and cls.accompanies_main  # a panel of the main view beside it (spectra contour)
         if kind == "count-map":
             self._setup_count_map(plan, view, list(channel_labels))
         elif kind in ("g2", "trace"):
@@ -358,7 +359,7 @@ class LiveViews(DockArea):
             self._setup_spectral_map(plan, view)
         if own_panel:  # the view's own panel draws it (a ramp, a fitted approach curve): no main view
             self._show(self.main_dock, self.map_panel, False)
-        self._set_panels(plan, [v for v in views if (v is not view or own_panel) and v.kind != "spectrum"])
+        self._set_panels(plan, [v for v in views if (v is not view or own_panel or beside) and v.kind != "spectrum"])
         self._dirty = False
 
     @staticmethod
