@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+import h5py
 import numpy as np
 import pytest
 
@@ -74,6 +75,7 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
     qtbot.waitUntil(lambda: 3 <= np.isfinite(console.views.map_data()).sum(), timeout=10_000)
     console.views.redraw()
     shown = console.views.map.values.copy()
+    states_mid_run = dict(console.run_state.states)
     held.set()
     assert np.isnan(shown).any() and np.isfinite(shown).any()
     assert console.views.map.background.brush().color().getRgb()[:3] == (128, 128, 128)
@@ -105,6 +107,17 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
     travel = station.limits.travel_um["x"]
     assert console.run_state.limits["x_um"] == travel
     assert console.run_state.values["x_um"] == pytest.approx(d["x_um"][ix])
+    # what the run reported beside the point: the tip height written per pixel, the tip's contact and the
+    # excitation as the run's events state them (the file's log), and the safe state it ended in (the file's)
+    assert console.run_state.values["height_nm"] == pytest.approx(float(d["height_nm"][iy, ix]))
+    engaged = next(line for line in run.log if "engaged at" in line)
+    contact_z = engaged.rsplit("contact z = ", 1)[1].split()[0]
+    assert states_mid_run["tip"].startswith("in contact") and f"contact Z {contact_z} nm" in states_mid_run["tip"]
+    opened = next(line for line in run.log if "excitation open" in line)
+    assert states_mid_run["excitation"] == "open (" + opened.split("excitation open (", 1)[1]
+    with h5py.File(run.path, "r") as f:
+        safe = {k[len("safe_state_"):]: str(v) for k, v in f["entry"].attrs.items() if k.startswith("safe_state_")}
+    assert safe and all(console.run_state.states[f"{role} (after the run)"] == what for role, what in safe.items())
     # the next raster reuses the maps' docks, emptied and on its own grid
     docks = list(views.panel_docks)
     _start(qtbot, console, "raster", size_x_um=0.01, size_y_um=0.015, pixel_um=0.005, exposure_s=0.02)
