@@ -89,6 +89,14 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
         assert panel.map.colorbar.levels()[1] > panel.map.colorbar.levels()[0]
     np.testing.assert_allclose(views.map_data(), d["spectra"].astype(float).sum(axis=-1), rtol=1e-5)
     assert views.map.colorbar.axis.labelText == "integrated counts (counts)"
+    fwhm_bar = maps[2].map.colorbar.axis  # the FWHM in eV, its ticks unscaled (no "(x0.001)" after the unit)
+    assert fwhm_bar.labelString().endswith("peak FWHM (eV) </span>") and fwhm_bar.autoSIPrefixScale == 1.0
+    assert float(fwhm_bar.tickStrings([float(np.nanmax(d["peak_fwhm_eV"]))], 1.0, 1e-4)[0]) == pytest.approx(
+        float(np.nanmax(d["peak_fwhm_eV"])), abs=1e-4)
+    console.resize(700, 500)  # narrow maps: each colour bar's axis as wide as its tick labels and label
+    qtbot.wait(50)
+    for bar in [views.map.colorbar.axis] + [panel.map.colorbar.axis for panel in maps]:
+        assert bar.width() >= bar.textWidth + bar.label.boundingRect().height() * 0.8
     # the colour levels follow the data unless the operator dragged them
     lo, hi = views.map.colorbar.levels()
     assert np.nanmin(views.map_data()) <= hi and lo <= np.nanmax(views.map_data())

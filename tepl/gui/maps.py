@@ -84,6 +84,10 @@ class MapImage(QObject):
         plot.addItem(self.background)
         plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLOR_MAP), interactive=True, width=14)
+        # the unit is in the label: no SI prefix scaling the ticks ("(x0.001)" after "(eV)"); the axis as wide as
+        # its tick labels and label need (pyqtgraph fixes it at 45 px, and a label then covers the ticks)
+        self.colorbar.axis.enableAutoSIPrefix(False)
+        self.colorbar.axis.setWidth(None)
         self.colorbar.axis.setLabel(self._bar_label())
         self.colorbar.setImageItem(self.image, insert_in=plot.getPlotItem())
         self.levels_locked = False  # the operator dragged the colour bar: keep their levels
