@@ -167,6 +167,7 @@ class MapImage(QObject):
                 axis.picture = None
                 axis.update()
             where = f" from {origin:.3f}" if relative and isinstance(axis, RelativeAxis) else ""
+            axis.enableAutoSIPrefix(False)  # the unit is in the label: the ticks unscaled
             self.plot.setLabel(side, f"{name}{where} ({units[side]})" if units[side] else name)
         self._place_scale_bar(unit if relative else "")
         self.fit_view()

@@ -63,6 +63,15 @@ def pixel_rect(x: np.ndarray, y: np.ndarray) -> QRectF:
     return QRectF(float(x[0]) - dx / 2, float(y[0]) - dy / 2, dx * x.size, dy * y.size)
 
 
+def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:
+    """Label a plot's axes with their units in the text ("pressure (GPa)"): the ticks show the values as they
+    are (pyqtgraph's SI prefix would add "(x0.001)" after the unit)."""
+    for side, text in (("bottom", bottom), ("left", left)):
+        axis = plot.getAxis(side)
+        axis.enableAutoSIPrefix(False)
+        axis.setLabel(text)
+
+
 def _point_index(index: Any) -> Any:
     """A write's index along a 1-D series: an int or a slice (a 1-tuple is unpacked)."""
     if isinstance(index, tuple) and len(index) == 1:
@@ -177,8 +186,7 @@ class ViewPanel:
         self._dirty = self._seen = True
 
     def _label(self, bottom: str, left: str) -> None:
-        self.plot.setLabel("bottom", bottom)
-        self.plot.setLabel("left", left)
+        label_axes(self.plot, bottom, left)
 
 
 class SeriesPanel(ViewPanel):
@@ -240,8 +248,7 @@ class ApproachFitPanel(ViewPanel):
         self.mark.setVisible(False)
         self.plot.addItem(self.mark)
         self.energy_plot = pg.PlotWidget(title=f"peak energy vs {x_label.split(' (')[0]}")
-        self.energy_plot.setLabel("bottom", x_label)
-        self.energy_plot.setLabel("left", "peak energy (eV)")
+        label_axes(self.energy_plot, x_label, "peak energy (eV)")
         self.energy_curve = self.energy_plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=5)
         self.energy_mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", style=2))
         self.energy_mark.setVisible(False)
@@ -431,6 +438,7 @@ class RampPanel(ViewPanel):
     def __init__(self, plan: Any, view: Any):
         super().__init__(view)
         self.widget = QtWidgets.QWidget()
+        self.widget.setMinimumHeight(480)  # three rows of plots whose labels fit their height
         layout = QtWidgets.QGridLayout(self.widget)
         layout.setContentsMargins(0, 0, 0, 0)
         step_name = view.axes[0]
@@ -453,8 +461,7 @@ class RampPanel(ViewPanel):
         quantities = [n for n in quantities if n not in energies]
         for i, name in enumerate(quantities):
             plot = pg.PlotWidget(title=f"{quantity_label(name).split(' (')[0]} vs its limit")
-            plot.setLabel("bottom", "step")
-            plot.setLabel("left", quantity_label(name, unit_of(plan, name)))
+            label_axes(plot, "step", quantity_label(name, unit_of(plan, name)))
             self.values[name] = np.full(n, np.nan)
             self.curves[name] = plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=4)
             limit = limit_for(plan, name)
@@ -472,9 +479,8 @@ class RampPanel(ViewPanel):
         if self.energy_name is not None:
             self.values[self.energy_name] = np.full(n, np.nan)
             against = quantity_label(self.shift_against, unit_of(plan, self.shift_against))
-            self.shift_plot = pg.PlotWidget(title=f"peak shift vs {against.split(' (')[0]}")
-            self.shift_plot.setLabel("bottom", against)
-            self.shift_plot.setLabel("left", "peak shift from the unstrained start (meV)")
+            self.shift_plot = pg.PlotWidget(title=f"peak shift from the unstrained start vs {against.split(' (')[0]}")
+            label_axes(self.shift_plot, against, "peak shift (meV)")
             self.shift_curve = self.shift_plot.plot(pen=pg.mkPen("m"), symbol="o", symbolSize=4)
             layout.addWidget(self.shift_plot, *divmod(1 + len(quantities), 2))
         rows = (2 + len(quantities) + (self.energy_name is not None)) // 2

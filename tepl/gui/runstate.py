@@ -72,6 +72,9 @@ class RunState(qw.QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(qw.QAbstractItemView.NoEditTriggers)
         layout.addWidget(self.table, 1)
+        self.state_label = qw.QLabel("", wordWrap=True, toolTip="conditions as the run's events state them")
+        self.state_label.setVisible(False)
+        layout.addWidget(self.state_label)
         self.idle_label = qw.QLabel("", wordWrap=True)
         layout.addWidget(self.idle_label)
         self.rows: dict[str, int] = {}
@@ -79,6 +82,7 @@ class RunState(qw.QWidget):
         self.limits: dict[str, Any] = {}
         self.units: dict[str, str] = {}
         self.states: dict[str, str] = {}  # conditions the run stated in words: {"tip": "in contact at ..."}
+        self.safe_state: dict[str, str] = {}  # what the run's safe state left each instrument in, at its end
         self.t0: float | None = None
         self.t_end: float | None = None
         self.paused = False
@@ -94,6 +98,9 @@ class RunState(qw.QWidget):
         self.rows.clear()
         self.values.clear()
         self.states.clear()
+        self.safe_state = {}
+        self.state_label.setText("")
+        self.state_label.setVisible(False)
         self.table.setRowCount(0)
         names = [n for n in plan.points.columns if n not in plan.points.index]
         n_points = len(plan.points)
@@ -138,15 +145,20 @@ class RunState(qw.QWidget):
         item.setToolTip({"ok": "", "near": "near its limit", "outside": "outside its limit"}[state])
 
     def put_text(self, name: str, text: str) -> None:
-        """A condition the run stated in words (the tip's contact, the excitation), in a row of its own."""
-        row = self.rows.get(name)
-        if row is None:
-            row = self.rows[name] = self.table.rowCount()
-            self.table.insertRow(row)
-            for col, cell in enumerate((name, "", "")):
-                self.table.setItem(row, col, qw.QTableWidgetItem(cell))
-        self.table.item(row, 1).setText(text)
+        """A condition the run stated in words (the tip's contact, the excitation), listed below the table."""
         self.states[name] = text
+        self.state_label.setText("\n".join(f"{key}: {value}" for key, value in self.states.items()))
+        self.state_label.setVisible(True)
+
+    def on_safe_state(self, safe_state: dict[str, str] | None) -> None:
+        """The run ended: what the safe state left each instrument in (``{role: "retracted"}``) replaces the
+        conditions it stated while it ran."""
+        self.safe_state = dict(safe_state or {})
+        if self.safe_state:
+            self.states.clear()
+            self.state_label.setText("after the run: " + ", ".join(f"{role} {what}" for role, what
+                                                                   in self.safe_state.items()))
+            self.state_label.setVisible(True)
 
     def on_log(self, message: str) -> None:
         """A message of the run: one stating an instrument's condition (``RUN_EVENTS``) sets its row."""
@@ -154,11 +166,6 @@ class RunState(qw.QWidget):
             found = pattern.search(message)
             if found:
                 self.put_text(name, text.format(**found.groupdict()))
-
-    def on_safe_state(self, safe_state: dict[str, str] | None) -> None:
-        """The run ended: what the safe state left each instrument in (``{role: "retracted"}``)."""
-        for role, what in (safe_state or {}).items():
-            self.put_text(f"{role} (after the run)", str(what))
 
     def on_data(self, name: str, index: Any, value: Any) -> None:
         """A write of the run: a value per point (a scalar) goes to its row."""

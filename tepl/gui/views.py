@@ -25,6 +25,7 @@ from tepl.gui.panels import (
     Series,
     ViewPanel,
     is_spectral,
+    label_axes,
     make_panel,
     panel_class,
     pixel_rect,
@@ -471,8 +472,7 @@ class LiveViews(DockArea):
     @staticmethod
     def _set_labels(plot: pg.PlotWidget, title: str, bottom: str, left: str) -> None:
         plot.setTitle(title)
-        plot.setLabel("bottom", bottom)
-        plot.setLabel("left", left)
+        label_axes(plot, bottom, left)
 
     def _show_map_as(self, ndim: int, lock_aspect: bool | None = None) -> None:
         self.map_plot.setAspectLocked(ndim == 2 if lock_aspect is None else lock_aspect)
