@@ -11,6 +11,7 @@ are relative.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -39,14 +40,15 @@ def map_plot(title: str = "") -> pg.PlotWidget:
     """A plot widget whose bottom and left axes are ``RelativeAxis``; a long title never widens it (in a narrow
     dock the title is cut, not the colour bar at the right)."""
     plot = pg.PlotWidget(axisItems={"bottom": RelativeAxis("bottom"), "left": RelativeAxis("left")})
-    label = plot.getPlotItem().titleLabel
-    update_min = label.updateMin
+    label = weakref.ref(plot.getPlotItem().titleLabel)  # no reference cycle through the label's own attribute
 
     def title_never_widens() -> None:
-        update_min()
-        label.setMinimumWidth(0)
+        item = label()
+        if item is not None:
+            pg.LabelItem.updateMin(item)
+            item.setMinimumWidth(0)
 
-    label.updateMin = title_never_widens
+    plot.getPlotItem().titleLabel.updateMin = title_never_widens
     plot.setTitle(title)
     return plot
 

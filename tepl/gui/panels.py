@@ -154,6 +154,11 @@ class ViewPanel:
         self._dirty = False
         self._seen = False
 
+    @property
+    def dock_title(self) -> str:
+        """The title of the panel's dock: the view's kind and title."""
+        return f"{self.view.kind}: {self.view.title}"
+
     def handlers(self) -> dict[str, Handler]:
         raise NotImplementedError
 
@@ -324,6 +329,7 @@ class DecayPanel(ViewPanel):
         self.pixel: tuple[int, int] | None = None  # the pixel shown, after a click on the map
         self.curves: list[Any] = []
         self.plot.setLogMode(x=False, y=True)
+        self.plot.getAxis("left").setStyle(maxTextLevel=0)  # decades only: "1 2 3 ... 9 10" crowd a short plot
         unit = unit_of(plan, view.axes[0])
         self._label(f"delay after the laser pulse ({unit})" if unit else "delay after the laser pulse",
                     "counts per bin")
@@ -597,6 +603,10 @@ class SpectraLinePanel(ViewPanel):
         self.spectra = SpectraContour(plan, view.dataset, along, label, unit, f"spectra vs {label}")
         self.map = self.spectra.map
         super().__init__(view, self.spectra.plot)
+
+    @property
+    def dock_title(self) -> str:
+        return f"{self.view.kind}: {self.plot.getPlotItem().titleLabel.text}"
 
     def handlers(self) -> dict[str, Handler]:
         return {self.view.dataset: self._take}

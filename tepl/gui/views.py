@@ -403,7 +403,7 @@ class LiveViews(DockArea):
         self.panel_docks = []
         previous = self.main_dock
         for panel in self.panels:
-            dock = Dock(f"{panel.view.kind}: {panel.view.title}", widget=panel.widget, size=(3, 3), closable=True)
+            dock = Dock(panel.dock_title, widget=panel.widget, size=(3, 3), closable=True)
             # maps side by side with the main map, the other views below it
             beside = panel.view.kind == "map" and previous is not None
             self.addDock(dock, "right" if beside else "bottom", previous if beside else self.main_dock)
