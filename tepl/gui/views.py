@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
+from PyQt5 import sip
 from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from pyqtgraph.dockarea import Dock, DockArea
 
@@ -395,10 +396,14 @@ class LiveViews(DockArea):
                 for name, handler in panel.handlers().items():
                     self._add_handler(name, handler)
             return
-        for dock in self.panel_docks:
-            dock.close()
         for panel in self.panels:
             panel.close()
+        for dock in self.panel_docks:
+            dock.close()
+            # deleted now, with its plots, rather than by the garbage collector: that one empties the items'
+            # Python attributes before Qt, taking the scene down, asks them their size (an AttributeError)
+            if not sip.isdeleted(dock):
+                sip.delete(dock)
         self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
         self.panel_docks = []
         previous = self.main_dock
