@@ -329,7 +329,6 @@ class DecayPanel(ViewPanel):
         self.pixel: tuple[int, int] | None = None  # the pixel shown, after a click on the map
         self.curves: list[Any] = []
         self.plot.setLogMode(x=False, y=True)
-        self.plot.getAxis("left").setStyle(maxTextLevel=0)  # decades only: "1 2 3 ... 9 10" crowd a short plot
         unit = unit_of(plan, view.axes[0])
         self._label(f"delay after the laser pulse ({unit})" if unit else "delay after the laser pulse",
                     "counts per bin")
