@@ -152,6 +152,16 @@ def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot
     np.testing.assert_array_equal(np.asarray(y, spectra.dtype), spectra[-1])
     np.testing.assert_allclose(x, run.data["wavelength_nm"], rtol=1e-6)
     np.testing.assert_allclose(console.views.integrated_counts(), spectra.astype(float).sum(axis=1), rtol=1e-5)
+    # the spatio-spectral contour: position along the line (from its start) against wavelength, the file's counts
+    contour = console.views.panel("spectra", "line")
+    np.testing.assert_array_equal(contour.data().astype(spectra.dtype), spectra)
+    np.testing.assert_array_equal(contour.map.image.image, spectra.astype(np.float32))
+    x_um = run.data["x_um"]
+    np.testing.assert_allclose(contour.map.y, x_um - x_um[0], atol=1e-9)
+    np.testing.assert_allclose(contour.map.x, run.data["wavelength_nm"], rtol=1e-6)
+    assert contour.plot.getAxis("left").labelText == "position along the line (µm)"
+    assert contour.plot.getAxis("bottom").labelText == "wavelength (nm)"
+    assert "spectra (" in contour.map.colorbar.axis.labelString() and contour.map.colorbar.isVisible()
     assert console.progress_bar.value() == console.progress_bar.maximum() == spectra.shape[0]
     assert console.start_button.isEnabled() and not console.abort_button.isEnabled()
     assert len(threads) >= 2 * spectra.shape[0]  # every pixel moved the stage and exposed the CCD

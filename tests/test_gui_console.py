@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+import h5py
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ pytest.importorskip("pyqtgraph")
 
 from PyQt5.QtCore import Qt  # noqa: E402
 
+from tepl.analysis.strain import pressure_GPa_from_strain, strain_percent_from_shift  # noqa: E402
 from tepl.config import CONFIG_DIR  # noqa: E402
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import Console  # noqa: E402
@@ -73,6 +75,7 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
     qtbot.waitUntil(lambda: 3 <= np.isfinite(console.views.map_data()).sum(), timeout=10_000)
     console.views.redraw()
     shown = console.views.map.values.copy()
+    states_mid_run = dict(console.run_state.states)
     held.set()
     assert np.isnan(shown).any() and np.isfinite(shown).any()
     assert console.views.map.background.brush().color().getRgb()[:3] == (128, 128, 128)
@@ -85,7 +88,19 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
         np.testing.assert_array_equal(panel.data().astype(np.float32), d[panel.view.dataset])
         assert panel.map.colorbar.levels()[1] > panel.map.colorbar.levels()[0]
     np.testing.assert_allclose(views.map_data(), d["spectra"].astype(float).sum(axis=-1), rtol=1e-5)
-    assert views.map.colorbar.axis.labelText == "integrated counts (counts)"
+    assert "integrated counts (" in views.map.colorbar.axis.labelString()
+    fwhm_bar = maps[2].map.colorbar.axis  # the FWHM in eV (~0.1-0.3) reads in meV: no "(eV) (x0.001)"
+    assert fwhm_bar.labelString().endswith("peak FWHM (meV)</span>") and fwhm_bar.autoSIPrefixScale == 1000.0
+    height_bar = maps[0].map.colorbar.axis  # a unit with its prefix already: never "mnm"
+    assert height_bar.labelString().endswith("height (nm) </span>") and height_bar.autoSIPrefixScale == 1.0
+    console.resize(1600, 1000)  # four maps side by side: each colour bar whole in its plot, its label beside
+    console.show()  # the tick labels (pyqtgraph's fixed 45 px put the label over them)
+    qtbot.waitExposed(console)
+    qtbot.wait(50)
+    for image in [views.map] + [panel.map for panel in maps]:
+        bar = image.colorbar
+        assert bar.mapRectToScene(bar.boundingRect()).right() <= image.plot.viewport().width() + 0.5
+        assert bar.axis.width() >= bar.axis.textWidth + bar.axis.label.boundingRect().height() * 0.8
     # the colour levels follow the data unless the operator dragged them
     lo, hi = views.map.colorbar.levels()
     assert np.nanmin(views.map_data()) <= hi and lo <= np.nanmax(views.map_data())
@@ -104,6 +119,19 @@ def test_raster_maps_colour_bars_current_pixel_cursor_and_spectrum_on_click(qtbo
     travel = station.limits.travel_um["x"]
     assert console.run_state.limits["x_um"] == travel
     assert console.run_state.values["x_um"] == pytest.approx(d["x_um"][ix])
+    # what the run reported beside the point: the tip height written per pixel, the tip's contact and the
+    # excitation as the run's events state them (the file's log), and the safe state it ended in (the file's)
+    assert console.run_state.values["height_nm"] == pytest.approx(float(d["height_nm"][iy, ix]))
+    engaged = next(line for line in run.log if "engaged at" in line)
+    contact_z = engaged.rsplit("contact z = ", 1)[1].split()[0]
+    assert states_mid_run["tip"].startswith("in contact") and f"contact Z {contact_z} nm" in states_mid_run["tip"]
+    opened = next(line for line in run.log if "excitation open" in line)
+    assert states_mid_run["excitation"] == "open (" + opened.split("excitation open (", 1)[1]
+    with h5py.File(run.path, "r") as f:
+        safe = {k[len("safe_state_"):]: str(v) for k, v in f["entry"].attrs.items() if k.startswith("safe_state_")}
+    assert safe and console.run_state.safe_state == safe and not console.run_state.states
+    text = console.run_state.state_label.text()
+    assert text.startswith("after the run: ") and all(f"{role} {what}" in text for role, what in safe.items())
     # the next raster reuses the maps' docks, emptied and on its own grid
     docks = list(views.panel_docks)
     _start(qtbot, console, "raster", size_x_um=0.01, size_y_um=0.015, pixel_um=0.005, exposure_s=0.02)
@@ -268,6 +296,18 @@ def test_pressure_ramp_panel_draws_the_files_values_against_the_station_limits(q
     step = panel.quench_step
     assert step is not None and d["direction"][step] == 1 and abs(d["gap_nm"][step] - quench_gap) <= 0.5
     assert panel.quench_mark.isVisible() and panel.quench_mark.value() == step
+    # peak shift vs pressure: the file's peak energy from the unstrained start, in meV; where the tip presses,
+    # the file's pressure is the strain model's pressure of that shift (the procedure's own conversion)
+    pressure, shift_meV = panel.shift_curve.getData()
+    np.testing.assert_array_equal(pressure.astype(np.float32), d["pressure_GPa"][np.isfinite(d["peak_energy_eV"])])
+    pressing = pressure > 0
+    assert pressing.sum() >= 3
+    model = station.strain_model
+    expected = pressure_GPa_from_strain(strain_percent_from_shift(shift_meV[pressing] / 1000.0, model), model)
+    np.testing.assert_allclose(expected, pressure[pressing], rtol=1e-3)
+    for side, label in (("left", "peak shift (meV)"), ("bottom", "pressure (GPa)")):
+        text = panel.shift_plot.getAxis(side).labelString()
+        assert label in text and "(x" not in text  # the unit as labelled, never scaled by pyqtgraph
 
 
 def test_distance_sweep_draws_the_fitted_approach_curve_with_its_highest_point(qtbot, station, tmp_path):

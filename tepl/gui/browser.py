@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
 
-from tepl.gui.panels import quantity_label
+from tepl.gui.panels import label_axes, quantity_label
 
 
 class DataBrowser(qw.QWidget):
@@ -96,15 +96,14 @@ class DataBrowser(qw.QWidget):
 
                 self.image.setRect(pixel_rect(np.asarray(run.data[x_name], float),
                                               np.asarray(run.data[y_name], float)))
-            self.plot.setLabel("bottom", quantity_label(x_name, run.units.get(x_name, "")))
-            self.plot.setLabel("left", quantity_label(y_name, run.units.get(y_name, "")))
+            label_axes(self.plot, quantity_label(x_name, run.units.get(x_name, "")),
+                       quantity_label(y_name, run.units.get(y_name, "")))
             self.plot.setAspectLocked(True)
         else:
             x_name = dims[0] if dims else ""
             x = np.asarray(run.data[x_name], float) if x_name in run.data else np.arange(values.size, dtype=float)
             self.curve.setData(x[: values.size], values, connect="finite")
             self.plot.setAspectLocked(False)
-            self.plot.setLabel("bottom", quantity_label(x_name, run.units.get(x_name, "")) if x_name else "point")
-            self.plot.setLabel("left", label)
+            label_axes(self.plot, quantity_label(x_name, run.units.get(x_name, "")) if x_name else "point", label)
         self.plot.getPlotItem().setMenuEnabled(True)
         self.plot.setFocusPolicy(Qt.StrongFocus)

@@ -514,7 +514,8 @@ class Console(qw.QMainWindow):
         self.worker = worker = ProcedureWorker(procedure, self.station, self.run_path,
                                                station_lock=self.station_lock)
         for signal, slot in ((worker.planned, self._on_planned), (worker.refused, self._on_refused),
-                             (worker.wavelengths, self.views.set_wavelengths), (worker.log, self.log),
+                             (worker.wavelengths, self.views.set_wavelengths),
+                             (worker.log, self.log), (worker.log, self.run_state.on_log),
                              (worker.progress, self._on_progress), (worker.status, self._on_status),
                              (worker.data, self.views.on_data), (worker.data, self.run_state.on_data),
                              (worker.failed, self._on_failed),
@@ -606,6 +607,7 @@ class Console(qw.QMainWindow):
             self.run_state.set_paused(message == "paused")
             return
         self.run_status, self.run_reason = message, data.get("reason")
+        self.run_state.on_safe_state(data.get("safe_state"))
         reason = f" ({self.run_reason})" if self.run_reason else ""
         self.log(f"run {message}{reason}: {data.get('path', self.run_path)}",
                  {"complete": "info", "aborted": "warning"}.get(message, "error"))

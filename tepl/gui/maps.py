@@ -11,6 +11,7 @@ are relative.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,20 @@ class RelativeAxis(pg.AxisItem):
 
 
 def map_plot(title: str = "") -> pg.PlotWidget:
-    """A plot widget whose bottom and left axes are ``RelativeAxis``."""
-    return pg.PlotWidget(title=title, axisItems={"bottom": RelativeAxis("bottom"), "left": RelativeAxis("left")})
+    """A plot widget whose bottom and left axes are ``RelativeAxis``; a long title never widens it (in a narrow
+    dock the title is cut, not the colour bar at the right)."""
+    plot = pg.PlotWidget(axisItems={"bottom": RelativeAxis("bottom"), "left": RelativeAxis("left")})
+    label = weakref.ref(plot.getPlotItem().titleLabel)  # no reference cycle through the label's own attribute
+
+    def title_never_widens() -> None:
+        item = label()
+        if item is not None:
+            pg.LabelItem.updateMin(item)
+            item.setMinimumWidth(0)
+
+    plot.getPlotItem().titleLabel.updateMin = title_never_widens
+    plot.setTitle(title)
+    return plot
 
 
 def nice_length(span: float) -> float:
@@ -65,6 +78,9 @@ def auto_levels(values: np.ndarray) -> tuple[float, float]:
     return lo, hi if hi > lo else lo + 1.0
 
 
+_SI_PREFIXES = frozenset("yzafpnµumkMGTPEZY")  # a unit starting with one of these (nm, µm, GPa) has its prefix
+
+
 class MapImage(QObject):
     """The items of one map in ``plot``; ``clicked(x, y, modifiers, double)`` gives stage coordinates of a
     click on the image, ``hovered(text)`` the cursor readout."""
@@ -84,7 +100,9 @@ class MapImage(QObject):
         plot.addItem(self.background)
         plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(COLOR_MAP), interactive=True, width=14)
-        self.colorbar.axis.setLabel(self._bar_label())
+        # the axis as wide as its tick labels and label need (pyqtgraph fixes it at 45 px: a label covers them)
+        self.colorbar.axis.setWidth(None)
+        self._label_bar()
         self.colorbar.setImageItem(self.image, insert_in=plot.getPlotItem())
         self.levels_locked = False  # the operator dragged the colour bar: keep their levels
         self.colorbar.sigLevelsChangeFinished.connect(self._levels_dragged)
@@ -111,12 +129,21 @@ class MapImage(QObject):
         plot.scene().sigMouseMoved.connect(self._moved)
         plot.scene().sigMouseClicked.connect(self._clicked)
 
-    def _bar_label(self) -> str:
-        return f"{self.label} ({self.unit})" if self.unit else self.label
+    def _label_bar(self) -> None:
+        """The colour bar's label: the quantity and its unit, the unit with the SI prefix of the levels' size
+        ("peak FWHM (meV)", "integrated counts (kcounts)": short tick labels) unless it has a prefix already
+        ("nm") or there is none, then the values as they are (never "(eV) (x0.001)")."""
+        axis = self.colorbar.axis
+        prefixed = self.unit == "" or (len(self.unit) > 1 and self.unit[0] in _SI_PREFIXES)
+        axis.enableAutoSIPrefix(not prefixed)
+        if prefixed:
+            axis.setLabel(f"{self.label} ({self.unit})" if self.unit else self.label)
+        else:
+            axis.setLabel(self.label, units=self.unit)
 
     def set_quantity(self, label: str, unit: str) -> None:
         self.label, self.unit = label, unit
-        self.colorbar.axis.setLabel(self._bar_label())
+        self._label_bar()
 
     # ---- geometry ---------------------------------------------------------------------------------------
     def set_grid(self, x: np.ndarray, y: np.ndarray, x_name: str = "x", y_name: str = "y", unit: str = "µm",
@@ -142,6 +169,7 @@ class MapImage(QObject):
                 axis.picture = None
                 axis.update()
             where = f" from {origin:.3f}" if relative and isinstance(axis, RelativeAxis) else ""
+            axis.enableAutoSIPrefix(False)  # the unit is in the label: the ticks unscaled
             self.plot.setLabel(side, f"{name}{where} ({units[side]})" if units[side] else name)
         self._place_scale_bar(unit if relative else "")
         self.fit_view()

@@ -63,6 +63,15 @@ def pixel_rect(x: np.ndarray, y: np.ndarray) -> QRectF:
     return QRectF(float(x[0]) - dx / 2, float(y[0]) - dy / 2, dx * x.size, dy * y.size)
 
 
+def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:
+    """Label a plot's axes with their units in the text ("pressure (GPa)"): the ticks show the values as they
+    are (pyqtgraph's SI prefix would add "(x0.001)" after the unit)."""
+    for side, text in (("bottom", bottom), ("left", left)):
+        axis = plot.getAxis(side)
+        axis.enableAutoSIPrefix(False)
+        axis.setLabel(text)
+
+
 def _point_index(index: Any) -> Any:
     """A write's index along a 1-D series: an int or a slice (a 1-tuple is unpacked)."""
     if isinstance(index, tuple) and len(index) == 1:
@@ -134,6 +143,7 @@ class ViewPanel:
     ``data()`` is what the panel shows; ``widget`` is what the console places in a dock."""
 
     replaces_main = False  # True: the panel draws the plan's main view itself (the main dock is hidden)
+    accompanies_main = False  # True: as the plan's main view, the panel is shown beside the main dock
 
     def __init__(self, view: Any, plot: pg.PlotWidget | None = None):
         self.view = view
@@ -143,6 +153,11 @@ class ViewPanel:
         self.redraws = 0  # redraws that drew something
         self._dirty = False
         self._seen = False
+
+    @property
+    def dock_title(self) -> str:
+        """The title of the panel's dock: the view's kind and title."""
+        return f"{self.view.kind}: {self.view.title}"
 
     def handlers(self) -> dict[str, Handler]:
         raise NotImplementedError
@@ -176,8 +191,7 @@ class ViewPanel:
         self._dirty = self._seen = True
 
     def _label(self, bottom: str, left: str) -> None:
-        self.plot.setLabel("bottom", bottom)
-        self.plot.setLabel("left", left)
+        label_axes(self.plot, bottom, left)
 
 
 class SeriesPanel(ViewPanel):
@@ -239,8 +253,7 @@ class ApproachFitPanel(ViewPanel):
         self.mark.setVisible(False)
         self.plot.addItem(self.mark)
         self.energy_plot = pg.PlotWidget(title=f"peak energy vs {x_label.split(' (')[0]}")
-        self.energy_plot.setLabel("bottom", x_label)
-        self.energy_plot.setLabel("left", "peak energy (eV)")
+        label_axes(self.energy_plot, x_label, "peak energy (eV)")
         self.energy_curve = self.energy_plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=5)
         self.energy_mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", style=2))
         self.energy_mark.setVisible(False)
@@ -406,17 +419,31 @@ class MapPanel(ViewPanel):
         self.map.show(self.values, self.current)
 
 
+def ramp_reference(intensity: np.ndarray) -> int | None:
+    """The step of a ramp's unstrained start: the first whose intensity is at least a quarter of the brightest
+    so far (a dot blinking off when the ramp began is not the reference), as the ramp takes it; None before
+    any step has an intensity."""
+    intensity = np.asarray(intensity, float)
+    finite = np.isfinite(intensity)
+    if not finite.any():
+        return None
+    return int(np.flatnonzero(finite & (intensity >= 0.25 * np.nanmax(intensity)))[0])
+
+
 class RampPanel(ViewPanel):
     """A ``ramp`` view: the dataset (a fitted intensity) against the step, the quantities its other axes name
     (pressure, force) against the step with the station limits the plan's interlocks hold drawn as dashed
-    lines, and the spectra along the same steps as a contour (step vs wavelength). The quench onset is marked
-    on the intensity: the step of highest intensity once it has fallen after it (``turning_point``)."""
+    lines, a peak energy (an axis in eV) as its shift (meV) from the unstrained start (``ramp_reference``)
+    against the first of those quantities (the pressure), and the spectra along the same steps as a contour
+    (step vs wavelength). The quench onset is marked on the intensity: the step of highest intensity once it
+    has fallen after it (``turning_point``)."""
 
     replaces_main = True
 
     def __init__(self, plan: Any, view: Any):
         super().__init__(view)
         self.widget = QtWidgets.QWidget()
+        self.widget.setMinimumHeight(480)  # three rows of plots whose labels fit their height
         layout = QtWidgets.QGridLayout(self.widget)
         layout.setContentsMargins(0, 0, 0, 0)
         step_name = view.axes[0]
@@ -434,10 +461,12 @@ class RampPanel(ViewPanel):
         self.plot.addItem(self.quench_mark)
         self.limit_plots: dict[str, pg.PlotWidget] = {}
         self.limits: dict[str, Any] = {}
-        for i, name in enumerate(n for n in view.axes[1:] if plan.has_dataset(n)):
+        quantities = [n for n in view.axes[1:] if plan.has_dataset(n)]
+        energies = [n for n in quantities if unit_of(plan, n) == "eV"]
+        quantities = [n for n in quantities if n not in energies]
+        for i, name in enumerate(quantities):
             plot = pg.PlotWidget(title=f"{quantity_label(name).split(' (')[0]} vs its limit")
-            plot.setLabel("bottom", "step")
-            plot.setLabel("left", quantity_label(name, unit_of(plan, name)))
+            label_axes(plot, "step", quantity_label(name, unit_of(plan, name)))
             self.values[name] = np.full(n, np.nan)
             self.curves[name] = plot.plot(pen=pg.mkPen("c"), symbol="o", symbolSize=4)
             limit = limit_for(plan, name)
@@ -447,20 +476,28 @@ class RampPanel(ViewPanel):
                                              label=f"limit {limit.high:g} {limit.unit}",
                                              labelOpts={"position": 0.85, "color": "r"}))
             self.limit_plots[name] = plot
-            layout.addWidget(plot, 0, 1 + i)
+            layout.addWidget(plot, *divmod(1 + i, 2))
+        # a peak energy: its shift from the unstrained start against the first quantity (the pressure)
+        self.energy_name = energies[0] if energies and quantities else None
+        self.shift_against = quantities[0] if self.energy_name else None
+        self.reference_step: int | None = None
+        if self.energy_name is not None:
+            self.values[self.energy_name] = np.full(n, np.nan)
+            against = quantity_label(self.shift_against, unit_of(plan, self.shift_against))
+            self.shift_plot = pg.PlotWidget(title=f"peak shift from the unstrained start vs {against.split(' (')[0]}")
+            label_axes(self.shift_plot, against, "peak shift (meV)")
+            self.shift_curve = self.shift_plot.plot(pen=pg.mkPen("m"), symbol="o", symbolSize=4)
+            layout.addWidget(self.shift_plot, *divmod(1 + len(quantities), 2))
+        rows = (2 + len(quantities) + (self.energy_name is not None)) // 2
         spectral = next((d for d in plan.datasets if d.dims[:1] == (step_name,) and is_spectral(plan, d.name)),
                         None)
         self.contour_name = spectral.name if spectral is not None else None
         self.contour: np.ndarray | None = None
         if spectral is not None:
-            from tepl.gui.maps import MapImage, map_plot
-
-            self.contour_plot = map_plot(f"{spectral.name} vs step")
-            self.contour_map = MapImage(self.contour_plot, spectral.name, spectral.unit)
-            wl = np.asarray(plan.axis("wavelength_nm"), float)
-            self.contour_map.set_grid(wl, self.step, "wavelength", "step", unit="nm", relative=False, y_unit="")
-            self.contour = np.full((n, wl.size), np.nan)
-            layout.addWidget(self.contour_plot, 1, 0, 1, max(1, len(self.limit_plots) + 1))
+            self.spectra = SpectraContour(plan, spectral.name, self.step, "step", "", f"{spectral.name} vs step")
+            self.contour_plot, self.contour_map = self.spectra.plot, self.spectra.map
+            self.contour = self.spectra.values
+            layout.addWidget(self.contour_plot, rows, 0, 1, 2)
 
     def handlers(self) -> dict[str, Handler]:
         out: dict[str, Handler] = {name: (lambda index, value, _n=name: self._take(_n, index, value))
@@ -469,12 +506,26 @@ class RampPanel(ViewPanel):
             out[self.contour_name] = self._take_spectrum
         return out
 
+    def shift_meV(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pressure, peak shift meV) of the steps so far where both are known: the peak energy less that of the
+        unstrained start (``ramp_reference`` of the intensity); empty without a peak energy."""
+        if self.energy_name is None:
+            return np.empty(0), np.empty(0)
+        self.reference_step = ramp_reference(self.values[self.view.dataset])
+        if self.reference_step is None:
+            return np.empty(0), np.empty(0)
+        energy = self.values[self.energy_name]
+        shift = (energy - energy[self.reference_step]) * 1000.0
+        x = self.values[self.shift_against]
+        shown = np.isfinite(x) & np.isfinite(shift)
+        return x[shown], shift[shown]
+
     def _take(self, name: str, index: Any, value: np.ndarray) -> None:
         self.values[name][_point_index(index)] = np.asarray(value, float)
         self._arrived()
 
     def _take_spectrum(self, index: Any, value: np.ndarray) -> None:
-        self.contour[_point_index(index)] = np.asarray(value, float)
+        self.spectra.put(index, value)
         self._arrived()
 
     def data(self) -> dict[str, np.ndarray]:
@@ -486,6 +537,8 @@ class RampPanel(ViewPanel):
 
     def _draw(self) -> None:
         for name, values in self.values.items():
+            if name not in self.curves:
+                continue
             finite = np.isfinite(values)
             self.curves[name].setData(self.step[finite], values[finite])
             limit = self.limits.get(name)
@@ -500,8 +553,73 @@ class RampPanel(ViewPanel):
             self.quench_mark.setPos(float(self.step[self.quench_step]))
             self.quench_mark.label.setFormat("quench onset")
         self.quench_mark.setVisible(self.quench_step is not None)
+        if self.energy_name is not None:
+            self.shift_curve.setData(*self.shift_meV())
         if self.contour is not None:
-            self.contour_map.show(self.contour)
+            self.spectra.draw()
+
+
+class SpectraContour:
+    """Spectra of a dataset ``spectra[point, wavelength]`` as an image: wavelength across, the points' axis
+    ``along`` (values, its name and unit) up, counts colour-mapped with a colour bar; NaN rows (not measured
+    yet) grey."""
+
+    def __init__(self, plan: Any, dataset: str, along: np.ndarray, name: str, unit: str, title: str):
+        from tepl.gui.maps import MapImage, map_plot
+
+        self.plot = map_plot(title)
+        self.plot.setMinimumHeight(140)
+        self.map = MapImage(self.plot, quantity_label(dataset).split(" (")[0], unit_of(plan, dataset))
+        wl_name = plan.dataset(dataset).dims[-1]
+        wl = np.asarray(plan.axis(wl_name), float)
+        self.map.set_grid(wl, np.asarray(along, float), quantity_label(wl_name).split(" (")[0], name,
+                          unit=unit_of(plan, wl_name), relative=False, y_unit=unit)
+        self.values = np.full((np.size(along), wl.size), np.nan)
+
+    def put(self, index: Any, value: np.ndarray) -> None:
+        """The spectrum (or block of spectra) of point ``index``."""
+        self.values[_point_index(index)] = np.asarray(value, float)
+
+    def draw(self) -> None:
+        self.map.show(self.values)
+
+
+class SpectraLinePanel(ViewPanel):
+    """A ``line`` of spectra beside the main view (which draws their integrated counts against the line's
+    axis): the spectra as a contour of the axis (the position along a line scan from its start, a setpoint)
+    against wavelength, counts colour-mapped with a colour bar, filled as the spectra arrive."""
+
+    accompanies_main = True
+
+    def __init__(self, plan: Any, view: Any):
+        name = view.axes[0]
+        along = np.asarray(plan.axis(name), float)
+        unit = unit_of(plan, name)
+        if unit == "µm":  # a position on the sample: counted along the line from its start
+            along, label = np.abs(along - along[0]), "position along the line"
+        else:
+            label = quantity_label(name).split(" (")[0]
+        self.spectra = SpectraContour(plan, view.dataset, along, label, unit, f"spectra vs {label}")
+        self.map = self.spectra.map
+        super().__init__(view, self.spectra.plot)
+
+    @property
+    def dock_title(self) -> str:
+        return f"{self.view.kind}: {self.plot.getPlotItem().titleLabel.text}"
+
+    def handlers(self) -> dict[str, Handler]:
+        return {self.view.dataset: self._take}
+
+    def _take(self, index: Any, value: np.ndarray) -> None:
+        self.spectra.put(index, value)
+        self._arrived()
+
+    def data(self) -> np.ndarray:
+        """spectra[point, wavelength] shown so far (NaN: not measured yet)."""
+        return self.spectra.values.copy()
+
+    def _draw(self) -> None:
+        self.spectra.draw()
 
 
 PANELS: dict[str, type[ViewPanel]] = {"line": SeriesPanel, "approach": SeriesPanel, "decay": DecayPanel,
@@ -512,9 +630,11 @@ PANELS: dict[str, type[ViewPanel]] = {"line": SeriesPanel, "approach": SeriesPan
 
 def panel_class(plan: Any, view: Any) -> type[ViewPanel] | None:
     """The panel class of a declared view: by kind, an ``approach`` of spectra against a measured quantity as
-    fitted curves; None when the kind has no panel."""
+    fitted curves, a ``line`` of spectra as their contour; None when the kind has no panel."""
     if view.kind == "approach" and is_spectral(plan, view.dataset) and plan.has_dataset(view.axes[0]):
         return ApproachFitPanel
+    if view.kind == "line" and is_spectral(plan, view.dataset):
+        return SpectraLinePanel
     return PANELS.get(view.kind)
 
 

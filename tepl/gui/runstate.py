@@ -1,10 +1,14 @@
 """The station during a run, from what the run itself reports (design rule 7: no second reader on the
 instruments): the plan's point written last (stage x, y, gap, exposure ...), every value per point the run
-writes (fitted peak, pressure, force, Z), each beside the station limit the plan's interlocks hold on it and
-coloured when it comes near that limit; elapsed and remaining time, and whether the run is paused."""
+writes (fitted peak, pressure, force, tip height Z), each beside the station limit the plan's interlocks hold
+on it and coloured when it comes near that limit; the tip's contact and the excitation as the run's events
+state them (``RUN_EVENTS``), and at the end the safe state the run left each instrument in; elapsed and
+remaining time, and whether the run is paused."""
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from typing import Any
 
@@ -29,6 +33,15 @@ def alarm(value: float, limit: Any) -> str:
     # a travel's lower edge is one to come near; a ceiling's zero, a shortest exposure or a gap of 0 is not
     low_edge = limit.unit == "µm"
     return "near" if value > limit.high - margin or (low_edge and value < limit.low + margin) else "ok"
+
+
+RUN_EVENTS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("tip", re.compile(r"engaged at \((?P<x>[-\d.]+), (?P<y>[-\d.]+)\) µm, contact z = (?P<z>[-\d.]+) nm"),
+     "in contact at ({x}, {y}) µm, contact Z {z} nm"),
+    ("excitation", re.compile(r"excitation open \((?P<what>[^)]*)\)"), "open ({what})"),
+)
+"""The run's log messages that state an instrument's condition (``tepl.procedures.moves.approach_spot``, the
+run's opening of the excitation in ``tepl.procedures.base.run``): the row they set, and its text."""
 
 
 def _clock(seconds: float) -> str:
@@ -59,12 +72,17 @@ class RunState(qw.QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(qw.QAbstractItemView.NoEditTriggers)
         layout.addWidget(self.table, 1)
+        self.state_label = qw.QLabel("", wordWrap=True, toolTip="conditions as the run's events state them")
+        self.state_label.setVisible(False)
+        layout.addWidget(self.state_label)
         self.idle_label = qw.QLabel("", wordWrap=True)
         layout.addWidget(self.idle_label)
         self.rows: dict[str, int] = {}
         self.values: dict[str, float] = {}
         self.limits: dict[str, Any] = {}
         self.units: dict[str, str] = {}
+        self.states: dict[str, str] = {}  # conditions the run stated in words: {"tip": "in contact at ..."}
+        self.safe_state: dict[str, str] = {}  # what the run's safe state left each instrument in, at its end
         self.t0: float | None = None
         self.t_end: float | None = None
         self.paused = False
@@ -79,10 +97,16 @@ class RunState(qw.QWidget):
         """Rows for the plan's point columns and its per-point scalar datasets, each with its limit."""
         self.rows.clear()
         self.values.clear()
+        self.states.clear()
+        self.safe_state = {}
+        self.state_label.setText("")
+        self.state_label.setVisible(False)
         self.table.setRowCount(0)
         names = [n for n in plan.points.columns if n not in plan.points.index]
-        names += [d.name for d in plan.datasets if len(d.dims) == 1 and d.name not in names
-                  and d.dims[0] in plan.points.index and d.dims[-1:] != ("wavelength_nm",)]
+        n_points = len(plan.points)
+        names += [d.name for d in plan.datasets if d.name not in names and plan.points.index
+                  and len(d.dims) == len(plan.points.index) and d.dims[-1:] != ("wavelength_nm",)
+                  and None not in d.shape and math.prod(d.shape) == n_points]  # a value per point
         for name in names:
             unit = unit_of(plan, name) or _column_unit(name)
             self.units[name] = unit
@@ -119,6 +143,29 @@ class RunState(qw.QWidget):
         for col in range(3):
             self.table.item(row, col).setBackground(QtGui.QBrush(colour) if colour is not None else QtGui.QBrush())
         item.setToolTip({"ok": "", "near": "near its limit", "outside": "outside its limit"}[state])
+
+    def put_text(self, name: str, text: str) -> None:
+        """A condition the run stated in words (the tip's contact, the excitation), listed below the table."""
+        self.states[name] = text
+        self.state_label.setText("\n".join(f"{key}: {value}" for key, value in self.states.items()))
+        self.state_label.setVisible(True)
+
+    def on_safe_state(self, safe_state: dict[str, str] | None) -> None:
+        """The run ended: what the safe state left each instrument in (``{role: "retracted"}``) replaces the
+        conditions it stated while it ran."""
+        self.safe_state = dict(safe_state or {})
+        if self.safe_state:
+            self.states.clear()
+            self.state_label.setText("after the run: " + ", ".join(f"{role} {what}" for role, what
+                                                                   in self.safe_state.items()))
+            self.state_label.setVisible(True)
+
+    def on_log(self, message: str) -> None:
+        """A message of the run: one stating an instrument's condition (``RUN_EVENTS``) sets its row."""
+        for name, pattern, text in RUN_EVENTS:
+            found = pattern.search(message)
+            if found:
+                self.put_text(name, text.format(**found.groupdict()))
 
     def on_data(self, name: str, index: Any, value: Any) -> None:
         """A write of the run: a value per point (a scalar) goes to its row."""

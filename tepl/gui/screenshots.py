@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 SHORT_RUNS: dict[str, dict[str, Any]] = {
     "raster": {"size_x_um": 0.06, "size_y_um": 0.06, "pixel_um": 0.005, "exposure_s": 0.05},
     "line-scan": {"length_um": 0.06, "pixel_um": 0.005, "exposure_s": 0.05},
     "distance-sweep": {"gap_step_nm": 1.5, "exposure_s": 0.1},
-    "pressure-ramp": {"gap_step_nm": 0.5, "exposure_s": 0.2},
+    "pressure-ramp": {"start_gap_nm": 12.0, "min_gap_nm": 5.0, "gap_step_nm": 0.5, "exposure_s": 0.1},
     "kinetic-series": {"frames": 20, "exposure_s": 0.05},
     "confocal-raster": {"size_x_um": 2.0, "size_y_um": 2.0, "pixel_um": 0.2, "dwell_s": 0.005},
     "g2": {"acquisition_s": 3.0, "block_s": 0.25},
@@ -28,6 +30,20 @@ SHORT_RUNS: dict[str, dict[str, Any]] = {
                            "exposure_s": 10.0, "acquisition_s": 3.0, "tcspc_bin_ps": 400.0},
 }
 """Parameters of a short run per procedure (the others run with their defaults)."""
+
+AT_A_DOT = ("pressure-ramp",)
+"""Procedures run on the twin's brightest quantum dot (``x_um``, ``y_um``), so a ramp has a dot to press."""
+
+
+def brightest_dot_um(station: Any) -> dict[str, float]:
+    """``{"x_um": ..., "y_um": ...}`` of the brightest dot of a simulated TEPL sample (its ground truth); empty on
+    a station without one."""
+    try:
+        truth = station.world.ground_truth()["sample"]
+        i = int(np.argmax(truth["orientation"]))
+        return {"x_um": float(truth["x_nm"][i]) / 1000.0, "y_um": float(truth["y_nm"][i]) / 1000.0}
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError):
+        return {}
 
 MOMENTS = ("start", "mid", "end")
 
@@ -73,8 +89,8 @@ def session(console: Any, out_dir: Path, prefix: str, procedures: Sequence[str] 
     records = []
     for name in names if procedures is None else [n for n in names if n in procedures]:
         console.select_procedure(name)
-        console.set_values(name, {k: v for k, v in SHORT_RUNS.get(name, {}).items()
-                                  if k in console.values(name)})
+        values = {**SHORT_RUNS.get(name, {}), **(brightest_dot_um(console.station) if name in AT_A_DOT else {})}
+        console.set_values(name, {k: v for k, v in values.items() if k in console.values(name)})
         if not console.start_run():
             continue
         if not _wait(app, lambda: console.plan is not None or not console.is_running(), 60.0):

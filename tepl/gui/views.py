@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
+from PyQt5 import sip
 from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from pyqtgraph.dockarea import Dock, DockArea
 
@@ -25,6 +26,7 @@ from tepl.gui.panels import (
     Series,
     ViewPanel,
     is_spectral,
+    label_axes,
     make_panel,
     panel_class,
     pixel_rect,
@@ -339,6 +341,7 @@ class LiveViews(DockArea):
         self._kind = kind
         cls = panel_class(plan, view) if view is not None else None
         own_panel = cls is not None and cls.replaces_main
+        beside = cls is not None and cls.accompanies_main  # a panel of the main view beside it (spectra contour)
         if kind == "count-map":
             self._setup_count_map(plan, view, list(channel_labels))
         elif kind in ("g2", "trace"):
@@ -358,7 +361,7 @@ class LiveViews(DockArea):
             self._setup_spectral_map(plan, view)
         if own_panel:  # the view's own panel draws it (a ramp, a fitted approach curve): no main view
             self._show(self.main_dock, self.map_panel, False)
-        self._set_panels(plan, [v for v in views if (v is not view or own_panel) and v.kind != "spectrum"])
+        self._set_panels(plan, [v for v in views if (v is not view or own_panel or beside) and v.kind != "spectrum"])
         self._dirty = False
 
     @staticmethod
@@ -393,15 +396,19 @@ class LiveViews(DockArea):
                 for name, handler in panel.handlers().items():
                     self._add_handler(name, handler)
             return
-        for dock in self.panel_docks:
-            dock.close()
         for panel in self.panels:
             panel.close()
+        for dock in self.panel_docks:
+            dock.close()
+            # deleted now, with its plots, rather than by the garbage collector: that one empties the items'
+            # Python attributes before Qt, taking the scene down, asks them their size (an AttributeError)
+            if not sip.isdeleted(dock):
+                sip.delete(dock)
         self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
         self.panel_docks = []
         previous = self.main_dock
         for panel in self.panels:
-            dock = Dock(f"{panel.view.kind}: {panel.view.title}", widget=panel.widget, size=(3, 3), closable=True)
+            dock = Dock(panel.dock_title, widget=panel.widget, size=(3, 3), closable=True)
             # maps side by side with the main map, the other views below it
             beside = panel.view.kind == "map" and previous is not None
             self.addDock(dock, "right" if beside else "bottom", previous if beside else self.main_dock)
@@ -470,8 +477,7 @@ class LiveViews(DockArea):
     @staticmethod
     def _set_labels(plot: pg.PlotWidget, title: str, bottom: str, left: str) -> None:
         plot.setTitle(title)
-        plot.setLabel("bottom", bottom)
-        plot.setLabel("left", left)
+        label_axes(plot, bottom, left)
 
     def _show_map_as(self, ndim: int, lock_aspect: bool | None = None) -> None:
         self.map_plot.setAspectLocked(ndim == 2 if lock_aspect is None else lock_aspect)

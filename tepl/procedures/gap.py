@@ -66,7 +66,7 @@ class DistanceSweep(Procedure):
         plan.check(f"no gap below the contact point (checked after engaging, {CONTACT_TOLERANCE_NM} nm tolerance)")
         _plan_steps(plan, station, gaps, self["exposure_s"])
         plan.dataset("target_gap_nm", (gaps.size,), ("step",), "nm")
-        plan.view("approach", "spectra", ("gap_nm",), "integrated counts vs gap")
+        plan.view("approach", "spectra", ("gap_nm",), "fitted approach curve vs gap")
 
     def execute(self, ctx: RunContext) -> None:
         st = ctx.station
@@ -127,7 +127,8 @@ class PressureRamp(Procedure):
         plan.dataset("force_nN", (n,), ("step",), "nN")
         plan.dataset("peak_energy_eV", (n,), ("step",), "eV")
         plan.dataset("peak_intensity", (n,), ("step",), "counts")
-        plan.view("ramp", "peak_intensity", ("step", "pressure_GPa", "force_nN"), "intensity, pressure and force")
+        plan.view("ramp", "peak_intensity", ("step", "pressure_GPa", "force_nN", "peak_energy_eV"),
+                  "intensity, pressure, force and peak shift")
 
     def execute(self, ctx: RunContext) -> None:
         st, rec = ctx.station, ctx.recorder
