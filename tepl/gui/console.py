@@ -146,6 +146,7 @@ class Console(qw.QMainWindow):
         self._editors: dict[str, dict[str, qw.QWidget]] = {}
         self._paused = False
         self._active = False
+        self.pause_next_run_at: float | None = None  # the next run pauses itself at this fraction (screenshots)
         self.setWindowTitle(f"tepl console: {getattr(station, 'name', 'station')}")
         self._build_controls()
         self.log_view = LogView()
@@ -513,6 +514,7 @@ class Console(qw.QMainWindow):
         self.plan = None
         self.worker = worker = ProcedureWorker(procedure, self.station, self.run_path,
                                                station_lock=self.station_lock)
+        worker.pause_at_fraction, self.pause_next_run_at = self.pause_next_run_at, None
         for signal, slot in ((worker.planned, self._on_planned), (worker.refused, self._on_refused),
                              (worker.wavelengths, self.views.set_wavelengths),
                              (worker.log, self.log), (worker.log, self.run_state.on_log),

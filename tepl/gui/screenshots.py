@@ -91,7 +91,9 @@ def session(console: Any, out_dir: Path, prefix: str, procedures: Sequence[str] 
         console.select_procedure(name)
         values = {**SHORT_RUNS.get(name, {}), **(brightest_dot_um(console.station) if name in AT_A_DOT else {})}
         console.set_values(name, {k: v for k, v in values.items() if k in console.values(name)})
+        console.pause_next_run_at = 0.5  # the run holds itself half-way for the "mid" picture
         if not console.start_run():
+            console.pause_next_run_at = None
             continue
         if not _wait(app, lambda: console.plan is not None or not console.is_running(), 60.0):
             continue
@@ -102,16 +104,12 @@ def session(console: Any, out_dir: Path, prefix: str, procedures: Sequence[str] 
         shots = {}
         _wait(app, lambda: console.progress_bar.value() >= 1 or not console.is_running(), timeout_s)
         shots["start"] = _snap(app, console, out_dir, prefix, name, "start")
-        _wait(app, lambda: console.progress_bar.value() * 2 >= console.progress_bar.maximum() > 1
+        # held at its next safe point past half-way (the console shows it paused); a run of one step ends first
+        _wait(app, lambda: console.run_state.paused and "run paused" in console.log_view.entries[-1][2]
               or not console.is_running(), timeout_s)
-        paused = console.is_running()
-        if paused:  # held at its next safe point for the picture (the console shows it paused)
-            console.toggle_pause()
-            _wait(app, lambda: console.run_state.paused and "run paused" in console.log_view.entries[-1][2]
-                  or not console.is_running(), 30.0)
         shots["mid"] = _snap(app, console, out_dir, prefix, name, "mid")
-        if paused and console.is_running():
-            console.toggle_pause()
+        if console.is_running():
+            console.worker.control.resume()
         if not _wait(app, lambda: not console.is_running(), timeout_s):
             console.abort_run("screenshot session timed out")
             _wait(app, lambda: not console.is_running(), 60.0)

@@ -58,6 +58,9 @@ class ProcedureWorker(QObject):
         self.out_path = Path(out_path)
         self.overwrite = overwrite
         self.control = RunControl()
+        # pause the run by itself once this fraction of its steps is done (its next safe point, in this thread,
+        # so a fast run cannot finish first); None: only the operator pauses
+        self.pause_at_fraction: float | None = None
         self.final_status: str | None = None
         self.error: str | None = None
         self._thread = QThread()
@@ -82,6 +85,10 @@ class ProcedureWorker(QObject):
     # ---- worker thread -------------------------------------------------------------------------------
     def _listen(self, event: Event) -> None:
         if event.kind == "progress":
+            fraction = self.pause_at_fraction
+            if fraction is not None and 1 < event.total and fraction * event.total <= event.done < event.total:
+                self.pause_at_fraction = None
+                self.control.pause()
             self.progress.emit(int(event.done), int(event.total), event.message)
         elif event.kind == "log":
             self.log.emit(event.message)
