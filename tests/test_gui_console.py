@@ -32,13 +32,6 @@ def _settings_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("TEPL_CONFIG_DIR", str(tmp_path / "config"))
 
 
-@pytest.fixture
-def station():
-    st = build_station()
-    yield st
-    st.close()
-
-
 def _console(qtbot, station, tmp_path, **kwargs) -> Console:
     window = Console(station, tmp_path / "runs", status_interval_s=None, settings_dir=tmp_path / "settings",
                      **kwargs)

@@ -17,21 +17,9 @@ import pytest
 from tepl import kernels
 from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
 from tepl.drivers.tttr import RECORD_TYPES, T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
+from tests.kernel_paths import both
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
-
-
-def both(fn):
-    """(compiled result, numpy result) of ``fn()``."""
-    saved = kernels.ENABLED
-    try:
-        kernels.ENABLED = True
-        fast = fn()
-        kernels.ENABLED = False
-        slow = fn()
-    finally:
-        kernels.ENABLED = saved
-    return fast, slow
 
 
 def same(a, b) -> bool:

@@ -20,21 +20,9 @@ from tepl import kernels
 from tepl.analysis.decay_model import decay_model
 from tepl.analysis.flim import fit_flim
 from tepl.analysis.lifetime import fit_decay
+from tests.kernel_paths import both
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
-
-
-def both(fn):
-    """(compiled result, numpy result) of ``fn()``."""
-    saved = kernels.ENABLED
-    try:
-        kernels.ENABLED = True
-        fast = fn()
-        kernels.ENABLED = False
-        slow = fn()
-    finally:
-        kernels.ENABLED = saved
-    return fast, slow
 
 
 def test_special_functions_match_scipy():
