@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from tepl.kernels import jit, prange
+from tepl.kernels.linalg import solve
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -281,35 +282,6 @@ def _deviance(y, y_log_y, mu):
 
 
 @jit
-def _solve(a, rhs, x):
-    """x = a^-1 rhs by Gaussian elimination with partial pivoting (a and rhs overwritten); False if singular."""
-    n = rhs.size
-    for col in range(n):
-        piv = col
-        best = abs(a[col, col])
-        for r in range(col + 1, n):
-            if abs(a[r, col]) > best:
-                best, piv = abs(a[r, col]), r
-        if best == 0.0 or not np.isfinite(best):
-            return False
-        if piv != col:
-            for c in range(n):
-                a[col, c], a[piv, c] = a[piv, c], a[col, c]
-            rhs[col], rhs[piv] = rhs[piv], rhs[col]
-        for r in range(col + 1, n):
-            f = a[r, col] / a[col, col]
-            for c in range(col, n):
-                a[r, c] -= f * a[col, c]
-            rhs[r] -= f * rhs[col]
-    for r in range(n - 1, -1, -1):
-        acc = rhs[r]
-        for c in range(r + 1, n):
-            acc -= a[r, c] * x[c]
-        x[r] = acc / a[r, r]
-    return True
-
-
-@jit
 def _dot8(u, v, k):
     """sum(u[:k] * v[:k]) in eight running sums (independent chains: a fixed order, no reassociation needed)."""
     c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0.0
@@ -465,7 +437,7 @@ def _linear_start_one(p, y, n_exp, edges, dt, period, s, d_tau, d_t0, d_sig, tau
     for a in range(nb):
         normal[a, a] += 1e-9 * trace
     coef = np.zeros(4)
-    if not _solve(normal, rhs, coef[:nb]):
+    if not solve(normal, rhs, coef[:nb]):
         return
     floor = 1e-3 * max(total_y / k, 1e-3)
     coef[0] = max(coef[0], floor)
@@ -579,7 +551,7 @@ def _fit_one(p, y, n_exp, edges, dt, period, free, lo, hi, max_iter, tolerance, 
                 gs[row] = g[row] / d[row]
             better = False
             trial_dev = np.nan
-            if _solve(hs, gs, x):
+            if solve(hs, gs, x):
                 for a in range(n_par):
                     trial[a] = p[a]
                 for row in range(n_free):

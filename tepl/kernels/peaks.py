@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from tepl.kernels import jit, prange
+from tepl.kernels.linalg import solve
 
 _G0 = 2.0 * math.sqrt(math.log(2.0) / math.pi)
 _K = 4.0 * math.log(2.0)
@@ -134,35 +135,6 @@ def _chi2(energy, width, y, w, p, gauss_out, inv_q_out):
 
 
 @jit
-def _solve5(a, rhs, x):
-    """x = a^-1 rhs by Gaussian elimination with partial pivoting (a and rhs are overwritten); False if singular."""
-    n = 5
-    for col in range(n):
-        piv = col
-        best = abs(a[col, col])
-        for r in range(col + 1, n):
-            if abs(a[r, col]) > best:
-                best, piv = abs(a[r, col]), r
-        if best == 0.0 or not np.isfinite(best):
-            return False
-        if piv != col:
-            for k in range(n):
-                a[col, k], a[piv, k] = a[piv, k], a[col, k]
-            rhs[col], rhs[piv] = rhs[piv], rhs[col]
-        for r in range(col + 1, n):
-            f = a[r, col] / a[col, col]
-            for k in range(col, n):
-                a[r, k] -= f * a[col, k]
-            rhs[r] -= f * rhs[col]
-    for r in range(n - 1, -1, -1):
-        s = rhs[r]
-        for k in range(r + 1, n):
-            s -= a[r, k] * x[k]
-        x[r] = s / a[r, r]
-    return True
-
-
-@jit
 def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tolerance, h_out):
     """LM on one spectrum from the start ``p`` (updated in place): (iterations, converged, chi^2); h_out gets the
     weighted normal matrix at the result.
@@ -213,7 +185,7 @@ def _fit_one(energy, width, y, sig, use_sigma, poisson, p, lo, hi, max_iter, tol
                 hs[k, m] = h[k, m] / (d[k] * d[m])
             hs[k, k] += damping
             gs[k] = g[k] / d[k]
-        if not _solve5(hs, gs, x):
+        if not solve(hs, gs, x):
             x[:] = 0.0
         for k in range(5):
             trial[k] = min(max(p[k] + x[k] / d[k], lo[k]), hi[k])
