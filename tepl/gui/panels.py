@@ -179,6 +179,15 @@ class ViewPanel:
         """True while the panel still works on what arrived (a fit in progress)."""
         return False
 
+    @property
+    def has_colour_bar(self) -> bool:
+        """True when the panel draws values on a colour scale (with its colour bar)."""
+        return False
+
+    def show_pixel(self, iy: int, ix: int) -> bool:
+        """Show what the panel keeps of map pixel (iy, ix) (a click on the main map); False: nothing kept."""
+        return False
+
     def restart(self, plan: Any, view: Any) -> bool:
         """Show the same ``view`` for the next run's ``plan``, emptied, rather than building a new panel (its
         plot and dock cost 50-100 ms of the event loop); False when the panel cannot (it is built anew)."""
@@ -379,6 +388,10 @@ class MapPanel(ViewPanel):
     """A ``map`` view: a per-pixel dataset (a spectrum counts as its integrated counts) on the plan's two
     stage axes, with its colour bar, the pixel written last outlined and unscanned pixels grey."""
 
+    @property
+    def has_colour_bar(self) -> bool:
+        return True
+
     def __init__(self, plan: Any, view: Any):
         from tepl.gui.maps import MapImage, map_plot
 
@@ -437,6 +450,10 @@ class RampPanel(ViewPanel):
     against the first of those quantities (the pressure), and the spectra along the same steps as a contour
     (step vs wavelength). The quench onset is marked on the intensity: the step of highest intensity once it
     has fallen after it (``turning_point``)."""
+
+    @property
+    def has_colour_bar(self) -> bool:
+        return self.contour_name is not None  # the spectra contour
 
     replaces_main = True
 
@@ -588,6 +605,10 @@ class SpectraLinePanel(ViewPanel):
     """A ``line`` of spectra beside the main view (which draws their integrated counts against the line's
     axis): the spectra as a contour of the axis (the position along a line scan from its start, a setpoint)
     against wavelength, counts colour-mapped with a colour bar, filled as the spectra arrive."""
+
+    @property
+    def has_colour_bar(self) -> bool:
+        return True
 
     accompanies_main = True
 

@@ -492,8 +492,7 @@ class LiveViews(DockArea):
         if pixel is not None and not double:
             self.show_spectrum_at(*pixel)
             for panel in self.panels:  # the decay of that pixel, in a panel that keeps the scan's decays
-                if hasattr(panel, "show_pixel"):
-                    panel.show_pixel(*pixel)
+                panel.show_pixel(*pixel)
         self.map_clicked.emit(x, y, modifiers, double)
 
     def show_spectrum_at(self, iy: int, ix: int) -> bool:
@@ -684,7 +683,7 @@ class LiveViews(DockArea):
                     data = shown[1]
                 else:
                     data = shown
-                colour_bar = hasattr(panel, "map")
+                colour_bar = panel.has_colour_bar
             values = 0 if data is None else int(np.isfinite(np.asarray(data, float)).sum())
             out.append({"view": view, "values": values, "x_label": plot.getAxis("bottom").labelText,
                         "y_label": plot.getAxis("left").labelText, "colour_bar": colour_bar})
