@@ -26,6 +26,7 @@ from scipy.ndimage import median_filter
 
 from tepl.data.runfile import Run
 from tepl.plot_common import energy_eV, figure, save, stored_attrs
+from tepl.plot_spectra import cleaned, record_cosmics
 from tepl.units import HC_EV_NM
 
 FIT_GRID_POINTS = 400  # points of a fitted curve drawn between its data
@@ -335,7 +336,7 @@ def temperature_figures(run: Run) -> dict[str, tuple[Any, str]]:
     what = "peak energy, linewidth and average lifetime" if has_lifetime else "peak energy and linewidth"
     figures["fits"] = (fig, f"Temperature series: PL {what} vs temperature")
 
-    spectra = np.asarray(d["spectra"], float)
+    spectra, n_cosmics = cleaned(d["spectra"])  # single-pixel spikes removed before display, and noted
     energy = energy_eV(run)
     measured = _finite(temperature) & np.all(np.isfinite(spectra), axis=1)
     window = _energy_window(run, energy, temperature)
@@ -364,6 +365,7 @@ def temperature_figures(run: Run) -> dict[str, tuple[Any, str]]:
     ax_stack.set_ylabel("counts")
     ax_map.set_xlabel("photon energy (eV)")
     ax_map.set_ylabel("measured temperature (K)")
+    record_cosmics(fig, n_cosmics)
     figures["spectra"] = (fig, "Temperature series: PL spectra vs temperature")
 
     if "decays" in d and "tcspc_time_ns" in d:
