@@ -40,6 +40,24 @@ class H5Source:
             return f[self.name][index]
 
 
+def open_source(path: str, name: str, axis_name: str, what: str, min_ndim: int,
+                layout: str) -> tuple[H5Source, np.ndarray, dict[str, Any]]:
+    """The dataset ``name`` of the run file at ``path`` (to be read by path), its last axis ``axis_name`` and
+    its attributes. ValueError naming the file when either is missing (not a ``what`` run), or when the dataset
+    has fewer than ``min_ndim`` axes or a last axis other than ``axis_name``'s (``layout`` says what it should
+    be, e.g. ``"(..., {n} wavelengths)"``)."""
+    with h5py.File(path, "r") as f:
+        if name not in f or axis_name not in f:
+            raise ValueError(f"{path}: no {name} with {axis_name}: not a {what} run")
+        dset = f[name]
+        source = H5Source(path, name, tuple(dset.shape), dset.dtype)
+        axis = f[axis_name][()]
+        attrs = dict(dset.attrs)
+    if len(source.shape) < min_ndim or source.shape[-1] != axis.size:
+        raise ValueError(f"{path}: {name} is {source.shape}, not {layout.format(n=axis.size)}")
+    return source, axis, attrs
+
+
 def spectra_chunks(shape: tuple[int, ...], itemsize: int, chunk_mb: float) -> tuple[int, ...]:
     """Chunks of whole spectra (or decays) of about ``chunk_mb`` MB: the leading axes cut, the last axis whole."""
     budget = max(1, int(chunk_mb * 1e6 // (shape[-1] * itemsize)))  # spectra per chunk

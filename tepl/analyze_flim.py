@@ -21,7 +21,7 @@ import numpy as np
 
 from tepl.analysis.flim import fit_flim
 from tepl.analysis.lifetime_results import FlimMaps
-from tepl.analyze_chunks import FIT_THREADS, H5Source, compute, lazy_dataset, spectra_chunks, write_group
+from tepl.analyze_chunks import FIT_THREADS, H5Source, compute, lazy_dataset, open_source, spectra_chunks, write_group
 
 FLIM = "entry/data/flim"
 TIME = "entry/data/tcspc_time_ns"
@@ -64,15 +64,9 @@ def _fit_chunk(block: np.ndarray, summed: np.ndarray, time_ns: np.ndarray, n_exp
 
 
 def _open(path: str) -> tuple[H5Source, np.ndarray, float | None]:
-    with h5py.File(path, "r") as f:
-        if not is_flim(f):
-            raise ValueError(f"{path}: no {FLIM} with {TIME}: not a FLIM run")
-        dset = f[FLIM]
-        source = H5Source(path, FLIM, tuple(dset.shape), dset.dtype)
-        time_ns = f[TIME][()]
-        sync_hz = float(dset.attrs.get("sync_rate_hz", 0.0))
-    if len(source.shape) < 3 or source.shape[-1] != time_ns.size:
-        raise ValueError(f"{path}: {FLIM} is {source.shape}, not (channel, ..., {time_ns.size} TCSPC bins)")
+    """The FLIM cube (read by path), its TCSPC time axis (ns) and the laser period (ns; None without a sync)."""
+    source, time_ns, attrs = open_source(path, FLIM, TIME, "FLIM", 3, "(channel, ..., {n} TCSPC bins)")
+    sync_hz = float(attrs.get("sync_rate_hz", 0.0))
     return source, time_ns, (1e9 / sync_hz if sync_hz > 0 else None)
 
 

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from tepl.analysis.peaks import PeakFit, fit_peaks
-from tepl.analyze_chunks import FIT_THREADS, H5Source, lazy_dataset, spectra_chunks, write_group
+from tepl.analyze_chunks import FIT_THREADS, lazy_dataset, open_source, spectra_chunks, write_group
 from tepl.units import FIT_WINDOW_NM
 
 SPECTRA = "entry/data/spectra"
@@ -37,14 +37,7 @@ def peak_maps(path: str | Path, chunk_mb: float = 64.0, window_nm: tuple[float, 
     import dask.array as da
 
     path = str(Path(path).resolve())
-    with h5py.File(path, "r") as f:
-        if not is_hyperspectral(f):
-            raise ValueError(f"{path}: no {SPECTRA} with {WAVELENGTH}: not a hyperspectral run")
-        dset = f[SPECTRA]
-        source = H5Source(path, SPECTRA, tuple(dset.shape), dset.dtype)
-        wavelength_nm = f[WAVELENGTH][()]
-    if len(source.shape) < 2 or source.shape[-1] != wavelength_nm.size:
-        raise ValueError(f"{path}: {SPECTRA} is {source.shape}, not (..., {wavelength_nm.size} wavelengths)")
+    source, wavelength_nm, _ = open_source(path, SPECTRA, WAVELENGTH, "hyperspectral", 2, "(..., {n} wavelengths)")
     spectra = lazy_dataset(source, spectra_chunks(source.shape, source.dtype.itemsize, chunk_mb))
     return da.map_blocks(_fit_chunk, spectra, wavelength_nm, window_nm, dtype=float, drop_axis=spectra.ndim - 1,
                          new_axis=0, chunks=((len(FIELDS),), *spectra.chunks[:-1]))
