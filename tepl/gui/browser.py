@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
 
-from tepl.gui.panels import label_axes, quantity_label
+from tepl.gui.labels import label_axes, quantity_label
 
 
 class DataBrowser(qw.QWidget):
@@ -92,7 +92,7 @@ class DataBrowser(qw.QWidget):
             self.image.setImage(values, autoLevels=True)
             x_name, y_name = (dims[1], dims[0]) if len(dims) == 2 else ("x", "y")
             if x_name in run.data and y_name in run.data:
-                from tepl.gui.panels import pixel_rect
+                from tepl.gui.labels import pixel_rect
 
                 self.image.setRect(pixel_rect(np.asarray(run.data[x_name], float),
                                               np.asarray(run.data[y_name], float)))

@@ -19,6 +19,8 @@ import pyqtgraph as pg
 from PyQt5 import QtGui, QtWidgets
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 
+from tepl.gui.labels import pixel_rect
+
 COLOR_MAP = "viridis"
 UNSCANNED_BRUSH = QtGui.QBrush(QtGui.QColor(128, 128, 128))  # mid grey: no colour of the map is grey
 
@@ -150,7 +152,6 @@ class MapImage(QObject):
                  relative: bool = True, y_unit: str | None = None) -> None:
         """Pixel centres ``x`` (columns, in ``unit``) and ``y`` (rows, in ``y_unit``, default ``unit``); the axes
         count from the grid's centre and a scale bar is drawn when ``relative`` (a map of the sample)."""
-        from tepl.gui.panels import pixel_rect
 
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
         self.rect = pixel_rect(self.x, self.y)
@@ -181,7 +182,6 @@ class MapImage(QObject):
 
     def set_extent(self, x: np.ndarray, y: np.ndarray) -> None:
         """New pixel centres for a map that grows (frames of a kinetic series), keeping its axes' labels."""
-        from tepl.gui.panels import pixel_rect
 
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
         self.rect = pixel_rect(self.x, self.y)

@@ -17,7 +17,7 @@ from PyQt5 import QtGui
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import QTimer
 
-from tepl.gui.panels import limit_for, quantity_label, unit_of
+from tepl.gui.labels import limit_for, quantity_label, unit_of
 
 NEAR_FRACTION = 0.05  # a value within this fraction of its limit's span from an edge is near the limit
 ALARM_COLOURS = {"ok": None, "near": QtGui.QColor(230, 160, 0), "outside": QtGui.QColor(220, 40, 40)}

@@ -20,21 +20,9 @@ from PyQt5 import sip
 from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from pyqtgraph.dockarea import Dock, DockArea
 
+from tepl.gui.labels import is_spectral, label_axes, pixel_rect, quantity_label, unit_of
 from tepl.gui.maps import MapImage, map_plot
-from tepl.gui.panels import (
-    Handler,
-    Series,
-    ViewPanel,
-    is_spectral,
-    label_axes,
-    make_panel,
-    panel_class,
-    pixel_rect,
-    quantity_label,
-    series_for,
-    series_labels,
-    unit_of,
-)
+from tepl.gui.panels import Handler, Series, ViewPanel, make_panel, panel_class, series_for, series_labels
 
 _MAX_FRAME_ROWS = 2000  # a kinetic series' map keeps this many of the newest frames
 ALL_CHANNELS = "sum of all channels"
