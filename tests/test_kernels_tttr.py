@@ -14,7 +14,7 @@ import pytest
 
 from tepl import kernels
 from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
-from tepl.drivers.tttr import T3Decoder, T3Encoder, record_layout
+from tepl.drivers.tttr import T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
 from tests.kernel_paths import both
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
@@ -79,6 +79,38 @@ def test_t3_decode_of_specials_only_and_of_photons_only():
     for records in (overflows, photons, np.concatenate([photons, overflows, photons])):
         fast, slow = both(lambda r=records: T3Decoder(lay.code).decode(r))
         assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+@pytest.mark.parametrize("name", ["PicoHarpT3", "HydraHarp2T3", "PicoHarpT2", "HydraHarp2T2"])
+def test_decode_with_special_records_on_and_beside_block_edges(name):
+    """The compiled decoders take records in blocks of 32 (a block without special records in one straight
+    loop): markers at the first, last and middle record of a block and in runs, among long runs of photons,
+    in a stream whose length is no whole number of blocks, decode as the numpy path does, in one call and in
+    FIFO-sized pieces."""
+    lay, b = record_layout(name), record_layout(name).bits
+    rng = np.random.default_rng(5)
+    n = 32 * 40
+    times = np.sort(rng.integers(0, 3 * lay.wrap, n))  # two overflow records among long runs of photons
+    if lay.mode == "T3":
+        encoder, decoder = T3Encoder(lay.code), T3Decoder
+        photons = encoder.encode(times, rng.integers(0, min(lay.dtime_bins, 4096), n),
+                                 rng.integers(0, min(lay.n_channels, 4), n))
+    else:
+        encoder, decoder = T2Encoder(lay.code), T2Decoder
+        photons = encoder.encode(times, rng.integers(0, min(lay.n_channels, 4), n))
+    at = np.array([0, 31, 32, 63, 64, 65, 95, 96, 97, 98, 99, 600, 1279, 1280, photons.size + 14])
+    markers = np.uint32(b.special) | ((at % 15 + 1).astype(np.uint32) << np.uint32(b.kind_shift))
+    records = np.insert(photons, at - np.arange(at.size), markers)  # the markers land at the indices `at`
+    assert np.array_equal(np.flatnonzero(records >= b.special)[np.isin(np.flatnonzero(records >= b.special), at)],
+                          at) and records.size % 32 != 0
+    for pieces in ([records], np.array_split(records, [1, 33, 64, 700, 701])):
+        def run(parts=pieces):
+            dec = decoder(lay.code)
+            out = [dec.decode(p) for p in parts]
+            return [np.concatenate([o[f] for o in out]) for f in range(len(out[0]))]
+        fast, slow = both(run)
+        assert all(a.dtype == c.dtype and np.array_equal(a, c) for a, c in zip(fast, slow, strict=True))
+        assert fast[-1].size == at.size  # every marker found
 
 
 def _pairs_by_brute_force(t1, t2, bin_ps, k_max):
