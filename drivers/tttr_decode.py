@@ -163,11 +163,15 @@ class T3Decoder(_Decoder):
         return nsync, dtime, channel, marker_nsync, marker_bits
 
     def _decode_compiled(self, records: np.ndarray) -> tuple[np.ndarray, ...]:
+        n = records.size
+        return self._decode_into(records, np.empty(n, np.int64), np.empty(n, np.int32), np.empty(n, np.int8))
+
+    def _decode_into(self, records: np.ndarray, nsync: np.ndarray, dtime: np.ndarray,
+                     channel: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The compiled decode into arrays at least as long as ``records``; returns views of them."""
         from tepl.kernels import tttr
 
         lay, b = self.layout, self.layout.bits
-        n = records.size
-        nsync, dtime, channel = np.empty(n, np.int64), np.empty(n, np.int32), np.empty(n, np.int8)
         k, m_nsync, m_bits, self.offset = tttr.decode_t3(
             records, nsync, dtime, channel, self.offset, b.special, b.time_mask, b.dtime_shift,
             b.dtime_mask, b.channel_shift, b.channel_base, lay.n_channels, b.kind_shift, b.kind_mask, b.overflow,
