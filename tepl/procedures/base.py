@@ -48,7 +48,9 @@ class AbortRequested(Exception):
 
 @dataclass
 class Event:
-    """Something a procedure reports: ``progress`` (done/total), ``log``, ``status`` or ``data``."""
+    """Something a procedure reports: ``progress`` (done/total), ``log``, ``status``, ``data`` (a dataset write:
+    ``data`` holds its name, index and value) or ``live`` (a value shown as it is measured, before the write that
+    stores it, e.g. a confocal pixel's counts; same ``data`` keys as a ``data`` event)."""
 
     kind: str
     message: str = ""
