@@ -647,6 +647,8 @@ class Console(qw.QMainWindow):
         if self.worker is not None and self.worker.is_running():
             self.abort_run("console closed during the run")
             self.worker.wait()
+        if self._active:  # the run's end will not reach the closed console: collections as usual again
+            latency.run_ended()
         self.manual.wait()
         self.views.stop()
         self.run_state.timer.stop()

@@ -5,7 +5,8 @@ process holds (the console, pyqtgraph, numba, h5py, the station): 25-100 ms on t
 measured on, during which no thread runs Python, so the UI stalls. ``run_started`` moves everything alive at
 the start of a run into the collector's permanent generation (``gc.freeze``), so collections during the run
 only walk what the run created since; ``run_ended`` gives those objects back (``gc.unfreeze``), and they are
-collected between runs as usual.
+collected between runs as usual. The console calls it when a run ends and when it is closed during a run (the
+run's end then never reaches it).
 """
 
 from __future__ import annotations

@@ -35,19 +35,40 @@ def _point_index(index: Any) -> Any:
 
 class Series:
     """A dataset's values per point against x: a known plan axis, or a dataset the run measures (filled by its
-    writes). ``spectral``: each value is a spectrum, kept as its integrated counts."""
+    writes). ``spectral``: each value is a spectrum, kept as its integrated counts. A ``size`` of None: the
+    number of points is known only when measured (the lamp lines a calibration finds); the series grows to
+    what the writes hold."""
 
-    def __init__(self, size: int, x: np.ndarray | None = None, spectral: bool = False):
+    def __init__(self, size: int | None, x: np.ndarray | None = None, spectral: bool = False):
+        self.grows = size is None
+        size = 0 if size is None else size
         self.y = np.full(size, np.nan)
         self.x = np.full(size, np.nan) if x is None else np.array(x, float)
         self.spectral = spectral
 
+    def _grow_for(self, index: Any, n_values: int) -> None:
+        """Room for a write of ``n_values`` at ``index`` in a series that grows."""
+        if not self.grows:
+            return
+        if isinstance(index, slice):
+            start, stop, step = index.start or 0, index.stop, index.step or 1
+            needed = stop if stop is not None else start + step * (n_values - 1) + 1
+        else:
+            needed = int(index) + 1
+        if needed > self.y.size:
+            self.y, self.x = (np.concatenate([a, np.full(needed - a.size, np.nan)]) for a in (self.y, self.x))
+
     def put_y(self, index: Any, value: np.ndarray) -> None:
         value = np.asarray(value, float)
-        self.y[_point_index(index)] = np.nansum(value, axis=-1) if self.spectral else value
+        value = np.nansum(value, axis=-1) if self.spectral else value
+        index = _point_index(index)
+        self._grow_for(index, max(1, np.size(value)))
+        self.y[index] = value
 
     def put_x(self, index: Any, value: np.ndarray) -> None:
-        self.x[_point_index(index)] = np.asarray(value, float)
+        index = _point_index(index)
+        self._grow_for(index, max(1, np.size(value)))
+        self.x[index] = np.asarray(value, float)
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the points measured so far (both finite), in point order."""
@@ -59,7 +80,7 @@ def series_for(plan: Any, view: Any) -> tuple[Series, dict[str, str]]:
     """The buffer of a ``line`` or ``approach`` view, and which dataset fills which of its sides
     ({dataset: "y" | "x"})."""
     dataset, x_name = view.dataset, view.axes[0]
-    size = int(plan.dataset(dataset).shape[0])
+    size = plan.dataset(dataset).shape[0]  # None: known once measured
     measured_x = view.kind == "approach" and plan.has_dataset(x_name)
     series = Series(size, None if measured_x else plan.axis(x_name), spectral=is_spectral(plan, dataset))
     return series, ({dataset: "y", x_name: "x"} if measured_x else {dataset: "y"})
@@ -263,16 +284,21 @@ class ApproachFitPanel(ViewPanel):
 
 
 class DecayPanel(ViewPanel):
-    """A ``decay`` view: the latest decay histogram of each channel against the delay axis, log counts."""
+    """A ``decay`` view: the decay histogram of each channel against the delay axis, log counts (labelled at
+    decades): the latest one written, or for the lines of a FLIM scan the sum of the lines of the scan so far
+    (after the scan, the whole scan's decay)."""
 
     def __init__(self, plan: Any, view: Any):
-        super().__init__(view)
+        from tepl.gui.logaxis import log_plot
+
+        super().__init__(view, log_plot(view.title))
         self.time_ns = np.asarray(plan.axis(view.axes[0]), float)
         self.latest: np.ndarray | None = None  # counts[channel, bin]
         self.lines: dict[int, np.ndarray] | None = None  # FLIM scan lines: counts[channel, x, bin] by line
+        self.scan_sum: np.ndarray | None = None  # counts[channel, bin] summed over the lines of the scan so far
+        self.scan_lines: set[int] = set()  # the lines in scan_sum
         self.pixel: tuple[int, int] | None = None  # the pixel shown, after a click on the map
         self.curves: list[Any] = []
-        self.plot.setLogMode(x=False, y=True)
         unit = unit_of(plan, view.axes[0])
         self._label(f"delay after the laser pulse ({unit})" if unit else "delay after the laser pulse",
                     "counts per bin")
@@ -284,14 +310,25 @@ class DecayPanel(ViewPanel):
         value = np.asarray(value, float)
         if value.shape[-1] != self.time_ns.size:
             raise ValueError(f"a decay of {value.shape[-1]} bins on a {self.time_ns.size}-bin axis")
+        line = None
         if value.ndim == 3 and isinstance(index, tuple) and len(index) == 2 and isinstance(
                 index[1], (int, np.integer)):  # a line of a FLIM scan: kept, for the decay of a pixel
             if self.lines is None:
                 self.lines = {}
-            self.lines[int(index[1])] = value
+            line = int(index[1])
+            self.lines[line] = value
         if value.ndim > 2:  # decays of several pixels per channel (a line of a FLIM scan): summed per channel
             value = value.reshape(value.shape[0], -1, self.time_ns.size).sum(axis=1)
-        self.latest = value.reshape(-1, self.time_ns.size)
+        value = value.reshape(-1, self.time_ns.size)
+        if line is not None:  # the scan's decay so far; a line written again starts the next scan
+            if line in self.scan_lines or self.scan_sum is None or self.scan_sum.shape != value.shape:
+                self.scan_sum, self.scan_lines = np.zeros_like(value), set()
+            self.scan_sum += value
+            self.scan_lines.add(line)
+            value = self.scan_sum
+        self.latest = value.copy()
+        if self.pixel is not None:  # a pixel was shown: back to the view's own decay
+            self.plot.setTitle(self.view.title)
         self.pixel = None
         self._arrived()
 
@@ -309,7 +346,7 @@ class DecayPanel(ViewPanel):
         return True
 
     def data(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """(delay ns, counts[channel, bin]) of the latest decay (None before one arrived)."""
+        """(delay ns, counts[channel, bin]) of the decay shown (None before one arrived)."""
         return self.time_ns, None if self.latest is None else self.latest.copy()
 
     def _draw(self) -> None:

@@ -1,9 +1,10 @@
 """The station during a run, from what the run itself reports (design rule 7: no second reader on the
-instruments): the plan's point written last (stage x, y, gap, exposure ...), every value per point the run
-writes (fitted peak, pressure, force, tip height Z), each beside the station limit the plan's interlocks hold
-on it and coloured when it comes near that limit; the tip's contact and the excitation as the run's events
-state them (``RUN_EVENTS``), and at the end the safe state the run left each instrument in; elapsed and
-remaining time, and whether the run is paused."""
+instruments): the plan's point written last (stage x, y, gap, exposure ...; for a run whose writes never name a
+point, such as the blocks of a g2 or a time trace, the last point its progress says is done), every value per
+point the run writes (fitted peak, pressure, force, tip height Z), each beside the station limit the plan's
+interlocks hold on it and coloured when it comes near that limit; the tip's contact and the excitation as the
+run's events state them (``RUN_EVENTS``), and at the end the safe state the run left each instrument in; elapsed
+and remaining time, and whether the run is paused."""
 
 from __future__ import annotations
 
@@ -90,6 +91,8 @@ class RunState(qw.QWidget):
         self._pause_t0: float | None = None
         self.done, self.total = 0, 0
         self.estimate_s = 0.0
+        self._points: Any = None  # the plan's points, for a run whose progress is all that says where it is
+        self._points_written = False  # True once a write named a point (``put_point``)
         self.timer = QTimer(self, interval=500, timeout=self.tick)
 
     # ---- a run ---------------------------------------------------------------------------------------------
@@ -122,6 +125,7 @@ class RunState(qw.QWidget):
         self.paused, self._paused_s, self._pause_t0 = False, 0.0, None
         self.pause_label.setVisible(False)
         self.done, self.total, self.estimate_s = 0, len(plan.points), float(plan.estimate_s)
+        self._points, self._points_written = plan.points, False
         self.idle_label.setText(f"{plan.procedure}: values as the run reports them")
         self.timer.start()
         self.tick()
@@ -173,6 +177,11 @@ class RunState(qw.QWidget):
             self.put(name, value)
 
     def put_point(self, row: dict[str, Any]) -> None:
+        """The columns of the plan's point a write of the run named."""
+        self._points_written = True
+        self._put_row(row)
+
+    def _put_row(self, row: dict[str, Any]) -> None:
         for name, value in row.items():
             self.put(name, value)
 
@@ -180,7 +189,15 @@ class RunState(qw.QWidget):
         return alarm(self.values.get(name, float("nan")), self.limits.get(name))
 
     def on_progress(self, done: int, total: int) -> None:
+        """The run's progress; until a write names a point, the point it says is done last (its share of the
+        plan's points, ``done / total``, rounded) fills the point's rows."""
         self.done, self.total = done, total
+        points = self._points
+        if self._points_written or points is None or total <= 0 or len(points) == 0:
+            return
+        row = min(len(points), int(round(done / total * len(points)))) - 1
+        if row >= 0:
+            self._put_row({name: values[row].item() for name, values in points.columns.items()})
 
     def set_paused(self, paused: bool) -> None:
         if paused and not self.paused:

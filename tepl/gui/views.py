@@ -48,6 +48,7 @@ def _axis_label(name: str, prefix: str = "") -> str:
 
 _SPECTRA_CACHE_BYTES = 256 * 2**20  # a map keeps its spectra (for the spectrum under the cursor) up to this size
 _G2_FIT_INTERVAL = 5  # the g2 fit is redone every this many redraws (and at the end of the run)
+_G2_COUNTS = ("coincidences", "photons")  # what the g2 run's own fit rule looks at (``too_few_for_g2_fit``)
 
 
 class LiveViews(DockArea):
@@ -74,6 +75,7 @@ class LiveViews(DockArea):
         self._spectrum_kept = np.zeros((0, 0), bool)  # True where _spectra holds a measured spectrum
         self._current: tuple[int, int] | None = None
         self._g2_fit: Any = None
+        self._g2_counts: dict[str, np.ndarray] = {}  # the g2 run's coincidences per lag and photons per channel
         self._trace_threshold: float | None = None
         self.cursor_spectrum: tuple[int, int] | None = None
         self._kind: str | None = None
@@ -262,6 +264,9 @@ class LiveViews(DockArea):
         self._current = (iy, ix)
         self._dirty = True
 
+    def _take_g2_counts(self, name: str, index: Any, value: np.ndarray) -> None:
+        self._g2_counts[name][index] = value
+
     def _take_curve_points(self, index: Any, value: np.ndarray) -> None:
         """Points of a curve with a known x axis (g2 after each block, bins of a time trace as it grows)."""
         covered = range(self._curve_y.size)[index]
@@ -311,6 +316,7 @@ class LiveViews(DockArea):
         self._plan = plan
         self._spectra, self._current, self._last_point = None, None, None
         self._g2_fit, self._trace_threshold, self.cursor_spectrum = None, None, None
+        self._g2_counts = {}
         self._kind = None
         self.readout.setText("")
         self.map_plot.enableAutoRange()  # a map's grid sets its range; a curve's follows its data
@@ -454,6 +460,11 @@ class LiveViews(DockArea):
         self._mode, self._handlers = "points", {dataset: [self._take_curve_points]}
         self._curve_x, self._curve_y = x, np.full(x.size, np.nan)
         self._set_labels(self.spectrum_plot, title, x_label, y_label)
+        if self._kind == "g2":  # the counts the run's fit rule judges, as the run writes them
+            for name in _G2_COUNTS:
+                if self._plan.has_dataset(name) and self._plan.dataset(name).allocated:
+                    self._g2_counts[name] = np.zeros(self._plan.dataset(name).shape)
+                    self._add_handler(name, lambda index, value, _n=name: self._take_g2_counts(_n, index, value))
         self._show(self.main_dock, self.map_panel, self._kind == "trace")
         if self._kind == "trace":  # the main view: the histogram of counts per bin, threshold marked
             self._set_labels(self.map_plot, "intensity histogram", y_label, "bins")
@@ -506,9 +517,25 @@ class LiveViews(DockArea):
         """The ON/OFF threshold (counts per bin) drawn on the time trace, or None."""
         return self._trace_threshold
 
+    def _g2_too_few(self) -> bool:
+        """True when the g2 run's own rule refuses a fit of the counts written so far (``too_few_for_g2_fit``);
+        False for a plan without those counts."""
+        from tepl.procedures.counting import too_few_for_g2_fit
+
+        if set(self._g2_counts) != set(_G2_COUNTS):
+            return False
+        photons, parameters = self._g2_counts["photons"], self._plan.parameters
+        a, b = (int(parameters[name]["value"]) for name in ("channel_a", "channel_b"))
+        return too_few_for_g2_fit(photons[a], photons[b], self._g2_counts["coincidences"])
+
     def _update_g2_fit(self, x: np.ndarray, y: np.ndarray) -> None:
         from tepl.analysis.g2 import fit_g2, g2_model
 
+        if self._g2_too_few():  # what the run itself would not fit is not fitted live either
+            self._g2_fit = None
+            self.fit_curve.setData([], [])
+            self.spectrum_plot.setTitle("g2 (no fit: too few coincidences)")
+            return
         finite = np.isfinite(y)
         if finite.sum() < 8:
             return
@@ -538,6 +565,11 @@ class LiveViews(DockArea):
         try:
             result = on_fraction(np.rint(y))
         except ValueError:
+            return
+        if not result.blinks:  # one level so far (no dip the analysis separates): no threshold, no ON fraction
+            self._trace_threshold = None
+            self.threshold_line.setVisible(False)
+            self.map_plot.setTitle("intensity histogram: one level (no ON/OFF threshold)")
             return
         self._trace_threshold = result.threshold
         self.threshold_line.setPos(result.threshold)

@@ -33,6 +33,7 @@ class Calibrate(Procedure):
         plan.dataset("line_wavelength_nm", (None,), ("line",), "nm")
         plan.estimate(self["accumulations"] * (self["exposure_s"] + 0.035))
         plan.view("spectrum", "spectra", ("wavelength_nm",), "lamp spectrum")
+        plan.view("approach", "line_wavelength_nm", ("line_pixel",), "lamp lines found: wavelength vs pixel")
 
     def execute(self, ctx: RunContext) -> None:
         from tepl.analysis.calibration import calibrate_wavelength

@@ -24,6 +24,15 @@ _POSITION = (
 )
 
 
+MIN_G2_COINCIDENCES = 100  # a g2 histogram holding fewer coincidences in all is not fitted
+
+
+def too_few_for_g2_fit(photons_a: int, photons_b: int, coincidences: np.ndarray) -> bool:
+    """True when a g2 histogram is too thin to fit: no photon on one of its two detectors, or fewer than
+    ``MIN_G2_COINCIDENCES`` coincidences (counts) in all its lag bins."""
+    return photons_a == 0 or photons_b == 0 or int(np.sum(coincidences)) < MIN_G2_COINCIDENCES
+
+
 class _TagProcedure(Procedure):
     """Shared by g2 and time-trace: checks, the tag store and the block loop."""
 
@@ -170,7 +179,7 @@ class G2(_TagProcedure):
         from tepl.analysis.g2 import fit_g2
 
         a, b = self["channel_a"], self["channel_b"]
-        if duration_s <= 0 or photons[a] == 0 or photons[b] == 0 or coincidences.sum() < 100:
+        if duration_s <= 0 or too_few_for_g2_fit(photons[a], photons[b], coincidences):
             ctx.log("too few coincidences for a g2 fit")
             return
         lag_ns = ctx.plan.axis("lag_ns")
