@@ -83,10 +83,10 @@ def test_t3_decode_of_specials_only_and_of_photons_only():
 
 @pytest.mark.parametrize("name", ["PicoHarpT3", "HydraHarp2T3", "PicoHarpT2", "HydraHarp2T2"])
 def test_decode_with_special_records_on_and_beside_block_edges(name):
-    """The compiled decoders take records in blocks of 32 (a block without special records in one straight
-    loop): markers at the first, last and middle record of a block and in runs, among long runs of photons,
-    in a stream whose length is no whole number of blocks, decode as the numpy path does, in one call and in
-    FIFO-sized pieces."""
+    """The compiled decoders scan for special records in blocks (16 records at once) and decode the photons
+    between them in straight loops: markers at the first, last and middle record of a block of 16 or 32 and in
+    runs, among long runs of photons, in a stream whose length is no whole number of blocks, decode as the numpy
+    path does, in one call and in FIFO-sized pieces."""
     lay, b = record_layout(name), record_layout(name).bits
     rng = np.random.default_rng(5)
     n = 32 * 40

@@ -37,37 +37,25 @@ def _t3_special(r, offset, m_nsync, m_bits, m, time_mask, kind_shift, kind_mask,
     return offset, m
 
 
-_BLOCK = 32  # records decoded at once when none of them is special: one vectorised test, one straight loop
+_STRIDE = 16  # records tested at once for a special record
 
 
 @jit
-def _any_special(records, i, special):
-    """Whether one of the ``_BLOCK`` records from ``i`` on is special (one vectorised count)."""
-    c = 0
-    for q in range(_BLOCK):
-        c += records[np.uint64(i + q)] >= special  # unsigned index: no negative-index fix-up, vectorises
-    return c != 0
-
-
-@jit
-def _first_special(records, i, special):
-    """Index of the first special record at or after ``i`` (``records.size`` if none), record by record."""
+def _next_special(records, i, special):
+    """Index of the first special record at or after ``i`` (``records.size`` if none): blocks of ``_STRIDE``
+    records are tested with one vectorised count, then the block that holds one record by record."""
     n = records.size
-    while i < n and records[np.uint64(i)] < special:
-        i += 1
-    return i
-
-
-@jit
-def _t3_photon(r, k, nsync, dtime, channel, offset, tm, ds, dm, cs, channel_base, n_channels):
-    """Photon record ``r`` into slot ``k`` of the T3 outputs, in 32-bit arithmetic (only nsync widens)."""
-    nsync[np.uint64(k)] = np.int64(r & tm) + offset
-    dtime[np.uint64(k)] = np.int32((r >> ds) & dm)
-    if channel_base == 0:
-        channel[np.uint64(k)] = np.int8(r >> cs)
-    else:
-        c = np.int64(r >> cs) - channel_base
-        channel[np.uint64(k)] = c if 0 <= c < n_channels else n_channels
+    j = i
+    while j + _STRIDE <= n:
+        c = 0
+        for q in range(_STRIDE):
+            c += records[np.uint64(j + q)] >= special  # unsigned index: no negative-index fix-up, vectorises
+        if c:
+            break
+        j += _STRIDE
+    while j < n and records[np.uint64(j)] < special:
+        j += 1
+    return j
 
 
 @jit
@@ -78,9 +66,8 @@ def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_
     ask for huge pages (far fewer page faults); the marker arrays are numba's own, as long as ``records`` but
     touched only where markers are (no huge page zeroed for a few markers).
 
-    Records go in blocks of ``_BLOCK``: a block without a special record is one straight, vectorised loop of
-    fixed length; where a block holds one, the photons up to it go in one loop, then the special record, and
-    the next block starts after it. No slices (no reference counting per run of photons)."""
+    The photons between two special records are one straight loop in 32-bit arithmetic (only nsync widens to
+    int64), indexed without slices (no reference counting per run of photons)."""
     n = records.size
     sp = np.uint32(special)
     tm, ds, dm, cs = np.uint32(time_mask), np.uint32(dtime_shift), np.uint32(dtime_mask), np.uint32(channel_shift)
@@ -89,17 +76,20 @@ def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_
     m = 0
     i = 0
     while i < n:
-        if i + _BLOCK <= n and not _any_special(records, i, sp):
-            for q in range(_BLOCK):
-                _t3_photon(records[np.uint64(i + q)], k + q, nsync, dtime, channel, offset, tm, ds, dm, cs,
-                           channel_base, n_channels)
-            k += _BLOCK
-            i += _BLOCK
-            continue
-        j = _first_special(records, i, sp)  # within the next block (or the end)
-        for q in range(j - i):
-            _t3_photon(records[np.uint64(i + q)], k + q, nsync, dtime, channel, offset, tm, ds, dm, cs,
-                       channel_base, n_channels)
+        j = _next_special(records, i, sp)
+        if channel_base == 0:
+            for q in range(j - i):
+                r = records[np.uint64(i + q)]
+                nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
+                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                channel[np.uint64(k + q)] = np.int8(r >> cs)
+        else:
+            for q in range(j - i):
+                r = records[np.uint64(i + q)]
+                nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
+                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                c = np.int64(r >> cs) - channel_base
+                channel[np.uint64(k + q)] = c if 0 <= c < n_channels else n_channels
         k += j - i
         if j < n:
             offset, m = _t3_special(np.int64(records[j]), offset, m_nsync, m_bits, m, time_mask, kind_shift,
@@ -122,15 +112,7 @@ def decode_t2(records, time, channel, offset, special, time_mask, channel_shift,
     n_sync = 0
     i = 0
     while i < n:
-        if i + _BLOCK <= n and not _any_special(records, i, sp):
-            for q in range(_BLOCK):
-                r = records[np.uint64(i + q)]
-                time[np.uint64(k + q)] = np.int64(r & tm) + offset
-                channel[np.uint64(k + q)] = np.int8(r >> cs)
-            k += _BLOCK
-            i += _BLOCK
-            continue
-        j = _first_special(records, i, sp)
+        j = _next_special(records, i, sp)
         for q in range(j - i):
             r = records[np.uint64(i + q)]
             time[np.uint64(k + q)] = np.int64(r & tm) + offset
