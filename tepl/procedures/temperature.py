@@ -273,6 +273,9 @@ class TemperatureSeries(Procedure):
         if fit is None or not fit.ok:
             if fit is None and counts.sum() < 1000:
                 ctx.log(f"point {i + 1}: {int(counts.sum())} counts in the decay, too few for a fit")
+            elif fit is not None:
+                ctx.log(f"point {i + 1}: decay fit rejected (not converged, a lifetime or IRF parameter on its "
+                        f"bound, or a component without amplitude)")
             for name, value in (("lifetime_ns", np.nan), ("lifetime_ns_err", np.nan), ("tau_ns", nan3),
                                 ("amplitude_fraction", nan3)):
                 ctx.write(name, i, value)
