@@ -353,6 +353,26 @@ def test_log_levels_and_filter(qtbot):
         log.add("x", "loud")
 
 
+def test_log_keeps_the_newest_message_in_view_until_the_operator_scrolls_up(qtbot):
+    log = LogView()
+    qtbot.addWidget(log)
+    log.resize(400, 120)
+    log.show()
+    bar = log.pane.verticalScrollBar()
+    for i in range(60):
+        log.add(f"line {i}")
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    bar.setValue(0)  # a re-layout (a run's views laid out) leaves the pane scrolled off the end
+    log.add("run complete")
+    assert bar.value() == bar.maximum()  # the newest message is in view
+    bar.triggerAction(bar.SliderToMinimum)  # the operator scrolls up to read
+    log.add("another message")
+    assert bar.value() == 0
+    bar.triggerAction(bar.SliderToMaximum)  # and back to the end: followed again
+    log.add("the newest")
+    assert bar.value() == bar.maximum()
+
+
 def test_layout_is_saved_per_user_and_restored(qtbot, station, tmp_path):
     console = _console(qtbot, station, tmp_path)
     console.views.moveDock(console.docks["log"], "top", console.docks["run"])

@@ -31,6 +31,10 @@ class LogView(qw.QWidget):
         layout.addLayout(row)
         self.pane = qw.QPlainTextEdit(readOnly=True, maximumBlockCount=max_entries)
         layout.addWidget(self.pane, 1)
+        self.following = True  # the newest message kept in view, until the operator scrolls up to read
+        bar = self.pane.verticalScrollBar()
+        bar.actionTriggered.connect(lambda _action: self._scrolled(bar.sliderPosition()))  # wheel, keys, clicks
+        bar.sliderMoved.connect(self._scrolled)  # dragged
         self.level_box.currentIndexChanged.connect(self._refill)
         self.filter_edit.textChanged.connect(self._refill)
 
@@ -43,6 +47,16 @@ class LogView(qw.QWidget):
             del self.entries[: len(self.entries) - self.max_entries]
         if self._shown(entry):
             self.pane.appendPlainText(self._line(entry))
+            if self.following:  # also when a re-layout of the window left the pane scrolled off the end
+                self._to_end()
+
+    def _scrolled(self, position: int) -> None:
+        """The operator moved the bar: follow new messages again only once back at the end."""
+        self.following = position >= self.pane.verticalScrollBar().maximum()
+
+    def _to_end(self) -> None:
+        bar = self.pane.verticalScrollBar()
+        bar.setValue(bar.maximum())
 
     def _shown(self, entry: tuple[str, str, str]) -> bool:
         words = self.filter_edit.text().strip().lower()
@@ -56,6 +70,8 @@ class LogView(qw.QWidget):
 
     def _refill(self, *_: object) -> None:
         self.pane.setPlainText("\n".join(self._line(e) for e in self.entries if self._shown(e)))
+        self.following = True
+        self._to_end()
 
     def shown_text(self) -> str:
         return self.pane.toPlainText()
