@@ -26,6 +26,8 @@ from tepl.gui.panels import Handler, Series, ViewPanel, make_panel, panel_class,
 
 _MAX_FRAME_ROWS = 2000  # a kinetic series' map keeps this many of the newest frames
 ALL_CHANNELS = "sum of all channels"
+GRID_FROM = 2  # views below the main one beyond this many go in two columns
+MIN_PLOT_HEIGHT_PX = 150  # the main and curve views never squeeze below this (their tick labels would overlap)
 
 
 def _is_position(index: Any) -> bool:
@@ -138,6 +140,8 @@ class LiveViews(DockArea):
         self.panel_docks: list[Dock] = []
         self.main_dock = Dock("main view", widget=self.map_panel, size=(3, 3))
         self.curve_dock = Dock("curve view", widget=self.spectrum_plot, size=(3, 2))
+        for plot in (self.map_panel, self.spectrum_plot):  # readable axes however many views share the window
+            plot.setMinimumHeight(MIN_PLOT_HEIGHT_PX)
         self.addDock(self.main_dock, "left")
         self.addDock(self.curve_dock, "bottom", self.main_dock)
         self.redraw_timer = QTimer(self, interval=max(1, int(1000.0 / redraw_hz)), timeout=self.redraw)
@@ -382,7 +386,8 @@ class LiveViews(DockArea):
         self._show_map_as(1)
 
     def _set_panels(self, plan: Any, views: list[Any]) -> None:
-        """A panel for each of ``views`` that has one (in a grid of two columns), its handlers added; the last
+        """A panel for each of ``views`` that has one (maps beside the main view; the others below it, in two
+        columns when there are more than ``GRID_FROM``), its handlers added; the last
         run's panels, emptied, when it had the same views and the operator closed none of their docks."""
         if ([panel.view for panel in self.panels] == views and all(d.container() is not None for d in self.panel_docks)
                 and all(panel.restart(plan, view) for panel, view in zip(self.panels, views, strict=True))):
@@ -401,12 +406,22 @@ class LiveViews(DockArea):
         self.panels = [panel for panel in (make_panel(plan, v) for v in views) if panel is not None]
         self.panel_docks = []
         previous = self.main_dock
+        below = [panel for panel in self.panels if panel.view.kind != "map"]
+        columns = 2 if len(below) > GRID_FROM else 1
+        stacked: list[Dock] = []  # the views below the main one, in reading order
         for panel in self.panels:
             dock = Dock(panel.dock_title, widget=panel.widget, size=(3, 3), closable=True)
-            # maps side by side with the main map, the other views below it
-            beside = panel.view.kind == "map" and previous is not None
-            self.addDock(dock, "right" if beside else "bottom", previous if beside else self.main_dock)
-            previous = dock if beside else previous
+            if panel.view.kind == "map":  # maps side by side with the main map
+                self.addDock(dock, "right", previous)
+                previous = dock
+            elif not stacked:  # the other views below it: one column, or two when there are many
+                self.addDock(dock, "bottom", self.main_dock)
+            elif len(stacked) < columns:
+                self.addDock(dock, "right", stacked[-1])
+            else:
+                self.addDock(dock, "bottom", stacked[-columns])
+            if panel.view.kind != "map":
+                stacked.append(dock)
             self.panel_docks.append(dock)
             for name, handler in panel.handlers().items():
                 self._add_handler(name, handler)
