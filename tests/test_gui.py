@@ -20,6 +20,7 @@ from tepl.gui.worker import ProcedureWorker  # noqa: E402
 from tepl.procedures import PROCEDURES, Procedure  # noqa: E402
 from tepl.procedures.params import Parameter  # noqa: E402
 from tepl.station import build_station  # noqa: E402
+from tests.gui_helpers import station_fixture  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -249,25 +250,13 @@ def test_worker_turns_a_failing_run_into_a_signal(qtbot, sim_station, tmp_path):
 
 
 # ---- photon-counting runs and kinetic series, live ------------------------------------------------------------
-@pytest.fixture(scope="module")
-def confocal_station():
-    st = build_station(CONFIG_DIR / "confocal-sim.yaml")
-    yield st
-    st.close()
+confocal_station = station_fixture("confocal-sim")
 
 
-@pytest.fixture(scope="module")
-def hbt_station():
-    st = build_station(CONFIG_DIR / "confocal-hbt-sim.yaml")
-    yield st
-    st.close()
+hbt_station = station_fixture("confocal-hbt-sim")
 
 
-@pytest.fixture(scope="module")
-def cryo_station():
-    st = build_station(CONFIG_DIR / "cryo-sim.yaml")
-    yield st
-    st.close()
+cryo_station = station_fixture("cryo-sim")
 
 
 def _console_on(qtbot, station, tmp_path) -> Console:

@@ -25,6 +25,7 @@ from tepl.gui.runstate import alarm  # noqa: E402
 from tepl.limits import LimitError, Range  # noqa: E402
 from tepl.procedures import make_procedure  # noqa: E402
 from tepl.station import build_station  # noqa: E402
+from tests.gui_helpers import console_on, start  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -32,18 +33,8 @@ def _settings_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("TEPL_CONFIG_DIR", str(tmp_path / "config"))
 
 
-def _console(qtbot, station, tmp_path, **kwargs) -> Console:
-    window = Console(station, tmp_path / "runs", status_interval_s=None, settings_dir=tmp_path / "settings",
-                     **kwargs)
-    qtbot.addWidget(window)
-    return window
-
-
-def _start(qtbot, console: Console, name: str, **values) -> None:
-    console.select_procedure(name)
-    console.set_values(name, values)
-    qtbot.mouseClick(console.start_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: console.plan is not None or not console.is_running(), timeout=10_000)
+_console = console_on
+_start = start
 
 
 def _finish(qtbot, console: Console, timeout_ms: int = 30_000):

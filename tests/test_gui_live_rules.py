@@ -15,13 +15,12 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
 
-from PyQt5.QtCore import Qt  # noqa: E402
 
-from tepl.config import CONFIG_DIR  # noqa: E402
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import Console  # noqa: E402
 from tepl.gui.logaxis import labelled_mantissas, mantissa  # noqa: E402
 from tepl.station import build_station  # noqa: E402
+from tests.gui_helpers import console_on, start, station_fixture  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,31 +28,14 @@ def _settings_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("TEPL_CONFIG_DIR", str(tmp_path / "config"))
 
 
-@pytest.fixture(scope="module")
-def confocal_station():
-    st = build_station(CONFIG_DIR / "confocal-sim.yaml")
-    yield st
-    st.close()
+confocal_station = station_fixture("confocal-sim")
 
 
-@pytest.fixture(scope="module")
-def cryo_station():
-    st = build_station(CONFIG_DIR / "cryo-sim.yaml")
-    yield st
-    st.close()
-
-
-def _console(qtbot, station, tmp_path) -> Console:
-    window = Console(station, tmp_path / "runs", status_interval_s=None, settings_dir=tmp_path / "settings")
-    qtbot.addWidget(window)
-    return window
+cryo_station = station_fixture("cryo-sim")
 
 
 def _start(qtbot, console: Console, name: str, **values) -> None:
-    console.select_procedure(name)
-    console.set_values(name, values)
-    qtbot.mouseClick(console.start_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: console.plan is not None or not console.is_running(), timeout=10_000)
+    start(qtbot, console, name, **values)
     assert console.is_running(), console.log_pane.toPlainText()
 
 
@@ -71,7 +53,7 @@ def test_live_g2_fit_follows_the_runs_own_refusal(qtbot, confocal_station, tmp_p
     from tepl.analysis.g2 import fit_g2
     from tepl.procedures.counting import too_few_for_g2_fit
 
-    console = _console(qtbot, confocal_station, tmp_path)
+    console = console_on(qtbot, confocal_station, tmp_path)
     for _ in range(6):  # until the curve alone would give a fit (most runs): the case the rule must stop
         run = _run(qtbot, console, "g2", acquisition_s=5.0, block_s=0.5)
         d = run.data
@@ -94,7 +76,7 @@ def test_live_g2_fit_follows_the_runs_own_refusal(qtbot, confocal_station, tmp_p
 def test_trace_threshold_only_where_the_analysis_finds_two_levels(qtbot, confocal_station, tmp_path):
     from tepl.analysis.blinking import on_fraction
 
-    console = _console(qtbot, confocal_station, tmp_path)
+    console = console_on(qtbot, confocal_station, tmp_path)
     run = _run(qtbot, console, "time-trace", acquisition_s=1.0, bin_s=0.01)
     counts = run.data["counts"].astype(float)
     views = console.views
@@ -111,7 +93,7 @@ def test_trace_threshold_only_where_the_analysis_finds_two_levels(qtbot, confoca
 
 
 def _flim_run(qtbot, station, tmp_path):
-    console = _console(qtbot, station, tmp_path)
+    console = console_on(qtbot, station, tmp_path)
     run = _run(qtbot, console, "confocal-raster", size_x_um=1.0, size_y_um=1.0, pixel_um=0.25, dwell_s=0.005)
     return console, run
 
@@ -152,7 +134,7 @@ def test_decay_log_axis_labels_decades_only(qtbot, cryo_station, tmp_path):
 
 
 def test_block_rows_of_a_g2_are_filled_from_its_progress(qtbot, confocal_station, tmp_path):
-    console = _console(qtbot, confocal_station, tmp_path)
+    console = console_on(qtbot, confocal_station, tmp_path)
     _run(qtbot, console, "g2", acquisition_s=1.0, block_s=0.25)
     with h5py.File(console.run_path, "r") as f:
         measured_s = float(f["/entry/tags"].attrs["duration_s"])
@@ -166,7 +148,7 @@ def test_block_rows_of_a_g2_are_filled_from_its_progress(qtbot, confocal_station
 def test_calibrate_shows_the_lamp_lines_it_found(qtbot, tmp_path):
     st = build_station()
     try:
-        console = _console(qtbot, st, tmp_path)
+        console = console_on(qtbot, st, tmp_path)
         run = _run(qtbot, console, "calibrate", exposure_s=0.1, accumulations=1)
         d = run.data
         x, y = console.views.main_curve_data()
@@ -188,7 +170,7 @@ def test_closing_the_console_mid_run_gives_the_collector_back(qtbot, tmp_path):
     st = build_station()
     gc.unfreeze()
     try:
-        window = _console(qtbot, st, tmp_path)
+        window = console_on(qtbot, st, tmp_path)
         _start(qtbot, window, "raster", exposure_s=0.05)
         assert gc.get_freeze_count() > 0  # the run froze what was alive at its start
         window.close()
