@@ -20,7 +20,7 @@ import numpy as np
 SHORT_RUNS: dict[str, dict[str, Any]] = {
     "raster": {"size_x_um": 0.06, "size_y_um": 0.06, "pixel_um": 0.005, "exposure_s": 0.05},
     "line-scan": {"length_um": 0.06, "pixel_um": 0.005, "exposure_s": 0.05},
-    "distance-sweep": {"gap_step_nm": 1.5, "exposure_s": 0.1},
+    "distance-sweep": {"stop_gap_nm": 12.0, "gap_step_nm": 1.5, "exposure_s": 0.1},  # above the dot (make demo)
     "pressure-ramp": {"start_gap_nm": 12.0, "min_gap_nm": 5.0, "gap_step_nm": 0.5, "exposure_s": 0.1},
     "kinetic-series": {"frames": 20, "exposure_s": 0.05},
     "confocal-raster": {"size_x_um": 2.0, "size_y_um": 2.0, "pixel_um": 0.2, "dwell_s": 0.005},
@@ -31,8 +31,9 @@ SHORT_RUNS: dict[str, dict[str, Any]] = {
 }
 """Parameters of a short run per procedure (the others run with their defaults)."""
 
-AT_A_DOT = ("pressure-ramp",)
-"""Procedures run on the twin's brightest quantum dot (``x_um``, ``y_um``), so a ramp has a dot to press."""
+AT_A_DOT = ("distance-sweep", "pressure-ramp")
+"""Procedures run on the twin's brightest quantum dot (``x_um``, ``y_um``), so a sweep has a dot to enhance and a
+ramp one to press."""
 
 
 def brightest_dot_um(station: Any) -> dict[str, float]:
