@@ -87,6 +87,7 @@ class TeplSample:
         self._pixels = PixelAxis()
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
+        self._last_point: tuple[float, float, float] | None = None  # (x, y, height) nm of the last single point
 
     def _rng(self, name: str, index: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(f"tepl_sample.{name}".encode()), index])
@@ -128,9 +129,22 @@ class TeplSample:
         return np.hypot(float(x_nm) - e.x_nm, float(y_nm) - e.y_nm)
 
     def topography_nm(self, x_nm: np.ndarray, y_nm: np.ndarray) -> np.ndarray:
-        """Height (nm) the tip apex rests on above sample point (x, y): dots dilated by the tip, plus Au."""
+        """Height (nm) the tip apex rests on above sample point (x, y): dots dilated by the tip, plus Au.
+
+        The World asks for the single point under the apex, often twice at one instant (the Z loop's target,
+        then the apex distance): the last single point's height is remembered."""
         x = np.asarray(x_nm, float)
         y = np.asarray(y_nm, float)
+        if x.shape == (1,) and y.shape == (1,):
+            last = self._last_point
+            if last is not None and last[0] == x[0] and last[1] == y[0]:
+                return np.array([last[2]])
+            height = self._topography_nm(x, y)
+            self._last_point = (float(x[0]), float(y[0]), float(height[0]))
+            return height
+        return self._topography_nm(x, y)
+
+    def _topography_nm(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         height = self._rough.height_nm(x, y)
         e = self.emitters
         if len(e) == 0:
