@@ -152,7 +152,7 @@ class FvbSensor:
         rng = self.rng
         mean_e = np.full(self.n_x, self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s)
         if photons is not None:
-            mean_e += _chip_qe(wavelength_nm) * np.clip(photons, 0.0, None)
+            mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
         electrons = poisson_counts(rng, mean_e).astype(float) + rng.normal(0.0, read_noise_e, self.n_x)
         for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
             column = int(rng.integers(0, self.n_x))
@@ -160,7 +160,7 @@ class FvbSensor:
             electrons[column] += deposit_e
             self.cosmic_ray_hits.append((exposure_index, column, deposit_e))
         counts = np.rint(self.baseline_counts + electrons / self.gain_e_per_count)
-        return np.clip(counts, 0, SATURATION_COUNTS).astype(np.int64)
+        return np.minimum(np.maximum(counts, 0), SATURATION_COUNTS).astype(np.int64)
 
     def truth(self) -> dict:
         return {

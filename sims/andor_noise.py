@@ -15,14 +15,16 @@ import numpy as np
 from tepl import kernels
 from tepl.kernels import jit
 
-INVERSION_MAX_MEAN = 3.0  # electrons; above, Generator.poisson (whose cost does not grow with the mean)
-_MAX_TERMS = 200  # the cumulative sum of a mean <= 3 reaches 1 - 1e-16 long before this many terms
+INVERSION_MAX_MEAN = 10.0  # electrons; above, Generator.poisson (whose cost does not grow with the mean)
+_MAX_TERMS = 200  # the cumulative sum of a mean <= 10 reaches 1 - 1e-16 long before this many terms
 
 
 @jit
 def _invert_compiled(u: np.ndarray, mean: np.ndarray, p0: np.ndarray) -> np.ndarray:
     counts = np.zeros(u.size, np.int64)
     for i in range(u.size):
+        if not mean[i] <= INVERSION_MAX_MEAN:
+            continue
         p = p0[i]
         cdf = p
         k = 0
@@ -37,7 +39,7 @@ def _invert_compiled(u: np.ndarray, mean: np.ndarray, p0: np.ndarray) -> np.ndar
 def _invert_numpy(u: np.ndarray, mean: np.ndarray, p0: np.ndarray) -> np.ndarray:
     """The same inversion over the pixels still above their cumulative probability, term after term."""
     counts = np.zeros(u.size, np.int64)
-    active = np.flatnonzero(u > p0)
+    active = np.flatnonzero((u > p0) & (mean <= INVERSION_MAX_MEAN))
     p, cdf, lam, left = p0[active], p0[active].copy(), mean[active], u[active]
     k = 0
     while active.size and k < _MAX_TERMS:
@@ -51,21 +53,13 @@ def _invert_numpy(u: np.ndarray, mean: np.ndarray, p0: np.ndarray) -> np.ndarray
 
 
 def poisson_counts(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
-    """One Poisson draw (int64) for each of ``mean`` (>= 0, finite), from ``rng``."""
+    """One Poisson draw (int64) for each of ``mean`` (>= 0, finite), from ``rng``: first one uniform for every
+    mean (those above ``INVERSION_MAX_MEAN`` leave theirs unused), then ``rng.poisson`` for the large ones."""
     mean = np.asarray(mean, float)
-    small = mean <= INVERSION_MAX_MEAN
-    if small.all():
-        lam = mean.ravel()
-        counts = _invert(rng.random(lam.size), lam, np.exp(-lam)).reshape(mean.shape)
-        return counts
-    counts = np.empty(mean.shape, np.int64)
-    lam = mean[small]
-    counts[small] = _invert(rng.random(lam.size), lam, np.exp(-lam))
-    counts[~small] = rng.poisson(mean[~small])
-    return counts
-
-
-def _invert(u: np.ndarray, mean: np.ndarray, p0: np.ndarray) -> np.ndarray:
-    if kernels.ENABLED:
-        return _invert_compiled(u, mean, p0)
-    return _invert_numpy(u, mean, p0)
+    flat = mean.ravel()
+    invert = _invert_compiled if kernels.ENABLED else _invert_numpy
+    counts = invert(rng.random(flat.size), flat, np.exp(-flat))
+    large = np.flatnonzero(flat > INVERSION_MAX_MEAN)
+    if large.size:
+        counts[large] = rng.poisson(flat[large])
+    return counts.reshape(mean.shape)

@@ -150,8 +150,8 @@ class TeplSample:
         if len(e) == 0:
             return height
         r = np.hypot(x[..., None] - e.x_nm, y[..., None] - e.y_nm)
-        bumps = e.height_nm - apex_height_nm(np.clip(r - 0.5 * e.height_nm, 0.0, None), self.params)
-        return height + np.clip(bumps, 0.0, None).max(axis=-1)
+        bumps = e.height_nm - apex_height_nm(np.maximum(r - 0.5 * e.height_nm, 0.0), self.params)
+        return height + np.maximum(bumps, 0.0).max(axis=-1)
 
     def shear_amplitude(self, distance_nm: np.ndarray) -> np.ndarray:
         """Tuning-fork amplitude / free amplitude vs apex-to-surface distance (nm); 0 at or below contact."""
@@ -161,8 +161,8 @@ class TeplSample:
         """Compressive strain (%) of every dot for the tip apex at ``tip_z_nm`` above (x, y)."""
         e = self.emitters
         gap_to_dot = tip_z_nm + apex_height_nm(
-            np.clip(self._lateral_nm(x_nm, y_nm) - 0.5 * e.height_nm, 0.0, None), self.params)
-        indentation = np.clip(e.height_nm - gap_to_dot, 0.0, e.height_nm)
+            np.maximum(self._lateral_nm(x_nm, y_nm) - 0.5 * e.height_nm, 0.0), self.params)
+        indentation = np.minimum(np.maximum(e.height_nm - gap_to_dot, 0.0), e.height_nm)
         return self.params.strain_kappa_percent * indentation / e.height_nm
 
     def strain_percent(self, x_nm: float, y_nm: float, tip_z_nm: float) -> float:
@@ -222,9 +222,12 @@ class TeplSample:
         over the exposure [t0_s, t0_s + dt_s].
         """
         energy, width_eV = self._pixels(wavelength_nm)
-        rates, centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
-        rates = np.append(rates, self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm))
-        centres = np.append(centres, self.params.plasmon_center_eV)
+        dot_rates, dot_centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
+        n = dot_rates.size  # the lines' rows: the dots, then the gap plasmon
+        rates, centres = np.empty(n + 1), np.empty(n + 1)
+        rates[:n], centres[:n] = dot_rates, dot_centres
+        rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
+        centres[n] = self.params.plasmon_center_eV
         return (rates @ self._line_shapes(energy, centres)) * width_eV
 
     def _line_densities(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
