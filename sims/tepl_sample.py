@@ -88,6 +88,7 @@ class TeplSample:
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
         self._last_point: tuple[float, float, float] | None = None  # (x, y, height) nm of the last single point
+        self._last_lateral: tuple[float, float, np.ndarray] | None = None  # (x, y, distance of each dot) nm
 
     def _rng(self, name: str, index: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(f"tepl_sample.{name}".encode()), index])
@@ -125,8 +126,17 @@ class TeplSample:
 
     # ------------------------------------------------------------------ geometry
     def _lateral_nm(self, x_nm: float, y_nm: float) -> np.ndarray:
+        """Distance (nm) of every dot from sample point (x, y), read-only; the last point's is remembered (a
+        pixel's emission asks for it three times)."""
+        x, y = float(x_nm), float(y_nm)
+        last = self._last_lateral
+        if last is not None and last[0] == x and last[1] == y:
+            return last[2]
         e = self.emitters
-        return np.hypot(float(x_nm) - e.x_nm, float(y_nm) - e.y_nm)
+        lateral = np.hypot(x - e.x_nm, y - e.y_nm)
+        lateral.flags.writeable = False
+        self._last_lateral = (x, y, lateral)
+        return lateral
 
     def topography_nm(self, x_nm: np.ndarray, y_nm: np.ndarray) -> np.ndarray:
         """Height (nm) the tip apex rests on above sample point (x, y): dots dilated by the tip, plus Au.
