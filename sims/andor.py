@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from tepl.sims.andor_noise import poisson_counts
 from tepl.sims.c_args import ArgError
 from tepl.sims.tepl_memo import LastCall
 
@@ -153,7 +152,7 @@ class FvbSensor:
         mean_e = np.full(self.n_x, self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s)
         if photons is not None:
             mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
-        electrons = poisson_counts(rng, mean_e).astype(float) + rng.normal(0.0, read_noise_e, self.n_x)
+        electrons = rng.poisson(mean_e).astype(float) + rng.normal(0.0, read_noise_e, self.n_x)
         for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
             column = int(rng.integers(0, self.n_x))
             deposit_e = float(rng.lognormal(math.log(2000.0), 0.6))
