@@ -108,6 +108,9 @@ class E727Axis(Channel):
 
 
 # ---------------------------------------------------------------------------------------- controller
+_LINK_STATE = frozenset({"last_command", "in_step", "_resyncs_owed"})  # E727's own, set per command
+
+
 class E727(Instrument):
     """PI E-727 piezo controller over GCS 2.0 (TCP port 50000, RS-232 at 115200 baud, or any adapter).
 
@@ -149,6 +152,14 @@ class E727(Instrument):
         if name in _get(self, "_reserved_names"):
             raise AttributeError(f"{name} is a reserved variable name and it cannot be read")
         return _get(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """The link's own state, set on every command, is no name pymeasure reserves: set as it is, without
+        pymeasure's search of its reserved names (which renames those)."""
+        if name in _LINK_STATE:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     # ---- transport helpers
     @property
