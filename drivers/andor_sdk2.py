@@ -177,6 +177,9 @@ class IDus:
         if self.has_shutter:
             self.set_shutter("auto")
         self._exposure_s = self._accumulations = self._frames = None
+        # (exposure asked for, exposure GetAcquisitionTimings reported) of the last SetExposureTime this driver
+        # sent; None when not known (before the first acquisition, after an abort or a failure)
+        self._exposure_set: tuple[float, float] | None = None
         self._setpoint_c: int | None = None
         self._last_temperature = (float("nan"), "off")
         self.temperature_c()
@@ -189,7 +192,15 @@ class IDus:
         return f"Andor {self.head_model}{serial} ({library_name(self.lib)})"
 
     def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
-        return call_named(self.lib, name, args, ok, SDK2_CODES, f"{self.where}: SDK2")
+        return call_named(self.lib, name, args, ok, SDK2_CODES, self._what())
+
+    def _what(self) -> str:
+        """``<where>: SDK2``, the start of an error message; made again only when the camera's name changes."""
+        named = (self.head_model, self.serial_number)
+        kept = self.__dict__.get("_what_kept")
+        if kept is None or kept[0] != named:
+            kept = self._what_kept = (named, f"{self.where}: SDK2")
+        return kept[1]
 
     def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
         return read_outputs(functools.partial(self._call, name), ctype, n_out, *inputs)
@@ -273,6 +284,21 @@ class IDus:
 
     def _acquire(self, mode: int, exposure_s: float, accumulations: int = 1, frames: int = 1,
                  accumulate_cycle_s: float = 0.0, kinetic_cycle_s: float = 0.0) -> np.ndarray:
+        try:
+            return self._set_up_and_acquire(mode, exposure_s, accumulations, frames, accumulate_cycle_s,
+                                            kinetic_cycle_s)
+        except BaseException:
+            self._exposure_set = None  # after a failure the camera's settings are not known any more
+            raise
+
+    def _set_exposure(self, exposure_s: float) -> None:
+        self._exposure_set = None
+        self._call("SetExposureTime", ctypes.c_float(exposure_s))
+
+    def _set_up_and_acquire(self, mode: int, exposure_s: float, accumulations: int, frames: int,
+                            accumulate_cycle_s: float, kinetic_cycle_s: float) -> np.ndarray:
+        """The settings (an exposure set by this driver last time, and reported unchanged by
+        GetAcquisitionTimings, is not sent again), StartAcquisition, the wait, the data."""
         for what, value in (("exposure", exposure_s), ("accumulate cycle", accumulate_cycle_s),
                             ("kinetic cycle", kinetic_cycle_s)):
             if not math.isfinite(value) or value < 0:
@@ -280,7 +306,10 @@ class IDus:
         if int(accumulations) < 1 or int(frames) < 1:
             raise ValueError(f"accumulations ({accumulations}) and frames ({frames}) must be at least 1")
         self._call("SetAcquisitionMode", mode)
-        self._call("SetExposureTime", ctypes.c_float(exposure_s))
+        # an exposure this driver set last time is not sent again: GetAcquisitionTimings below checks it
+        remembered = self._exposure_set is not None and self._exposure_set[0] == exposure_s
+        if not remembered:
+            self._set_exposure(exposure_s)
         if mode in (2, 3):
             self._call("SetNumberAccumulations", int(accumulations))
             self._call("SetAccumulationCycleTime", ctypes.c_float(accumulate_cycle_s))
@@ -289,6 +318,10 @@ class IDus:
             self._call("SetKineticCycleTime", ctypes.c_float(kinetic_cycle_s))
         self._acquisition_mode, self._accumulations, self._frames = mode, int(accumulations), int(frames)
         exposure, accumulate_cycle, kinetic_cycle = self.acquisition_timings_s()
+        if remembered and exposure != self._exposure_set[1]:  # set otherwise behind this driver's back
+            self._set_exposure(exposure_s)
+            exposure, accumulate_cycle, kinetic_cycle = self.acquisition_timings_s()
+        self._exposure_set = (exposure_s, exposure)
         self._exposure_s = exposure
         expected_s = kinetic_cycle * frames if mode == 3 else accumulate_cycle * (accumulations if mode == 2 else 1)
         self._call("StartAcquisition")
@@ -322,7 +355,9 @@ class IDus:
                 wait.count(min(max(scan_s, 0.001), timeout_s))
 
     def abort(self) -> None:
-        """Stop a running acquisition (no-op when idle)."""
+        """Stop a running acquisition (no-op when idle). The camera may have been set up by another program
+        meanwhile: the next acquisition sends its exposure again."""
+        self._exposure_set = None
         self._call("AbortAcquisition", ok=(DRV_SUCCESS, DRV_IDLE))
 
     def shutdown(self, warm_to_c: float = -20.0, timeout_s: float = 900.0, poll_s: float = 5.0) -> None:

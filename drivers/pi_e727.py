@@ -23,6 +23,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set
@@ -107,6 +108,9 @@ class E727Axis(Channel):
 
 
 # ---------------------------------------------------------------------------------------- controller
+_LINK_STATE = frozenset({"last_command", "in_step", "_resyncs_owed"})  # E727's own, set per command
+
+
 class E727(Instrument):
     """PI E-727 piezo controller over GCS 2.0 (TCP port 50000, RS-232 at 115200 baud, or any adapter).
 
@@ -136,21 +140,26 @@ class E727(Instrument):
         self._resyncs_owed = 0  # VER? queries sent whose answer has not been read yet
         self._axes: list[str] | None = None
         self._all_axes: list[str] | None = None
+        self._reserved_names = frozenset(self._special_names)
 
-    def __getattribute__(self, name: str):
+    _reserved_names: frozenset[str] = frozenset()  # the instance's own set once pymeasure has listed them
+
+    def __getattribute__(self, name: str, _get: Callable[[object, str], Any] = object.__getattribute__):
         """pymeasure's rule, unchanged: the names its dynamic properties reserve (``<property>_values``...)
         cannot be read. pymeasure checks it with two ``hasattr`` calls and a list search on every attribute
-        read, which on a fast link costs more than the GCS round trip; here one set lookup does it."""
-        state = object.__getattribute__(self, "__dict__")
-        reserved = state.get("_reserved_names")
-        if reserved is None:
-            names = state.get("_special_names")
-            if names is None:  # not set up yet (pymeasure's own check is off then as well)
-                return object.__getattribute__(self, name)
-            reserved = state["_reserved_names"] = frozenset(names)
-        if name in reserved:
+        read, which on a fast link costs more than the GCS round trip; here one set lookup does it (the set is
+        made at the end of ``__init__``; before, the class's empty set)."""
+        if name in _get(self, "_reserved_names"):
             raise AttributeError(f"{name} is a reserved variable name and it cannot be read")
-        return object.__getattribute__(self, name)
+        return _get(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """The link's own state, set on every command, is no name pymeasure reserves: set as it is, without
+        pymeasure's search of its reserved names (which renames those)."""
+        if name in _LINK_STATE:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     # ---- transport helpers
     @property

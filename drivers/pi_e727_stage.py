@@ -21,11 +21,14 @@ class E727Stage(Stage):
 
     ``travel_um`` (per role axis, µm) defaults to the controller's TMN?/TMX? range and may only narrow it.
     ``sleep`` is how the stage waits between polls (``world.clock.advance`` on a simulated station).
+    ``settle_s`` (s, default one poll interval): after a move the first ONT? is asked this long after the MOV
+    was accepted. A closed-loop piezo step is on target only once the servo has held it there for its settling
+    time (milliseconds on a P-611), so an ONT? sent at once would only cost a round trip.
     """
 
     def __init__(self, instrument: E727, axis_map: Mapping[str, str] | None = None,
                  travel_um: Mapping[str, Range] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 settle_timeout_s: float = 10.0, poll_interval_s: float = 0.005):
+                 settle_timeout_s: float = 10.0, poll_interval_s: float = 0.005, settle_s: float | None = None):
         self.instrument = instrument
         self.axis_map = dict(DEFAULT_AXIS_MAP if axis_map is None else axis_map)
         if sorted(self.axis_map) != sorted(self.axes):
@@ -33,6 +36,10 @@ class E727Stage(Stage):
         if not settle_timeout_s > 0 or not poll_interval_s > 0:
             raise ValueError("settle_timeout_s and poll_interval_s must be positive")
         self._sleep, self.settle_timeout_s, self.poll_interval_s = sleep, settle_timeout_s, poll_interval_s
+        self.settle_s = poll_interval_s if settle_s is None else float(settle_s)
+        if not 0 <= self.settle_s <= settle_timeout_s:
+            raise ValueError(f"settle_s {settle_s!r} s must lie in [0, settle_timeout_s = {settle_timeout_s!r} s]")
+        self._just_moved = False  # a MOV was accepted and no ONT? has been asked since
         stale = instrument.error_code  # ERR? clears what an earlier session left, so it is not blamed on us
         if stale:
             log.warning("E-727 reported error %s left from before this session; cleared", stale)
@@ -74,12 +81,17 @@ class E727Stage(Stage):
         return all(self.instrument.on_target_states(self._controller_axes).values())
 
     def wait_on_target(self, timeout_s: float | None = None) -> None:
-        """Poll ONT? every ``poll_interval_s`` until all axes settle; after ``timeout_s`` (s, default
-        ``settle_timeout_s``) of device time or of wall-clock time, whichever comes first, stop every axis
-        (#24, as ``STP``) so that nothing goes on moving, then raise DeviceError."""
+        """Poll ONT? every ``poll_interval_s`` until all axes settle (right after a move, from ``settle_s`` on);
+        after ``timeout_s`` (s, default ``settle_timeout_s``) of device time or of wall-clock time, whichever
+        comes first, stop every axis (#24, as ``STP``) so that nothing goes on moving, then raise DeviceError."""
         timeout_s = self.settle_timeout_s if timeout_s is None else float(timeout_s)
-        poll(self.on_target, bool, self._sleep, self.poll_interval_s, timeout_s, lambda _: self._not_on_target(
-            timeout_s))
+        paused_s = 0.0
+        if self._just_moved:  # the axes cannot be on target before their settling time has passed
+            self._just_moved = False
+            paused_s = min(self.settle_s, timeout_s)
+            self._sleep(paused_s)
+        poll(self.on_target, bool, self._sleep, self.poll_interval_s, timeout_s - paused_s,
+             lambda _: self._not_on_target(timeout_s))
 
     def _not_on_target(self, timeout_s: float) -> DeviceError:
         """Stop the axes first (the error is raised with them stopped), then say where they are."""
@@ -99,7 +111,9 @@ class E727Stage(Stage):
 
     def _do_move_to(self, targets_um: dict[str, float]) -> None:
         self.last_targets_um = dict(targets_um)  # role axis -> µm, for the message of a wait that times out
+        self._just_moved = False
         self.instrument.move_um({self.axis_map[role]: value for role, value in targets_um.items()})
+        self._just_moved = True
 
     def disconnect(self) -> None:
         """Close the connection to the E-727 (TCP socket or serial port); the servos stay on, holding position."""

@@ -151,15 +151,21 @@ class FvbSensor:
         rng = self.rng
         mean_e = np.full(self.n_x, self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s)
         if photons is not None:
-            mean_e += _chip_qe(wavelength_nm) * np.clip(photons, 0.0, None)
-        electrons = rng.poisson(mean_e).astype(float) + rng.normal(0.0, read_noise_e, self.n_x)
+            mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
+        electrons = rng.poisson(mean_e).astype(float)
+        electrons += rng.normal(0.0, read_noise_e, self.n_x)
         for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
             column = int(rng.integers(0, self.n_x))
             deposit_e = float(rng.lognormal(math.log(2000.0), 0.6))
             electrons[column] += deposit_e
             self.cosmic_ray_hits.append((exposure_index, column, deposit_e))
-        counts = np.rint(self.baseline_counts + electrons / self.gain_e_per_count)
-        return np.clip(counts, 0, SATURATION_COUNTS).astype(np.int64)
+        counts = electrons  # from here on in place: baseline + electrons / gain, rounded, within the ADC's range
+        counts /= self.gain_e_per_count
+        counts += self.baseline_counts
+        np.rint(counts, out=counts)
+        np.maximum(counts, 0, out=counts)
+        np.minimum(counts, SATURATION_COUNTS, out=counts)
+        return counts.astype(np.int64)
 
     def truth(self) -> dict:
         return {

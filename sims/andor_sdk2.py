@@ -72,6 +72,10 @@ def _sets(attribute: str, kind: type, allowed: Any):
     return _api()(set_value)
 
 
+# the values the data array of each GetAcquiredData variant holds (int32, uint16)
+_LIMITS = {dtype: (np.iinfo(dtype).min, np.iinfo(dtype).max) for dtype in (np.int32, np.uint16)}
+
+
 class SimSDK2:
     """An iDus 420 on USB: 1024 × 255 pixels of 26 µm, TE cooled, one conventional amplifier.
 
@@ -440,8 +444,8 @@ class SimSDK2:
         n = int(val(size))
         if n != frames.size:
             return DRV_P2INVALID
-        info = np.iinfo(dtype)
-        c_array(array, n, dtype, 1)[:n] = np.clip(frames.ravel(), info.min, info.max)
+        low, high = _LIMITS[dtype]
+        c_array(array, n, dtype, 1)[:n] = np.minimum(np.maximum(frames.ravel(), low), high)
         return DRV_SUCCESS
 
     def _acquired(self, array: Any, size: Any, dtype: Any) -> int:

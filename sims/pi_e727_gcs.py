@@ -10,6 +10,7 @@ GCS error code the controller stores.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ def reply_lines(lines: list[str]) -> str:
     return " \n".join(lines) + "\n"
 
 
+# LF-terminated lines of text (tab and CR allowed, no other control byte), each shorter than MAX_LINE_CHARS
+_PLAIN_LINES = re.compile(rb"(?:[^\x00-\x08\x0a-\x0c\x0e-\x1f]{0,%d}\n)+" % (MAX_LINE_CHARS - 1))
+
+
 class GCSSession:
     """One client's byte stream: splits it into LF-terminated commands and single-byte commands."""
 
@@ -84,6 +89,11 @@ class GCSSession:
 
     def feed(self, data: bytes) -> bytes:
         """Bytes from the client in, reply bytes out (replies are produced as each command completes)."""
+        data = bytes(data)
+        if not self._line and not self._overflow and data.endswith(b"\n") and _PLAIN_LINES.fullmatch(data):
+            # whole commands of plain text, none too long (what a driver sends): line by line, not byte by byte
+            return b"".join(self.controller.execute_line(line.decode(ENCODING, errors="replace"))
+                            for line in data[:-1].split(b"\n"))
         out = bytearray()
         for byte in bytes(data):
             if byte < 0x20 and byte not in (0x09, 0x0A, 0x0D):  # #5, #7, #24; other control bytes: error 2

@@ -51,7 +51,8 @@ class SessionAdapter(Adapter):
         self._check_open()
         fault = self.faults.hit(content.decode(self.encoding, errors="replace")) if self.faults.any else None
         if fault is None:
-            self._release_late(all_of_them=True)
+            if self._late:
+                self._release_late(all_of_them=True)
             self._pending += self.connection.feed(content)
             return
         fault.interrupt_now()
@@ -74,7 +75,8 @@ class SessionAdapter(Adapter):
             self._pending += self._late.pop(0)[1]
 
     def _read(self, **kwargs) -> str:
-        self._release_late()
+        if self._late:
+            self._release_late()
         if not self.read_termination:
             return self._take(len(self._pending)).decode(self.encoding)
         term = self.read_termination.encode(self.encoding)

@@ -68,6 +68,14 @@ class TelegraphProcess:
         t2 = max(float(t0_s) + float(dt_s), 0.0)
         if t2 <= t1:
             return 1.0 if self.is_on(t1) else 0.0
+        self._extend_to(t2)
+        edges = self._edges_s
+        k = self._period(t2)
+        if edges[k] <= t1:  # one period holds the whole interval (the usual case): one search, same sums
+            on_k = self._on_time_s[k]
+            if not self._period_on(k):
+                return (on_k - on_k) / (t2 - t1)
+            return ((on_k + (t2 - edges[k])) - (on_k + (t1 - edges[k]))) / (t2 - t1)
         return (self.on_time_s(t2) - self.on_time_s(t1)) / (t2 - t1)
 
     def switch_times_s(self, until_s: float) -> np.ndarray:

@@ -38,6 +38,20 @@ def _same(new: Any, kept: Any) -> bool:
     return type(new) is type(kept) and new == kept
 
 
+def _all_same(args: tuple, kwargs: dict[str, Any], kept_args: tuple, kept_kwargs: dict[str, Any]) -> bool:
+    """Every argument equal to the one kept (the very same object, or ``_same``)."""
+    if len(args) != len(kept_args) or kwargs.keys() != kept_kwargs.keys():
+        return False
+    for new, kept in zip(args, kept_args, strict=True):
+        if new is not kept and not _same(new, kept):
+            return False
+    for name, new in kwargs.items():
+        kept = kept_kwargs[name]
+        if new is not kept and not _same(new, kept):
+            return False
+    return True
+
+
 class LastCall:
     """``fn`` with its result for the last arguments remembered: a call with equal arguments (scalars by
     ``==``, arrays by value) returns the remembered result, read-only if it is an array. ``fn`` must be pure
@@ -49,12 +63,8 @@ class LastCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         last = self._last  # one read: another thread may swap in its own call meanwhile
-        if last is not None:
-            kept_args, kept_kwargs, result = last
-            if len(args) == len(kept_args) and kwargs.keys() == kept_kwargs.keys() \
-                    and all(_same(a, k) for a, k in zip(args, kept_args, strict=True)) \
-                    and all(_same(v, kept_kwargs[name]) for name, v in kwargs.items()):
-                return result
+        if last is not None and _all_same(args, kwargs, last[0], last[1]):
+            return last[2]
         result = _frozen(self.fn(*args, **kwargs))
         self._last = (tuple(_frozen(a) for a in args), {name: _frozen(v) for name, v in kwargs.items()}, result)
         return result

@@ -16,6 +16,7 @@ Model summary (the figures of physics.md section 1 follow from it):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -108,7 +109,8 @@ class LineTable:
 class PixelAxis:
     """Photon energy (eV) at each pixel centre and each pixel's width in energy (eV).
 
-    Remembers the last wavelength axis it was given, since a scan asks for the same axis every pixel.
+    Remembers the last wavelength axis it was given, since a scan asks for the same axis every pixel; the
+    arrays it returns are read-only.
     """
 
     def __init__(self) -> None:
@@ -117,7 +119,7 @@ class PixelAxis:
     def __call__(self, wavelength_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wl = np.asarray(wavelength_nm, float)
         last_wl, last_energy, last_width = self._last
-        if wl.shape == last_wl.shape and np.array_equal(wl, last_wl):
+        if wl is last_wl or (wl.shape == last_wl.shape and np.array_equal(wl, last_wl)):
             return last_energy, last_width
         if wl.ndim != 1 or wl.size < 2:
             raise ValueError(f"wavelength_nm must be a 1-D axis of at least 2 pixels, got shape {wl.shape}")
@@ -125,7 +127,9 @@ class PixelAxis:
             raise ValueError("wavelength_nm must be finite and positive")
         energy = HC_EV_NM / wl
         width = HC_EV_NM / wl**2 * np.abs(np.gradient(wl))
-        self._last = (wl.copy(), energy, width)
+        for kept in (energy, width):  # read-only: a memory downstream keeps them without a copy
+            kept.flags.writeable = False
+        self._last = (wl if not wl.flags.writeable and wl.flags.owndata else wl.copy(), energy, width)
         return energy, width
 
 
@@ -145,12 +149,12 @@ def quench_factor(gap_nm: np.ndarray | float, p: TipSampleParams) -> np.ndarray:
     """Non-radiative loss factor: 1 above the threshold gap, falling below it faster than the gain grows."""
     d = np.asarray(gap_nm, float)
     rate = 1.0 / p.purcell_length_nm + 1.0 / p.quench_fall_length_nm
-    return np.exp(-np.clip(p.quench_gap_nm - d, 0.0, None) * rate)
+    return np.exp(-np.maximum(p.quench_gap_nm - d, 0.0) * rate)
 
 
 def plasmon_rate(gap_nm: np.ndarray | float, p: TipSampleParams) -> np.ndarray:
     """Total gap-plasmon emission (photons/s) of the tip over bare Au at the given gap."""
-    d = np.clip(np.asarray(gap_nm, float), 0.0, None)
+    d = np.maximum(np.asarray(gap_nm, float), 0.0)
     return p.plasmon_rate_at_2nm * np.exp(-(d - 2.0) / p.plasmon_decay_nm)
 
 
@@ -163,7 +167,7 @@ def lateral_coupling(distance_nm: np.ndarray, fwhm_nm: float) -> np.ndarray:
 def shear_amplitude(distance_nm: np.ndarray, p: TipSampleParams) -> np.ndarray:
     """Tuning-fork amplitude over free amplitude vs apex-to-surface distance: 1 far, 0 at contact."""
     dist = np.asarray(distance_nm, float)
-    return 1.0 - np.exp(-np.clip(dist, 0.0, None) / p.shear_decay_nm)
+    return 1.0 - np.exp(-np.maximum(dist, 0.0) / p.shear_decay_nm)
 
 
 # ---------------------------------------------------------------------------------------------- shapes
@@ -171,11 +175,17 @@ def apex_height_nm(lateral_nm: np.ndarray, p: TipSampleParams) -> np.ndarray:
     """Height of the tip surface above its apex at ``lateral_nm`` from the axis (sphere + tangent cone)."""
     u = np.abs(np.asarray(lateral_nm, float))
     radius = p.apex_radius_nm
-    alpha = np.deg2rad(p.cone_half_angle_deg)
-    u_tangent = radius * np.cos(alpha)
-    sphere = radius - np.sqrt(np.clip(radius**2 - np.minimum(u, u_tangent) ** 2, 0.0, None))
-    cone = np.clip(u - u_tangent, 0.0, None) / np.tan(alpha)
+    u_tangent, tan_alpha = _tip_cone(radius, p.cone_half_angle_deg)
+    sphere = radius - np.sqrt(np.maximum(radius**2 - np.minimum(u, u_tangent) ** 2, 0.0))
+    cone = np.maximum(u - u_tangent, 0.0) / tan_alpha
     return sphere + cone
+
+
+@functools.lru_cache(maxsize=8)
+def _tip_cone(radius_nm: float, cone_half_angle_deg: float) -> tuple[np.float64, np.float64]:
+    """Where the apex sphere meets its tangent cone (nm from the axis), and the tangent of the cone's half angle."""
+    alpha = np.deg2rad(cone_half_angle_deg)
+    return radius_nm * np.cos(alpha), np.tan(alpha)
 
 
 class RoughSurface:

@@ -87,6 +87,8 @@ class TeplSample:
         self._pixels = PixelAxis()
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
+        self._last_point: tuple[float, float, float] | None = None  # (x, y, height) nm of the last single point
+        self._last_lateral: tuple[float, float, np.ndarray] | None = None  # (x, y, distance of each dot) nm
 
     def _rng(self, name: str, index: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(f"tepl_sample.{name}".encode()), index])
@@ -124,20 +126,42 @@ class TeplSample:
 
     # ------------------------------------------------------------------ geometry
     def _lateral_nm(self, x_nm: float, y_nm: float) -> np.ndarray:
+        """Distance (nm) of every dot from sample point (x, y), read-only; the last point's is remembered (a
+        pixel's emission asks for it three times)."""
+        x, y = float(x_nm), float(y_nm)
+        last = self._last_lateral
+        if last is not None and last[0] == x and last[1] == y:
+            return last[2]
         e = self.emitters
-        return np.hypot(float(x_nm) - e.x_nm, float(y_nm) - e.y_nm)
+        lateral = np.hypot(x - e.x_nm, y - e.y_nm)
+        lateral.flags.writeable = False
+        self._last_lateral = (x, y, lateral)
+        return lateral
 
     def topography_nm(self, x_nm: np.ndarray, y_nm: np.ndarray) -> np.ndarray:
-        """Height (nm) the tip apex rests on above sample point (x, y): dots dilated by the tip, plus Au."""
+        """Height (nm) the tip apex rests on above sample point (x, y): dots dilated by the tip, plus Au.
+
+        The World asks for the single point under the apex, often twice at one instant (the Z loop's target,
+        then the apex distance): the last single point's height is remembered."""
         x = np.asarray(x_nm, float)
         y = np.asarray(y_nm, float)
+        if x.shape == (1,) and y.shape == (1,):
+            last = self._last_point
+            if last is not None and last[0] == x[0] and last[1] == y[0]:
+                return np.array([last[2]])
+            height = self._topography_nm(x, y)
+            self._last_point = (float(x[0]), float(y[0]), float(height[0]))
+            return height
+        return self._topography_nm(x, y)
+
+    def _topography_nm(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         height = self._rough.height_nm(x, y)
         e = self.emitters
         if len(e) == 0:
             return height
         r = np.hypot(x[..., None] - e.x_nm, y[..., None] - e.y_nm)
-        bumps = e.height_nm - apex_height_nm(np.clip(r - 0.5 * e.height_nm, 0.0, None), self.params)
-        return height + np.clip(bumps, 0.0, None).max(axis=-1)
+        bumps = e.height_nm - apex_height_nm(np.maximum(r - 0.5 * e.height_nm, 0.0), self.params)
+        return height + np.maximum(bumps, 0.0).max(axis=-1)
 
     def shear_amplitude(self, distance_nm: np.ndarray) -> np.ndarray:
         """Tuning-fork amplitude / free amplitude vs apex-to-surface distance (nm); 0 at or below contact."""
@@ -147,8 +171,8 @@ class TeplSample:
         """Compressive strain (%) of every dot for the tip apex at ``tip_z_nm`` above (x, y)."""
         e = self.emitters
         gap_to_dot = tip_z_nm + apex_height_nm(
-            np.clip(self._lateral_nm(x_nm, y_nm) - 0.5 * e.height_nm, 0.0, None), self.params)
-        indentation = np.clip(e.height_nm - gap_to_dot, 0.0, e.height_nm)
+            np.maximum(self._lateral_nm(x_nm, y_nm) - 0.5 * e.height_nm, 0.0), self.params)
+        indentation = np.minimum(np.maximum(e.height_nm - gap_to_dot, 0.0), e.height_nm)
         return self.params.strain_kappa_percent * indentation / e.height_nm
 
     def strain_percent(self, x_nm: float, y_nm: float, tip_z_nm: float) -> float:
@@ -208,9 +232,12 @@ class TeplSample:
         over the exposure [t0_s, t0_s + dt_s].
         """
         energy, width_eV = self._pixels(wavelength_nm)
-        rates, centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
-        rates = np.append(rates, self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm))
-        centres = np.append(centres, self.params.plasmon_center_eV)
+        dot_rates, dot_centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
+        n = dot_rates.size  # the lines' rows: the dots, then the gap plasmon
+        rates, centres = np.empty(n + 1), np.empty(n + 1)
+        rates[:n], centres[:n] = dot_rates, dot_centres
+        rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
+        centres[n] = self.params.plasmon_center_eV
         return (rates @ self._line_shapes(energy, centres)) * width_eV
 
     def _line_densities(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
