@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from tepl import kernels
+from tepl.kernels import twin as twin_kernels
 from tepl.sims.c_args import ArgError
 from tepl.sims.tepl_memo import LastCall
 
@@ -149,16 +151,23 @@ class FvbSensor:
              temperature_c: float, read_noise_e: float, exposure_index: int = 0) -> np.ndarray:
         """ADC counts (int64) of one readout: Poisson(QE·photons + dark) + read noise, gain, baseline."""
         rng = self.rng
-        mean_e = np.full(self.n_x, self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s)
-        if photons is not None:
-            mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
-        electrons = rng.poisson(mean_e).astype(float)
+        dark_e = self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s
+        if kernels.ENABLED and photons is not None:
+            electrons = self._electrons_compiled(photons, _chip_qe(wavelength_nm), dark_e)
+        else:
+            mean_e = np.full(self.n_x, dark_e)
+            if photons is not None:
+                mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
+            electrons = rng.poisson(mean_e).astype(float)
         electrons += rng.normal(0.0, read_noise_e, self.n_x)
         for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
             column = int(rng.integers(0, self.n_x))
             deposit_e = float(rng.lognormal(math.log(2000.0), 0.6))
             electrons[column] += deposit_e
             self.cosmic_ray_hits.append((exposure_index, column, deposit_e))
+        if kernels.ENABLED:
+            return twin_kernels.counts_from_electrons(electrons, self.gain_e_per_count, self.baseline_counts,
+                                                      float(SATURATION_COUNTS), np.empty(self.n_x, np.int64))
         counts = electrons  # from here on in place: baseline + electrons / gain, rounded, within the ADC's range
         counts /= self.gain_e_per_count
         counts += self.baseline_counts
@@ -166,6 +175,21 @@ class FvbSensor:
         np.maximum(counts, 0, out=counts)
         np.minimum(counts, SATURATION_COUNTS, out=counts)
         return counts.astype(np.int64)
+
+    def _electrons_compiled(self, photons: np.ndarray, quantum_efficiency: np.ndarray, dark_e: float) -> np.ndarray:
+        """Poisson electrons (float) of each pixel, mean ``dark_e`` + QE x photons: the dim pixels (nearly all of
+        a raster's) by inverting the Poisson CDF at one uniform number each, in one compiled loop; the bright
+        ones, if any, by ``Generator.poisson``. The same distribution as ``rng.poisson(mean)`` in ``read``, from
+        other draws of the same stream."""
+        photons = np.asarray(photons, float)
+        if photons.shape != (self.n_x,):
+            raise ValueError(f"photons must hold one value per pixel ({self.n_x}), got shape {photons.shape}")
+        electrons, mean_e = np.empty(self.n_x), np.empty(self.n_x)
+        if twin_kernels.electrons_by_search(photons, quantum_efficiency, dark_e, self.rng.random(self.n_x), mean_e,
+                                            electrons):
+            bright = ~(mean_e < twin_kernels.POISSON_BY_SEARCH_BELOW)
+            electrons[bright] = self.rng.poisson(mean_e[bright])
+        return electrons
 
     def truth(self) -> dict:
         return {

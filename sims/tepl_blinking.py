@@ -12,6 +12,9 @@ import threading
 
 import numpy as np
 
+from tepl import kernels
+from tepl.kernels import twin as twin_kernels
+
 
 class TelegraphProcess:
     """One emitter's ON/OFF history; times in seconds of simulated time (t < 0 counts as t = 0)."""
@@ -78,8 +81,55 @@ class TelegraphProcess:
             return ((on_k + (t2 - edges[k])) - (on_k + (t1 - edges[k]))) / (t2 - t1)
         return (self.on_time_s(t2) - self.on_time_s(t1)) / (t2 - t1)
 
+    def period_at(self, t_s: float) -> tuple[float, float, float, bool]:
+        """The period holding ``t_s`` (s, >= 0): its start and end (s), the ON time up to its start (s), and
+        whether it is ON."""
+        t = max(float(t_s), 0.0)
+        self._extend_to(t)
+        k = self._period(t)
+        return self._edges_s[k], self._edges_s[k + 1], self._on_time_s[k], self._period_on(k)
+
     def switch_times_s(self, until_s: float) -> np.ndarray:
         """Times (s) at which the state changes, up to ``until_s``."""
         self._extend_to(until_s)
         edges = np.array(self._edges_s[1:])
         return edges[edges <= until_s]
+
+
+class OnFractions:
+    """Several emitters' ``on_fraction`` at once, for exposures one after the other.
+
+    Blinking periods last seconds to minutes and a raster's exposures milliseconds: nearly every exposure lies
+    inside the period of every emitter that held the last one. Those periods are remembered, and such an
+    exposure's fractions come from them in one step, with the same sums as ``TelegraphProcess.on_fraction``
+    (so the very same numbers); any other exposure asks each process.
+    """
+
+    def __init__(self, processes: list[TelegraphProcess]):
+        self.processes = list(processes)
+        # the remembered periods, swapped whole: start (s), ON time up to it (s), ON, latest start, earliest end
+        self._periods = (np.zeros(0), np.zeros(0), np.zeros(0, np.bool_), np.inf, -np.inf)
+
+    def __call__(self, t0_s: float, dt_s: float) -> np.ndarray:
+        """Fraction of [t0_s, t0_s + dt_s] each emitter spends ON (a new array)."""
+        t1 = max(float(t0_s), 0.0)
+        t2 = max(float(t0_s) + float(dt_s), 0.0)
+        start, on_k, on, latest_start, earliest_end = self._periods
+        if t2 <= t1 or not (latest_start <= t1 and t2 < earliest_end):
+            return self._ask_each(t0_s, dt_s, t2)
+        out = np.empty(len(self.processes))
+        if kernels.ENABLED:
+            return twin_kernels.on_fractions(start, on_k, on, t1, t2, out)
+        span = t2 - t1
+        out[:] = (on_k - on_k) / span
+        out[on] = ((on_k[on] + (t2 - start[on])) - (on_k[on] + (t1 - start[on]))) / span
+        return out
+
+    def _ask_each(self, t0_s: float, dt_s: float, t2_s: float) -> np.ndarray:
+        fractions = np.array([b.on_fraction(t0_s, dt_s) for b in self.processes], float)
+        periods = [b.period_at(t2_s) for b in self.processes]
+        if periods:
+            start, end, on_time, is_on = (np.array(column) for column in zip(*periods, strict=True))
+            self._periods = (start.astype(float), on_time.astype(float), is_on.astype(np.bool_), float(start.max()),
+                             float(end.min()))
+        return fractions

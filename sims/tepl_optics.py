@@ -175,14 +175,14 @@ def apex_height_nm(lateral_nm: np.ndarray, p: TipSampleParams) -> np.ndarray:
     """Height of the tip surface above its apex at ``lateral_nm`` from the axis (sphere + tangent cone)."""
     u = np.abs(np.asarray(lateral_nm, float))
     radius = p.apex_radius_nm
-    u_tangent, tan_alpha = _tip_cone(radius, p.cone_half_angle_deg)
+    u_tangent, tan_alpha = tip_cone(radius, p.cone_half_angle_deg)
     sphere = radius - np.sqrt(np.maximum(radius**2 - np.minimum(u, u_tangent) ** 2, 0.0))
     cone = np.maximum(u - u_tangent, 0.0) / tan_alpha
     return sphere + cone
 
 
 @functools.lru_cache(maxsize=8)
-def _tip_cone(radius_nm: float, cone_half_angle_deg: float) -> tuple[np.float64, np.float64]:
+def tip_cone(radius_nm: float, cone_half_angle_deg: float) -> tuple[np.float64, np.float64]:
     """Where the apex sphere meets its tangent cone (nm from the axis), and the tangent of the cone's half angle."""
     alpha = np.deg2rad(cone_half_angle_deg)
     return radius_nm * np.cos(alpha), np.tan(alpha)

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tepl.sims.tepl_blinking import TelegraphProcess
+from tepl import kernels
+from tepl.kernels import twin as twin_kernels
+from tepl.sims.tepl_blinking import OnFractions, TelegraphProcess
 from tepl.sims.tepl_memo import LastCall
 from tepl.sims.tepl_optics import (
     FOUR_LN2,
@@ -29,6 +31,7 @@ from tepl.sims.tepl_optics import (
     near_field_enhancement,
     plasmon_rate,
     purcell_gain,
+    tip_cone,
 )
 from tepl.sims.tepl_optics import shear_amplitude as _shear_amplitude
 
@@ -69,6 +72,13 @@ def _place_dots(rng: np.random.Generator, n_dots: int, min_separation_nm: float,
     return np.array(points).reshape(n_dots, 2)
 
 
+def tip_vector(params: TipSampleParams) -> np.ndarray:
+    """The tip-sample parameters the compiled kernels take (``tepl.kernels.twin.TIP_PARAMS``, in that order)."""
+    u_tangent, tan_alpha = tip_cone(params.apex_radius_nm, params.cone_half_angle_deg)
+    named = {**params.as_dict(), "cone_tangent_nm": u_tangent, "cone_tan_alpha": tan_alpha}
+    return np.array([float(named[name]) for name in twin_kernels.TIP_PARAMS])
+
+
 class TeplSample:
     """Quantum dots on Au under a Au tip: topography, shear force and emission (see ``generate``)."""
 
@@ -84,8 +94,11 @@ class TeplSample:
                                 np.append(emitters.lorentz_fwhm_eV, params.plasmon_lorentz_fwhm_eV))
         self._blink = [TelegraphProcess(self._rng("blink", i), mean_on_s, mean_off_s)
                        for i in range(len(emitters))]
+        self._on_fractions = OnFractions(self._blink)
+        self._tip_vector = tip_vector(params)
         self._pixels = PixelAxis()
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
+        self._last_shapes: tuple[np.ndarray, bytes, np.ndarray] | None = None  # (axis, centres, shapes), see below
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
         self._last_point: tuple[float, float, float] | None = None  # (x, y, height) nm of the last single point
         self._last_lateral: tuple[float, float, np.ndarray] | None = None  # (x, y, distance of each dot) nm
@@ -155,8 +168,19 @@ class TeplSample:
         return self._topography_nm(x, y)
 
     def _topography_nm(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        height = self._rough.height_nm(x, y)
         e = self.emitters
+        if kernels.ENABLED:
+            rough, p = self._rough, self.params
+            tip = (p.apex_radius_nm, *(float(v) for v in tip_cone(p.apex_radius_nm, p.cone_half_angle_deg)))
+            if x.shape == (1,) and y.shape == (1,):
+                return np.array([twin_kernels.topography_at(float(x[0]), float(y[0]), rough.kx, rough.ky, rough.phase,
+                                                            rough.amplitude_nm, e.x_nm, e.y_nm, e.height_nm, *tip)])
+            x, y = np.broadcast_arrays(x, y)
+            out = np.empty(x.shape)
+            twin_kernels.topography_nm(x.ravel(), y.ravel(), rough.kx, rough.ky, rough.phase, rough.amplitude_nm,
+                                       e.x_nm, e.y_nm, e.height_nm, *tip, out.reshape(-1))
+            return out
+        height = self._rough.height_nm(x, y)
         if len(e) == 0:
             return height
         r = np.hypot(x[..., None] - e.x_nm, y[..., None] - e.y_nm)
@@ -187,7 +211,7 @@ class TeplSample:
     # ------------------------------------------------------------------ emission
     def on_fraction(self, t0_s: float, dt_s: float) -> np.ndarray:
         """Fraction of [t0_s, t0_s + dt_s] each dot spends emitting (blinking ON)."""
-        return np.array([b.on_fraction(t0_s, dt_s) for b in self._blink])
+        return self._on_fractions(t0_s, dt_s)
 
     def focus_factor(self, apex_offset_nm: tuple[float, float]) -> float:
         """Laser intensity at the tip apex relative to the focus centre (1 there): a 2-D Gaussian of FWHM
@@ -232,13 +256,31 @@ class TeplSample:
         over the exposure [t0_s, t0_s + dt_s].
         """
         energy, width_eV = self._pixels(wavelength_nm)
-        dot_rates, dot_centres = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
-        n = dot_rates.size  # the lines' rows: the dots, then the gap plasmon
+        n = len(self.emitters)  # the lines' rows: the dots, then the gap plasmon
         rates, centres = np.empty(n + 1), np.empty(n + 1)
-        rates[:n], centres[:n] = dot_rates, dot_centres
-        rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
-        centres[n] = self.params.plasmon_center_eV
+        if kernels.ENABLED:  # the same model in compiled steps
+            e = self.emitters
+            twin_kernels.dot_lines(e.x_nm, e.y_nm, e.height_nm, e.energy_eV, e.orientation,
+                                   self.on_fraction(t0_s, dt_s), float(x_nm), float(y_nm), float(tip_z_nm),
+                                   float(apex_offset_nm[0]), float(apex_offset_nm[1]), self.params.plasmon_center_eV,
+                                   self._tip_vector, rates, centres)
+            return twin_kernels.line_spectrum(rates, self._line_shapes_now(energy, centres), width_eV,
+                                              np.empty(energy.size))
+        else:
+            rates[:n], centres[:n] = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
+            rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
+            centres[n] = self.params.plasmon_center_eV
         return (rates @ self._line_shapes(energy, centres)) * width_eV
+
+    def _line_shapes_now(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
+        """``self._line_shapes(energy_eV, centres_eV)``, answered at once when the axis is the very array of the
+        last call and the centres are equal to its (a scan with no dot pressed)."""
+        last = self._last_shapes
+        if last is not None and last[0] is energy_eV and last[1] == centres_eV.tobytes():
+            return last[2]
+        shapes = self._line_shapes(energy_eV, centres_eV)
+        self._last_shapes = (energy_eV, centres_eV.tobytes(), shapes)
+        return shapes
 
     def _line_densities(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
         """Density (1/eV) of each line (rows, centred on ``centres_eV``) at each pixel energy (columns)."""
