@@ -103,10 +103,21 @@ def test_a_raster_aborted_mid_line_keeps_the_pixels_it_measured_and_the_fits_of_
         assert np.isnan(result.data[name][2:]).all()
 
 
+def _raster_with_a_dot_in_line_0(station) -> dict:
+    """``RASTER`` moved so that its first line runs over the dot nearest the sample's centre: that line's peak
+    fits hold a value whatever the noise of the other pixels does."""
+    truth = station.world.ground_truth()["sample"]
+    x_nm, y_nm = truth["x_nm"], truth["y_nm"]
+    nearest = int(np.argmin(np.hypot(x_nm - 50000.0, y_nm - 50000.0)))
+    return {**RASTER, "center_x_um": x_nm[nearest] / 1000.0,
+            "center_y_um": y_nm[nearest] / 1000.0 + RASTER["size_y_um"] / 2}
+
+
 def test_a_resumed_raster_fits_the_completed_lines_whose_fit_was_not_written(station, tmp_path):
     path = tmp_path / "resumed.h5"
     control = RunControl()
-    run(make_procedure("raster", **RASTER), station, path, control=control,
+    raster = _raster_with_a_dot_in_line_0(station)
+    run(make_procedure("raster", **raster), station, path, control=control,
         listeners=[_abort_after_pixels(2 * N + 3, control)])
     with h5py.File(path, "r+", locking=False) as f:  # as if killed after line 2 was done but before its fit
         for name in PEAK_MAPS:
@@ -114,6 +125,7 @@ def test_a_resumed_raster_fits_the_completed_lines_whose_fit_was_not_written(sta
     resume_procedure(path, station)
     result = read_run(path)
     assert result.status == "complete" and _steps_done(path) == N
+    assert np.isfinite(result.data[PEAK_MAPS[0]][0]).any()  # the dot in line 0: only line 1 lacked its fits
     assert any("peak fits of 1 completed line(s) written on resume" in line for line in result.log)
     expected = _fits_of_recorded_spectra(path)
     for name in PEAK_MAPS:
