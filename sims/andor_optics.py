@@ -18,6 +18,7 @@ transmits (fraction vs wavelength).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
+from tepl import kernels
+from tepl.kernels import twin as twin_kernels
 from tepl.sims.tepl_memo import LastCall
 
 SPOT_FWHM_UM = 8.0  # the light's spot on the input slit
@@ -32,6 +35,7 @@ OPTICS_FWHM_UM = 20.0  # imaging blur of the Czerny-Turner in the focal plane
 LAMP_RENDER_PX = 1.4  # width (FWHM, pixels) the lamp's lines are rendered at before the slit kernel
 
 
+@functools.lru_cache(maxsize=64)  # a few slit widths in a session, asked at every exposure
 def slit_throughput(slit_width_um: float, spot_fwhm_um: float = SPOT_FWHM_UM) -> float:
     """Fraction of a Gaussian spot of ``spot_fwhm_um`` (centred) that passes a slit ``slit_width_um`` wide."""
     sigma = spot_fwhm_um / (2.0 * math.sqrt(2.0 * math.log(2.0)))
@@ -77,7 +81,10 @@ def blur_spectrum(photons: np.ndarray, slit_width_um: float, pixel_um: float) ->
     """Photons per pixel after the slit's image and the optics spread each wavelength (photons kept, except
     those spread past either end of the chip)."""
     kernel = slit_kernel(slit_width_um / pixel_um, OPTICS_FWHM_UM / pixel_um)
-    return np.convolve(np.asarray(photons, float), kernel, mode="same")
+    signal = np.asarray(photons, float)
+    if kernels.ENABLED and signal.ndim == 1 and signal.size >= kernel.size:
+        return twin_kernels.convolve_same(signal, kernel, np.empty(signal.size))
+    return np.convolve(signal, kernel, mode="same")
 
 
 @dataclass(frozen=True)

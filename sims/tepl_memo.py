@@ -38,12 +38,23 @@ def _same(new: Any, kept: Any) -> bool:
     return type(new) is type(kept) and new == kept
 
 
+_PLAIN = (float, int, str, bool)
+
+
 def _all_same(args: tuple, kwargs: dict[str, Any], kept_args: tuple, kept_kwargs: dict[str, Any]) -> bool:
-    """Every argument equal to the one kept (the very same object, or ``_same``)."""
-    if len(args) != len(kept_args) or kwargs.keys() != kept_kwargs.keys():
+    """Every argument equal to the one kept (the very same object, an equal plain number or string, or
+    ``_same``)."""
+    if len(args) != len(kept_args) or ((kwargs or kept_kwargs) and kwargs.keys() != kept_kwargs.keys()):
         return False
     for new, kept in zip(args, kept_args, strict=True):
-        if new is not kept and not _same(new, kept):
+        if new is kept:
+            continue
+        kind = type(new)
+        if kind in _PLAIN and kind is type(kept):  # the usual scalar: settled here, without ``_same``'s checks
+            if new == kept:
+                continue
+            return False
+        if not _same(new, kept):
             return False
     for name, new in kwargs.items():
         kept = kept_kwargs[name]

@@ -211,9 +211,9 @@ class World:
         refuses it).
         """
         wl = np.asarray(wavelength_nm, float)
-        photons = np.zeros_like(wl)
         if not self.shutter_open:
-            return photons
+            return np.zeros_like(wl)
+        photons = None
         if self.sample_excited:
             t0 = self.clock.now() if start_s is None else float(start_s)
             x, y = self.focus_xy_nm(t0 + 0.5 * exposure_s)
@@ -225,7 +225,9 @@ class World:
                 rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
             if self.longpass_edge_nm is not None:
                 rate = rate * _longpass(wl, self.longpass_edge_nm)
-            photons += rate * (exposure_s * self.excitation_power_fraction)
+            photons = rate * (exposure_s * self.excitation_power_fraction)
+        if photons is None:
+            photons = np.zeros_like(wl)
         if self.lamp_on:
             photons += arhg_lamp_rate(wl, resolution_fwhm_nm) * exposure_s
         return photons
