@@ -26,8 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
-from tepl import kernels
-from tepl.kernels import twin as twin_kernels
 from tepl.sims.tepl_memo import LastCall
 
 SPOT_FWHM_UM = 8.0  # the light's spot on the input slit
@@ -81,10 +79,7 @@ def blur_spectrum(photons: np.ndarray, slit_width_um: float, pixel_um: float) ->
     """Photons per pixel after the slit's image and the optics spread each wavelength (photons kept, except
     those spread past either end of the chip)."""
     kernel = slit_kernel(slit_width_um / pixel_um, OPTICS_FWHM_UM / pixel_um)
-    signal = np.asarray(photons, float)
-    if kernels.ENABLED and signal.ndim == 1 and signal.size >= kernel.size:
-        return twin_kernels.convolve_same(signal, kernel, np.empty(signal.size))
-    return np.convolve(signal, kernel, mode="same")
+    return np.convolve(np.asarray(photons, float), kernel, mode="same")
 
 
 @dataclass(frozen=True)

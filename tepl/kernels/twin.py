@@ -111,22 +111,6 @@ def line_spectrum(rates, densities, width, out):
 
 
 @jit
-def convolve_same(signal, kernel, out):
-    """``np.convolve(signal, kernel, mode="same")`` for a kernel no longer than the signal: each output sample
-    the kernel-weighted sum of its neighbours, the signal taken as zero beyond its ends."""
-    n, m = signal.size, kernel.size
-    shift = (m - 1) // 2
-    for j in range(n):
-        acc = 0.0
-        for k in range(m):
-            i = j + shift - k
-            if 0 <= i < n:
-                acc += signal[i] * kernel[k]
-        out[j] = acc
-    return out
-
-
-@jit
 def topography_at(x_nm, y_nm, kx, ky, phase, roughness_nm, dot_x_nm, dot_y_nm, dot_height_nm, radius_nm,
                   u_tangent_nm, tan_alpha):
     """Height (nm) the tip apex rests on above sample point (x, y): Au roughness (a sum of plane waves of
