@@ -96,6 +96,9 @@ class TeplSample:
                        for i in range(len(emitters))]
         self._on_fractions = OnFractions(self._blink)
         self._tip_vector = tip_vector(params)
+        # the apex's shape for the compiled topography: radius, where the cone starts (nm), tan(cone half angle)
+        self._tip_shape = (float(params.apex_radius_nm),
+                           *(float(v) for v in tip_cone(params.apex_radius_nm, params.cone_half_angle_deg)))
         self._pixels = PixelAxis()
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._last_shapes: tuple[np.ndarray, bytes, np.ndarray] | None = None  # (axis, centres, shapes), see below
@@ -159,26 +162,31 @@ class TeplSample:
         x = np.asarray(x_nm, float)
         y = np.asarray(y_nm, float)
         if x.shape == (1,) and y.shape == (1,):
-            last = self._last_point
-            if last is not None and last[0] == x[0] and last[1] == y[0]:
-                return np.array([last[2]])
-            height = self._topography_nm(x, y)
-            self._last_point = (float(x[0]), float(y[0]), float(height[0]))
-            return height
+            return np.array([self.height_at_nm(float(x[0]), float(y[0]))])
         return self._topography_nm(x, y)
+
+    def height_at_nm(self, x_nm: float, y_nm: float) -> float:
+        """``topography_nm`` of the single sample point (x, y) nm, as a float; the last point's is remembered."""
+        last = self._last_point
+        if last is not None and last[0] == x_nm and last[1] == y_nm:
+            return last[2]
+        if kernels.ENABLED:
+            rough, e = self._rough, self.emitters
+            height = twin_kernels.topography_at(float(x_nm), float(y_nm), rough.kx, rough.ky, rough.phase,
+                                                rough.amplitude_nm, e.x_nm, e.y_nm, e.height_nm, *self._tip_shape)
+        else:
+            height = float(self._topography_nm(np.array([x_nm], float), np.array([y_nm], float))[0])
+        self._last_point = (float(x_nm), float(y_nm), height)
+        return height
 
     def _topography_nm(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         e = self.emitters
         if kernels.ENABLED:
-            rough, p = self._rough, self.params
-            tip = (p.apex_radius_nm, *(float(v) for v in tip_cone(p.apex_radius_nm, p.cone_half_angle_deg)))
-            if x.shape == (1,) and y.shape == (1,):
-                return np.array([twin_kernels.topography_at(float(x[0]), float(y[0]), rough.kx, rough.ky, rough.phase,
-                                                            rough.amplitude_nm, e.x_nm, e.y_nm, e.height_nm, *tip)])
+            rough = self._rough
             x, y = np.broadcast_arrays(x, y)
             out = np.empty(x.shape)
             twin_kernels.topography_nm(x.ravel(), y.ravel(), rough.kx, rough.ky, rough.phase, rough.amplitude_nm,
-                                       e.x_nm, e.y_nm, e.height_nm, *tip, out.reshape(-1))
+                                       e.x_nm, e.y_nm, e.height_nm, *self._tip_shape, out.reshape(-1))
             return out
         height = self._rough.height_nm(x, y)
         if len(e) == 0:
