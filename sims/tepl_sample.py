@@ -95,16 +95,23 @@ class TeplSample:
         self._blink = [TelegraphProcess(self._rng("blink", i), mean_on_s, mean_off_s)
                        for i in range(len(emitters))]
         self._on_fractions = OnFractions(self._blink)
-        self._tip_vector = tip_vector(params)
-        # the apex's shape for the compiled topography: radius, where the cone starts (nm), tan(cone half angle)
-        self._tip_shape = (float(params.apex_radius_nm),
-                           *(float(v) for v in tip_cone(params.apex_radius_nm, params.cone_half_angle_deg)))
+        self._tip_for: tuple[TipSampleParams, np.ndarray, tuple[float, float, float]] | None = None  # see _tip
         self._pixels = PixelAxis()
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._last_shapes: tuple[np.ndarray, bytes, np.ndarray] | None = None  # (axis, centres, shapes), see below
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
         self._last_point: tuple[float, float, float] | None = None  # (x, y, height) nm of the last single point
         self._last_lateral: tuple[float, float, np.ndarray] | None = None  # (x, y, distance of each dot) nm
+
+    def _tip(self) -> tuple[np.ndarray, tuple[float, float, float]]:
+        """The compiled kernels' view of ``self.params`` (rebuilt when they are replaced): the ``tip_vector``,
+        and the apex's shape (radius, where the cone starts, nm; tan of the cone's half angle)."""
+        kept = self._tip_for
+        if kept is None or kept[0] is not self.params:
+            p = self.params
+            shape = (float(p.apex_radius_nm), *(float(v) for v in tip_cone(p.apex_radius_nm, p.cone_half_angle_deg)))
+            kept = self._tip_for = (p, tip_vector(p), shape)
+        return kept[1], kept[2]
 
     def _rng(self, name: str, index: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(f"tepl_sample.{name}".encode()), index])
@@ -173,7 +180,7 @@ class TeplSample:
         if kernels.ENABLED:
             rough, e = self._rough, self.emitters
             height = twin_kernels.topography_at(float(x_nm), float(y_nm), rough.kx, rough.ky, rough.phase,
-                                                rough.amplitude_nm, e.x_nm, e.y_nm, e.height_nm, *self._tip_shape)
+                                                rough.amplitude_nm, e.x_nm, e.y_nm, e.height_nm, *self._tip()[1])
         else:
             height = float(self._topography_nm(np.array([x_nm], float), np.array([y_nm], float))[0])
         self._last_point = (float(x_nm), float(y_nm), height)
@@ -186,7 +193,7 @@ class TeplSample:
             x, y = np.broadcast_arrays(x, y)
             out = np.empty(x.shape)
             twin_kernels.topography_nm(x.ravel(), y.ravel(), rough.kx, rough.ky, rough.phase, rough.amplitude_nm,
-                                       e.x_nm, e.y_nm, e.height_nm, *self._tip_shape, out.reshape(-1))
+                                       e.x_nm, e.y_nm, e.height_nm, *self._tip()[1], out.reshape(-1))
             return out
         height = self._rough.height_nm(x, y)
         if len(e) == 0:
@@ -271,7 +278,7 @@ class TeplSample:
             twin_kernels.dot_lines(e.x_nm, e.y_nm, e.height_nm, e.energy_eV, e.orientation,
                                    self.on_fraction(t0_s, dt_s), float(x_nm), float(y_nm), float(tip_z_nm),
                                    float(apex_offset_nm[0]), float(apex_offset_nm[1]), self.params.plasmon_center_eV,
-                                   self._tip_vector, rates, centres)
+                                   self._tip()[0], rates, centres)
             return twin_kernels.line_spectrum(rates, self._line_shapes_now(energy, centres), width_eV,
                                               np.empty(energy.size))
         else:

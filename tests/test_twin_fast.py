@@ -135,3 +135,18 @@ def test_bright_and_bad_pixels_on_the_compiled_path():
             sensor.read(np.ones(3), WAVELENGTH_NM[:3], 1.0, -80.0, 1.0)
     finally:
         kernels.ENABLED = saved
+
+
+def test_replaced_tip_parameters_reach_the_compiled_path():
+    import dataclasses
+
+    sample = TeplSample.generate(seed=2)
+    x, y = float(sample.emitters.x_nm[0]), float(sample.emitters.y_nm[0])
+    before = both(lambda: sample.photon_rate(x, y, 3.0, WAVELENGTH_NM, 1.0, 0.01))[0]
+    sample.params = dataclasses.replace(sample.params, peak_enhancement=0.0, plasmon_rate_at_2nm=0.0,
+                                        apex_radius_nm=20.0)
+    fast, slow = both(lambda: sample.photon_rate(x, y, 3.0, WAVELENGTH_NM, 1.0, 0.01))
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12 * slow.max())
+    assert fast.sum() < 0.01 * before.sum()  # no near field, no plasmon: only the dots' far field is left
+    fast, slow = both(lambda: sample.topography_nm(np.array([x + 12.0, x]), np.array([y, y + 9.0])))
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
