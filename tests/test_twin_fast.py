@@ -9,6 +9,8 @@ the counts agree in distribution, checked against the Poisson law itself.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -138,8 +140,6 @@ def test_bright_and_bad_pixels_on_the_compiled_path():
 
 
 def test_replaced_tip_parameters_reach_the_compiled_path():
-    import dataclasses
-
     sample = TeplSample.generate(seed=2)
     x, y = float(sample.emitters.x_nm[0]), float(sample.emitters.y_nm[0])
     before = both(lambda: sample.photon_rate(x, y, 3.0, WAVELENGTH_NM, 1.0, 0.01))[0]
