@@ -89,6 +89,22 @@ class LineTable:
         rows = np.array(rows).reshape(len(rows), grid.size)
         # one zero column past each end so out-of-range offsets read 0
         self._table = np.pad(rows, ((0, 0), (1, 1)))
+        self._table.flags.writeable = False
+
+    @property
+    def table(self) -> np.ndarray:
+        """The tabulated densities (1/eV), one row per line, with a zero column at each end (read-only)."""
+        return self._table
+
+    @property
+    def start_eV(self) -> float:
+        """Offset (eV) of the table's first column after the leading zero."""
+        return self._start_eV
+
+    @property
+    def step_eV(self) -> float:
+        """Offset step (eV) between the table's columns."""
+        return self._step_eV
 
     def density(self, offset_eV: np.ndarray) -> np.ndarray:
         """Density (1/eV) of line i at ``offset_eV[i, :]`` (shape (n_lines, n_points))."""

@@ -99,6 +99,7 @@ class TeplSample:
         self._pixels = PixelAxis()
         self._line_shapes = LastCall(self._line_densities)  # the same lines on the same axis, pixel after pixel
         self._last_shapes: tuple[np.ndarray, bytes, np.ndarray] | None = None  # (axis, centres, shapes), see below
+        self._previous_centres = b""  # the line centres of the last compiled spectrum, as bytes
         self._rough = RoughSurface(self._rng("roughness"), params.roughness_rms_nm)
         self._last_point: tuple[float, float, float] | None = None  # (x, y, height) nm of the last single point
         self._last_lateral: tuple[float, float, np.ndarray] | None = None  # (x, y, distance of each dot) nm
@@ -279,23 +280,32 @@ class TeplSample:
                                    self.on_fraction(t0_s, dt_s), float(x_nm), float(y_nm), float(tip_z_nm),
                                    float(apex_offset_nm[0]), float(apex_offset_nm[1]), self.params.plasmon_center_eV,
                                    self._tip()[0], rates, centres)
-            return twin_kernels.line_spectrum(rates, self._line_shapes_now(energy, centres), width_eV,
-                                              np.empty(energy.size))
+            return self._spectrum_compiled(rates, centres, energy, width_eV)
         else:
             rates[:n], centres[:n] = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
             rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
             centres[n] = self.params.plasmon_center_eV
         return (rates @ self._line_shapes(energy, centres)) * width_eV
 
-    def _line_shapes_now(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
-        """``self._line_shapes(energy_eV, centres_eV)``, answered at once when the axis is the very array of the
-        last call and the centres are equal to its (a scan with no dot pressed)."""
+    def _spectrum_compiled(self, rates: np.ndarray, centres_eV: np.ndarray, energy_eV: np.ndarray,
+                           width_eV: np.ndarray) -> np.ndarray:
+        """``(rates @ self._line_shapes(energy_eV, centres_eV)) * width_eV`` in compiled steps. The lines' shapes on
+        the pixel axis are kept while the axis is the very array of the last call and the centres are equal to
+        theirs (a scan with no dot pressed); centres that change from pixel to pixel (a pressed dot's strain) are
+        read from the line table for the one spectrum, without the table of shapes."""
+        out = np.empty(energy_eV.size)
+        key = centres_eV.tobytes()
         last = self._last_shapes
-        if last is not None and last[0] is energy_eV and last[1] == centres_eV.tobytes():
-            return last[2]
-        shapes = self._line_shapes(energy_eV, centres_eV)
-        self._last_shapes = (energy_eV, centres_eV.tobytes(), shapes)
-        return shapes
+        if last is not None and last[0] is energy_eV and last[1] == key:
+            return twin_kernels.line_spectrum(rates, last[2], width_eV, out)
+        if self._previous_centres == key:  # the same lines twice in a row: their shapes are worth keeping
+            shapes = self._line_shapes(energy_eV, centres_eV)
+            self._last_shapes = (energy_eV, key, shapes)
+            return twin_kernels.line_spectrum(rates, shapes, width_eV, out)
+        self._previous_centres = key
+        table = self._lines
+        return twin_kernels.line_spectrum_from_table(rates, centres_eV, energy_eV, width_eV, table.table,
+                                                     table.start_eV, table.step_eV, out)
 
     def _line_densities(self, energy_eV: np.ndarray, centres_eV: np.ndarray) -> np.ndarray:
         """Density (1/eV) of each line (rows, centred on ``centres_eV``) at each pixel energy (columns)."""

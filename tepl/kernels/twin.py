@@ -111,6 +111,29 @@ def line_spectrum(rates, densities, width, out):
 
 
 @jit
+def line_spectrum_from_table(rates, centres_eV, energy_eV, width, table, start_eV, step_eV, out):
+    """``line_spectrum`` with each line's density read from its row of ``table`` at the pixel's offset from the
+    line's centre, interpolated linearly as ``LineTable.density`` does (offsets beyond the table read its zero
+    end columns)."""
+    n_cols = table.shape[1]
+    scale = 1.0 / step_eV
+    out[:] = 0.0
+    for i in range(rates.size):
+        r = rates[i]
+        c = centres_eV[i]
+        for j in range(out.size):
+            pos = ((energy_eV[j] - c) - start_eV) * scale + 1.0
+            pos = min(max(pos, 0.0), n_cols - 1.001)
+            lower = int(pos)
+            frac = pos - lower
+            below = table[i, lower]
+            out[j] += r * (below + (table[i, lower + 1] - below) * frac)
+    for j in range(out.size):
+        out[j] *= width[j]
+    return out
+
+
+@jit
 def topography_at(x_nm, y_nm, kx, ky, phase, roughness_nm, dot_x_nm, dot_y_nm, dot_height_nm, radius_nm,
                   u_tangent_nm, tan_alpha):
     """Height (nm) the tip apex rests on above sample point (x, y): Au roughness (a sum of plane waves of
