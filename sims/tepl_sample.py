@@ -281,10 +281,9 @@ class TeplSample:
                                    float(apex_offset_nm[0]), float(apex_offset_nm[1]), self.params.plasmon_center_eV,
                                    self._tip()[0], rates, centres)
             return self._spectrum_compiled(rates, centres, energy, width_eV)
-        else:
-            rates[:n], centres[:n] = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
-            rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
-            centres[n] = self.params.plasmon_center_eV
+        rates[:n], centres[:n] = self.dot_rates(x_nm, y_nm, tip_z_nm, t0_s, dt_s, apex_offset_nm)
+        rates[n] = self.plasmon_rate(x_nm, y_nm, tip_z_nm, apex_offset_nm)
+        centres[n] = self.params.plasmon_center_eV
         return (rates @ self._line_shapes(energy, centres)) * width_eV
 
     def _spectrum_compiled(self, rates: np.ndarray, centres_eV: np.ndarray, energy_eV: np.ndarray,
