@@ -154,20 +154,17 @@ class FvbSensor:
         dark_e = self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s
         if kernels.ENABLED and photons is not None:
             electrons = self._electrons_compiled(photons, _chip_qe(wavelength_nm), dark_e)
-        else:
-            mean_e = np.full(self.n_x, dark_e)
-            if photons is not None:
-                mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
-            electrons = rng.poisson(mean_e).astype(float)
+            noise = rng.standard_normal(self.n_x)  # read noise = read_noise_e x this, added in the compiled step
+            self._cosmic_rays(electrons, exposure_s, exposure_index)
+            return twin_kernels.counts_from_electrons(electrons, noise, float(read_noise_e), self.gain_e_per_count,
+                                                      self.baseline_counts, float(SATURATION_COUNTS),
+                                                      np.empty(self.n_x, np.int64))
+        mean_e = np.full(self.n_x, dark_e)
+        if photons is not None:
+            mean_e += _chip_qe(wavelength_nm) * np.maximum(photons, 0.0)
+        electrons = rng.poisson(mean_e).astype(float)
         electrons += rng.normal(0.0, read_noise_e, self.n_x)
-        for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
-            column = int(rng.integers(0, self.n_x))
-            deposit_e = float(rng.lognormal(math.log(2000.0), 0.6))
-            electrons[column] += deposit_e
-            self.cosmic_ray_hits.append((exposure_index, column, deposit_e))
-        if kernels.ENABLED:
-            return twin_kernels.counts_from_electrons(electrons, self.gain_e_per_count, self.baseline_counts,
-                                                      float(SATURATION_COUNTS), np.empty(self.n_x, np.int64))
+        self._cosmic_rays(electrons, exposure_s, exposure_index)
         counts = electrons  # from here on in place: baseline + electrons / gain, rounded, within the ADC's range
         counts /= self.gain_e_per_count
         counts += self.baseline_counts
@@ -175,6 +172,15 @@ class FvbSensor:
         np.maximum(counts, 0, out=counts)
         np.minimum(counts, SATURATION_COUNTS, out=counts)
         return counts.astype(np.int64)
+
+    def _cosmic_rays(self, electrons: np.ndarray, exposure_s: float, exposure_index: int) -> None:
+        """Add the cosmic-ray hits of one exposure to ``electrons`` (in place) and remember them as truth."""
+        rng = self.rng
+        for _ in range(rng.poisson(COSMIC_RATE_PER_S * exposure_s)):
+            column = int(rng.integers(0, self.n_x))
+            deposit_e = float(rng.lognormal(math.log(2000.0), 0.6))
+            electrons[column] += deposit_e
+            self.cosmic_ray_hits.append((exposure_index, column, deposit_e))
 
     def _electrons_compiled(self, photons: np.ndarray, quantum_efficiency: np.ndarray, dark_e: float) -> np.ndarray:
         """Poisson electrons (float) of each pixel, mean ``dark_e`` + QE x photons: the dim pixels (nearly all of

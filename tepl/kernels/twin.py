@@ -190,9 +190,10 @@ def electrons_by_search(photons, quantum_efficiency, dark_e, uniform, mean_e, ou
 
 
 @jit
-def counts_from_electrons(electrons, gain_e_per_count, baseline_counts, saturation_counts, out):
-    """ADC counts: baseline + electrons / gain, rounded half to even, within [0, saturation]."""
+def counts_from_electrons(electrons, noise, read_noise_e, gain_e_per_count, baseline_counts, saturation_counts, out):
+    """ADC counts: baseline + (electrons + read noise) / gain, rounded half to even, within [0, saturation];
+    the read noise of pixel i is ``read_noise_e`` x ``noise[i]`` (a standard normal number)."""
     for i in range(electrons.size):
-        c = np.rint(electrons[i] / gain_e_per_count + baseline_counts)
+        c = np.rint((electrons[i] + read_noise_e * noise[i]) / gain_e_per_count + baseline_counts)
         out[i] = int(min(max(c, 0.0), saturation_counts))
     return out
