@@ -1,6 +1,7 @@
 """Compiled kernels (numba) for the hot loops of photon decoding, correlation and batch fits.
 
-Every kernel here has a pure-numpy twin in the module that calls it, and the two give identical results;
+Every kernel here has a pure-numpy twin in the module that calls it, and the two give identical results
+(the twin's CCD noise in ``twin`` excepted: the same Poisson and Gaussian laws, other draws from one seed);
 the caller picks the compiled kernel when ``tepl.kernels.ENABLED`` is true. ENABLED is false when numba is not
 installed or the environment sets ``TEPL_NO_NUMBA=1``; tests switch it per call by setting the module flag.
 
