@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from inspect import getmembers
 from collections.abc import Callable, Iterable, Mapping
+from inspect import getmembers
 from typing import Any
 
 from pymeasure.instruments import Channel, Instrument
