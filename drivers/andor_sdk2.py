@@ -192,7 +192,7 @@ class IDus:
         return f"Andor {self.head_model}{serial} ({library_name(self.lib)})"
 
     def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
-        return call_named(self.lib, name, args, ok, SDK2_CODES, self._what())
+        return call_named(self.lib, name, args, ok, SDK2_CODES, self._what)
 
     def _what(self) -> str:
         """``<where>: SDK2``, the start of an error message; made again only when the camera's name changes."""
@@ -342,7 +342,8 @@ class IDus:
         one that reports a scan (DRV_SUCCESS) one scan of ``scan_s`` (the accumulate cycle), so a camera that
         keeps reporting scans but never becomes idle runs out of the budget too."""
         timeout_s = self.wait_timeout_ms / 1000.0
-        wait = Wait(self.where, f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
+        wait = Wait(lambda: self.where,
+                    lambda: f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
                     expected_s + self.timeout_margin_s, self.sleep)
         while self._get("GetStatus")[0] == DRV_ACQUIRING:
             wait.check(self.abort, detail="the acquisition was aborted (AbortAcquisition)")
