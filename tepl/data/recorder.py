@@ -124,6 +124,7 @@ class Recorder:
         # datasets this recorder created, with their fill value and the rows written since: a row not written
         # yet holds the fill value only, so its buffer starts from that instead of reading the file
         self._fresh: dict[str, tuple[Any, set[int]]] = {}
+        self._objects: dict[str, Any] = {}  # groups and datasets found by path for set_attrs
         self._streams: dict[str, h5py.Dataset] = {}  # extendable datasets, by path relative to /entry
         self._signal: str | None = None
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +191,7 @@ class Recorder:
         self._rows = {}
         self._layouts = {}
         self._fresh = {}
+        self._objects = {}
         self._pending_snapshot = None
         self._file = h5py.File(self._path, "r+", locking=False)
         try:
@@ -326,6 +328,7 @@ class Recorder:
             if not data[name].attrs.get("auto_index", False):
                 raise ValueError(f"/entry/data/{name} already exists in {self._path}")
             del data[name]
+            self._objects.pop(f"/entry/data/{name}", None)
         ds = data.create_dataset(name, data=values)
         ds.attrs["units"] = str(unit)
         ds.attrs["dim"] = str(dim or name)
@@ -489,9 +492,11 @@ class Recorder:
         None deletes an attribute; dicts are stored as JSON text."""
         self._check_open()
         obj_path = path if path.startswith("/") else f"/entry/data/{path}"
-        if obj_path not in self._file:
-            raise KeyError(f"no object {obj_path} in {self._path}")
-        obj = self._file[obj_path]
+        obj = self._objects.get(obj_path)
+        if obj is None:  # looking a path up in the file takes a millisecond once the file has grown
+            if obj_path not in self._file:
+                raise KeyError(f"no object {obj_path} in {self._path}")
+            obj = self._objects[obj_path] = self._file[obj_path]
         for key, value in attrs.items():
             if value is None:
                 if key in obj.attrs:
@@ -546,6 +551,7 @@ class Recorder:
         self._rows.clear()
         self._layouts.clear()
         self._fresh.clear()
+        self._objects.clear()
         try:
             self._file.close()
             return None
