@@ -23,8 +23,8 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
