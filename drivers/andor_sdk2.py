@@ -334,7 +334,8 @@ class IDus:
         size = int(frames) * self.detector_pixels[0]
         data = (ctypes.c_int32 * size)()
         self._call("GetAcquiredData", data, size)
-        return np.ctypeslib.as_array(data).reshape(int(frames), self.detector_pixels[0]).copy()
+        # a view of the buffer the library filled (it keeps the buffer alive): no copy
+        return np.frombuffer(data, np.int32).reshape(int(frames), self.detector_pixels[0])
 
     def _wait_until_idle(self, frames: int, expected_s: float, exposure_s: float, scan_s: float) -> None:
         """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin, in
