@@ -267,6 +267,17 @@ class E727(Instrument):
         if line[-1:] != " ":  # a one-line reply (ERR?, one axis)
             return [line]
         lines = [line[:-1]]
+        read_rest = getattr(self.adapter, "read_continued_lines", None)  # an in-process link: all of it at once
+        if read_rest is not None:
+            try:
+                rest = read_rest(" ", MAX_REPLY_LINES - 1)
+            except _READ_ERRORS as exc:
+                raise self._link_error("reading the reply to", exc) from exc
+            lines += [line[:-1] for line in rest[:-1]]
+            if rest[-1][-1:] != " ":
+                lines.append(rest[-1])
+                return lines
+            lines.append(rest[-1][:-1])
         while len(lines) < MAX_REPLY_LINES:
             line = read()
             if line[-1:] != " ":

@@ -121,6 +121,33 @@ class SessionAdapter(Adapter):
         del self._pending[:end + len(term)]
         return self._decode(reply)
 
+    def read_continued_lines(self, marker: str, max_lines: int) -> list[str]:
+        """One reply of several lines in one read: lines up to ``read_termination`` are taken while they end in
+        ``marker`` (GCS: a space), at most ``max_lines``, and returned as ``read`` returns them (``marker``
+        kept), each logged as ``read`` logs it. A real link reads them one by one; here the whole reply has
+        arrived with the command. A reply not complete yet raises TimeoutError, as ``read`` does."""
+        if self._late:
+            self._release_late()
+        term, mark = self._read_term, self._encode(marker)
+        if not term or not mark:
+            return [self.read()]
+        pending, start = self._pending, 0
+        for _ in range(max_lines):
+            end = pending.find(term, start)
+            if end < 0:
+                raise TimeoutError(f"no complete reply from the simulated {self.device} (have {bytes(pending)!r})")
+            goes_on = end - start >= len(mark) and pending[end - len(mark):end] == mark
+            start = end + len(term)
+            if not goes_on:
+                break
+        self._check_open()
+        text = self._decode(bytes(pending[:start - len(term)]))
+        del pending[:start]
+        lines = text.split(self._read_termination)
+        for line in lines:
+            self.log.debug("READ:%s", line)
+        return lines
+
     def _read_bytes(self, count: int, break_on_termchar: bool = False, **kwargs) -> bytes:
         self._release_late()
         if count < 0:

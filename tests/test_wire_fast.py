@@ -284,3 +284,19 @@ def test_a_reopened_file_keeps_its_rows(tmp_path):
     again.close("complete")
     with h5py.File(path, "r") as f:
         assert f["entry/data/counts"][2].tolist() == [5, 6, -1, -1]
+
+
+def test_a_multi_line_reply_is_read_whole_and_checked_as_line_by_line(e727):
+    assert list(e727.positions_um()) == ["1", "2", "3"]  # 3 lines, the last without the space
+    link = e727.adapter
+    link._pending += b"1=1 \n2=2 \n3=3\n"
+    assert e727.read_lines() == ["1=1", "2=2", "3=3"]
+    link._pending += b"1=1 \n2=2 \n"  # the last line has not arrived
+    with pytest.raises(DeviceError, match="reading the reply to"):
+        e727.read_lines()
+    assert not e727.in_step  # the next command resynchronises first
+    assert e727.check_error() == 0 and e727.in_step and not link._pending
+    link._pending += b"x \n" * 1200 + b"end\n"  # a reply that does not end
+    with pytest.raises(DeviceError, match="did not end after 1000 lines"):
+        e727.read_lines()
+    assert e727.positions_um(["2"]) == {"2": pytest.approx(e727.adapter.controller.axes["2"].target_um)}
