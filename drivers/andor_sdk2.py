@@ -192,7 +192,7 @@ class IDus:
         return f"Andor {self.head_model}{serial} ({library_name(self.lib)})"
 
     def _call(self, name: str, *args: Any, ok: tuple[int, ...] = (DRV_SUCCESS,)) -> int:
-        return call_named(self.lib, name, args, ok, SDK2_CODES, self._what())
+        return call_named(self.lib, name, args, ok, SDK2_CODES, self._what)
 
     def _what(self) -> str:
         """``<where>: SDK2``, the start of an error message; made again only when the camera's name changes."""
@@ -334,7 +334,8 @@ class IDus:
         size = int(frames) * self.detector_pixels[0]
         data = (ctypes.c_int32 * size)()
         self._call("GetAcquiredData", data, size)
-        return np.ctypeslib.as_array(data).reshape(int(frames), self.detector_pixels[0]).copy()
+        # a view of the buffer the library filled (it keeps the buffer alive): no copy
+        return np.frombuffer(data, np.int32).reshape(int(frames), self.detector_pixels[0])
 
     def _wait_until_idle(self, frames: int, expected_s: float, exposure_s: float, scan_s: float) -> None:
         """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin, in
@@ -342,7 +343,8 @@ class IDus:
         one that reports a scan (DRV_SUCCESS) one scan of ``scan_s`` (the accumulate cycle), so a camera that
         keeps reporting scans but never becomes idle runs out of the budget too."""
         timeout_s = self.wait_timeout_ms / 1000.0
-        wait = Wait(self.where, f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
+        wait = Wait(lambda: self.where,
+                    lambda: f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
                     expected_s + self.timeout_margin_s, self.sleep)
         while self._get("GetStatus")[0] == DRV_ACQUIRING:
             wait.check(self.abort, detail="the acquisition was aborted (AbortAcquisition)")

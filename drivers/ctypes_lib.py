@@ -57,15 +57,19 @@ def code_text(code: int, names: dict[int, str]) -> str:
     return f"{code} ({names.get(code, 'unknown code')})"
 
 
-def call_named(lib: Any, name: str, args: tuple, ok: tuple[int, ...], names: dict[int, str], what: str) -> int:
+def call_named(lib: Any, name: str, args: tuple, ok: tuple[int, ...], names: dict[int, str],
+               what: str | Callable[[], str]) -> int:
     """``call_checked`` of ``lib.<name>``; the error reads "<what> <name> returned <code> (<NAME>)" from the
     header's table of code ``names``. A call that fails in the OS (an access violation, a lost USB device:
-    ctypes raises OSError) is a DeviceError "<what> <name> failed: ..." too."""
+    ctypes raises OSError) is a DeviceError "<what> <name> failed: ..." too. ``what`` may be a function
+    giving the text, asked only when there is an error to report."""
     try:
-        return call_checked(getattr(lib, name), args, ok,
-                            lambda code: f"{what} {name} returned {code_text(code, names)}")
+        code = int(getattr(lib, name)(*args))
     except OSError as exc:
-        raise DeviceError(f"{what} {name} failed: {exc}") from exc
+        raise DeviceError(f"{what() if callable(what) else what} {name} failed: {exc}") from exc
+    if code not in ok:
+        raise DeviceError(f"{what() if callable(what) else what} {name} returned {code_text(code, names)}")
+    return code
 
 
 def library_name(lib: Any) -> str:
@@ -76,9 +80,13 @@ def library_name(lib: Any) -> str:
 def read_outputs(call: Callable[..., Any], ctype: Any, n_out: int, *inputs: Any) -> tuple:
     """Call ``call(*inputs, byref(out1), ..., byref(out_n))`` with ``n_out`` fresh outputs of ``ctype``;
     returns their values (``plain``)."""
+    if n_out == 1:  # most calls: one output
+        out = ctype()
+        call(*inputs, ctypes.byref(out))
+        return (float(f"{out.value:.7g}") if isinstance(out, ctypes.c_float) else out.value,)
     outs = [ctype() for _ in range(n_out)]
-    call(*inputs, *(ctypes.byref(o) for o in outs))
-    return tuple(plain(o) for o in outs)
+    call(*inputs, *[ctypes.byref(o) for o in outs])
+    return tuple([plain(o) for o in outs])
 
 
 def text_buffer(size: int) -> ctypes.Array:

@@ -23,9 +23,11 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from inspect import getmembers
 from typing import Any
 
 from pymeasure.instruments import Channel, Instrument
+from pymeasure.instruments.common_base import DynamicProperty
 from pymeasure.instruments.validators import strict_discrete_set
 from pyvisa.errors import VisaIOError
 
@@ -47,6 +49,7 @@ READY_REPLY, BUSY_REPLY = b"\xb1\n", b"\xb0\n"
 STOPPED_CODE = 10
 MAX_REPLY_LINES = 1000
 LINK_ERRORS = (VisaIOError, OSError)  # OSError: TimeoutError, ConnectionError and every socket error
+_READ_ERRORS = (*LINK_ERRORS, UnicodeDecodeError)
 RESYNC_QUERY = "VER?"  # asked only to bring the link back in step: no stale reply can look like its answer
 RESYNC_MAX_REPLIES = 32  # replies discarded at most while waiting for the VER? answer
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -108,6 +111,14 @@ class E727Axis(Channel):
 
 
 # ---------------------------------------------------------------------------------------- controller
+def _refuse_reserved_names(self: Any, name: str, _get: Callable[[object, str], Any] = object.__getattribute__):
+    """pymeasure's rule for an instrument with dynamic properties: their reserved names cannot be read (one
+    set lookup; the set is made at the end of ``E727.__init__``, before it the class's empty set)."""
+    if name in _get(self, "_reserved_names"):
+        raise AttributeError(f"{name} is a reserved variable name and it cannot be read")
+    return _get(self, name)
+
+
 _LINK_STATE = frozenset({"last_command", "in_step", "_resyncs_owed"})  # E727's own, set per command
 
 
@@ -140,18 +151,22 @@ class E727(Instrument):
         self._resyncs_owed = 0  # VER? queries sent whose answer has not been read yet
         self._axes: list[str] | None = None
         self._all_axes: list[str] | None = None
+        self._checked_axes: dict[tuple, tuple[list[str] | None, tuple[str, ...]]] = {}  # see _axis_list
         self._reserved_names = frozenset(self._special_names)
 
     _reserved_names: frozenset[str] = frozenset()  # the instance's own set once pymeasure has listed them
 
-    def __getattribute__(self, name: str, _get: Callable[[object, str], Any] = object.__getattribute__):
-        """pymeasure's rule, unchanged: the names its dynamic properties reserve (``<property>_values``...)
-        cannot be read. pymeasure checks it with two ``hasattr`` calls and a list search on every attribute
-        read, which on a fast link costs more than the GCS round trip; here one set lookup does it (the set is
-        made at the end of ``__init__``; before, the class's empty set)."""
-        if name in _get(self, "_reserved_names"):
-            raise AttributeError(f"{name} is a reserved variable name and it cannot be read")
-        return _get(self, name)
+    # pymeasure's rule: the names its dynamic properties reserve (``<property>_values``...) cannot be read.
+    # pymeasure checks it with two ``hasattr`` calls and a list search on every attribute read, which on a
+    # fast link costs more than the GCS round trip. The controller itself has no dynamic property (its axes
+    # do): it reserves no name, so plain attribute access keeps the rule; a subclass that adds dynamic
+    # properties gets the check back, as one set lookup (``__init_subclass__``).
+    __getattribute__ = object.__getattribute__
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if any(isinstance(member, DynamicProperty) for _, member in getmembers(cls)):
+            cls.__getattribute__ = _refuse_reserved_names  # type: ignore[method-assign,assignment]
 
     def __setattr__(self, name: str, value: Any) -> None:
         """The link's own state, set on every command, is no name pymeasure reserves: set as it is, without
@@ -177,18 +192,20 @@ class E727(Instrument):
         return DeviceError(f"{self.where}: {doing} {self.last_command!r} failed: {type(exc).__name__}: {exc}")
 
     def write(self, command: str, **kwargs) -> None:
-        self._keep_in_step()
+        """``command`` to the adapter (which appends LF), after resynchronising a link out of step."""
+        if not self.in_step:
+            self.resynchronise()
         self.last_command = command
         try:
-            super().write(command, **kwargs)
+            self.adapter.write(command, **kwargs)  # what pymeasure's Instrument.write does, one call less
         except LINK_ERRORS as exc:
             raise self._link_error("sending", exc) from exc
 
     def read(self, **kwargs) -> str:
         """One reply line; a reply that does not arrive or is not cp1252 text raises DeviceError."""
         try:
-            return super().read(**kwargs)
-        except (*LINK_ERRORS, UnicodeDecodeError) as exc:
+            return self.adapter.read(**kwargs)
+        except _READ_ERRORS as exc:
             raise self._link_error("reading the reply to", exc) from exc
 
     def write_bytes(self, content: bytes, **kwargs) -> None:
@@ -245,11 +262,27 @@ class E727(Instrument):
 
     def read_lines(self) -> list[str]:
         """One GCS reply: lines are read while they end in a space; returned without that space."""
-        lines = []
+        read = self.read
+        line = read()
+        if line[-1:] != " ":  # a one-line reply (ERR?, one axis)
+            return [line]
+        lines = [line[:-1]]
+        read_rest = getattr(self.adapter, "read_continued_lines", None)  # an in-process link: all of it at once
+        if read_rest is not None:
+            try:
+                rest = read_rest(" ", MAX_REPLY_LINES - 1)
+            except _READ_ERRORS as exc:
+                raise self._link_error("reading the reply to", exc) from exc
+            lines += [line[:-1] for line in rest[:-1]]
+            if rest[-1][-1:] != " ":
+                lines.append(rest[-1])
+                return lines
+            lines.append(rest[-1][:-1])
         while len(lines) < MAX_REPLY_LINES:
-            line = self.read()
-            if not line.endswith(" "):
-                return [*lines, line]
+            line = read()
+            if line[-1:] != " ":
+                lines.append(line)
+                return lines
             lines.append(line[:-1])
         raise self.out_of_step(f"the reply did not end after {MAX_REPLY_LINES} lines")
 
@@ -261,7 +294,8 @@ class E727(Instrument):
         """Read ``ERR?``; raise GCSError unless the code is 0 or in ``allowed``. Returns the code."""
         command = self.last_command if command is None else command
         try:
-            code = self.error_code
+            self.write("ERR?")  # what the ``error_code`` property asks, without pymeasure's layers around it
+            code = parse_int(self.read().strip())
         except DeviceError as exc:
             raise self.out_of_step(f"ERR? after {command!r}: {exc}") from None
         if code and code not in set(allowed):
@@ -290,9 +324,21 @@ class E727(Instrument):
         return list(self._all_axes)
 
     def _axis_list(self, axes: Iterable[str] | None) -> list[str]:
+        """The axis identifiers of ``axes`` (one, several or None: none named), each checked, and checked
+        against ``SAI?`` once that has been read. A list or tuple checked before against the same ``SAI?``
+        answer is not checked again (a stage asks about the same axes at every move)."""
+        key = tuple(axes) if isinstance(axes, (list, tuple)) else None
+        try:
+            known = self._checked_axes.get(key) if key is not None else None
+        except TypeError:  # something unhashable, refused below
+            key = known = None
+        if known is not None and known[0] is self._axes:
+            return list(known[1])
         names = [check_axis(a) for a in ([] if axes is None else ([axes] if isinstance(axes, str) else axes))]
         if self._axes is not None and (unknown := [a for a in names if a not in self._axes]):
             raise ValueError(f"unknown E-727 axes {unknown}; the controller has {self._axes}")
+        if key is not None and len(self._checked_axes) < 64:
+            self._checked_axes[key] = (self._axes, tuple(names))
         return names
 
     def query_axes(self, command: str, axes: Iterable[str] | None = None) -> dict[str, str]:

@@ -39,21 +39,33 @@ class Wait:
 
     ``budget_s``: the longest the wait may take in device time (sum of ``pause`` durations, s).
     ``wall_s``: the longest it may take in wall-clock time (s, ``clock``); default ``budget_s``.
-    Both must be finite and >= 0. ``sleep`` is the station's wait function.
+    Both must be finite and >= 0. ``sleep`` is the station's wait function. ``instrument`` and ``what`` may
+    be functions giving the words, asked only when a message needs them (a wait that ends in time, the usual,
+    does not spend the time to format them).
     """
 
-    def __init__(self, instrument: str, what: str, budget_s: float, sleep: Callable[[float], None],
-                 wall_s: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, instrument: str | Callable[[], str], what: str | Callable[[], str], budget_s: float,
+                 sleep: Callable[[float], None], wall_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         wall_s = budget_s if wall_s is None else wall_s
+        self._instrument, self._what = instrument, what
         for name, value in (("budget_s", budget_s), ("wall_s", wall_s)):
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{instrument}: the wait for {what} needs a finite {name} >= 0, got {value!r} s")
-        self.instrument, self.what = instrument, what
+                raise ValueError(f"{self.instrument}: the wait for {self.what} needs a finite {name} >= 0, got "
+                                 f"{value!r} s")
         self.budget_s, self.wall_s = float(budget_s), float(wall_s)
         self.sleep, self.clock = sleep, clock
         self.waited_s = 0.0
         self._started = clock()
         self._excluded_s = 0.0
+
+    @property
+    def instrument(self) -> str:
+        return self._instrument() if callable(self._instrument) else self._instrument
+
+    @property
+    def what(self) -> str:
+        return self._what() if callable(self._what) else self._what
 
     @property
     def wall_elapsed_s(self) -> float:

@@ -445,7 +445,9 @@ class SimSDK2:
         if n != frames.size:
             return DRV_P2INVALID
         low, high = _LIMITS[dtype]
-        c_array(array, n, dtype, 1)[:n] = np.minimum(np.maximum(frames.ravel(), low), high)
+        values = np.maximum(frames.ravel(), low)  # a new array: clipped in place
+        np.minimum(values, high, out=values)
+        c_array(array, n, dtype, 1)[:n] = values
         return DRV_SUCCESS
 
     def _acquired(self, array: Any, size: Any, dtype: Any) -> int:

@@ -38,6 +38,7 @@ from tepl.sims.pi_e727_gcs import (
     VERSION_LINES,
     GCSCommandError,
     GCSSession,
+    encode_reply,
     no_args,
     parse_flag,
     parse_float,
@@ -76,6 +77,8 @@ class AxisState:
 
     def position_um(self, t_s: float) -> float:
         distance = self.target_um - self.start_um
+        if distance == 0.0:  # at rest on its target
+            return self.target_um
         travelled = self.rate_um_s * max(0.0, t_s - self.t_start_s)
         if travelled >= abs(distance):
             return self.target_um
@@ -178,8 +181,8 @@ class GCSController:
             except GCSCommandError as exc:
                 self.error_code = exc.args[0]
                 reply = ""
-            self.update(now)
-            return reply.encode(ENCODING)
+            self._publish(now)
+            return encode_reply(reply)
 
     def execute_single(self, byte: int) -> bytes:
         """Run a single-byte command (5, 7 or 24; any other is unknown); returns its reply bytes."""
@@ -202,11 +205,14 @@ class GCSController:
     def update(self, now: float | None = None) -> np.ndarray:
         """Evaluate the axes at ``now`` (default: the world clock) and write them to ``world.stage_um``."""
         with self._lock:
-            t = self.world.clock.now() if now is None else now
-            positions = np.array([axis.position_um(t) for axis in self.axes.values()])
-            with self.world.lock:
-                self.world.stage_um = positions
-            return positions.copy()
+            return self._publish(self.world.clock.now() if now is None else now).copy()
+
+    def _publish(self, t: float) -> np.ndarray:
+        """The axes at ``t`` written to ``world.stage_um`` (the array written, which the world now holds)."""
+        positions = np.array([axis.position_um(t) for axis in self.axes.values()])
+        with self.world.lock:
+            self.world.stage_um = positions
+        return positions
 
     def _tick(self) -> float:
         clock = self.world.clock

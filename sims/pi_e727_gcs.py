@@ -70,6 +70,16 @@ def no_args(args: list[str]) -> None:
         raise GCSCommandError(E_PARAM_COUNT)
 
 
+def decode_line(line: bytes) -> str:
+    """A command's bytes as text: cp1252, an undecodable byte replaced (ASCII, the usual, by the C codec)."""
+    return line.decode("ascii") if line.isascii() else line.decode(ENCODING, errors="replace")
+
+
+def encode_reply(reply: str) -> bytes:
+    """A reply's text as the bytes sent (cp1252; ASCII, the usual, by the C codec)."""
+    return reply.encode("ascii") if reply.isascii() else reply.encode(ENCODING)
+
+
 def reply_lines(lines: list[str]) -> str:
     """A multi-line reply: every line but the last ends with space + LF."""
     return " \n".join(lines) + "\n"
@@ -92,8 +102,9 @@ class GCSSession:
         data = bytes(data)
         if not self._line and not self._overflow and data.endswith(b"\n") and _PLAIN_LINES.fullmatch(data):
             # whole commands of plain text, none too long (what a driver sends): line by line, not byte by byte
-            return b"".join(self.controller.execute_line(line.decode(ENCODING, errors="replace"))
-                            for line in data[:-1].split(b"\n"))
+            if data.find(b"\n") == len(data) - 1:  # one command, as a driver sends them
+                return self.controller.execute_line(decode_line(data[:-1]))
+            return b"".join(self.controller.execute_line(decode_line(line)) for line in data[:-1].split(b"\n"))
         out = bytearray()
         for byte in bytes(data):
             if byte < 0x20 and byte not in (0x09, 0x0A, 0x0D):  # #5, #7, #24; other control bytes: error 2
@@ -102,7 +113,7 @@ class GCSSession:
                 line, overflow = bytes(self._line), self._overflow
                 self._line.clear()
                 self._overflow = False
-                text = line.decode(ENCODING, errors="replace")
+                text = decode_line(line)
                 out += self.controller.execute_line(text, too_long=overflow)
             elif len(self._line) >= MAX_LINE_CHARS:
                 self._overflow = True

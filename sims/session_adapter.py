@@ -22,6 +22,9 @@ from pymeasure.adapters import Adapter
 
 from tepl.sims.faults import Faults
 
+_ASCII_TEXT = "".join(map(chr, range(128)))
+_ASCII_BYTES = bytes(range(128))
+
 
 class SessionAdapter(Adapter):
     """The in-process link to ``session`` of the simulated ``device`` (its name in messages)."""
@@ -30,12 +33,41 @@ class SessionAdapter(Adapter):
                  read_termination: str = "", **kwargs):
         super().__init__(**kwargs)
         self.connection = session
+        self._read_termination = read_termination
         self.device, self.encoding = device, encoding
         self.write_termination, self.read_termination = write_termination, read_termination
         self._pending = bytearray()
         self._late: list[tuple[float, bytes]] = []  # (wall time it arrives, reply) held back by delay_s
         self.closed = False
         self.faults = Faults()
+
+    @property
+    def encoding(self) -> str:
+        """The text encoding of the link."""
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, name: str) -> None:
+        # ASCII text is the same bytes in every encoding a device here speaks (cp1252, latin-1, UTF-8): it is
+        # encoded and decoded with the C codec, the rest with ``encoding`` (cp1252's codec is Python code)
+        self._encoding = name
+        self._ascii_compatible = _ASCII_TEXT.encode(name) == _ASCII_BYTES
+        self._read_term = self._read_termination.encode(name)
+
+    @property
+    def read_termination(self) -> str:
+        """What ends a reply (``read`` returns the text before it); empty: everything pending."""
+        return self._read_termination
+
+    @read_termination.setter
+    def read_termination(self, text: str) -> None:
+        self._read_termination, self._read_term = text, text.encode(self._encoding)
+
+    def _encode(self, text: str) -> bytes:
+        return text.encode("ascii") if self._ascii_compatible and text.isascii() else text.encode(self._encoding)
+
+    def _decode(self, data: bytes) -> str:
+        return data.decode("ascii") if self._ascii_compatible and data.isascii() else data.decode(self._encoding)
 
     def close(self) -> None:
         super().close()
@@ -45,7 +77,7 @@ class SessionAdapter(Adapter):
         self.closed = True
 
     def _write(self, command: str, **kwargs) -> None:
-        self._write_bytes((command + self.write_termination).encode(self.encoding))
+        self._write_bytes(self._encode(command + self.write_termination))
 
     def _write_bytes(self, content: bytes, **kwargs) -> None:
         self._check_open()
@@ -78,12 +110,43 @@ class SessionAdapter(Adapter):
         if self._late:
             self._release_late()
         if not self.read_termination:
-            return self._take(len(self._pending)).decode(self.encoding)
-        term = self.read_termination.encode(self.encoding)
+            return self._decode(self._take(len(self._pending)))
+        term = self._read_term
         end = self._pending.find(term)
         if end < 0:
             raise TimeoutError(f"no complete reply from the simulated {self.device} (have {bytes(self._pending)!r})")
-        return self._take(end + len(term))[: -len(term)].decode(self.encoding)
+        if self.closed:
+            self._check_open()
+        reply = bytes(self._pending[:end])
+        del self._pending[:end + len(term)]
+        return self._decode(reply)
+
+    def read_continued_lines(self, marker: str, max_lines: int) -> list[str]:
+        """One reply of several lines in one read: lines up to ``read_termination`` are taken while they end in
+        ``marker`` (GCS: a space), at most ``max_lines``, and returned as ``read`` returns them (``marker``
+        kept), each logged as ``read`` logs it. A real link reads them one by one; here the whole reply has
+        arrived with the command. A reply not complete yet raises TimeoutError, as ``read`` does."""
+        if self._late:
+            self._release_late()
+        term, mark = self._read_term, self._encode(marker)
+        if not term or not mark:
+            return [self.read()]
+        pending, start = self._pending, 0
+        for _ in range(max_lines):
+            end = pending.find(term, start)
+            if end < 0:
+                raise TimeoutError(f"no complete reply from the simulated {self.device} (have {bytes(pending)!r})")
+            goes_on = end - start >= len(mark) and pending[end - len(mark):end] == mark
+            start = end + len(term)
+            if not goes_on:
+                break
+        self._check_open()
+        text = self._decode(bytes(pending[:start - len(term)]))
+        del pending[:start]
+        lines = text.split(self._read_termination)
+        for line in lines:
+            self.log.debug("READ:%s", line)
+        return lines
 
     def _read_bytes(self, count: int, break_on_termchar: bool = False, **kwargs) -> bytes:
         self._release_late()

@@ -24,6 +24,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -54,10 +55,19 @@ class RowBuffer:
 
     MAX_BYTES = 64 * 2**20  # larger rows are written as they come
 
-    def __init__(self, ds: h5py.Dataset, row: int, whole: bool):
+    def __init__(self, ds: h5py.Dataset, row: int, whole: bool, fill: Any = None, shape: tuple[int, ...] = ()):
+        """``fill``: the dataset's fill value when the file holds nothing else in this row (then it is not read
+        back); ``shape``: the dataset's shape, if known (asking h5py for it costs more than a pixel's write)."""
         self.ds, self.row = ds, row
+        row_shape = shape[1:] if shape else ds.shape[1:]
         # a write of the whole row needs nothing from the file; a part of it keeps what the file holds
-        self.values = np.empty(ds.shape[1:], ds.dtype) if whole else ds[row]
+        if whole:
+            self.values = np.empty(row_shape, ds.dtype)
+        elif fill is not None:
+            self.values = np.full(row_shape, fill, ds.dtype)
+        else:
+            self.values = ds[row]
+        self.depth = len(row_shape) + 1  # indices a write inside the row may have
 
     @staticmethod
     def bufferable_shape(ds: h5py.Dataset) -> tuple[int, ...] | None:
@@ -111,6 +121,10 @@ class Recorder:
         self._datasets: dict[str, h5py.Dataset] = {}  # handles of the datasets written per pixel
         self._rows: dict[str, RowBuffer] = {}  # the scan line being written, per dataset, until the next flush
         self._layouts: dict[str, tuple[int, ...] | None] = {}  # shapes of datasets whose rows may be buffered
+        # datasets this recorder created, with their fill value and the rows written since: a row not written
+        # yet holds the fill value only, so its buffer starts from that instead of reading the file
+        self._fresh: dict[str, tuple[Any, set[int]]] = {}
+        self._objects: dict[str, Any] = {}  # groups and datasets found by path for set_attrs
         self._streams: dict[str, h5py.Dataset] = {}  # extendable datasets, by path relative to /entry
         self._signal: str | None = None
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +190,8 @@ class Recorder:
         self._streams = {}
         self._rows = {}
         self._layouts = {}
+        self._fresh = {}
+        self._objects = {}
         self._pending_snapshot = None
         self._file = h5py.File(self._path, "r+", locking=False)
         try:
@@ -270,6 +286,7 @@ class Recorder:
         what was written to it so far."""
         self._check_open()
         self._write_rows(name)
+        self._fresh.pop(name, None)  # the caller may write through the handle
         return self._data[name]
 
     def attrs(self, path: str = "/entry") -> dict:
@@ -311,6 +328,7 @@ class Recorder:
             if not data[name].attrs.get("auto_index", False):
                 raise ValueError(f"/entry/data/{name} already exists in {self._path}")
             del data[name]
+            self._objects.pop(f"/entry/data/{name}", None)
         ds = data.create_dataset(name, data=values)
         ds.attrs["units"] = str(unit)
         ds.attrs["dim"] = str(dim or name)
@@ -352,6 +370,7 @@ class Recorder:
         ds.attrs["units"] = str(unit)
         ds.attrs["dims"] = np.array(dims, dtype=STR)
         self._datasets[name] = ds
+        self._fresh[name] = (ds.fillvalue, set())
         if signal:
             self._set_signal(name, dims, shape)
         self._file.flush()
@@ -422,6 +441,11 @@ class Recorder:
         self._check_open()
         if self._pending_snapshot is not None and (self._signal is None or name == self._signal):
             self.take_deferred_snapshot("at the first data write of the signal, after its first acquisition")
+        buffered = self._rows.get(name)
+        if buffered is not None and type(index) is tuple and 1 < len(index) <= buffered.depth \
+                and index[0] == buffered.row and all(type(i) is int for i in index):
+            buffered.values[index[1:]] = value  # the row in memory, whole numbers (a pixel of a scan line)
+            return
         ds = self._datasets.get(name)
         if ds is None:
             if name not in self._data:
@@ -433,13 +457,19 @@ class Recorder:
         row = None if shape is None else RowBuffer.row_of(shape, index)
         if row is None:  # anything else is written as it comes, after the row in memory (order kept)
             self._write_rows(name)
+            self._fresh.pop(name, None)  # which rows it reaches is not followed
             ds[index] = value
             return
-        buffered = self._rows.get(name)
         if buffered is None or buffered.row != row[0]:
             self._write_rows(name)
             whole = row[1] == () and np.shape(value) == shape[1:]
-            buffered = self._rows[name] = RowBuffer(ds, row[0], whole)
+            fresh = self._fresh.get(name)
+            fill = None
+            if fresh is not None:
+                if row[0] not in fresh[1]:
+                    fill = fresh[0]
+                    fresh[1].add(row[0])
+            buffered = self._rows[name] = RowBuffer(ds, row[0], whole, fill, shape)
         buffered.values[row[1]] = value
 
     def _write_rows(self, name: str | None = None) -> None:
@@ -462,9 +492,11 @@ class Recorder:
         None deletes an attribute; dicts are stored as JSON text."""
         self._check_open()
         obj_path = path if path.startswith("/") else f"/entry/data/{path}"
-        if obj_path not in self._file:
-            raise KeyError(f"no object {obj_path} in {self._path}")
-        obj = self._file[obj_path]
+        obj = self._objects.get(obj_path)
+        if obj is None:  # looking a path up in the file takes a millisecond once the file has grown
+            if obj_path not in self._file:
+                raise KeyError(f"no object {obj_path} in {self._path}")
+            obj = self._objects[obj_path] = self._file[obj_path]
         for key, value in attrs.items():
             if value is None:
                 if key in obj.attrs:
@@ -518,6 +550,8 @@ class Recorder:
         self._streams.clear()
         self._rows.clear()
         self._layouts.clear()
+        self._fresh.clear()
+        self._objects.clear()
         try:
             self._file.close()
             return None

@@ -118,9 +118,11 @@ class RunContext:
             listener(event)
 
     def write(self, name: str, index: Any, value: Any) -> None:
-        """Record ``/entry/data/<name>[index] = value`` and tell listeners (live plots) about it."""
+        """Record ``/entry/data/<name>[index] = value`` and tell listeners (live plots) about it (no event is
+        made when nobody listens)."""
         self.recorder.write(name, index, value)
-        self.emit(Event("data", name, data={"name": name, "index": index, "value": value}))
+        if self._listeners:
+            self.emit(Event("data", name, data={"name": name, "index": index, "value": value}))
 
     def create(self, name: str, length: int) -> None:
         """Allocate a dataset the plan declared with a size known only once measured (``length`` along its
@@ -137,7 +139,8 @@ class RunContext:
         self.recorder.take_deferred_snapshot(when)
 
     def progress(self, done: int, total: int, message: str = "") -> None:
-        self.emit(Event("progress", message, done, total))
+        if self._listeners:
+            self.emit(Event("progress", message, done, total))
 
     def log(self, message: str) -> None:
         self.recorder.append_event(message)
@@ -180,7 +183,8 @@ class RunContext:
             yield step
             self.recorder.set_attrs("/entry", steps_done=i + 1)
             self.recorder.flush()
-            self.progress(i + 1, len(steps), label(step))
+            if self._listeners:  # the label is words for an operator: made only when someone listens
+                self.progress(i + 1, len(steps), label(step))
             if self.stop_requested:
                 self.log(f"stop requested: ended after {label(step)} ({i + 1} of {len(steps)})")
                 return

@@ -76,6 +76,9 @@ class Raster(Procedure):
         approach_spot(ctx, first["x_um"], first["y_um"])
         st.shutter.open()
         last_x_um = first["x_um"]
+        # the calls made at every pixel, looked up once (the station finds a role by name on each access)
+        checkpoint, write = ctx.checkpoint, ctx.write
+        move, z_nm, acquire = st.stage.move_and_wait_um, st.zcontrol.z_nm, st.spectrometer.acquire
         with LineFits(ctx, wl) as fits:  # each line is fitted while the next one is measured
             for line_points in ctx.visit(lambda line: f"line {line[0]['iy'] + 1}/{n_lines}", lines):
                 iy = line_points[0]["iy"]
@@ -84,12 +87,12 @@ class Raster(Procedure):
                     approach_spot(ctx, line_points[0]["x_um"], line_points[0]["y_um"])
                 last_x_um = line_points[-1]["x_um"]
                 for point in line_points:
-                    ctx.checkpoint()
+                    checkpoint()
                     ix = point["ix"]
-                    st.stage.move_and_wait_um(x=point["x_um"], y=point["y_um"])
-                    ctx.write("height_nm", (iy, ix), st.zcontrol.z_nm())
-                    line[ix] = st.spectrometer.acquire(point["exposure_s"])
-                    ctx.write("spectra", (iy, ix), line[ix])
+                    move(x=point["x_um"], y=point["y_um"])  # the stage checks the travel limits first
+                    write("height_nm", (iy, ix), z_nm())
+                    line[ix] = acquire(point["exposure_s"])
+                    write("spectra", (iy, ix), line[ix])
                 fits.submit(iy, line)
 
 
