@@ -128,8 +128,9 @@ def test_a_raster_killed_ten_times_completes_after_tepl_resume(tmp_path):
     """SIGKILL at random moments, `tepl resume` after each: the file completes with the full grid."""
     path = tmp_path / "killed.h5"
     rng = random.Random(7)
-    params = ["--set", "size_x_um=0.5", "--set", "size_y_um=0.5", "--set", "pixel_um=0.01", "--set",
-              "exposure_s=0.01"]  # 51 x 51 pixels, about 6 s of scanning
+    params = ["--set", "size_x_um=1.2", "--set", "size_y_um=1.2", "--set", "pixel_um=0.01", "--set",
+              "exposure_s=0.01"]  # 121 x 121 pixels, about 4 s of scanning at 0.3 ms per pixel
+    n = 121
     kills = 0
     proc = _cli("run", "raster", "--out", str(path), *params)
     for _ in range(10):
@@ -149,10 +150,10 @@ def test_a_raster_killed_ten_times_completes_after_tepl_resume(tmp_path):
     assert kills >= 6, "the runs ended before they could be killed: lengthen the raster"
     result = read_run(path)
     assert result.status == "complete"
-    assert result.data["spectra"].shape[:2] == (51, 51) and result.data["x_um"].size == 51
+    assert result.data["spectra"].shape[:2] == (n, n) and result.data["x_um"].size == n
     assert np.isfinite(result.data["height_nm"]).all() and np.isfinite(result.data["spectra"]).all()
     with h5py.File(path, "r") as f:
         resumed = json.loads(f["entry"].attrs["resumed"])
-        assert f["entry"].attrs["steps_done"] == 51
+        assert f["entry"].attrs["steps_done"] == n
     steps = [r["steps_done"] for r in resumed]
     assert len(resumed) == kills and steps == sorted(steps)  # each resume went on from where the last stopped
