@@ -50,11 +50,13 @@ def api_factory(not_initialized: int, p_invalid: dict[int, int], wire_time_s: fl
 
     def api(requires_init: bool = True):
         def wrap(fn):
+            name = fn.__name__
+
             @functools.wraps(fn)
             def call(self, *args):
                 faults = getattr(self, "faults", None)
-                if faults is not None and faults.any and (fault := faults.hit(fn.__name__)) is not None:
-                    answer = self._faulty_call(fault, fn.__name__, args)
+                if faults is not None and faults.any and (fault := faults.hit(name)) is not None:
+                    answer = self._faulty_call(fault, name, args)
                     if answer is not None:
                         return answer
                 with self._lock:
@@ -141,6 +143,9 @@ class FvbSensor:
         self.rng, self.n_x, self.n_y = rng, n_x, n_y
         self.gain_e_per_count, self.baseline_counts = float(gain_e_per_count), float(baseline_counts)
         self.cosmic_ray_hits: list[tuple[int, int, float]] = []  # (exposure, column, electrons)
+        # scratch of the compiled path, rewritten by every readout (readouts are serialised by the camera)
+        self._mean_e, self._electrons = np.empty(self.n_x), np.empty(self.n_x)
+        self._dark_at: tuple[float, float] = (math.nan, 0.0)  # (temperature °C, dark e-/pixel/s) last asked
 
     @staticmethod
     def dark_e_per_pixel_s(temperature_c: float) -> float:
@@ -151,7 +156,9 @@ class FvbSensor:
              temperature_c: float, read_noise_e: float, exposure_index: int = 0) -> np.ndarray:
         """ADC counts (int64) of one readout: Poisson(QE·photons + dark) + read noise, gain, baseline."""
         rng = self.rng
-        dark_e = self.dark_e_per_pixel_s(temperature_c) * self.n_y * exposure_s
+        if temperature_c != self._dark_at[0]:  # the same temperature, to the bit, every exposure once stable
+            self._dark_at = (temperature_c, self.dark_e_per_pixel_s(temperature_c))
+        dark_e = self._dark_at[1] * self.n_y * exposure_s
         if kernels.ENABLED and photons is not None:
             electrons = self._electrons_compiled(photons, _chip_qe(wavelength_nm), dark_e)
             noise = rng.standard_normal(self.n_x)  # read noise = read_noise_e x this, added in the compiled step
@@ -187,10 +194,11 @@ class FvbSensor:
         a raster's) by inverting the Poisson CDF at one uniform number each, in one compiled loop; the bright
         ones, if any, by ``Generator.poisson``. The same distribution as ``rng.poisson(mean)`` in ``read``, from
         other draws of the same stream."""
-        photons = np.asarray(photons, float)
+        if type(photons) is not np.ndarray or photons.dtype != np.float64:
+            photons = np.asarray(photons, float)
         if photons.shape != (self.n_x,):
             raise ValueError(f"photons must hold one value per pixel ({self.n_x}), got shape {photons.shape}")
-        electrons, mean_e = np.empty(self.n_x), np.empty(self.n_x)
+        electrons, mean_e = self._electrons, self._mean_e
         if twin_kernels.electrons_by_search(photons, quantum_efficiency, dark_e, self.rng.random(self.n_x), mean_e,
                                             electrons):
             bright = ~(mean_e < twin_kernels.POISSON_BY_SEARCH_BELOW)

@@ -110,6 +110,7 @@ class SimSDK2:
         self._initialized = False
         self.shutdown_temperature_c: float | None = None  # sensor temperature at the last ShutDown
         self._acq: AcquisitionSchedule | None = None
+        self._truth_kept: tuple[int, list] | None = None  # what the recorded "ccd" truth was made of
         self._reset_settings()
 
     def _reset_settings(self) -> None:
@@ -125,6 +126,13 @@ class SimSDK2:
                                                self._acc_cycle_s, self._kin_cycle_s)
 
     def _record_truth(self) -> None:
+        """The camera's hidden parameters as ground truth; again only when they changed since the last time
+        (the readout speed, or the cosmic-ray hits of the present acquisition)."""
+        hits = self.sensor.cosmic_ray_hits
+        kept = self._truth_kept
+        if kept is not None and kept[0] == self._hs_index and kept[1] == hits:
+            return
+        self._truth_kept = (self._hs_index, list(hits))
         self.world.record_truth("ccd", {
             "serial": self.serial, "head_model": self.head_model, "pixels": [self.n_x, self.n_y],
             "pixel_um": self.pixel_um, "read_noise_e": READ_NOISE_E[self._hs_index],
