@@ -42,7 +42,8 @@ def api_factory(not_initialized: int, p_invalid: dict[int, int], wire_time_s: fl
     """Decorator factory for simulated library functions.
 
     Each call takes ``wire_time_s`` of simulated time, is refused with ``not_initialized`` before the
-    library is initialised (unless ``requires_init=False``), runs ``self.<before>()`` first when named,
+    library is initialised (unless ``requires_init=False``), runs ``self.<before>(now_s)`` first when named
+    (``now_s``: the simulated time after the wire time),
     and maps ``ArgError`` / ``Busy`` to the library's codes. Calls are serialised by ``self._lock``.
     A simulator with a ``faults`` switchboard (``tepl.sims.faults.Faults``) answers a call the faults apply
     to with ``self._faulty_call(fault, name, args)`` (a return code, or None to run the call as usual).
@@ -60,11 +61,11 @@ def api_factory(not_initialized: int, p_invalid: dict[int, int], wire_time_s: fl
                     if answer is not None:
                         return answer
                 with self._lock:
-                    self.world.clock.advance(wire_time_s)
+                    now_s = self.world.clock.advance_and_now(wire_time_s)
                     if requires_init and not self._initialized:
                         return not_initialized
                     if before is not None:
-                        getattr(self, before)()
+                        getattr(self, before)(now_s)
                     try:
                         return fn(self, *args)
                     except ArgError as e:

@@ -147,8 +147,9 @@ class SimSDK2:
         if optics is not None and (self._shutter_mode in (0, 1) or not self.shutter_fitted) \
                 and optics.light_reaches_ccd():
             wl = optics.true_wavelengths_nm(self.n_x, self.pixel_um)
-            photons = self.world.spectrum_photons(wl, exposure_s, resolution_fwhm_nm=optics.lamp_render_fwhm_nm(wl),
-                                                  start_s=start_s)
+            # the width the lamp's lines are drawn at: only asked for while the lamp shines
+            lamp = {"resolution_fwhm_nm": optics.lamp_render_fwhm_nm(wl)} if self.world.lamp_on else {}
+            photons = self.world.spectrum_photons(wl, exposure_s, start_s=start_s, **lamp)
             photons = optics.pass_light(photons, wl, self.pixel_um)
         return self.sensor.read(photons, wl, exposure_s, self.cooler.temperature_c,
                                 READ_NOISE_E[self._hs_index], self._acq.done if self._acq else 0)
@@ -167,11 +168,13 @@ class SimSDK2:
         acq.done += 1
         self._record_truth()
 
-    def _catch_up(self) -> None:
-        """Bring the cooler and any running acquisition up to the present simulated time."""
-        now = self.world.clock.now()
+    def _catch_up(self, now_s: float | None = None) -> None:
+        """Bring the cooler and any running acquisition up to the present simulated time (``now_s``, s, when
+        the caller has just read the clock)."""
+        now = self.world.clock.now() if now_s is None else now_s
         self.cooler.update(now)
-        while self._acq is not None and self._acq.running and self._acq.next_end_s() <= now:
+        acq = self._acq
+        while acq is not None and acq.running and acq.next_end_s() <= now:
             self._run_next_exposure(on_time=False)
 
     def _busy(self) -> bool:

@@ -156,7 +156,7 @@ class SimShamrock:
         self._pixel_width_um = 0.0
         self._n_pixels = 0
         self._shutter_mode = 0
-        self._true_axis = LastCall(grating_wavelengths_nm)  # the same axis every pixel of a scan
+        self._true_axis: tuple[tuple, np.ndarray] | None = None  # (arguments, axis): the same every pixel of a scan
 
     # ------------------------------------------------------------------ optics used by the CCD simulator
     def _nominal(self, center_nm: float, grating: int, n_pixels: int, pixel_um: float | None = None):
@@ -167,11 +167,15 @@ class SimShamrock:
     def true_wavelengths_nm(self, n_pixels: int | None = None, pixel_width_um: float | None = None) -> np.ndarray:
         """True centre wavelength (nm) of each pixel of the attached detector at the present settings
         (read-only)."""
-        return self._true_axis(
-            self._center_nm, self.gratings[self._grating - 1].lines_per_mm, self.true_focal_length_m * 1000.0,
-            self.deviation_deg, self.tilt_deg,
-            self.detector_pixel_um if pixel_width_um is None else pixel_width_um,
-            self.detector_pixels if n_pixels is None else n_pixels, self.true_detector_shift_um)
+        args = (self._center_nm, self.gratings[self._grating - 1].lines_per_mm, self.true_focal_length_m * 1000.0,
+                self.deviation_deg, self.tilt_deg, self.detector_pixel_um if pixel_width_um is None else pixel_width_um,
+                self.detector_pixels if n_pixels is None else n_pixels, self.true_detector_shift_um)
+        kept = self._true_axis
+        if kept is None or kept[0] != args:  # plain numbers: compared as one tuple
+            axis = grating_wavelengths_nm(*args)
+            axis.flags.writeable = False
+            kept = self._true_axis = (args, axis)
+        return kept[1]
 
     def _limits_nm(self, grating: int) -> tuple[float, float]:
         d_nm = 1e6 / self.gratings[grating - 1].lines_per_mm
@@ -219,7 +223,8 @@ class SimShamrock:
         """Photons per pixel on the CCD from ``photons`` arriving at the input slit: the slit's throughput,
         the filter's transmission, and the slit image and optics spreading each wavelength."""
         width_um = self._slit_width_um.get(SLIT_INPUT_DIRECT, 0.0)
-        passed = photons * slit_throughput(width_um) * filter_transmission(self._filter, wavelength_nm)
+        passed = photons * slit_throughput(width_um)
+        passed *= filter_transmission(self._filter, wavelength_nm)  # in place: ``passed`` is this call's own
         return blur_spectrum(passed, width_um, pixel_um)
 
     def _check_device(self, device: Any) -> None:

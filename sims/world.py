@@ -60,6 +60,15 @@ class Clock:
         with self._lock:
             self._t_s += dt_s
 
+    def advance_and_now(self, dt_s: float) -> float:
+        """``advance(dt_s)`` and then the time (s) it brought the clock to, read under the same lock."""
+        if self.real_time or dt_s <= 0:
+            self.advance(dt_s)
+            return self.now()
+        with self._lock:
+            self._t_s += dt_s
+            return self._t_s
+
     sleep = advance
 
 
@@ -227,8 +236,10 @@ class World:
             else:
                 rate = self.sample.photon_rate(x, y, self.tip_z_nm, wl, t0, exposure_s)
             if self.longpass_edge_nm is not None:
-                rate = rate * _longpass(wl, self.longpass_edge_nm)
-            photons = rate * (exposure_s * self.excitation_power_fraction)
+                photons = rate * _longpass(wl, self.longpass_edge_nm)
+                photons *= exposure_s * self.excitation_power_fraction  # in place: ``photons`` is this call's own
+            else:
+                photons = rate * (exposure_s * self.excitation_power_fraction)
         if photons is None:
             photons = np.zeros_like(wl)
         if self.lamp_on:
