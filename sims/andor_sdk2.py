@@ -177,7 +177,7 @@ class SimSDK2:
         now = self.world.clock.now() if now_s is None else now_s
         self.cooler.update(now)
         acq = self._acq
-        while acq is not None and acq.running and acq.next_end_s() <= now:
+        while acq is not None and acq.due(now):
             self._run_next_exposure(on_time=False)
 
     def _busy(self) -> bool:

@@ -23,6 +23,9 @@ class ArgError(Exception):
         self.position = position
 
 
+_BYREF = type(ctypes.byref(ctypes.c_int()))  # what ctypes.byref returns
+
+
 def val(arg: Any) -> Any:
     """The value of an input argument given as a Python number/bytes or as a ctypes simple object."""
     return arg.value if hasattr(arg, "value") and not isinstance(arg, (bytes, str)) else arg
@@ -30,6 +33,9 @@ def val(arg: Any) -> Any:
 
 def set_out(ref: Any, value: Any, position: int) -> None:
     """Write through an output argument passed as ``ctypes.byref(obj)`` or ``ctypes.pointer(obj)``."""
+    if type(ref) is _BYREF and isinstance(ref._obj, ctypes._SimpleCData):  # the usual call: byref(c_int())
+        ref._obj.value = value
+        return
     obj = getattr(ref, "_obj", None)
     if obj is None and hasattr(ref, "contents"):
         obj = ref.contents
