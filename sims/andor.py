@@ -111,9 +111,26 @@ class AcquisitionSchedule:
         self.schedule = [(k, t0_s + k * kinetic_cycle_s + a * accumulate_cycle_s)
                          for k in range(frames) for a in range(accumulations)]
         self.readout_s = readout_s
-        self.data = np.zeros((frames, n_pixels), np.int64)
+        self._shape = (frames, n_pixels)
+        self._data: np.ndarray | None = None  # made by the first readout (or the first look at it)
         self.done = 0  # exposures read out
         self.aborted = False
+
+    @property
+    def data(self) -> np.ndarray:
+        """Counts (int64) of each frame so far, summed over its accumulations; shape (frames, pixels)."""
+        if self._data is None:
+            self._data = np.zeros(self._shape, np.int64)
+        return self._data
+
+    def add_readout(self, frame: int, counts: np.ndarray) -> None:
+        """Add the ``counts`` of one readout to ``frame``. A single frame's first readout is kept as it is (the
+        caller hands it over), without a frame of zeros to add it to."""
+        if self._data is None and self._shape[0] == 1 and counts.dtype == np.int64 \
+                and counts.shape == (self._shape[1],):
+            self._data = counts.reshape(self._shape)
+        else:
+            self.data[frame] += counts
 
     @staticmethod
     def cycle_times(acq_mode: int, exposure_s: float, readout_s: float, accumulations: int,

@@ -163,7 +163,7 @@ class SimSDK2:
         if on_time and now < start_s:
             now = clock.advance_and_now(start_s - now)
         self.cooler.update(now)
-        acq.data[frame] += self._expose(acq.exposure_s, start_s)  # the light of its own exposure time
+        acq.add_readout(frame, self._expose(acq.exposure_s, start_s))  # the light of its own exposure time
         if on_time:
             now, end_s = clock.now(), start_s + acq.exposure_s + acq.readout_s
             if now < end_s:
