@@ -119,6 +119,8 @@ def _refuse_reserved_names(self: Any, name: str, _get: Callable[[object, str], A
     return _get(self, name)
 
 
+_FLAGS = {"0": False, "1": True}  # a GCS boolean reply, as parse_flag reads it
+
 _LINK_STATE = frozenset({"last_command", "in_step", "_resyncs_owed"})  # E727's own, set per command
 
 
@@ -295,7 +297,8 @@ class E727(Instrument):
         command = self.last_command if command is None else command
         try:
             self.write("ERR?")  # what the ``error_code`` property asks, without pymeasure's layers around it
-            code = parse_int(self.read().strip())
+            reply = self.read()
+            code = 0 if reply == "0" else parse_int(reply.strip())  # "0", the usual, without the digit check
         except DeviceError as exc:
             raise self.out_of_step(f"ERR? after {command!r}: {exc}") from None
         if code and code not in set(allowed):
@@ -385,7 +388,8 @@ class E727(Instrument):
         return {a: parse_float(v) for a, v in self.query_axes("POS?", axes).items()}
 
     def on_target_states(self, axes: Iterable[str] | None = None) -> dict[str, bool]:
-        return {a: parse_flag(v) for a, v in self.query_axes("ONT?", axes).items()}
+        flags = _FLAGS  # the usual replies looked up; anything else goes through parse_flag (which refuses it)
+        return {a: flags[v] if v in flags else parse_flag(v) for a, v in self.query_axes("ONT?", axes).items()}
 
     def travel_range_um(self, axes: Iterable[str] | None = None) -> dict[str, tuple[float, float]]:
         """``TMN?`` and ``TMX?``: the commandable range of each axis (µm)."""

@@ -119,6 +119,7 @@ class GCSController:
         self.axes = {name: AxisState(name, float(p), float(p), now)
                      for name, p in zip(AXES, np.asarray(world.stage_um, float), strict=True)}
         self.error_code = 0
+        self._published: np.ndarray | None = None  # the array _publish last gave the world
         self._lock = threading.RLock()
         self._stream = GCSSession(self)
         # Queries without arguments, each answering a list of lines.
@@ -155,7 +156,10 @@ class GCSController:
     def execute_line(self, line: str, too_long: bool = False) -> bytes:
         """Run one LF-terminated command (without its LF); returns its reply bytes (may be empty)."""
         with self._lock:
-            now = self._tick()
+            clock = self.world.clock  # what _tick does, inline: this runs three times per scan pixel
+            if not clock.real_time:
+                clock.advance(WIRE_TIME_S)
+            now = clock.now()
             mnemonic, _, rest = line.strip(" \r").partition(" ")
             args = rest.split()
             if not mnemonic and not too_long:  # an empty line is no command
@@ -163,18 +167,17 @@ class GCSController:
             try:
                 if too_long:
                     raise GCSCommandError(E_COMMAND_TOO_LONG)
-                if mnemonic in self._axis_queries:
-                    value = self._axis_queries[mnemonic]
+                if (value := self._axis_queries.get(mnemonic)) is not None:
                     reply = reply_lines([f"{a.name}={value(a, now)}" for a in self._axes_arg(args)])
-                elif mnemonic in self._queries:
+                elif (query := self._queries.get(mnemonic)) is not None:
                     no_args(args)
-                    reply = reply_lines(self._queries[mnemonic]())
+                    reply = reply_lines(query())
                 elif mnemonic == "SAI?":  # "SAI?" configured axes, "SAI? ALL" every axis: the same here
                     if args not in ([], ["ALL"]):
                         raise GCSCommandError(E_PARAM_SYNTAX)
                     reply = reply_lines(list(self.axes))
-                elif mnemonic in self._commands:
-                    self._commands[mnemonic](args, now)
+                elif (command := self._commands.get(mnemonic)) is not None:
+                    command(args, now)
                     reply = ""
                 else:
                     raise GCSCommandError(E_UNKNOWN_COMMAND)
@@ -182,7 +185,7 @@ class GCSController:
                 self.error_code = exc.args[0]
                 reply = ""
             self._publish(now)
-            return encode_reply(reply)
+            return reply.encode("ascii") if reply.isascii() else encode_reply(reply)
 
     def execute_single(self, byte: int) -> bytes:
         """Run a single-byte command (5, 7 or 24; any other is unknown); returns its reply bytes."""
@@ -209,10 +212,15 @@ class GCSController:
 
     def _publish(self, t: float) -> np.ndarray:
         """The axes at ``t`` written to ``world.stage_um`` (the array written, which the world now holds)."""
-        positions = np.array([axis.position_um(t) for axis in self.axes.values()])
+        positions = [axis.position_um(t) for axis in self.axes.values()]
+        held = self.world.stage_um
+        if held is self._published and held.tolist() == positions:  # at rest: the world holds them already
+            return held
+        array = np.array(positions)
         with self.world.lock:
-            self.world.stage_um = positions
-        return positions
+            self.world.stage_um = array
+        self._published = array
+        return array
 
     def _tick(self) -> float:
         clock = self.world.clock

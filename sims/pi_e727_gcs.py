@@ -102,8 +102,9 @@ class GCSSession:
         data = bytes(data)
         if not self._line and not self._overflow and data.endswith(b"\n") and _PLAIN_LINES.fullmatch(data):
             # whole commands of plain text, none too long (what a driver sends): line by line, not byte by byte
-            if data.find(b"\n") == len(data) - 1:  # one command, as a driver sends them
-                return self.controller.execute_line(decode_line(data[:-1]))
+            if data.find(b"\n") == len(data) - 1:  # one command, as a driver sends them (ASCII: decoded in C)
+                line = data[:-1]
+                return self.controller.execute_line(line.decode("ascii") if line.isascii() else decode_line(line))
             return b"".join(self.controller.execute_line(decode_line(line)) for line in data[:-1].split(b"\n"))
         out = bytearray()
         for byte in bytes(data):

@@ -77,7 +77,12 @@ class SessionAdapter(Adapter):
         self.closed = True
 
     def _write(self, command: str, **kwargs) -> None:
-        self._write_bytes(self._encode(command + self.write_termination))
+        text = command + self.write_termination
+        content = text.encode("ascii") if self._ascii_compatible and text.isascii() else text.encode(self._encoding)
+        if self.faults.any or self._late or self.closed:
+            self._write_bytes(content)
+        else:  # the usual case: the session answers at once
+            self._pending += self.connection.feed(content)
 
     def _write_bytes(self, content: bytes, **kwargs) -> None:
         self._check_open()
