@@ -119,8 +119,6 @@ def _refuse_reserved_names(self: Any, name: str, _get: Callable[[object, str], A
     return _get(self, name)
 
 
-_FLAGS = {"0": False, "1": True}  # a GCS boolean reply, as parse_flag reads it
-
 _LINK_STATE = frozenset({"last_command", "in_step", "_resyncs_owed"})  # E727's own, set per command
 
 
@@ -136,9 +134,12 @@ class E727(Instrument):
     idn = Instrument.measurement("*IDN?", "Get the identification string (str).", cast=str, maxsplit=0)
     gcs_version = Instrument.measurement(
         "CSV?", "Get the GCS syntax version (float, 2.0).", cast=str, maxsplit=0, get_process=parse_float)
-    error_code = Instrument.measurement(
-        "ERR?", "Get and clear the last GCS error code (int, 0 = no error).", cast=str, maxsplit=0,
-        get_process=parse_int)
+
+    @property
+    def error_code(self) -> int:
+        """Get and clear the last GCS error code (int, 0 = no error): ``ERR?``."""
+        self.write("ERR?")
+        return parse_int(self.read())
 
     def __init__(self, adapter, name: str = "PI E-727", address: str | None = None, **kwargs):
         kwargs.setdefault("write_termination", "\n")
@@ -296,9 +297,7 @@ class E727(Instrument):
         """Read ``ERR?``; raise GCSError unless the code is 0 or in ``allowed``. Returns the code."""
         command = self.last_command if command is None else command
         try:
-            self.write("ERR?")  # what the ``error_code`` property asks, without pymeasure's layers around it
-            reply = self.read()
-            code = 0 if reply == "0" else parse_int(reply.strip())  # "0", the usual, without the digit check
+            code = self.error_code
         except DeviceError as exc:
             raise self.out_of_step(f"ERR? after {command!r}: {exc}") from None
         if code and code not in set(allowed):
@@ -388,8 +387,7 @@ class E727(Instrument):
         return {a: parse_float(v) for a, v in self.query_axes("POS?", axes).items()}
 
     def on_target_states(self, axes: Iterable[str] | None = None) -> dict[str, bool]:
-        flags = _FLAGS  # the usual replies looked up; anything else goes through parse_flag (which refuses it)
-        return {a: flags[v] if v in flags else parse_flag(v) for a, v in self.query_axes("ONT?", axes).items()}
+        return {a: parse_flag(v) for a, v in self.query_axes("ONT?", axes).items()}
 
     def travel_range_um(self, axes: Iterable[str] | None = None) -> dict[str, tuple[float, float]]:
         """``TMN?`` and ``TMX?``: the commandable range of each axis (µm)."""

@@ -51,6 +51,8 @@ def check_axis(axis: str) -> str:
 
 def parse_flag(text: str) -> bool:
     """A GCS boolean: exactly ``0`` or ``1``."""
+    if text == "0" or text == "1":  # the usual reply, without the strip
+        return text == "1"
     if text.strip() not in ("0", "1"):
         raise DeviceError(f"E-727 replied {text!r} where 0 or 1 was expected")
     return text.strip() == "1"
@@ -69,6 +71,8 @@ def parse_float(text: str) -> float:
 
 def parse_int(text: str) -> int:
     """A whole number written in ASCII digits (``"²"`` is a digit to ``str.isdigit``, not to ``int``)."""
+    if text == "0":  # ERR?'s usual reply, without the digit check
+        return 0
     if not _DIGITS.fullmatch(text.strip()):
         raise DeviceError(f"E-727 replied {text!r} where an error code was expected")
     return int(text)
