@@ -63,13 +63,14 @@ def call_named(lib: Any, name: str, args: tuple, ok: tuple[int, ...], names: dic
     header's table of code ``names``. A call that fails in the OS (an access violation, a lost USB device:
     ctypes raises OSError) is a DeviceError "<what> <name> failed: ..." too. ``what`` may be a function
     giving the text, asked only when there is an error to report."""
+    def words() -> str:
+        return what() if callable(what) else what
+
     try:
-        code = int(getattr(lib, name)(*args))
+        return call_checked(getattr(lib, name), args, ok, lambda code: f"{words()} {name} returned "
+                                                                       f"{code_text(code, names)}")
     except OSError as exc:
-        raise DeviceError(f"{what() if callable(what) else what} {name} failed: {exc}") from exc
-    if code not in ok:
-        raise DeviceError(f"{what() if callable(what) else what} {name} returned {code_text(code, names)}")
-    return code
+        raise DeviceError(f"{words()} {name} failed: {exc}") from exc
 
 
 def library_name(lib: Any) -> str:

@@ -77,8 +77,7 @@ class SessionAdapter(Adapter):
         self.closed = True
 
     def _write(self, command: str, **kwargs) -> None:
-        text = command + self.write_termination
-        content = text.encode("ascii") if self._ascii_compatible and text.isascii() else text.encode(self._encoding)
+        content = self._encode(command + self.write_termination)
         if self.faults.any or self._late or self.closed:
             self._write_bytes(content)
         else:  # the usual case: the session answers at once
