@@ -182,9 +182,6 @@ class World:
     def surface_nm(self) -> float:
         """Height (nm) of the surface the tip apex would touch at its present lateral position."""
         x, y = self.tip_xy_nm()
-        height_at = getattr(self.sample, "height_at_nm", None)  # a sample's single-point shortcut, if it has one
-        if height_at is not None:
-            return float(height_at(x, y))
         return float(self.sample.topography_nm(np.array([x]), np.array([y]))[0])
 
     def tip_distance_nm(self) -> float:
