@@ -150,11 +150,8 @@ class AcquisitionSchedule:
         return self.schedule[self.done][1] + self.exposure_s + self.readout_s
 
     def due(self, now_s: float) -> bool:
-        """An exposure is still to be read out and its readout has ended by ``now_s`` (``running`` and
-        ``next_end_s() <= now_s`` in one step)."""
-        done = self.done
-        return not self.aborted and done < len(self.schedule) and \
-            self.schedule[done][1] + self.exposure_s + self.readout_s <= now_s
+        """An exposure is still to be read out and its readout has ended by ``now_s``."""
+        return self.running and self.next_end_s() <= now_s
 
     def frames_done(self) -> int:
         return self.done // self.accumulations
