@@ -421,6 +421,19 @@ def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cr
     assert console.views.map_plot.getAxis("left").labelText == "frame"
 
 
+def test_a_kinetic_series_after_a_confocal_scan_shows_no_pixel_of_that_scan(qtbot, cryo_station, tmp_path):
+    """The map of a kinetic series is wavelength x frame: the scan before it leaves no outlined pixel (at
+    stage coordinates, which stretched the wavelength axis down to 50) behind."""
+    console = _console_on(qtbot, cryo_station, tmp_path)
+    _run_to_end(qtbot, console, "confocal-raster", size_x_um=0.4, size_y_um=0.4, pixel_um=0.2, dwell_s=0.002)
+    assert console.views.map.marker.isVisible()  # the scan's last pixel
+    run = _run_to_end(qtbot, console, "kinetic-series", frames=2, exposure_s=0.05)
+    console.views.redraw(final=True)
+    assert not console.views.map.marker.isVisible()
+    x_range = console.views.map_plot.getViewBox().childrenBounds()[0]
+    assert x_range[0] >= run.data["wavelength_nm"].min() - 1.0
+
+
 def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_station, tmp_path, monkeypatch):
     import tepl.gui.views as views_module
 

@@ -156,11 +156,7 @@ class MapImage(QObject):
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
         self.rect = pixel_rect(self.x, self.y)
         self.background.setRect(self.rect)
-        self.values = np.full((self.y.size, self.x.size), np.nan)
-        self.current = None
-        self.marker.setVisible(False)
-        self.levels_locked = False
-        self.image.clear()
+        self.clear()
         units = {"bottom": unit, "left": unit if y_unit is None else y_unit}
         for side, values, name in (("bottom", self.x, x_name), ("left", self.y, y_name)):
             axis = self.plot.getAxis(side)
@@ -179,6 +175,14 @@ class MapImage(QObject):
         """Show the whole grid (a map's view range is the scan, not what else is drawn on it)."""
         if self.rect.isValid():
             self.plot.getPlotItem().vb.setRange(rect=self.rect, padding=0.02)
+
+    def clear(self) -> None:
+        """Nothing measured yet: no image, no pixel outlined, levels free (a new run's map)."""
+        self.values = np.full((self.y.size, self.x.size), np.nan)
+        self.current = None
+        self.marker.setVisible(False)
+        self.levels_locked = False
+        self.image.clear()
 
     def set_extent(self, x: np.ndarray, y: np.ndarray) -> None:
         """New pixel centres for a map that grows (frames of a kinetic series), keeping its axes' labels."""

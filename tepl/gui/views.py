@@ -350,6 +350,7 @@ class LiveViews(DockArea):
             self._frame_rows = max(1, min(int(plan.dataset(view.dataset).shape[0]), _MAX_FRAME_ROWS))
             self._set_labels(self.spectrum_plot, "latest spectrum", "wavelength (nm)", "counts")
             self._set_labels(self.map_plot, view.title, "wavelength (nm)", "frame")
+            self.map.clear()  # the last run's image and outlined pixel go (its grid is set as frames come)
             self._show_map_as(2, lock_aspect=False)
         elif own_panel:
             self._setup_spectral_map(plan, None)  # only the latest spectrum, for the curve view
