@@ -325,8 +325,9 @@ class IDus:
         self._exposure_s = exposure
         expected_s = kinetic_cycle * frames if mode == 3 else accumulate_cycle * (accumulations if mode == 2 else 1)
         self._call("StartAcquisition")
+        started_s = time.monotonic()
         try:
-            self._wait_until_idle(int(frames), expected_s, exposure, accumulate_cycle)
+            self._wait_until_idle(int(frames), expected_s, exposure, accumulate_cycle, started_s)
         except BaseException:
             with contextlib.suppress(DeviceError):  # a camera that does not answer must not hide the error
                 self.abort()  # never leave the camera acquiring behind an error or Ctrl-C
@@ -337,24 +338,32 @@ class IDus:
         # a view of the buffer the library filled (it keeps the buffer alive): no copy
         return np.frombuffer(data, np.int32).reshape(int(frames), self.detector_pixels[0])
 
-    def _wait_until_idle(self, frames: int, expected_s: float, exposure_s: float, scan_s: float) -> None:
+    def _wait_until_idle(self, frames: int, expected_s: float, exposure_s: float, scan_s: float,
+                         started_s: float = -math.inf) -> None:
         """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin, in
         device time or in wall-clock time. Every wait counts: one that times out (DRV_NO_NEW_DATA) its timeout,
         one that reports a scan (DRV_SUCCESS) one scan of ``scan_s`` (the accumulate cycle), so a camera that
-        keeps reporting scans but never becomes idle runs out of the budget too."""
+        keeps reporting scans but never becomes idle runs out of the budget too.
+
+        Less than one exposure (s) after StartAcquisition (``started_s``, ``time.monotonic``) no scan can be
+        in and the camera cannot be idle yet: the first wait goes without GetStatus / GetAcquisitionProgress.
+        A camera stopped meanwhile by someone else answers that wait DRV_NO_NEW_DATA and GetStatus idle after it.
+        """
         timeout_s = self.wait_timeout_ms / 1000.0
         wait = Wait(lambda: self.where,
                     lambda: f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
                     expected_s + self.timeout_margin_s, self.sleep)
-        while self._get("GetStatus")[0] == DRV_ACQUIRING:
+        exposing = time.monotonic() - started_s < exposure_s
+        while exposing or self._get("GetStatus")[0] == DRV_ACQUIRING:
             wait.check(self.abort, detail="the acquisition was aborted (AbortAcquisition)")
-            if self._get("GetAcquisitionProgress", 2, AT_32)[1] >= frames:
+            if not exposing and self._get("GetAcquisitionProgress", 2, AT_32)[1] >= frames:
                 wait.pause(0.002)  # all scans are in; the readout is finishing
             elif self._call("WaitForAcquisitionTimeOut", self.wait_timeout_ms,
                             ok=(DRV_SUCCESS, DRV_NO_NEW_DATA)) == DRV_NO_NEW_DATA:
                 wait.count(timeout_s)
             else:
                 wait.count(min(max(scan_s, 0.001), timeout_s))
+            exposing = False
 
     def abort(self) -> None:
         """Stop a running acquisition (no-op when idle). The camera may have been set up by another program

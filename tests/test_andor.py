@@ -100,7 +100,8 @@ def test_idus_single_accumulate_and_kinetic_calls():
     spectrum = ccd.acquire_single(0.5)
     assert lib.calls == [("SetAcquisitionMode", (1,)), ("SetExposureTime", (0.5,)),
                          ("GetAcquisitionTimings", ("out", "out", "out")), ("StartAcquisition", ()),
-                         ("GetStatus", ("out",)), ("GetAcquiredData", ("buf[1024]", 1024))]
+                         ("WaitForAcquisitionTimeOut", (1000,)), ("GetStatus", ("out",)),
+                         ("GetAcquiredData", ("buf[1024]", 1024))]  # within the exposure: no status asked first
     np.testing.assert_array_equal(spectrum, np.arange(1024))
     del lib.calls[:]
     ccd.acquire_accumulate(0.25, 5)
@@ -112,6 +113,14 @@ def test_idus_single_accumulate_and_kinetic_calls():
                               ("SetNumberKinetics", (3,)), ("SetKineticCycleTime", (2.0,))]
     assert lib.calls[-1] == ("GetAcquiredData", ("buf[3072]", 3072))
     np.testing.assert_array_equal(series, np.arange(3072).reshape(3, 1024))
+
+
+def test_idus_asks_the_status_first_once_an_exposure_could_be_over():
+    """A camera that reports a zero exposure may be idle at once: GetStatus comes before any wait."""
+    ccd = IDus(lib := idus_lib(outputs={"GetAcquisitionTimings": (0.0, 0.035, 0.035)}))
+    del lib.calls[:]
+    ccd.acquire_single(0.0)
+    assert lib.names()[3:] == ["StartAcquisition", "GetStatus", "GetAcquiredData"]
 
 
 def test_idus_waits_on_scan_events_and_aborts_when_late():
