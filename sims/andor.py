@@ -269,6 +269,9 @@ class CoolerModel:
         dt = now_s - self._last_s
         if dt <= 0.0:
             return
+        if self._was_stable and self.on and self.temperature_c == max(self.setpoint_c, self.FLOOR_C):
+            self._last_s = now_s  # holding a setpoint it has stabilised at: nothing else changes
+            return
         t0, self._last_s = self._last_s, now_s
         if not self.on:
             self.temperature_c = self.AMBIENT_C + (self.temperature_c - self.AMBIENT_C) * math.exp(-dt / self.OFF_TAU_S)

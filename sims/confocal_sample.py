@@ -72,6 +72,7 @@ from tepl.sims.confocal_spot import (
 )
 from tepl.sims.emission_spectra import GaussianBands
 from tepl.sims.photons import Laser
+from tepl.sims.sample import Sample
 from tepl.sims.single_emitter import two_level_rates
 
 AREA_CENTER_NM = (50000.0, 50000.0)
@@ -81,7 +82,7 @@ TRUTH_HORIZON_S = 3600.0  # blinking histories go into the truth this far past t
 TRUTH_MAP_PITCH_NM = 1000.0  # pitch of the film-lifetime map kept in the truth
 
 
-class ConfocalSample:
+class ConfocalSample(Sample):
     """A sample under the confocal microscope, built by ``generate`` (kinds in the module docstring)."""
 
     def __init__(self, kind: str, seed: int, area_center_nm: tuple[float, float], area_size_nm: float,

@@ -38,6 +38,7 @@ from tepl.sims.cryo_nanocrystal import COLLECTION, DIM_FACTOR, Nanocrystal, Peak
 from tepl.sims.cryo_wander import WANDER_STEP_S
 from tepl.sims.emission_spectra import lorentzian_lines_pixel_rate
 from tepl.sims.photons import Laser
+from tepl.sims.sample import Sample
 from tepl.sims.tepl_optics import HC_EV_NM
 
 AREA_CENTER_NM = (50000.0, 50000.0)
@@ -58,7 +59,7 @@ def _triplet(rng: np.random.Generator, spacing_meV: float) -> tuple[tuple, tuple
     return (-spacing_meV + skew, 0.0, spacing_meV + skew), tuple((w / w.sum()).tolist())
 
 
-class CryoSample:
+class CryoSample(Sample):
     """Nanocrystals on a substrate in the cryostat (module docstring)."""
 
     def __init__(self, crystals: list[Nanocrystal], seed: int, area_center_nm: tuple[float, float],

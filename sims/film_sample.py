@@ -44,6 +44,7 @@ from scipy.special import ndtr
 
 from tepl.sims.emission_spectra import pixel_edges_nm
 from tepl.sims.photons import FWHM_PER_SIGMA, Decay, Laser, ensemble_times_ps
+from tepl.sims.sample import Sample
 from tepl.sims.tepl_optics import HC_EV_NM
 
 K_B_EV_PER_K = constants.k / constants.e
@@ -149,7 +150,7 @@ MULTILAYER = Film(
 )
 
 
-class FilmSample:
+class FilmSample(Sample):
     """The two films side by side (module docstring), built by ``generate``."""
 
     def __init__(self, films: tuple[Film, Film], seed: int = 0, boundary_x_nm: float = BOUNDARY_X_NM,

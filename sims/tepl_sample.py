@@ -17,6 +17,7 @@ import numpy as np
 
 from tepl import kernels
 from tepl.kernels import twin as twin_kernels
+from tepl.sims.sample import Sample
 from tepl.sims.tepl_blinking import OnFractions, TelegraphProcess
 from tepl.sims.tepl_memo import LastCall
 from tepl.sims.tepl_optics import (
@@ -79,7 +80,7 @@ def tip_vector(params: TipSampleParams) -> np.ndarray:
     return np.array([float(named[name]) for name in twin_kernels.TIP_PARAMS])
 
 
-class TeplSample:
+class TeplSample(Sample):
     """Quantum dots on Au under a Au tip: topography, shear force and emission (see ``generate``)."""
 
     def __init__(self, emitters: Emitters, params: TipSampleParams, seed: int,

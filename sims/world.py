@@ -181,8 +181,7 @@ class World:
 
     def surface_nm(self) -> float:
         """Height (nm) of the surface the tip apex would touch at its present lateral position."""
-        x, y = self.tip_xy_nm()
-        return float(self.sample.topography_nm(np.array([x]), np.array([y]))[0])
+        return self.sample.height_at_nm(*self.tip_xy_nm())
 
     def tip_distance_nm(self) -> float:
         """Apex-to-surface distance (nm); negative when the tip is pressed into a dot."""

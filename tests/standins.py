@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 
+from tepl.sims.sample import Sample
 
-class BumpSample:
+
+class BumpSample(Sample):
     """Flat substrate with one Gaussian bump; the tuning fork is damped over the last nanometre."""
 
     bump_xy_nm = (50_100.0, 50_000.0)
@@ -33,7 +35,7 @@ class BumpSample:
         return {"bump_xy_nm": list(self.bump_xy_nm), "bump_height_nm": self.bump_height_nm}
 
 
-class BandSample:
+class BandSample(Sample):
     """A minimal sample: flat, one emission band at 700 nm that switches off at ``off_after_s``."""
 
     def __init__(self, rate_per_px_s: float = 2e3, off_after_s: float = float("inf")):
