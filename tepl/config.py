@@ -135,6 +135,10 @@ def _check_limits(data: dict) -> None:
     if "tip_z_nm" in limits and limits["tip_z_nm"][0] < 0:
         raise ConfigError("limits.tip_z_nm: lower bound must be ≥ 0 nm (the substrate)")
     inst = data["instruments"]
+    stage = inst.get("stage", {})
+    if stage.get("settle_s", 0.0) > stage.get("settle_timeout_s", 10.0):
+        raise ConfigError(f"instruments.stage.settle_s: {stage['settle_s']} s is longer than settle_timeout_s "
+                          f"({stage.get('settle_timeout_s', 10.0)} s, the longest wait for the stage to settle)")
     if "shutter" in inst and "spectrometer" not in inst:
         raise ConfigError("instruments.shutter: kymera-shutter needs instruments.spectrometer")
     tcspc = inst.get("tcspc")

@@ -117,6 +117,11 @@ SCHEMA: dict[str, Any] = {
                                  "required": ["x", "y", "z"],
                                  "properties": {a: {"type": "string"} for a in "xyz"}},
                         "settle_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+                        "settle_s": {"type": "number", "minimum": 0,
+                                     "description": "after a move the first ONT? waits this long, s (default: "
+                                                    "one poll interval); at most settle_timeout_s"},
+                        "poll_interval_s": {"type": "number", "exclusiveMinimum": 0,
+                                            "description": "ONT? polling interval while settling, s"},
                     },
                 },
                 "zcontrol": {

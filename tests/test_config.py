@@ -85,3 +85,21 @@ def test_a_range_limit_with_nan_is_refused():
     text = (CONFIG_DIR / "sim.yaml").read_text().replace("tip_z_nm: [0, 2000]", "tip_z_nm: [0, .nan]")
     with pytest.raises(ConfigError, match=r"limits\.tip_z_nm\.1: nan is not a finite number"):
         parse_config(text, "bad.yaml")
+
+
+def test_the_stage_settling_time_and_poll_interval_come_from_the_config():
+    from tepl.station import build_station
+
+    text = SIM_TEXT.replace("settle_timeout_s: 5",
+                            "settle_timeout_s: 5\n    settle_s: 0.002\n    poll_interval_s: 0.01")
+    station = build_station(parse_config(text, "sim.yaml"), cool=False)
+    try:
+        stage = station.instruments["stage"]
+        assert (stage.settle_s, stage.poll_interval_s) == (0.002, 0.01)
+    finally:
+        station.close()
+    with pytest.raises(ConfigError, match="instruments.stage.settle_s"):
+        parse_config(SIM_TEXT.replace("settle_timeout_s: 5", "settle_timeout_s: 5\n    settle_s: -1"), "sim.yaml")
+    too_long = SIM_TEXT.replace("settle_timeout_s: 5", "settle_timeout_s: 5\n    settle_s: 6")
+    with pytest.raises(ConfigError, match=r"instruments.stage.settle_s: 6 s is longer than settle_timeout_s \(5 s"):
+        parse_config(too_long, "sim.yaml")

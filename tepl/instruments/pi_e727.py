@@ -19,4 +19,5 @@ def build_stage(ctx: BuildContext, cfg: dict):
     adapter = ctx.visa_adapter(cfg["address"], 50000, simulated)
     return E727Stage(E727(adapter), axis_map=cfg.get("axes", {"x": "1", "y": "2", "z": "3"}),
                      travel_um=ctx.limits.travel_um, sleep=ctx.sleep,
-                     settle_timeout_s=cfg.get("settle_timeout_s", 10.0))
+                     settle_timeout_s=cfg.get("settle_timeout_s", 10.0), **{
+                         key: cfg[key] for key in ("settle_s", "poll_interval_s") if key in cfg})
