@@ -22,7 +22,9 @@ from pyqtgraph.dockarea import Dock, DockArea
 
 from tepl.gui.labels import is_spectral, label_axes, pixel_rect, quantity_label, unit_of
 from tepl.gui.maps import MapImage, map_plot
-from tepl.gui.panels import Handler, Series, ViewPanel, make_panel, panel_class, series_for, series_labels
+from tepl.gui.panels import make_panel, panel_class
+from tepl.gui.panels.base import Handler, ViewPanel
+from tepl.gui.panels.series import Series, series_for, series_labels
 
 _MAX_FRAME_ROWS = 2000  # a kinetic series' map keeps this many of the newest frames
 ALL_CHANNELS = "sum of all channels"
