@@ -435,9 +435,9 @@ def test_a_kinetic_series_after_a_confocal_scan_shows_no_pixel_of_that_scan(qtbo
 
 
 def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_station, tmp_path, monkeypatch):
-    import tepl.gui.views as views_module
+    import tepl.gui.mainviews.frames as frames_module
 
-    monkeypatch.setattr(views_module, "_MAX_FRAME_ROWS", 4)
+    monkeypatch.setattr(frames_module, "MAX_FRAME_ROWS", 4)
     console = _console_on(qtbot, cryo_station, tmp_path)
     run = _run_to_end(qtbot, console, "kinetic-series", frames=10, exposure_s=0.01)
     shown = console.views.map_data()
