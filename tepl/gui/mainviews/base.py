@@ -58,6 +58,10 @@ whether the main and curve views have anything to show (their docks are hidden o
     def add_handler(self, name: str, handler: Handler) -> None:
         self.handlers.setdefault(name, []).append(handler)
 
+    def mark_dirty(self) -> None:
+        """Something arrived: the next redraw draws it."""
+        self.dirty = True
+
     def take_latest_spectrum(self, index: Any, value: np.ndarray) -> None:
         """A spectrum for the curve view only (the main view shows something else)."""
         if value.ndim == 0:

@@ -144,21 +144,13 @@ class SeriesView(MainView):
         w = self.w
         self.series, sides = series_for(plan, view)
         for name, side in sides.items():
-            self.add_handler(name, self._take_y if side == "y" else self._take_x)
+            self.add_handler(name, self.series.writer(side, self.mark_dirty))
         self.shows_curve = spectrum is not None
         if spectrum is not None:
             self.add_handler(spectrum.dataset, self.take_latest_spectrum)
             w.set_labels(w.spectrum_plot, spectrum.title, "wavelength (nm)", "counts")
         w.set_labels(w.map_plot, view.title, *series_labels(plan, view))
         w.show_map_as(1)
-
-    def _take_y(self, index: Any, value: np.ndarray) -> None:
-        self.series.put_y(index, value)
-        self.dirty = True
-
-    def _take_x(self, index: Any, value: np.ndarray) -> None:
-        self.series.put_x(index, value)
-        self.dirty = True
 
     def map_values(self) -> np.ndarray:
         return self.series.y

@@ -25,9 +25,7 @@ class ApproachFitPanel(ViewPanel):
 
     def __init__(self, plan: Any, view: Any):
         super().__init__(view)
-        self.widget = QtWidgets.QWidget()
-        layout = QtWidgets.QHBoxLayout(self.widget)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout = self._widget_of_plots(QtWidgets.QHBoxLayout)
         self.series, self._sides = series_for(plan, view)
         n = self.series.y.size
         self.intensity = np.full(n, np.nan)
@@ -55,17 +53,14 @@ class ApproachFitPanel(ViewPanel):
         self.fitter = BackgroundFit(np.asarray(plan.axis(spectra.dims[-1]), float))
 
     def handlers(self) -> dict[str, Handler]:
-        return {name: self._put_spectrum if side == "y" else self._put_x for name, side in self._sides.items()}
+        return {name: self._put_spectrum if side == "y" else self.series.writer("x", self._arrived)
+                for name, side in self._sides.items()}
 
     def _put_spectrum(self, index: Any, value: np.ndarray) -> None:
         step = point_index(index)
         if not isinstance(step, (int, np.integer)) or value.ndim != 1:
             raise ValueError("expected one spectrum per point")
         self.fitter.submit(int(step), value)
-
-    def _put_x(self, index: Any, value: np.ndarray) -> None:
-        self.series.put_x(index, value)
-        self._arrived()
 
     def redraw(self) -> None:
         for step, fit in self.fitter.collect():

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt5 import QtWidgets
 
 from tepl.gui.labels import label_axes
 
@@ -45,6 +46,10 @@ class ViewPanel:
         return f"{self.view.kind}: {self.view.title}"
 
     def handlers(self) -> dict[str, Handler]:
+        """What takes the writes of each dataset the panel shows: by default its view's dataset, to ``_take``."""
+        return {self.view.dataset: self._take}
+
+    def _take(self, index: Any, value: np.ndarray) -> None:
         raise NotImplementedError
 
     def data(self) -> Any:
@@ -80,6 +85,14 @@ class ViewPanel:
 
     def close(self) -> None:
         """The run's views are replaced: release what the panel holds beyond its widgets."""
+
+    def _widget_of_plots(self, layout_class: type[QtWidgets.QLayout]) -> Any:
+        """``widget`` becomes a widget holding several plots: returns its layout (of ``layout_class``, no
+        margins), to which the panel adds them."""
+        self.widget = QtWidgets.QWidget()
+        layout = layout_class(self.widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        return layout
 
     def _arrived(self) -> None:
         self._dirty = self._seen = True

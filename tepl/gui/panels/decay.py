@@ -10,7 +10,7 @@ import pyqtgraph as pg
 
 from tepl.gui.labels import unit_of
 from tepl.gui.logaxis import log_plot
-from tepl.gui.panels.base import Handler, ViewPanel
+from tepl.gui.panels.base import ViewPanel
 
 
 class DecayPanel(ViewPanel):
@@ -30,9 +30,6 @@ class DecayPanel(ViewPanel):
         unit = unit_of(plan, view.axes[0])
         self._label(f"delay after the laser pulse ({unit})" if unit else "delay after the laser pulse",
                     "counts per bin")
-
-    def handlers(self) -> dict[str, Handler]:
-        return {self.view.dataset: self._take}
 
     def _take(self, index: Any, value: np.ndarray) -> None:
         value = np.asarray(value, float)

@@ -9,7 +9,7 @@ import numpy as np
 
 from tepl.gui.labels import is_spectral, quantity_label, unit_of
 from tepl.gui.maps import MapImage, map_plot
-from tepl.gui.panels.base import Handler, ViewPanel, point_index
+from tepl.gui.panels.base import ViewPanel, point_index
 
 
 class MapPanel(ViewPanel):
@@ -40,9 +40,6 @@ class MapPanel(ViewPanel):
         self.rect = self.map.rect
         self._dirty = self._seen = False
         return True
-
-    def handlers(self) -> dict[str, Handler]:
-        return {self.view.dataset: self._take}
 
     def _take(self, index: Any, value: np.ndarray) -> None:
         value = np.asarray(value, float)
@@ -107,9 +104,6 @@ class SpectraLinePanel(ViewPanel):
     @property
     def dock_title(self) -> str:
         return f"{self.view.kind}: {self.plot.getPlotItem().titleLabel.text}"
-
-    def handlers(self) -> dict[str, Handler]:
-        return {self.view.dataset: self._take}
 
     def _take(self, index: Any, value: np.ndarray) -> None:
         self.spectra.put(index, value)

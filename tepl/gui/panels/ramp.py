@@ -42,10 +42,8 @@ class RampPanel(ViewPanel):
 
     def __init__(self, plan: Any, view: Any):
         super().__init__(view)
-        self.widget = QtWidgets.QWidget()
+        layout = self._widget_of_plots(QtWidgets.QGridLayout)
         self.widget.setMinimumHeight(480)  # three rows of plots whose labels fit their height
-        layout = QtWidgets.QGridLayout(self.widget)
-        layout.setContentsMargins(0, 0, 0, 0)
         step_name = view.axes[0]
         self.step = np.asarray(plan.axis(step_name), float)
         n = self.step.size
@@ -100,7 +98,7 @@ class RampPanel(ViewPanel):
             layout.addWidget(self.contour_plot, rows, 0, 1, 2)
 
     def handlers(self) -> dict[str, Handler]:
-        out: dict[str, Handler] = {name: (lambda index, value, _n=name: self._take(_n, index, value))
+        out: dict[str, Handler] = {name: (lambda index, value, _n=name: self._take_values(_n, index, value))
                                    for name in self.values}
         if self.contour_name is not None:
             out[self.contour_name] = self._take_spectrum
@@ -120,7 +118,7 @@ class RampPanel(ViewPanel):
         shown = np.isfinite(x) & np.isfinite(shift)
         return x[shown], shift[shown]
 
-    def _take(self, name: str, index: Any, value: np.ndarray) -> None:
+    def _take_values(self, name: str, index: Any, value: np.ndarray) -> None:
         self.values[name][point_index(index)] = np.asarray(value, float)
         self._arrived()
 

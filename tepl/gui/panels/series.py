@@ -3,6 +3,7 @@ view shares with the panels, and the ``line`` / ``approach`` panel of values (``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,17 @@ class Series:
         self._grow_for(index, max(1, np.size(value)))
         self.x[index] = np.asarray(value, float)
 
+    def writer(self, side: str, arrived: Callable[[], None]) -> Handler:
+        """A handler of the writes of the dataset on ``side`` ("y": the values, "x": what they are against) that
+        puts them in the series and then calls ``arrived``."""
+        put = self.put_y if side == "y" else self.put_x
+
+        def take(index: Any, value: np.ndarray) -> None:
+            put(index, value)
+            arrived()
+
+        return take
+
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the points measured so far (both finite), in point order."""
         finite = np.isfinite(self.x) & np.isfinite(self.y)
@@ -83,15 +95,7 @@ class SeriesPanel(ViewPanel):
         self._label(*series_labels(plan, view))
 
     def handlers(self) -> dict[str, Handler]:
-        return {name: self._put_y if side == "y" else self._put_x for name, side in self._sides.items()}
-
-    def _put_y(self, index: Any, value: np.ndarray) -> None:
-        self.series.put_y(index, value)
-        self._arrived()
-
-    def _put_x(self, index: Any, value: np.ndarray) -> None:
-        self.series.put_x(index, value)
-        self._arrived()
+        return {name: self.series.writer(side, self._arrived) for name, side in self._sides.items()}
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the points shown."""
