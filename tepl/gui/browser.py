@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
 
-from tepl.gui.labels import label_axes, quantity_label
+from tepl.gui.labels import INTEGRATED_LABEL, label_axes, quantity_label
 
 
 class DataBrowser(qw.QWidget):
@@ -81,7 +81,7 @@ class DataBrowser(qw.QWidget):
         if dims[-1:] == ("wavelength_nm",) and values.ndim >= 2:
             values = np.nansum(values, axis=-1)  # spectra: their integrated counts
             dims = dims[:-1]
-            label = "integrated counts"
+            label = INTEGRATED_LABEL
         else:
             label = quantity_label(name, run.units.get(name, ""))
         while values.ndim > 2:  # scans or channels first: summed

@@ -10,6 +10,9 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF
 
+SPECTRUM_LABEL = "intensity (counts)"  # the counts of a spectrum's pixels
+INTEGRATED_LABEL = "integrated intensity (counts)"  # a spectrum's counts summed over its pixels
+PER_BIN_LABEL = "intensity (counts/bin)"  # photon counts per time bin
 _UNIT_TOKENS = {"um": "µm", "k": "K", "ev": "eV", "mev": "meV", "ns": "ns", "nm": "nm", "s": "s", "gpa": "GPa",
                 "nn": "nN"}
 
@@ -49,13 +52,46 @@ def pixel_rect(x: np.ndarray, y: np.ndarray) -> QRectF:
     return QRectF(float(x[0]) - dx / 2, float(y[0]) - dy / 2, dx * x.size, dy * y.size)
 
 
-def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:
-    """Label a plot's axes with their units in the text ("pressure (GPa)"): the ticks show the values as they
-    are (pyqtgraph's SI prefix would add "(x0.001)" after the unit)."""
-    for side, text in (("bottom", bottom), ("left", left)):
-        axis = plot.getAxis(side)
+_SI_SYMBOLS = frozenset(("m", "s", "eV", "Pa", "N", "W", "Hz", "K", "V", "A", "J", "g"))
+_LABEL_UNIT = re.compile(r"^(?P<quantity>.*\S) \((?P<unit>[^()]+)\)$")
+
+
+def takes_si_prefix(unit: str) -> bool:
+    """True for a unit shown with the SI prefix of the values' size: an SI symbol without a prefix (s, K, eV, Pa)
+    or counts (counts, counts/bin); a unit with its prefix already (nm, µm, meV, GPa) keeps it, as does anything
+    else (px, %)."""
+    return unit in _SI_SYMBOLS or unit == "counts" or unit.startswith("counts/")
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """"pressure (GPa)" -> ("pressure", "GPa"); a label without a unit in brackets -> (label, "")."""
+    match = _LABEL_UNIT.match(label)
+    return (match["quantity"], match["unit"]) if match else (label, "")
+
+
+def set_axis_label(axis: pg.AxisItem, quantity: str, unit: str = "") -> None:
+    """Label ``axis`` with a quantity and its unit. A unit that takes an SI prefix (``takes_si_prefix``) gets
+    the prefix of the values' size from pyqtgraph, the ticks scaled to match ("integrated intensity (Mcounts)"
+    with ticks 1.15, never 1.15e+06; "peak FWHM (meV)" for values in eV); any other unit, none, or a log axis
+    (its decades are its scale): the values as they are, the unit in the text (never "(x0.001)")."""
+    if unit and takes_si_prefix(unit) and not axis.logMode:
+        axis.setLabel(quantity, units=unit)
+        axis.enableAutoSIPrefix(True)
+    else:  # no range where pyqtgraph would scale the ticks, so none left from an earlier label either
+        axis.setLabel(f"{quantity} ({unit})" if unit else quantity, siPrefixEnableRanges=())
         axis.enableAutoSIPrefix(False)
-        axis.setLabel(text)
+
+
+def shown_label(axis: pg.AxisItem) -> str:
+    """The label an axis shows, as text: "setpoint (K)", "integrated intensity (kcounts)"."""
+    unit = f"{axis.labelUnitPrefix}{axis.labelUnits}"
+    return f"{axis.labelText} ({unit})" if axis.labelUnits else axis.labelText
+
+
+def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:
+    """Label a plot's axes, each given as "quantity (unit)" or a quantity without unit (``set_axis_label``)."""
+    for side, text in (("bottom", bottom), ("left", left)):
+        set_axis_label(plot.getAxis(side), *split_label(text))
 
 
 def limit_for(plan: Any, name: str, unit: str = "") -> Any:

@@ -20,6 +20,7 @@ from PyQt5 import sip
 from PyQt5.QtCore import QTimer, pyqtSignal
 from pyqtgraph.dockarea import Dock, DockArea
 
+from tepl.gui.labels import shown_label
 from tepl.gui.mainviews import main_view
 from tepl.gui.mainviews.base import MainView, is_position
 from tepl.gui.mainviews.widgets import MainWidgets
@@ -296,8 +297,8 @@ class LiveViews(DockArea):
                     data = shown
                 colour_bar = panel.has_colour_bar
             values = 0 if data is None else int(np.isfinite(np.asarray(data, float)).sum())
-            out.append({"view": view, "values": values, "x_label": plot.getAxis("bottom").labelText,
-                        "y_label": plot.getAxis("left").labelText, "colour_bar": colour_bar})
+            out.append({"view": view, "values": values, "x_label": shown_label(plot.getAxis("bottom")),
+                        "y_label": shown_label(plot.getAxis("left")), "colour_bar": colour_bar})
         return out
 
     @property

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tepl.gui.labels import PER_BIN_LABEL, SPECTRUM_LABEL
 from tepl.gui.mainviews.base import MainView, axis_label
 from tepl.gui.panels.series import series_for, series_labels
 
@@ -26,7 +27,7 @@ class CurveView(MainView):
         self.kind, self.plan = view.kind, plan
         self.shows_main = self.kind == "trace"  # the trace's histogram; a g2 is all in the curve view
         x = np.asarray(plan.axis(view.axes[0]), float)
-        y_label = "g2" if self.kind == "g2" else "counts per bin"
+        y_label = "g2" if self.kind == "g2" else PER_BIN_LABEL
         self.handlers = {view.dataset: [self.take_points]}
         self.curve_x, self.curve_y = x, np.full(x.size, np.nan)
         self.curve_len = 0  # points of curve_y received so far (a growing trace)
@@ -148,7 +149,7 @@ class SeriesView(MainView):
         self.shows_curve = spectrum is not None
         if spectrum is not None:
             self.add_handler(spectrum.dataset, self.take_latest_spectrum)
-            w.set_labels(w.spectrum_plot, spectrum.title, "wavelength (nm)", "counts")
+            w.set_labels(w.spectrum_plot, spectrum.title, "wavelength (nm)", SPECTRUM_LABEL)
         w.set_labels(w.map_plot, view.title, *series_labels(plan, view))
         w.show_map_as(1)
 

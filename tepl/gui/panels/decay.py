@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 
-from tepl.gui.labels import unit_of
+from tepl.gui.labels import PER_BIN_LABEL, unit_of
 from tepl.gui.logaxis import log_plot
 from tepl.gui.panels.base import ViewPanel
 
@@ -29,7 +29,7 @@ class DecayPanel(ViewPanel):
         self.curves: list[Any] = []
         unit = unit_of(plan, view.axes[0])
         self._label(f"delay after the laser pulse ({unit})" if unit else "delay after the laser pulse",
-                    "counts per bin")
+                    PER_BIN_LABEL)
 
     def _take(self, index: Any, value: np.ndarray) -> None:
         value = np.asarray(value, float)
