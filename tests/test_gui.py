@@ -543,7 +543,7 @@ def test_temperature_series_shows_peak_width_lifetime_and_decay_per_setpoint(qtb
     assert top > 1e6
     console.show()  # drawn: the axes take the range of what they show
     qtbot.waitUntil(lambda: left.labelUnitPrefix != "", timeout=5_000)
-    assert shown_label(left) == "integrated intensity (Mcounts)" and 1.0 <= top * left.autoSIPrefixScale < 1000.0
+    assert shown_label(left) == "(Mcounts)" and 1.0 <= top * left.autoSIPrefixScale < 1000.0
     for plot in [views.map_plot] + [panel.plot for panel in views.panels]:
         for side in ("bottom", "left"):
             assert not _exponent_ticks(plot.getAxis(side)), (plot.plotItem.titleLabel.text, side)

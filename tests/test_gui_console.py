@@ -443,4 +443,8 @@ def test_screenshot_session_shows_data_in_every_view(qtbot, tmp_path):
         assert not empty_views(record)
     mid = next(r for r in records if r["procedure"] == "raster" and r["moment"] == "mid")
     assert mid["status"] == "running"
+    # the sweep's "mid" picture is taken where its approach curve has fitted points (its far gaps have none)
+    sweep = next(r for r in records if r["procedure"] == "distance-sweep" and r["moment"] == "mid")
+    assert sweep["status"] == "running" and not empty_views(sweep)
+    assert next(v for v in sweep["views"] if v["kind"] == "approach")["values"] >= 6  # 3+ points, 2 curves
     assert json.loads((tmp_path / "shots" / "index.json").read_text()) == records

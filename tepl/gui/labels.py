@@ -3,6 +3,7 @@ kind of a dataset, the station limit an interlock holds on a quantity, and the r
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -10,9 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF
 
-SPECTRUM_LABEL = "intensity (counts)"  # the counts of a spectrum's pixels
-INTEGRATED_LABEL = "integrated intensity (counts)"  # a spectrum's counts summed over its pixels
-PER_BIN_LABEL = "intensity (counts/bin)"  # photon counts per time bin
+COUNTS_LABEL = "counts (counts)"  # counts (per pixel of a spectrum, integrated, photons): the unit alone, "(kcounts)"
+PER_BIN_LABEL = "counts/bin (counts/bin)"  # photon counts per time bin: the unit alone
 _UNIT_TOKENS = {"um": "µm", "k": "K", "ev": "eV", "mev": "meV", "ns": "ns", "nm": "nm", "s": "s", "gpa": "GPa",
                 "nn": "nN"}
 
@@ -71,21 +71,26 @@ def split_label(label: str) -> tuple[str, str]:
 
 def set_axis_label(axis: pg.AxisItem, quantity: str, unit: str = "") -> None:
     """Label ``axis`` with a quantity and its unit. A unit that takes an SI prefix (``takes_si_prefix``) gets
-    the prefix of the values' size from pyqtgraph, the ticks scaled to match ("integrated intensity (Mcounts)"
-    with ticks 1.15, never 1.15e+06; "peak FWHM (meV)" for values in eV); any other unit, none, or a log axis
-    (its decades are its scale): the values as they are, the unit in the text (never "(x0.001)")."""
+    the prefix of the values' size from pyqtgraph, the ticks scaled to match ("(Mcounts)" with ticks 1.15, never
+    1.15e+06; "peak FWHM (meV)" for values in eV); any other unit, none, or a log axis
+    (its decades are its scale): the values as they are, the unit in the text (never "(x0.001)"). A quantity that
+    is its unit ("counts (counts)") shows the unit alone, "(Mcounts)": the axis of a short plot has room for it
+    (the plot's title says what is counted)."""
+    quantity = "" if quantity == unit else quantity
     if unit and takes_si_prefix(unit) and not axis.logMode:
-        axis.setLabel(quantity, units=unit)
+        # whole photons or counts: never "mcounts" for values below one (an empty plot, a dim signal)
+        ranges = ((1.0, math.inf),) if unit.startswith("counts") else None
+        axis.setLabel(quantity, units=unit, siPrefixEnableRanges=ranges)
         axis.enableAutoSIPrefix(True)
     else:  # no range where pyqtgraph would scale the ticks, so none left from an earlier label either
-        axis.setLabel(f"{quantity} ({unit})" if unit else quantity, siPrefixEnableRanges=())
+        axis.setLabel(f"{quantity} ({unit})".strip() if unit else quantity, siPrefixEnableRanges=())
         axis.enableAutoSIPrefix(False)
 
 
 def shown_label(axis: pg.AxisItem) -> str:
-    """The label an axis shows, as text: "setpoint (K)", "integrated intensity (kcounts)"."""
-    unit = f"{axis.labelUnitPrefix}{axis.labelUnits}"
-    return f"{axis.labelText} ({unit})" if axis.labelUnits else axis.labelText
+    """The label an axis shows, as text: "setpoint (K)", "intensity (kcounts)", "(Mcounts)"."""
+    unit = f"({axis.labelUnitPrefix}{axis.labelUnits})" if axis.labelUnits else ""
+    return f"{axis.labelText} {unit}".strip()
 
 
 def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl.gui.labels import SPECTRUM_LABEL, pixel_rect
+from tepl.gui.labels import COUNTS_LABEL, pixel_rect
 from tepl.gui.mainviews.base import MainView, axis_label, is_position
 from tepl.gui.mainviews.widgets import ALL_CHANNELS
 
@@ -35,7 +35,7 @@ class CountMapView(MainView):
         box.setCurrentIndex(choice if 0 <= choice < box.count() else 0)
         box.blockSignals(False)
         w.channel_row.setVisible(True)
-        w.set_labels(w.spectrum_plot, "line in progress", axis_label(view.axes[0], "stage "), SPECTRUM_LABEL)
+        w.set_labels(w.spectrum_plot, "line in progress", axis_label(view.axes[0], "stage "), COUNTS_LABEL)
         w.spectrum_plot.setXRange(float(x_um[0]), float(x_um[-1]), padding=0.02)  # the whole line, from its start
         w.map.set_quantity("photon counts", "counts")
         w.map.set_grid(x_um, y_um, *(axis_label(name, "stage ").split(" (")[0] for name in view.axes[:2]))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl.gui.labels import PER_BIN_LABEL, SPECTRUM_LABEL
+from tepl.gui.labels import COUNTS_LABEL, PER_BIN_LABEL
 from tepl.gui.mainviews.base import MainView, axis_label
 from tepl.gui.panels.series import series_for, series_labels
 
@@ -149,7 +149,7 @@ class SeriesView(MainView):
         self.shows_curve = spectrum is not None
         if spectrum is not None:
             self.add_handler(spectrum.dataset, self.take_latest_spectrum)
-            w.set_labels(w.spectrum_plot, spectrum.title, "wavelength (nm)", SPECTRUM_LABEL)
+            w.set_labels(w.spectrum_plot, spectrum.title, "wavelength (nm)", COUNTS_LABEL)
         w.set_labels(w.map_plot, view.title, *series_labels(plan, view))
         w.show_map_as(1)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl.gui.labels import SPECTRUM_LABEL
+from tepl.gui.labels import COUNTS_LABEL
 from tepl.gui.mainviews.base import MainView, is_position, last_spectrum
 
 MAX_FRAME_ROWS = 2000  # a kinetic series' map keeps this many of the newest frames
@@ -25,7 +25,7 @@ class FramesView(MainView):
         self.map = np.empty(0)
         self.rows_filled = 0  # rows of ``map`` holding frames
         self.first_frame = 0
-        w.set_labels(w.spectrum_plot, "latest spectrum", "wavelength (nm)", SPECTRUM_LABEL)
+        w.set_labels(w.spectrum_plot, "latest spectrum", "wavelength (nm)", COUNTS_LABEL)
         w.set_labels(w.map_plot, view.title, "wavelength (nm)", "frame")
         w.map.clear()  # the last run's image and outlined pixel go (its grid is set as frames come)
         w.show_map_as(2, lock_aspect=False)

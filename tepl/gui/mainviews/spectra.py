@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tepl.gui.labels import INTEGRATED_LABEL, SPECTRUM_LABEL, pixel_rect, quantity_label, unit_of
+from tepl.gui.labels import COUNTS_LABEL, pixel_rect, quantity_label, unit_of
 from tepl.gui.mainviews.base import MainView, axis_label, is_position, last_spectrum
 
 SPECTRA_CACHE_BYTES = 256 * 2**20  # a map keeps its spectra (for the spectrum under the cursor) up to this size
@@ -31,7 +31,7 @@ class SpectraView(MainView):
         self.kept = np.zeros((0, 0), bool)  # True where ``spectra`` holds a measured spectrum
         self.line_axis: np.ndarray | None = None
         self.handlers = {"spectra": [self.take_spectrum]}
-        w.set_labels(w.spectrum_plot, "latest spectrum", "wavelength (nm)", SPECTRUM_LABEL)
+        w.set_labels(w.spectrum_plot, "latest spectrum", "wavelength (nm)", COUNTS_LABEL)
         if view is not None and view.kind == "map":
             x, y = (np.asarray(plan.axis(name), float) for name in view.axes[:2])
             self.map = np.full((y.size, x.size), np.nan)
@@ -44,7 +44,7 @@ class SpectraView(MainView):
         if view is not None and view.kind == "line":
             self.line_axis = np.asarray(plan.axis(view.axes[0]), float)
         self.map = np.full(self.line_axis.size if self.line_axis is not None else 0, np.nan)
-        labels = (position_label(plan, view.axes[0]) if self.line_axis is not None else "step", INTEGRATED_LABEL)
+        labels = (position_label(plan, view.axes[0]) if self.line_axis is not None else "step", COUNTS_LABEL)
         title = view.title if view is not None and view.kind == "line" else "integrated counts"
         w.set_labels(w.map_plot, title, *labels)
         w.show_map_as(self.map.ndim)

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
 
-from tepl.gui.labels import SPECTRUM_LABEL, label_axes
+from tepl.gui.labels import COUNTS_LABEL, label_axes
 from tepl.gui.maps import MapImage, map_plot
 
 ALL_CHANNELS = "sum of all channels"
@@ -23,7 +23,7 @@ class MainWidgets:
     def __init__(self) -> None:
         self.wavelengths_nm: np.ndarray | None = None
         self.spectrum_plot = pg.PlotWidget(title="latest spectrum")
-        label_axes(self.spectrum_plot, "wavelength (nm)", SPECTRUM_LABEL)
+        label_axes(self.spectrum_plot, "wavelength (nm)", COUNTS_LABEL)
         self.spectrum_curve = self.spectrum_plot.plot(pen=pg.mkPen("y"))
         self.spectrum_curve.setDownsampling(auto=True, method="peak")  # a long time trace stays fast to draw
         self.spectrum_curve.setClipToView(True)

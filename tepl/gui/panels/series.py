@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 
-from tepl.gui.labels import INTEGRATED_LABEL, is_spectral, quantity_label, unit_of
+from tepl.gui.labels import COUNTS_LABEL, is_spectral, quantity_label, unit_of
 from tepl.gui.panels.base import Handler, ViewPanel, point_index
 
 
@@ -80,7 +80,7 @@ def series_for(plan: Any, view: Any) -> tuple[Series, dict[str, str]]:
 def series_labels(plan: Any, view: Any) -> tuple[str, str]:
     """(x label, y label) of a ``line`` or ``approach`` view."""
     x_name = view.axes[0]
-    y_label = INTEGRATED_LABEL if is_spectral(plan, view.dataset) else quantity_label(
+    y_label = COUNTS_LABEL if is_spectral(plan, view.dataset) else quantity_label(
         view.dataset, unit_of(plan, view.dataset))
     return quantity_label(x_name, unit_of(plan, x_name)), y_label
 
