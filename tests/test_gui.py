@@ -16,6 +16,7 @@ from PyQt5.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox  # no
 from tepl.config import CONFIG_DIR  # noqa: E402
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import FINAL_STATUSES, Console  # noqa: E402
+from tepl.gui.labels import shown_label  # noqa: E402
 from tepl.gui.worker import ProcedureWorker  # noqa: E402
 from tepl.procedures import PROCEDURES, Procedure  # noqa: E402
 from tepl.procedures.params import Parameter  # noqa: E402
@@ -160,8 +161,8 @@ def test_line_scan_from_start_button_completes_and_shows_the_last_spectrum(qtbot
     x_um = run.data["x_um"]
     np.testing.assert_allclose(contour.map.y, x_um - x_um[0], atol=1e-9)
     np.testing.assert_allclose(contour.map.x, run.data["wavelength_nm"], rtol=1e-6)
-    assert contour.plot.getAxis("left").labelText == "position along the line (µm)"
-    assert contour.plot.getAxis("bottom").labelText == "wavelength (nm)"
+    assert shown_label(contour.plot.getAxis("left")) == "position along the line (µm)"
+    assert shown_label(contour.plot.getAxis("bottom")) == "wavelength (nm)"
     assert "spectra (" in contour.map.colorbar.axis.labelString() and contour.map.colorbar.isVisible()
     assert console.progress_bar.value() == console.progress_bar.maximum() == spectra.shape[0]
     assert console.start_button.isEnabled() and not console.abort_button.isEnabled()
@@ -293,8 +294,8 @@ def test_confocal_raster_shows_the_count_map_in_um(qtbot, confocal_station, tmp_
     np.testing.assert_allclose([rect.left(), rect.right(), rect.top(), rect.bottom()],
                                [x_um[0] - 0.25, x_um[-1] + 0.25, y_um[0] - 0.25, y_um[-1] + 0.25])
     # the axes count from the scan's centre, which their labels state
-    assert console.views.map_plot.getAxis("bottom").labelText == f"stage x from {x_um.mean():.3f} (µm)"
-    assert console.views.map_plot.getAxis("left").labelText == f"stage y from {y_um.mean():.3f} (µm)"
+    assert shown_label(console.views.map_plot.getAxis("bottom")) == f"stage x from {x_um.mean():.3f} (µm)"
+    assert shown_label(console.views.map_plot.getAxis("left")) == f"stage y from {y_um.mean():.3f} (µm)"
     ticks = console.views.map_plot.getAxis("bottom").tickStrings([x_um[0], x_um[-1]], 1.0, 0.5)
     assert [float(t) for t in ticks] == pytest.approx([x_um[0] - x_um.mean(), x_um[-1] - x_um.mean()])
     # the curve view: the last line, summed over the channels, vs stage x
@@ -391,7 +392,7 @@ def test_g2_curve_is_the_files_g2_vs_lag(qtbot, hbt_station, tmp_path):
     np.testing.assert_allclose(x, run.data["lag_ns"], rtol=1e-12)
     np.testing.assert_array_equal(np.asarray(y, run.data["g2"].dtype), run.data["g2"])
     assert np.isfinite(y).any()
-    assert console.views.spectrum_plot.getAxis("bottom").labelText == "lag (ns)"
+    assert shown_label(console.views.spectrum_plot.getAxis("bottom")) == "lag (ns)"
     assert console.views.map_panel.isHidden()
 
 
@@ -403,7 +404,7 @@ def test_time_trace_curve_is_the_files_counts_vs_time(qtbot, hbt_station, tmp_pa
     np.testing.assert_allclose(x, run.data["time_s"], rtol=1e-12)
     np.testing.assert_array_equal(y, run.data["counts"])
     assert y.sum() > 0
-    assert console.views.spectrum_plot.getAxis("bottom").labelText == "time (s)"
+    assert shown_label(console.views.spectrum_plot.getAxis("bottom")) == "time (s)"
     assert console.views.map_plot.plotItem.titleLabel.text.startswith("intensity histogram")  # beside the trace
 
 
@@ -418,7 +419,7 @@ def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cr
     assert console.views.first_frame_shown == 0
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.top(), rect.bottom()], [-0.5, 2.5])
-    assert console.views.map_plot.getAxis("left").labelText == "frame"
+    assert shown_label(console.views.map_plot.getAxis("left")) == "frame"
 
 
 def test_a_kinetic_series_after_a_confocal_scan_shows_no_pixel_of_that_scan(qtbot, cryo_station, tmp_path):
@@ -435,9 +436,9 @@ def test_a_kinetic_series_after_a_confocal_scan_shows_no_pixel_of_that_scan(qtbo
 
 
 def test_a_long_kinetic_series_keeps_the_newest_frames_on_the_map(qtbot, cryo_station, tmp_path, monkeypatch):
-    import tepl.gui.views as views_module
+    import tepl.gui.mainviews.frames as frames_module
 
-    monkeypatch.setattr(views_module, "_MAX_FRAME_ROWS", 4)
+    monkeypatch.setattr(frames_module, "MAX_FRAME_ROWS", 4)
     console = _console_on(qtbot, cryo_station, tmp_path)
     run = _run_to_end(qtbot, console, "kinetic-series", frames=10, exposure_s=0.01)
     shown = console.views.map_data()
@@ -477,14 +478,14 @@ def test_approach_shows_amplitude_and_z_against_the_coarse_travel(qtbot, tmp_pat
     x, y = views.main_curve_data()  # against the measured coarse travel, not the look or a gap
     np.testing.assert_array_equal(np.asarray(x, np.float32), d["coarse_travel_um"][done])
     np.testing.assert_array_equal(np.asarray(y, np.float32), d["amplitude"][done])
-    assert views.map_plot.getAxis("bottom").labelText == "coarse travel (µm)"
+    assert shown_label(views.map_plot.getAxis("bottom")) == "coarse travel (µm)"
     assert views.map_plot.plotItem.titleLabel.text == "tuning-fork amplitude vs coarse travel"
     z_view = views.panel("z_nm", "approach")
     x, z = z_view.data()
     np.testing.assert_array_equal(np.asarray(x, np.float32), d["coarse_travel_um"][done])
     np.testing.assert_array_equal(np.asarray(z, np.float32), d["z_nm"][done])
     np.testing.assert_array_equal(z_view.curve.yData, z)  # drawn
-    assert z_view.plot.getAxis("left").labelText == "z (nm)"
+    assert shown_label(z_view.plot.getAxis("left")) == "z (nm)"
     assert views.spectrum_plot.isHidden()  # no spectrometer, no spectrum view
 
 
@@ -501,11 +502,19 @@ def test_align_tip_shows_the_signal_per_probe_and_the_latest_spectrum(qtbot, tmp
     x, y = console.views.main_curve_data()
     np.testing.assert_array_equal(x, d["probe"][:n])
     np.testing.assert_array_equal(np.asarray(y, np.float32), d["signal"][:n])
-    assert console.views.map_plot.getAxis("left").labelText == "signal (counts)"
+    assert shown_label(console.views.map_plot.getAxis("left")) == "signal (counts)"
     x, y = console.views.curve_data()
     np.testing.assert_array_equal(np.asarray(y, np.float32), d["spectra"][n - 1])  # the final probe's spectrum
     np.testing.assert_allclose(x, d["wavelength_nm"], rtol=1e-6)
     assert not console.views.panels
+
+
+def _exponent_ticks(axis) -> list[str]:
+    """The tick labels of ``axis`` over its range now written with an exponent (1.15e+06)."""
+    strings = [text for spacing, values in axis.tickValues(*axis.range, 400)
+               for text in axis.tickStrings(values, axis.autoSIPrefixScale * axis.scale, spacing)]
+    assert strings
+    return [text for text in strings if "e+" in text or "e-" in text]
 
 
 def test_temperature_series_shows_peak_width_lifetime_and_decay_per_setpoint(qtbot, film_station, tmp_path):
@@ -518,7 +527,7 @@ def test_temperature_series_shows_peak_width_lifetime_and_decay_per_setpoint(qtb
     assert setpoints.size == 5
     np.testing.assert_allclose(views.main_curve_data()[0], setpoints)
     np.testing.assert_allclose(views.integrated_counts(), d["spectra"].astype(float).sum(axis=1), rtol=1e-5)
-    assert views.map_plot.getAxis("bottom").labelText == "setpoint (K)"
+    assert shown_label(views.map_plot.getAxis("bottom")) == "setpoint (K)"
     for name, label in (("peak_energy_eV", "peak energy (eV)"), ("fwhm_meV", "fwhm (meV)"),
                         ("lifetime_ns", "lifetime (ns)")):
         panel = views.panel(name, "line")
@@ -526,8 +535,18 @@ def test_temperature_series_shows_peak_width_lifetime_and_decay_per_setpoint(qtb
         np.testing.assert_array_equal(x, setpoints)
         np.testing.assert_array_equal(np.asarray(y, np.float32), d[name])
         np.testing.assert_array_equal(panel.curve.yData, y)
-        assert panel.plot.getAxis("left").labelText == label
-        assert panel.plot.getAxis("bottom").labelText == "setpoint (K)"
+        assert shown_label(panel.plot.getAxis("left")) == label
+        assert shown_label(panel.plot.getAxis("bottom")) == "setpoint (K)"
+    # the main view's integrated counts (over a million) read with an SI prefix, not as 1.15e+06
+    left = views.map_plot.getAxis("left")
+    top = float(views.integrated_counts().max())
+    assert top > 1e6
+    console.show()  # drawn: the axes take the range of what they show
+    qtbot.waitUntil(lambda: left.labelUnitPrefix != "", timeout=5_000)
+    assert shown_label(left) == "(Mcounts)" and 1.0 <= top * left.autoSIPrefixScale < 1000.0
+    for plot in [views.map_plot] + [panel.plot for panel in views.panels]:
+        for side in ("bottom", "left"):
+            assert not _exponent_ticks(plot.getAxis(side)), (plot.plotItem.titleLabel.text, side)
     t_ns, latest = views.panel("decays", "decay").data()
     np.testing.assert_allclose(t_ns, d["tcspc_time_ns"])
     np.testing.assert_array_equal(latest, d["decays"][-1])

@@ -20,6 +20,7 @@ from tepl.analysis.strain import pressure_GPa_from_strain, strain_percent_from_s
 from tepl.config import CONFIG_DIR  # noqa: E402
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import Console  # noqa: E402
+from tepl.gui.labels import shown_label  # noqa: E402
 from tepl.gui.logview import LogView  # noqa: E402
 from tepl.gui.runstate import alarm  # noqa: E402
 from tepl.limits import LimitError, Range  # noqa: E402
@@ -316,7 +317,7 @@ def test_distance_sweep_draws_the_fitted_approach_curve_with_its_highest_point(q
     assert shown["intensity"][ok][-1] > 3 * shown["intensity"][ok][0]
     assert panel.threshold is None and panel.highest == pytest.approx(float(run.data["gap_nm"][-1]))
     assert panel.mark.isVisible() and "highest so far" in panel.mark.label.format
-    assert panel.plot.getAxis("bottom").labelText == "gap (nm)"
+    assert shown_label(panel.plot.getAxis("bottom")) == "gap (nm)"
     assert console.views.main_dock.isHidden()  # the fitted curves are the main view
 
 
@@ -442,4 +443,8 @@ def test_screenshot_session_shows_data_in_every_view(qtbot, tmp_path):
         assert not empty_views(record)
     mid = next(r for r in records if r["procedure"] == "raster" and r["moment"] == "mid")
     assert mid["status"] == "running"
+    # the sweep's "mid" picture is taken where its approach curve has fitted points (its far gaps have none)
+    sweep = next(r for r in records if r["procedure"] == "distance-sweep" and r["moment"] == "mid")
+    assert sweep["status"] == "running" and not empty_views(sweep)
+    assert next(v for v in sweep["views"] if v["kind"] == "approach")["values"] >= 6  # 3+ points, 2 curves
     assert json.loads((tmp_path / "shots" / "index.json").read_text()) == records

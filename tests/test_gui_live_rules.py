@@ -18,6 +18,7 @@ pytest.importorskip("pyqtgraph")
 
 from tepl.data.runfile import read_run  # noqa: E402
 from tepl.gui.console import Console  # noqa: E402
+from tepl.gui.labels import shown_label  # noqa: E402
 from tepl.gui.logaxis import labelled_mantissas, mantissa  # noqa: E402
 from tepl.station import build_station  # noqa: E402
 from tests.gui_helpers import console_on, start, station_fixture  # noqa: E402
@@ -157,8 +158,8 @@ def test_calibrate_shows_the_lamp_lines_it_found(qtbot, tmp_path):
         assert x.size >= 3
         assert console.views.main_dock.isVisibleTo(console)
         plot = console.views.map_plot
-        assert plot.getAxis("bottom").labelText == "line pixel (px)"
-        assert plot.getAxis("left").labelText == "line wavelength (nm)"
+        assert shown_label(plot.getAxis("bottom")) == "line pixel (px)"
+        assert shown_label(plot.getAxis("left")) == "line wavelength (nm)"
         # the shot's exposure and accumulations, from the plan, once the run says the shot is done
         assert console.run_state.values["exposure_s"] == pytest.approx(0.1)
         assert console.run_state.values["accumulations"] == 1

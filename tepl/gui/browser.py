@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets as qw
 from PyQt5.QtCore import Qt
 
-from tepl.gui.labels import label_axes, quantity_label
+from tepl.gui.labels import COUNTS_LABEL, label_axes, quantity_label
 
 
 class DataBrowser(qw.QWidget):
@@ -81,9 +81,9 @@ class DataBrowser(qw.QWidget):
         if dims[-1:] == ("wavelength_nm",) and values.ndim >= 2:
             values = np.nansum(values, axis=-1)  # spectra: their integrated counts
             dims = dims[:-1]
-            label = "integrated counts"
+            label, y_label = "integrated counts", COUNTS_LABEL
         else:
-            label = quantity_label(name, run.units.get(name, ""))
+            label = y_label = quantity_label(name, run.units.get(name, ""))
         while values.ndim > 2:  # scans or channels first: summed
             values = np.nansum(values, axis=0)
             dims = dims[1:]
@@ -104,6 +104,6 @@ class DataBrowser(qw.QWidget):
             x = np.asarray(run.data[x_name], float) if x_name in run.data else np.arange(values.size, dtype=float)
             self.curve.setData(x[: values.size], values, connect="finite")
             self.plot.setAspectLocked(False)
-            label_axes(self.plot, quantity_label(x_name, run.units.get(x_name, "")) if x_name else "point", label)
+            label_axes(self.plot, quantity_label(x_name, run.units.get(x_name, "")) if x_name else "point", y_label)
         self.plot.getPlotItem().setMenuEnabled(True)
         self.plot.setFocusPolicy(Qt.StrongFocus)

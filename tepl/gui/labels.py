@@ -3,6 +3,7 @@ kind of a dataset, the station limit an interlock holds on a quantity, and the r
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -10,6 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF
 
+COUNTS_LABEL = "counts (counts)"  # counts (per pixel of a spectrum, integrated, photons): the unit alone, "(kcounts)"
+PER_BIN_LABEL = "counts/bin (counts/bin)"  # photon counts per time bin: the unit alone
 _UNIT_TOKENS = {"um": "µm", "k": "K", "ev": "eV", "mev": "meV", "ns": "ns", "nm": "nm", "s": "s", "gpa": "GPa",
                 "nn": "nN"}
 
@@ -49,13 +52,51 @@ def pixel_rect(x: np.ndarray, y: np.ndarray) -> QRectF:
     return QRectF(float(x[0]) - dx / 2, float(y[0]) - dy / 2, dx * x.size, dy * y.size)
 
 
-def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:
-    """Label a plot's axes with their units in the text ("pressure (GPa)"): the ticks show the values as they
-    are (pyqtgraph's SI prefix would add "(x0.001)" after the unit)."""
-    for side, text in (("bottom", bottom), ("left", left)):
-        axis = plot.getAxis(side)
+_SI_SYMBOLS = frozenset(("m", "s", "eV", "Pa", "N", "W", "Hz", "K", "V", "A", "J", "g"))
+_LABEL_UNIT = re.compile(r"^(?P<quantity>.*\S) \((?P<unit>[^()]+)\)$")
+
+
+def takes_si_prefix(unit: str) -> bool:
+    """True for a unit shown with the SI prefix of the values' size: an SI symbol without a prefix (s, K, eV, Pa)
+    or counts (counts, counts/bin); a unit with its prefix already (nm, µm, meV, GPa) keeps it, as does anything
+    else (px, %)."""
+    return unit in _SI_SYMBOLS or unit == "counts" or unit.startswith("counts/")
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """"pressure (GPa)" -> ("pressure", "GPa"); a label without a unit in brackets -> (label, "")."""
+    match = _LABEL_UNIT.match(label)
+    return (match["quantity"], match["unit"]) if match else (label, "")
+
+
+def set_axis_label(axis: pg.AxisItem, quantity: str, unit: str = "") -> None:
+    """Label ``axis`` with a quantity and its unit. A unit that takes an SI prefix (``takes_si_prefix``) gets
+    the prefix of the values' size from pyqtgraph, the ticks scaled to match ("(Mcounts)" with ticks 1.15, never
+    1.15e+06; "peak FWHM (meV)" for values in eV); any other unit, none, or a log axis
+    (its decades are its scale): the values as they are, the unit in the text (never "(x0.001)"). A quantity that
+    is its unit ("counts (counts)") shows the unit alone, "(Mcounts)": the axis of a short plot has room for it
+    (the plot's title says what is counted)."""
+    quantity = "" if quantity == unit else quantity
+    if unit and takes_si_prefix(unit) and not axis.logMode:
+        # whole photons or counts: never "mcounts" for values below one (an empty plot, a dim signal)
+        ranges = ((1.0, math.inf),) if unit.startswith("counts") else None
+        axis.setLabel(quantity, units=unit, siPrefixEnableRanges=ranges)
+        axis.enableAutoSIPrefix(True)
+    else:  # no range where pyqtgraph would scale the ticks, so none left from an earlier label either
+        axis.setLabel(f"{quantity} ({unit})".strip() if unit else quantity, siPrefixEnableRanges=())
         axis.enableAutoSIPrefix(False)
-        axis.setLabel(text)
+
+
+def shown_label(axis: pg.AxisItem) -> str:
+    """The label an axis shows, as text: "setpoint (K)", "intensity (kcounts)", "(Mcounts)"."""
+    unit = f"({axis.labelUnitPrefix}{axis.labelUnits})" if axis.labelUnits else ""
+    return f"{axis.labelText} {unit}".strip()
+
+
+def label_axes(plot: pg.PlotWidget, bottom: str, left: str) -> None:
+    """Label a plot's axes, each given as "quantity (unit)" or a quantity without unit (``set_axis_label``)."""
+    for side, text in (("bottom", bottom), ("left", left)):
+        set_axis_label(plot.getAxis(side), *split_label(text))
 
 
 def limit_for(plan: Any, name: str, unit: str = "") -> Any:

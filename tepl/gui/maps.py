@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PyQt5 import QtGui, QtWidgets
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 
-from tepl.gui.labels import pixel_rect
+from tepl.gui.labels import pixel_rect, set_axis_label
 
 COLOR_MAP = "viridis"
 UNSCANNED_BRUSH = QtGui.QBrush(QtGui.QColor(128, 128, 128))  # mid grey: no colour of the map is grey
@@ -80,9 +80,6 @@ def auto_levels(values: np.ndarray) -> tuple[float, float]:
     return lo, hi if hi > lo else lo + 1.0
 
 
-_SI_PREFIXES = frozenset("yzafpnµumkMGTPEZY")  # a unit starting with one of these (nm, µm, GPa) has its prefix
-
-
 class MapImage(QObject):
     """The items of one map in ``plot``; ``clicked(x, y, modifiers, double)`` gives stage coordinates of a
     click on the image, ``hovered(text)`` the cursor readout."""
@@ -132,16 +129,9 @@ class MapImage(QObject):
         plot.scene().sigMouseClicked.connect(self._clicked)
 
     def _label_bar(self) -> None:
-        """The colour bar's label: the quantity and its unit, the unit with the SI prefix of the levels' size
-        ("peak FWHM (meV)", "integrated counts (kcounts)": short tick labels) unless it has a prefix already
-        ("nm") or there is none, then the values as they are (never "(eV) (x0.001)")."""
-        axis = self.colorbar.axis
-        prefixed = self.unit == "" or (len(self.unit) > 1 and self.unit[0] in _SI_PREFIXES)
-        axis.enableAutoSIPrefix(not prefixed)
-        if prefixed:
-            axis.setLabel(f"{self.label} ({self.unit})" if self.unit else self.label)
-        else:
-            axis.setLabel(self.label, units=self.unit)
+        """The colour bar's label: the quantity and its unit, with the SI prefix of the levels' size where the
+        unit takes one ("peak FWHM (meV)", "integrated counts (kcounts)": short tick labels; ``set_axis_label``)."""
+        set_axis_label(self.colorbar.axis, self.label, self.unit)
 
     def set_quantity(self, label: str, unit: str) -> None:
         self.label, self.unit = label, unit
@@ -166,8 +156,7 @@ class MapImage(QObject):
                 axis.picture = None
                 axis.update()
             where = f" from {origin:.3f}" if relative and isinstance(axis, RelativeAxis) else ""
-            axis.enableAutoSIPrefix(False)  # the unit is in the label: the ticks unscaled
-            self.plot.setLabel(side, f"{name}{where} ({units[side]})" if units[side] else name)
+            set_axis_label(axis, f"{name}{where} ({units[side]})" if units[side] else name)  # the ticks unscaled
         self._place_scale_bar(unit if relative else "")
         self.fit_view()
 

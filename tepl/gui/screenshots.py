@@ -48,6 +48,11 @@ def brightest_dot_um(station: Any) -> dict[str, float]:
 
 MOMENTS = ("start", "mid", "end")
 
+MID_AT: dict[str, float] = {"distance-sweep": 0.75}
+"""Where a run holds for its "mid" picture, as the fraction of its steps done (default half-way). A distance sweep
+starts far from the dot, where the tip does not enhance it: the spectra of its first half hold too little of the
+dot to fit, so its approach curve has points from about two thirds of the sweep on."""
+
 
 def simulated_configs() -> list[Path]:
     """The simulated stations: ``sim.yaml`` and every ``*-sim.yaml`` of the embedded configs."""
@@ -92,7 +97,7 @@ def session(console: Any, out_dir: Path, prefix: str, procedures: Sequence[str] 
         console.select_procedure(name)
         values = {**SHORT_RUNS.get(name, {}), **(brightest_dot_um(console.station) if name in AT_A_DOT else {})}
         console.set_values(name, {k: v for k, v in values.items() if k in console.values(name)})
-        console.pause_next_run_at = 0.5  # the run holds itself half-way for the "mid" picture
+        console.pause_next_run_at = MID_AT.get(name, 0.5)  # the run holds itself there for the "mid" picture
         if not console.start_run():
             console.pause_next_run_at = None
             continue
@@ -108,6 +113,7 @@ def session(console: Any, out_dir: Path, prefix: str, procedures: Sequence[str] 
         # held at its next safe point past half-way (the console shows it paused); a run of one step ends first
         _wait(app, lambda: console.run_state.paused and "run paused" in console.log_view.entries[-1][2]
               or not console.is_running(), timeout_s)
+        _wait(app, lambda: not console.views.busy, 30.0)  # the live fits of what arrived drawn
         shots["mid"] = _snap(app, console, out_dir, prefix, name, "mid")
         if console.is_running():
             console.worker.control.resume()
