@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import math
 import os
 import time
@@ -203,7 +202,7 @@ class IDus:
         return kept[1]
 
     def _get(self, name: str, n_out: int = 1, ctype: Any = ctypes.c_int, *inputs: Any) -> tuple:
-        return read_outputs(functools.partial(self._call, name), ctype, n_out, *inputs)
+        return read_outputs(self._call, ctype, n_out, name, *inputs)  # self._call(name, *inputs, outputs...)
 
     # ------------------------------------------------------------------ cooling
     def set_temperature_c(self, setpoint_c: int) -> None:

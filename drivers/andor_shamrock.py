@@ -12,7 +12,6 @@ length the EEPROM reports, degrees for its angles. Gratings are numbered from 1.
 from __future__ import annotations
 
 import ctypes
-import functools
 import math
 import re
 from typing import Any
@@ -108,7 +107,7 @@ class Kymera:
 
     def _get(self, name: str, ctype: Any, *inputs: Any, n_out: int = 1, with_device: bool = True) -> tuple:
         head = (self.device,) if with_device else ()
-        return read_outputs(functools.partial(self._call, name), ctype, n_out, *head, *inputs)
+        return read_outputs(self._call, ctype, n_out, name, *head, *inputs)
 
     # ------------------------------------------------------------------ gratings
     def number_gratings(self) -> int:

@@ -9,6 +9,7 @@ whether it talks to hardware.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -37,9 +38,16 @@ def load_library(path: str, signatures: dict[str, list], what: str, restype: Any
     return lib
 
 
+@functools.lru_cache(maxsize=512)
+def float7(value: float) -> float:
+    """A C float's value to the 7 significant digits it holds (0.01, not 0.009999999776); the values a driver
+    reads again and again (exposure, cycle times) are remembered, not formatted each time."""
+    return float(f"{value:.7g}")
+
+
 def plain(obj: Any) -> Any:
     """A ctypes output as a Python number; floats to the 7 significant digits a C float holds."""
-    return float(f"{obj.value:.7g}") if isinstance(obj, ctypes.c_float) else obj.value
+    return float7(obj.value) if isinstance(obj, ctypes.c_float) else obj.value
 
 
 def call_checked(function: Callable[..., Any], args: tuple, ok: tuple[int, ...],
@@ -84,7 +92,7 @@ def read_outputs(call: Callable[..., Any], ctype: Any, n_out: int, *inputs: Any)
     if n_out == 1:  # most calls: one output
         out = ctype()
         call(*inputs, ctypes.byref(out))
-        return (float(f"{out.value:.7g}") if isinstance(out, ctypes.c_float) else out.value,)
+        return (float7(out.value) if isinstance(out, ctypes.c_float) else out.value,)
     outs = [ctype() for _ in range(n_out)]
     call(*inputs, *[ctypes.byref(o) for o in outs])
     return tuple([plain(o) for o in outs])

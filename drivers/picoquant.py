@@ -123,7 +123,7 @@ class PicoQuantTcspc:
         self._call_plain(name, self.device_index, *args)
 
     def _get(self, name: str, ctype: Any = ctypes.c_int, *inputs: Any) -> Any:
-        return read_outputs(functools.partial(self._call, name), ctype, 1, *inputs)[0]
+        return read_outputs(self._call, ctype, 1, name, *inputs)[0]
 
     def _texts(self, call: Callable[..., None], sizes: Sequence[int], *inputs: Any) -> list[str]:
         """Call with one char buffer per size (then ``inputs``); the texts the library wrote."""
