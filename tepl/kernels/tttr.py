@@ -81,13 +81,13 @@ def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_
             for q in range(j - i):
                 r = records[np.uint64(i + q)]
                 nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
-                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                dtime[np.uint64(k + q)] = np.int16((r >> ds) & dm)
                 channel[np.uint64(k + q)] = np.int8(r >> cs)
         else:
             for q in range(j - i):
                 r = records[np.uint64(i + q)]
                 nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
-                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                dtime[np.uint64(k + q)] = np.int16((r >> ds) & dm)
                 c = np.int64(r >> cs) - channel_base
                 channel[np.uint64(k + q)] = c if 0 <= c < n_channels else n_channels
         k += j - i
