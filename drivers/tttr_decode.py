@@ -170,7 +170,9 @@ class T3Decoder(_Decoder):
 
     def _decode_into(self, records: np.ndarray, nsync: np.ndarray, dtime: np.ndarray,
                      channel: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The compiled decode into arrays at least as long as ``records``; returns views of them."""
+        """The compiled decode into arrays at least as long as ``records``; returns views of them (the kernel
+        keeps the markers at the end of the first ``records.size`` entries of ``nsync`` and ``channel`` while it
+        runs, so entries past the photons are scratch)."""
         from tepl.kernels import tttr
 
         lay, b = self.layout, self.layout.bits
