@@ -292,7 +292,7 @@ class TcspcCounter(PhotonCounter):
             return T2Block(time_ps, channel[keep].astype(np.int8), duration_s, resolution_ps)
         nsync, dtime, channel, _, _ = decoder.decode(records)
         keep = (channel >= 0) & (channel < n_ch)
-        return T3Block(nsync[keep].astype(np.int64), dtime[keep].astype(np.int32), channel[keep].astype(np.int8),
+        return T3Block(nsync[keep].astype(np.int64), dtime[keep].astype(np.int16), channel[keep].astype(np.int8),
                        duration_s, resolution_ps, sync_period_ps)
 
     def settings(self) -> dict:

@@ -149,12 +149,14 @@ class T3Decoder(_Decoder):
     mode = "T3"
 
     def decode(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """uint32 records -> (nsync int64, dtime int32, channel int8, marker_nsync int64, marker_bits uint8)."""
+        """uint32 records -> (nsync int64, dtime int16, channel int8, marker_nsync int64, marker_bits uint8).
+
+        dtime is int16 (as in ptufile): every PicoQuant T3 dtime field has at most 15 bits, 0..32767."""
         if kernels.ENABLED:
             return self._decode_compiled(_as_records(records))
         photons, nsync, _, marker_nsync, marker_bits = self._records(records)
         bits, n = self.layout.bits, self.layout.n_channels
-        dtime = ((photons >> np.uint32(bits.dtime_shift)) & np.uint32(bits.dtime_mask)).astype(np.int32)
+        dtime = ((photons >> np.uint32(bits.dtime_shift)) & np.uint32(bits.dtime_mask)).astype(np.int16)
         channel = (photons >> np.uint32(bits.channel_shift)).astype(np.int8)
         if bits.channel_base:
             field = channel
@@ -164,11 +166,13 @@ class T3Decoder(_Decoder):
 
     def _decode_compiled(self, records: np.ndarray) -> tuple[np.ndarray, ...]:
         n = records.size
-        return self._decode_into(records, np.empty(n, np.int64), np.empty(n, np.int32), np.empty(n, np.int8))
+        return self._decode_into(records, np.empty(n, np.int64), np.empty(n, np.int16), np.empty(n, np.int8))
 
     def _decode_into(self, records: np.ndarray, nsync: np.ndarray, dtime: np.ndarray,
                      channel: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The compiled decode into arrays at least as long as ``records``; returns views of them."""
+        """The compiled decode into arrays at least as long as ``records``; returns views of them (the kernel
+        keeps the markers at the end of the first ``records.size`` entries of ``nsync`` and ``channel`` while it
+        runs, so entries past the photons are scratch)."""
         from tepl.kernels import tttr
 
         lay, b = self.layout, self.layout.bits

@@ -208,9 +208,9 @@ def test_export_of_synthetic_t2_and_t3_runs_reads_back_identically(tmp_path):
 
 
 def test_export_refuses_tags_it_cannot_represent(tmp_path):
-    t3 = T3Block(np.array([1, 2]), np.array([10, 40_000], np.int32), np.array([0, 1], np.int8), 1.0, 1.0, 1e6)
-    _synthetic_run(tmp_path / "wide.h5", t3)
-    with pytest.raises(ValueError, match="dtime 40000 bins out of range"):
+    t3 = T3Block(np.array([1, 2]), np.array([10, 4000], np.int16), np.array([0, 100], np.int8), 1.0, 1.0, 1e6)
+    _synthetic_run(tmp_path / "wide.h5", t3)  # (a dtime int16 cannot hold is refused earlier: test_dtime_int16)
+    with pytest.raises(ValueError, match="channel 100 out of range"):
         export_ptu(tmp_path / "wide.h5", tmp_path / "wide.ptu")
     assert not (tmp_path / "wide.ptu").exists()
     no_tags = tmp_path / "none.h5"

@@ -34,12 +34,13 @@ def _positive_int(value, name: str) -> int:
 
 
 def _bins(dtime: np.ndarray, bin_factor: int) -> np.ndarray:
-    """Coarse TCSPC bins ``dtime // bin_factor`` (a shift for powers of two), as an integer array."""
+    """Coarse TCSPC bins ``dtime // bin_factor`` (a shift for powers of two), as an integer array. The divisor
+    goes in as int64: a Python int beyond int16 would not combine with an int16 dtime (numpy 2 raises)."""
     if bin_factor == 1:
         return dtime
     if bin_factor & (bin_factor - 1) == 0:
-        return dtime >> (bin_factor.bit_length() - 1)
-    return dtime // bin_factor
+        return dtime >> (bin_factor.bit_length() - 1)  # a shift past the type's width gives 0 (or -1 below 0)
+    return dtime // np.int64(bin_factor)
 
 
 def _in_range(arr: np.ndarray, high: int) -> bool:

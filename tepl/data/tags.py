@@ -9,8 +9,10 @@ Datasets (extendable, appended block by block):
 
 * T2: ``time_ps`` int64 (ps since the measurement start), ``channel`` int8 (0-based detector input);
   markers: ``marker_time_ps`` int64, ``marker_bits`` uint8.
-* T3: ``sync`` int64 (laser pulse index since the start), ``dtime`` int32 (TCSPC bins of ``resolution_ps``
-  after that pulse), ``channel`` int8; markers: ``marker_sync`` int64, ``marker_bits`` uint8.
+* T3: ``sync`` int64 (laser pulse index since the start), ``dtime`` int16 (TCSPC bins of ``resolution_ps``
+  after that pulse, 0..32767: every PicoQuant T3 dtime field has at most 15 bits), ``channel`` int8; markers:
+  ``marker_sync`` int64, ``marker_bits`` uint8. Files written before dtime became int16 hold it as int32; they
+  read back as int16 all the same.
 * optional ``raw_records`` uint32: a source file's original TTTR records, so that an import followed by an
   export gives back the very same records.
 
@@ -41,7 +43,7 @@ def _fields(mode: str) -> dict[str, tuple[type, str, str]]:
         return {"time_ps": (np.int64, "ps", "photon arrival time since the measurement start"),
                 "channel": (np.int8, "", "0-based detector input")}
     return {"sync": (np.int64, "", "laser pulse (sync) index since the measurement start"),
-            "dtime": (np.int32, "", "TCSPC bin after the sync pulse, bins of resolution_ps"),
+            "dtime": (np.int16, "", "TCSPC bin after the sync pulse, bins of resolution_ps"),
             "channel": (np.int8, "", "0-based detector input")}
 
 
@@ -96,7 +98,7 @@ def append_tags(recorder, block: T2Block | T3Block, marker_time=None, marker_bit
     if mode is None:
         raise TypeError(f"append_tags needs a T2Block or T3Block, got {type(block).__name__}")
     values = {"time_ps": block.time_ps, "channel": block.channel} if mode == "T2" else \
-        {"sync": block.sync, "dtime": block.dtime, "channel": block.channel}
+        {"sync": block.sync, "dtime": _dtime16(block.dtime, f"{recorder.path}: T3 block"), "channel": block.channel}
     if marker_time is not None or marker_bits is not None:
         if marker_time is None or marker_bits is None or np.size(marker_time) != np.size(marker_bits):
             raise ValueError("marker_time and marker_bits must be given together, with the same length")
@@ -134,6 +136,24 @@ class StoredT3(_Stored, T3Block):
     """T3 tags read from a run file, with the group's attributes, markers and raw records when stored."""
 
     marker_sync: np.ndarray | None = None
+
+
+_DTIME_MAX = np.iinfo(np.int16).max  # 32767: the widest PicoQuant T3 dtime field has 15 bits
+
+
+def _dtime16(dtime, source: str) -> np.ndarray:
+    """``dtime`` as int16 (the dataset's type); values of a wider array outside 0..32767 raise ValueError naming
+    ``source`` instead of wrapping."""
+    arr = np.asarray(dtime)
+    if arr.dtype == np.int16 or arr.size == 0:
+        return arr.astype(np.int16, copy=False)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{source}: dtime must hold whole TCSPC bins, got dtype {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi > _DTIME_MAX:
+        raise ValueError(f"{source}: dtime {lo if lo < 0 else hi} bins out of range [0, {_DTIME_MAX}] "
+                         "(int16 TCSPC bins)")
+    return arr.astype(np.int16)
 
 
 def _attr_value(value: Any) -> Any:
@@ -179,6 +199,7 @@ def _read(f, path: Path, raw_records: bool) -> StoredT2 | StoredT3:
     if mode == "T2":
         return StoredT2(time_ps=get("time_ps", np.int64), channel=get("channel", np.int8),
                         marker_time_ps=get("marker_time_ps", np.int64), **common)
-    return StoredT3(sync=get("sync", np.int64), dtime=get("dtime", np.int32), channel=get("channel", np.int8),
+    dtime = _dtime16(group["dtime"][()], f"{path}: /entry/{GROUP}/dtime")  # int32 in files written before
+    return StoredT3(sync=get("sync", np.int64), dtime=dtime, channel=get("channel", np.int8),
                     sync_period_ps=float(attrs.get("sync_period_ps", float("inf"))),
                     marker_sync=get("marker_sync", np.int64), **common)

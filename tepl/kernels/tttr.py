@@ -23,18 +23,16 @@ def _overflow_time(spec_time, wrap, multi_wrap):
 
 
 @jit
-def _t3_special(r, offset, m_nsync, m_bits, m, time_mask, kind_shift, kind_mask, overflow, last_marker, wrap,
-                multi_wrap):
-    """A special T3 / T2 record: (offset after it, markers stored so far)."""
+def _special(r, offset, time_mask, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
+    """A special T3 / T2 record ``r`` (int64): (offset after it, its marker bits, or 0 when it is no marker, and
+    its time with the offset added)."""
     kind = (r >> kind_shift) & kind_mask
     t = r & time_mask
     if kind == overflow:
-        offset += _overflow_time(t, wrap, multi_wrap)
-    elif 1 <= kind <= last_marker:
-        m_nsync[m] = t + offset
-        m_bits[m] = kind
-        m += 1
-    return offset, m
+        return offset + _overflow_time(t, wrap, multi_wrap), 0, 0
+    if 1 <= kind <= last_marker:
+        return offset, kind, t + offset
+    return offset, 0, 0
 
 
 _STRIDE = 16  # records tested at once for a special record
@@ -61,17 +59,18 @@ def _next_special(records, i, special):
 @jit
 def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_shift, dtime_mask, channel_shift,
               channel_base, n_channels, kind_shift, kind_mask, overflow, last_marker, wrap, multi_wrap):
-    """T3 records into (nsync, dtime, channel), arrays as long as ``records``; returns (n_photons, marker nsync,
-    marker bits, offset after). The caller allocates the photon outputs with numpy, whose large allocations
-    ask for huge pages (far fewer page faults); the marker arrays are numba's own, as long as ``records`` but
-    touched only where markers are (no huge page zeroed for a few markers).
+    """T3 records into (nsync, dtime, channel), arrays at least as long as ``records``; returns (n_photons,
+    marker nsync, marker bits, offset after). The caller allocates the photon outputs with numpy, whose large
+    allocations ask for huge pages (far fewer page faults).
 
-    The photons between two special records are one straight loop in 32-bit arithmetic (only nsync widens to
-    int64), indexed without slices (no reference counting per run of photons)."""
+    The photons between two special records are one straight vectorised loop, indexed without slices (no
+    reference counting per run of photons); it is bound by memory traffic, not arithmetic (32-bit lanes instead
+    of numba's 64-bit ones, tried with constant shifts, gained nothing). Markers wait at the end of ``nsync``
+    and ``channel``, last first (photons + markers never outnumber the records read, so the two never meet): no
+    scratch array, and no array passed to a function per special record, which cost as much as the photons."""
     n = records.size
     sp = np.uint32(special)
     tm, ds, dm, cs = np.uint32(time_mask), np.uint32(dtime_shift), np.uint32(dtime_mask), np.uint32(channel_shift)
-    m_nsync, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
     k = 0
     m = 0
     i = 0
@@ -81,32 +80,35 @@ def decode_t3(records, nsync, dtime, channel, offset, special, time_mask, dtime_
             for q in range(j - i):
                 r = records[np.uint64(i + q)]
                 nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
-                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                dtime[np.uint64(k + q)] = np.int16((r >> ds) & dm)
                 channel[np.uint64(k + q)] = np.int8(r >> cs)
         else:
             for q in range(j - i):
                 r = records[np.uint64(i + q)]
                 nsync[np.uint64(k + q)] = np.int64(r & tm) + offset
-                dtime[np.uint64(k + q)] = np.int32((r >> ds) & dm)
+                dtime[np.uint64(k + q)] = np.int16((r >> ds) & dm)
                 c = np.int64(r >> cs) - channel_base
                 channel[np.uint64(k + q)] = c if 0 <= c < n_channels else n_channels
         k += j - i
         if j < n:
-            offset, m = _t3_special(np.int64(records[j]), offset, m_nsync, m_bits, m, time_mask, kind_shift,
-                                    kind_mask, overflow, last_marker, wrap, multi_wrap)
+            offset, bits, t = _special(np.int64(records[j]), offset, time_mask, kind_shift, kind_mask, overflow,
+                                       last_marker, wrap, multi_wrap)
+            if bits:
+                m += 1
+                nsync[n - m] = t
+                channel[n - m] = bits
         i = j + 1
-    return k, m_nsync[:m].copy(), m_bits[:m].copy(), offset
+    return k, nsync[n - m:n][::-1].copy(), channel[n - m:n][::-1].astype(np.uint8), offset
 
 
 @jit
 def decode_t2(records, time, channel, offset, special, time_mask, channel_shift, kind_shift, kind_mask, overflow,
               last_marker, wrap, multi_wrap):
-    """T2 records into (time, channel) as ``decode_t3`` does; returns (n_photons, marker times, marker bits,
-    sync records, offset after)."""
+    """T2 records into (time, channel) as ``decode_t3`` does (markers waiting at the end of both); returns
+    (n_photons, marker times, marker bits, sync records, offset after)."""
     n = records.size
     sp = np.uint32(special)
     tm, cs = np.uint32(time_mask), np.uint32(channel_shift)
-    m_time, m_bits = np.empty(n, np.int64), np.empty(n, np.uint8)
     k = 0
     m = 0
     n_sync = 0
@@ -120,12 +122,15 @@ def decode_t2(records, time, channel, offset, special, time_mask, channel_shift,
         k += j - i
         if j < n:
             r = np.int64(records[j])
-            if ((r >> kind_shift) & kind_mask) == 0:
-                n_sync += 1
-            offset, m = _t3_special(r, offset, m_time, m_bits, m, time_mask, kind_shift, kind_mask, overflow,
-                                    last_marker, wrap, multi_wrap)
+            n_sync += ((r >> kind_shift) & kind_mask) == 0
+            offset, bits, t = _special(r, offset, time_mask, kind_shift, kind_mask, overflow, last_marker, wrap,
+                                       multi_wrap)
+            if bits:
+                m += 1
+                time[n - m] = t
+                channel[n - m] = bits
         i = j + 1
-    return k, m_time[:m].copy(), m_bits[:m].copy(), n_sync, offset
+    return k, time[n - m:n][::-1].copy(), channel[n - m:n][::-1].astype(np.uint8), n_sync, offset
 
 
 @jit
@@ -177,8 +182,12 @@ def t3_markers(records, offset, special, time_mask, kind_shift, kind_mask, overf
     m = 0
     for i in range(records.size):
         if records[i] >= special:
-            offset, m = _t3_special(np.int64(records[i]), offset, m_time, m_bits, m, time_mask, kind_shift,
-                                    kind_mask, overflow, last_marker, wrap, multi_wrap)
+            offset, bits, t = _special(np.int64(records[i]), offset, time_mask, kind_shift, kind_mask, overflow,
+                                       last_marker, wrap, multi_wrap)
+            if bits:
+                m_time[m] = t
+                m_bits[m] = bits
+                m += 1
     return m_time[:m], m_bits[:m], offset
 
 

@@ -141,9 +141,8 @@ class ConfocalRaster(Procedure):
                                                      minlength=state.n_ch)[:state.n_ch]
                 _show_pixel(ctx, scan, iy, ix, state.image[:, iy, ix])
                 if state.pulsed:
-                    keep = block.dtime < state.factor * state.n_bins
-                    state.cube[:, iy, ix] = decay_histogram(block.dtime[keep] // state.factor, block.channel[keep],
-                                                            state.n_bins, state.n_ch)
+                    state.cube[:, iy, ix] = decay_histogram(block.dtime, block.channel, state.n_bins, state.n_ch,
+                                                            state.factor)  # dtime beyond the last bin left out
             ctx.write("counts", (scan, slice(None), iy), state.image[:, iy])
             if state.pulsed:  # the line's decays reach the file with its counts: an abort keeps them
                 ctx.write("flim_scan", (slice(None), iy), state.cube[:, iy])

@@ -31,8 +31,9 @@ class T2Block:
 @dataclass
 class T3Block:
     """Photon records from T3 mode: ``sync`` (int64) is the laser pulse index since the start of the
-    measurement, ``dtime`` (int32) the delay after that pulse in TCSPC bins of ``resolution_ps``,
-    ``channel`` (int8) the 0-based detector input."""
+    measurement, ``dtime`` (int16) the delay after that pulse in TCSPC bins of ``resolution_ps`` (0..32767:
+    every PicoQuant T3 dtime field has at most 15 bits; widen it before integer arithmetic that can pass 32767,
+    such as ``dtime * 25``), ``channel`` (int8) the 0-based detector input."""
 
     sync: np.ndarray
     dtime: np.ndarray
@@ -179,7 +180,7 @@ def _concat_t2(blocks: list[T2Block], duration_s: float) -> T2Block:
 
 def _concat_t3(blocks: list[T3Block], duration_s: float) -> T3Block:
     if not blocks:
-        return T3Block(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8), duration_s, 1.0,
+        return T3Block(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, np.int8), duration_s, 1.0,
                        float("inf"))
     return T3Block(np.concatenate([b.sync for b in blocks]), np.concatenate([b.dtime for b in blocks]),
                    np.concatenate([b.channel for b in blocks]), duration_s, blocks[0].resolution_ps,

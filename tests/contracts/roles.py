@@ -214,7 +214,7 @@ class PhotonCounterContract:
         assert sum(b.duration_s for b in blocks) == pytest.approx(acquisition_s, rel=1e-3)
         whole = counter.t3(acquisition_s)
         for t3 in (whole, blocks[-1]):
-            assert t3.sync.dtype == np.int64 and t3.dtime.dtype == np.int32 and t3.channel.dtype == np.int8
+            assert t3.sync.dtype == np.int64 and t3.dtime.dtype == np.int16 and t3.channel.dtype == np.int8
             assert t3.sync_period_ps == pytest.approx(1e12 / self.true_sync_rate_hz(world), rel=1e-3)
         assert np.all(np.diff(whole.sync) >= 0) and whole.sync.min() >= 0
         assert whole.sync.max() * whole.sync_period_ps < acquisition_s * 1e12
