@@ -50,14 +50,19 @@ PIXELS = 64 * 64
 
 
 def best_of(repeat: int, *fns):
-    """(shortest wall time in s over ``repeat`` calls, the last result) of each function; the functions are called
-    in turn (a, b, a, b, ...), so a burst of load on the shared machine hits tepl and its peer alike."""
-    best, results = [float("inf")] * len(fns), [None] * len(fns)
+    """(shortest wall time in s over ``repeat`` calls, a result) of each function; the functions are called in
+    turn (a, b, a, b, ...), so a burst of load on the shared machine hits tepl and its peer alike. No result is
+    kept while the others are timed: hundreds of MB held from the call before change what the next allocation
+    costs (the kernel must find other huge pages), and that would charge one contender for the other's memory.
+    The results returned come from one more, untimed, call of each."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for k, fn in enumerate(fns):
             t0 = time.perf_counter()
-            results[k] = fn()
+            result = fn()
             best[k] = min(best[k], time.perf_counter() - t0)
+            del result
+    results = [fn() for fn in fns]
     if len(fns) == 1:
         return best[0], results[0]
     return tuple(x for pair in zip(best, results, strict=True) for x in pair)
