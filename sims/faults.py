@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 _LINES = ("pi_e727", "thorlabs_sc10", "newport_8742", "lakeshore_336", "rhk_r9")  # simulators behind a text link
 _LIBRARIES = ("picoquant", "andor_sdk2")  # simulators of a vendor's C library
@@ -61,6 +62,10 @@ KINDS = {
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _VALUE = re.compile(rb"=" + _NUMBER.pattern)
 _MIRROR = bytes.maketrans(b"0123456789", b"9876543210")
+
+
+_SWITCHES = frozenset({"stall", "delay_s", "garble", "error_code", "disconnect", "nan_reply", "interrupt",
+                       "retract_ignored"})
 
 
 @dataclass
@@ -95,10 +100,16 @@ class Faults:
         self.delay_s = self.error_code = self.count = None
         self.only = frozenset()
 
-    @property
-    def any(self) -> bool:
-        return bool(self.stall or self.delay_s is not None or self.garble or self.error_code is not None
-                    or self.disconnect or self.nan_reply or self.interrupt or self.retract_ignored)
+    any: ClassVar[bool] = False
+    """Whether any fault is on: kept up to date by every change of a switch (asked at every simulated call)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SWITCHES:
+            d = self.__dict__
+            object.__setattr__(self, "any", bool(
+                d.get("stall") or d.get("delay_s") is not None or d.get("garble") or d.get("error_code") is not None
+                or d.get("disconnect") or d.get("nan_reply") or d.get("interrupt") or d.get("retract_ignored")))
 
     def hit(self, name: str = "") -> Faults | None:
         """The faults that apply to the call or command ``name`` (a copy, so a ``count`` running out does not

@@ -47,8 +47,7 @@ class Clock:
     def now(self) -> float:
         if self.real_time:
             return time.monotonic() - self._wall0
-        with self._lock:
-            return self._t_s
+        return self._t_s  # one attribute read is atomic; the lock orders the read-modify-writes of ``advance``
 
     def advance(self, dt_s: float) -> None:
         """Let ``dt_s`` seconds pass (sleeps when real-time, else moves simulated time on)."""
