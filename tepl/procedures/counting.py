@@ -15,6 +15,7 @@ from tepl.procedures.base import Procedure, RunContext
 from tepl.procedures.moves import move_to_spot
 from tepl.procedures.params import Parameter, ParameterError
 from tepl.roles import LimitError
+from tepl.units import si_text
 
 _TAG_BYTES = 8 + 1  # one T2 tag in the file: time (int64) and channel (int8)
 
@@ -66,7 +67,7 @@ class _TagProcedure(Procedure):
 
         move_to_spot(ctx, self["x_um"], self["y_um"])
         sync_hz, rates = ctx.station.tcspc.count_rates()
-        ctx.log("count rates before the measurement: " + ", ".join(f"channel {i} {r:.4g} /s"
+        ctx.log("count rates before the measurement: " + ", ".join(f"channel {i} {si_text(r, 'counts/s')}"
                                                                     for i, r in enumerate(rates)))
         block_s = float(ctx.plan.points["duration_s"][0])
         start_s, n_photons = 0.0, 0

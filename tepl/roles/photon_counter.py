@@ -11,6 +11,7 @@ import numpy as np
 
 from tepl.limits import LimitError, Range
 from tepl.roles.base import Instrument
+from tepl.units import si_text
 
 
 @dataclass
@@ -97,8 +98,9 @@ class PhotonCounter(Instrument, abc.ABC):
                 if self.on_over_limit is not None:  # the light goes first, then the error
                     self.on_over_limit()
                 ch = int(over[0])
-                raise LimitError(f"detector channel {ch} counts {rates[ch]:.3g} /s, above the limit "
-                                 f"limits.max_count_rate_per_s = {self.max_count_rate_per_s:.3g} /s")
+                limit = si_text(self.max_count_rate_per_s, "counts/s", 3)
+                raise LimitError(f"detector channel {ch} counts {si_text(rates[ch], 'counts/s', 3)}, above the "
+                                 f"limit limits.max_count_rate_per_s = {limit}")
         return rates
 
     def histograms(self, acquisition_s: float) -> np.ndarray:
