@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tepl.drivers.rhk_r9 import R9, ReplyRule
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_replies import ReplyRule
 from tepl.drivers.rhk_r9_vocabulary import BY_KEY, MODE_KEY, WORDS
 from tepl.roles import DeviceError
 

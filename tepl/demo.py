@@ -28,7 +28,8 @@ def _say(message: str) -> None:
 
 def find_dots(raster_path: Path) -> list:
     """Spots of the raster's integrated-intensity map (stage coordinates, nm)."""
-    from tepl.analysis.maps import find_spots, intensity_map, map_axes_nm
+    from tepl.analysis.maps import intensity_map
+    from tepl.analysis.spots import find_spots, map_axes_nm
 
     run = read_run(raster_path)
     image = intensity_map(run.data["wavelength_nm"], run.data["spectra"])

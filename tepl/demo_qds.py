@@ -30,7 +30,7 @@ MIN_SEPARATION_NM = 500.0  # maxima closer than this (2.5 spot widths) are one d
 
 @dataclass(frozen=True)
 class QdSurvey:
-    """The dots a single-QD raster found, brightest first (``tepl.analysis.maps.Spot``, stage nm)."""
+    """The dots a single-QD raster found, brightest first (``tepl.analysis.spot_fit.Spot``, stage nm)."""
 
     dots: list
 
@@ -55,7 +55,7 @@ class QdSurvey:
 def qd_map(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(counts per scan summed over channels [y, x], x_nm, y_nm) of a confocal raster file."""
     from tepl.analysis.drift import mean_per_scan
-    from tepl.analysis.maps import map_axes_nm
+    from tepl.analysis.spots import map_axes_nm
 
     run = read_run(path)
     per_scan = mean_per_scan(run.data["counts_sum"], run.data["scans_summed"])
@@ -64,7 +64,7 @@ def qd_map(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def find_qds(path: Path, spot_fwhm_nm: float = SPOT_FWHM_NM) -> QdSurvey:
     """The single dots of a confocal raster file, brightest (fitted peak height) first."""
-    from tepl.analysis.maps import find_spots
+    from tepl.analysis.spots import find_spots
 
     image, x_nm, y_nm = qd_map(path)
     spots = find_spots(image, x_nm, y_nm, min_separation_nm=MIN_SEPARATION_NM, spot_fwhm_nm=spot_fwhm_nm)

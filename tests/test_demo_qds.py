@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tepl.analysis.drift import mean_per_scan
-from tepl.analysis.maps import find_spots
+from tepl.analysis.spots import find_spots
 from tepl.config import CONFIG_DIR, parse_config
 from tepl.demo_qds import SPOT_FWHM_NM, SURVEY, survey_qds
 from tepl.procedures.confocal import shift_whole_pixels

@@ -20,7 +20,8 @@ from tepl.drivers.pi_e727_stage import E727Stage
 from tepl.drivers.picoquant_counter import TcspcCounter
 from tepl.drivers.picoquant_models import HydraHarp
 from tepl.drivers.polling import Wait, WaitTimeout, poll
-from tepl.drivers.rhk_r9 import R9, R9Socket
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_socket import R9Socket
 from tepl.drivers.thorlabs_sc10 import SC10, SC10Shutter
 from tepl.roles import DeviceError, Range
 from tepl.sims.andor_sdk2 import SimSDK2

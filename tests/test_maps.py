@@ -9,14 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from tepl.analysis.maps import (
-    PeakEnergyMaps,
-    Spot,
-    find_spots,
-    intensity_map,
-    line_profile_fwhm_nm,
-    peak_energy_map,
-)
+from tepl.analysis.maps import PeakEnergyMaps, intensity_map, peak_energy_map
+from tepl.analysis.spot_fit import Spot, line_profile_fwhm_nm
+from tepl.analysis.spots import find_spots
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 

@@ -14,7 +14,8 @@ from tepl.analysis.maps import peak_energy_map
 from tepl.analysis.ramp import summarize_ramp
 from tepl.data.recorder import Recorder
 from tepl.data.runfile import read_run
-from tepl.plotting import _ramp_reference_eV, plot_run
+from tepl.plotting import plot_run
+from tepl.plotting_gap import _ramp_reference_eV
 from tepl.units import HC_EV_NM
 
 WL_NM = np.linspace(620.0, 780.0, 200)

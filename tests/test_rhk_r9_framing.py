@@ -13,7 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9Socket
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_socket import R9Socket
 from tepl.sims.rhk_r9 import R9Controller, R9InProcess, serve
 from tepl.sims.world import World
 from tests.standins import BumpSample

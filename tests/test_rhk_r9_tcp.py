@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9Socket
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_socket import R9Socket
 from tepl.roles import DeviceError
 from tepl.sims.rhk_r9 import R9Controller, serve
 from tepl.sims.world import World

@@ -17,7 +17,8 @@ import pytest
 
 from tepl.config import CONFIG_DIR
 from tepl.data.runfile import read_run
-from tepl.drivers.rhk_r9 import R9, R9Socket
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_socket import R9Socket
 
 SIGNALS = [(signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP"), (signal.SIGINT, "SIGINT")]
 

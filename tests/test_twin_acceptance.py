@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tepl.analysis.maps import find_spots, intensity_map, map_axes_nm
+from tepl.analysis.maps import intensity_map
 from tepl.analysis.peaks import fit_peaks
+from tepl.analysis.spots import find_spots, map_axes_nm
 from tepl.data.runfile import read_run
 
 WINDOW_NM = (640.0, 800.0)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tepl.drivers.rhk_r9 import R9, R9Socket
+from tepl.drivers.rhk_r9 import R9
+from tepl.drivers.rhk_r9_socket import R9Socket
 from tepl.drivers.rhk_r9_zcontrol import R9ZController
 from tepl.roles import Range
 from tepl.sims.rhk_r9 import R9Controller, R9InProcess, serve

@@ -30,7 +30,7 @@ def r9_command_layer(transport: Any, cfg: dict, key: str = "instruments.zcontrol
 def connect_r9(cfg: dict, key: str = "instruments.zcontrol", timeout_s: float = 5.0) -> Any:
     """An ``R9`` on the real remote interface a ``zcontrol`` config names (``tcp://HOST:PORT``); nothing is
     sent until the first command."""
-    from tepl.drivers.rhk_r9 import DEFAULT_PORT, R9Socket
+    from tepl.drivers.rhk_r9_socket import DEFAULT_PORT, R9Socket
 
     address = cfg.get("address", "")
     parsed = urlparse(address)
@@ -42,7 +42,7 @@ def connect_r9(cfg: dict, key: str = "instruments.zcontrol", timeout_s: float = 
 
 @builder("rhk-r9")
 def build_zcontrol(ctx: BuildContext, cfg: dict):
-    from tepl.drivers.rhk_r9 import R9Socket
+    from tepl.drivers.rhk_r9_socket import R9Socket
     from tepl.drivers.rhk_r9_zcontrol import R9ZController
 
     if cfg["address"] == "sim":
