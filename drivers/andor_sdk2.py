@@ -325,34 +325,40 @@ class IDus:
         expected_s = kinetic_cycle * frames if mode == 3 else accumulate_cycle * (accumulations if mode == 2 else 1)
         self._call("StartAcquisition")
         started_s = time.monotonic()
+        wait = Wait(lambda: self.where,
+                    lambda: f"the end of a {frames}-frame acquisition ({exposure:g} s exposure; GetStatus idle)",
+                    expected_s + self.timeout_margin_s, self.sleep)
+        size = int(frames) * self.detector_pixels[0]
+        data = (ctypes.c_int32 * size)()
         try:
-            self._wait_until_idle(int(frames), expected_s, exposure, accumulate_cycle, started_s)
+            # less than one exposure after StartAcquisition no scan can be in and the camera cannot be idle yet
+            self._wait_until_idle(wait, int(frames), accumulate_cycle, exposing=time.monotonic() - started_s < exposure,
+                                  scans=int(frames) * self._accumulations)
+            if self._call("GetAcquiredData", data, size, ok=(DRV_SUCCESS, DRV_ACQUIRING)) == DRV_ACQUIRING:
+                self._wait_until_idle(wait, int(frames), accumulate_cycle)  # the last readout is finishing
+                self._call("GetAcquiredData", data, size)
         except BaseException:
             with contextlib.suppress(DeviceError):  # a camera that does not answer must not hide the error
                 self.abort()  # never leave the camera acquiring behind an error or Ctrl-C
             raise
-        size = int(frames) * self.detector_pixels[0]
-        data = (ctypes.c_int32 * size)()
-        self._call("GetAcquiredData", data, size)
         # a view of the buffer the library filled (it keeps the buffer alive): no copy
         return np.frombuffer(data, np.int32).reshape(int(frames), self.detector_pixels[0])
 
-    def _wait_until_idle(self, frames: int, expected_s: float, exposure_s: float, scan_s: float,
-                         started_s: float = -math.inf) -> None:
-        """Wait for the camera's scan events until it is idle; abort after ``expected_s`` + the margin, in
-        device time or in wall-clock time. Every wait counts: one that times out (DRV_NO_NEW_DATA) its timeout,
-        one that reports a scan (DRV_SUCCESS) one scan of ``scan_s`` (the accumulate cycle), so a camera that
+    def _wait_until_idle(self, wait: Wait, frames: int, scan_s: float, exposing: bool = False,
+                         scans: int | None = None) -> None:
+        """Wait for the camera's scan events until it is idle or, given ``scans``, until that many scans were
+        reported (the acquisition's exposures: GetAcquiredData then answers DRV_ACQUIRING if the readout is not
+        over, and the wait goes on); ``wait`` raises once the acquisition's time (device or wall-clock) runs
+        out, after AbortAcquisition. Every wait counts: one that times out (DRV_NO_NEW_DATA) its timeout, one
+        that reports a scan (DRV_SUCCESS) one scan of ``scan_s`` (the accumulate cycle, s), so a camera that
         keeps reporting scans but never becomes idle runs out of the budget too.
 
-        Less than one exposure (s) after StartAcquisition (``started_s``, ``time.monotonic``) no scan can be
-        in and the camera cannot be idle yet: the first wait goes without GetStatus / GetAcquisitionProgress.
-        A camera stopped meanwhile by someone else answers that wait DRV_NO_NEW_DATA and GetStatus idle after it.
+        ``exposing``: the first exposure cannot be over yet, so no scan is in and the camera is not idle: the
+        first wait goes without GetStatus / GetAcquisitionProgress. A camera stopped meanwhile by someone else
+        answers that wait DRV_NO_NEW_DATA and GetStatus idle after it.
         """
         timeout_s = self.wait_timeout_ms / 1000.0
-        wait = Wait(lambda: self.where,
-                    lambda: f"the end of a {frames}-frame acquisition ({exposure_s:g} s exposure; GetStatus idle)",
-                    expected_s + self.timeout_margin_s, self.sleep)
-        exposing = time.monotonic() - started_s < exposure_s
+        reported = 0
         while exposing or self._get("GetStatus")[0] == DRV_ACQUIRING:
             wait.check(self.abort, detail="the acquisition was aborted (AbortAcquisition)")
             if not exposing and self._get("GetAcquisitionProgress", 2, AT_32)[1] >= frames:
@@ -362,6 +368,9 @@ class IDus:
                 wait.count(timeout_s)
             else:
                 wait.count(min(max(scan_s, 0.001), timeout_s))
+                reported += 1
+                if scans is not None and reported >= scans:
+                    return
             exposing = False
 
     def abort(self) -> None:

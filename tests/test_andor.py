@@ -100,8 +100,8 @@ def test_idus_single_accumulate_and_kinetic_calls():
     spectrum = ccd.acquire_single(0.5)
     assert lib.calls == [("SetAcquisitionMode", (1,)), ("SetExposureTime", (0.5,)),
                          ("GetAcquisitionTimings", ("out", "out", "out")), ("StartAcquisition", ()),
-                         ("WaitForAcquisitionTimeOut", (1000,)), ("GetStatus", ("out",)),
-                         ("GetAcquiredData", ("buf[1024]", 1024))]  # within the exposure: no status asked first
+                         ("WaitForAcquisitionTimeOut", (1000,)),  # within the exposure: no status asked first
+                         ("GetAcquiredData", ("buf[1024]", 1024))]  # its one scan reported: the data
     np.testing.assert_array_equal(spectrum, np.arange(1024))
     del lib.calls[:]
     ccd.acquire_accumulate(0.25, 5)
@@ -121,6 +121,18 @@ def test_idus_asks_the_status_first_once_an_exposure_could_be_over():
     del lib.calls[:]
     ccd.acquire_single(0.0)
     assert lib.names()[3:] == ["StartAcquisition", "GetStatus", "GetAcquiredData"]
+
+
+def test_idus_waits_for_a_readout_still_running_after_the_last_scan_event():
+    """GetAcquiredData answering DRV_ACQUIRING (the readout is finishing): the driver waits for GetStatus idle and
+    asks again, without another scan event."""
+    ccd = IDus(lib := idus_lib(outputs={"GetStatus": [(20072,), (20073,)], "GetAcquisitionProgress": (0, 1)},
+                               returns={"GetTemperatureF": 20034, "GetAcquiredData": [20072, OK]}))
+    del lib.calls[:]
+    spectrum = ccd.acquire_single(0.5)
+    assert lib.names()[3:] == ["StartAcquisition", "WaitForAcquisitionTimeOut", "GetAcquiredData", "GetStatus",
+                               "GetAcquisitionProgress", "GetStatus", "GetAcquiredData"]
+    np.testing.assert_array_equal(spectrum, np.arange(1024))
 
 
 def test_idus_waits_on_scan_events_and_aborts_when_late():

@@ -99,7 +99,8 @@ def test_successful_waits_count_against_the_budget():
     """A camera that keeps reporting scans (DRV_SUCCESS) but never becomes idle."""
     lib = idus_lib(outputs={"GetStatus": (20072,), "GetAcquisitionProgress": (0, 0),
                             "GetAcquisitionTimings": (0.5, 0.535, 0.535)},
-                   returns={"GetTemperatureF": 20034, "WaitForAcquisitionTimeOut": 20002})
+                   returns={"GetTemperatureF": 20034, "WaitForAcquisitionTimeOut": 20002,
+                            "GetAcquiredData": 20072})  # DRV_ACQUIRING: the data never comes either
     ccd = IDus(lib, timeout_margin_s=2.0)
     start = time.monotonic()
     with pytest.raises(DeviceError, match=r"Andor DU420_OE #4242 \(RecordingLib\): waited for the end of a "
