@@ -172,6 +172,8 @@ class IDus:
         self._call("SetTriggerMode", 0)
         self._acquisition_mode = 1
         self._call("SetAcquisitionMode", 1)
+        # the acquisition mode this driver set last and knows to be in force; None after an abort or a failure
+        self._mode_set: int | None = 1
         self.set_hs_speed_mhz(min(self.hs_speeds_mhz) if hs_speed_mhz is None else hs_speed_mhz)
         if self.has_shutter:
             self.set_shutter("auto")
@@ -287,8 +289,12 @@ class IDus:
             return self._set_up_and_acquire(mode, exposure_s, accumulations, frames, accumulate_cycle_s,
                                             kinetic_cycle_s)
         except BaseException:
-            self._exposure_set = None  # after a failure the camera's settings are not known any more
+            self._forget_settings()  # after a failure the camera's settings are not known any more
             raise
+
+    def _forget_settings(self) -> None:
+        """The next acquisition sends its mode and exposure again."""
+        self._exposure_set = self._mode_set = None
 
     def _set_exposure(self, exposure_s: float) -> None:
         self._exposure_set = None
@@ -296,15 +302,18 @@ class IDus:
 
     def _set_up_and_acquire(self, mode: int, exposure_s: float, accumulations: int, frames: int,
                             accumulate_cycle_s: float, kinetic_cycle_s: float) -> np.ndarray:
-        """The settings (an exposure set by this driver last time, and reported unchanged by
-        GetAcquisitionTimings, is not sent again), StartAcquisition, the wait, the data."""
+        """The settings (the mode this driver set last time is not sent again, nor an exposure it set last time
+        that GetAcquisitionTimings reports unchanged), StartAcquisition, the wait, the data."""
         for what, value in (("exposure", exposure_s), ("accumulate cycle", accumulate_cycle_s),
                             ("kinetic cycle", kinetic_cycle_s)):
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{what} time {value} s must be a finite, non-negative number of seconds")
         if int(accumulations) < 1 or int(frames) < 1:
             raise ValueError(f"accumulations ({accumulations}) and frames ({frames}) must be at least 1")
-        self._call("SetAcquisitionMode", mode)
+        if self._mode_set != mode:
+            self._mode_set = None
+            self._call("SetAcquisitionMode", mode)
+            self._mode_set = mode
         # an exposure this driver set last time is not sent again: GetAcquisitionTimings below checks it
         remembered = self._exposure_set is not None and self._exposure_set[0] == exposure_s
         if not remembered:
@@ -375,8 +384,8 @@ class IDus:
 
     def abort(self) -> None:
         """Stop a running acquisition (no-op when idle). The camera may have been set up by another program
-        meanwhile: the next acquisition sends its exposure again."""
-        self._exposure_set = None
+        meanwhile: the next acquisition sends its mode and exposure again."""
+        self._forget_settings()
         self._call("AbortAcquisition", ok=(DRV_SUCCESS, DRV_IDLE))
 
     def shutdown(self, warm_to_c: float = -20.0, timeout_s: float = 900.0, poll_s: float = 5.0) -> None:

@@ -98,7 +98,7 @@ def test_idus_single_accumulate_and_kinetic_calls():
     ccd = IDus(lib := idus_lib())
     del lib.calls[:]
     spectrum = ccd.acquire_single(0.5)
-    assert lib.calls == [("SetAcquisitionMode", (1,)), ("SetExposureTime", (0.5,)),
+    assert lib.calls == [("SetExposureTime", (0.5,)),  # single-scan mode is in force since Initialize
                          ("GetAcquisitionTimings", ("out", "out", "out")), ("StartAcquisition", ()),
                          ("WaitForAcquisitionTimeOut", (1000,)),  # within the exposure: no status asked first
                          ("GetAcquiredData", ("buf[1024]", 1024))]  # its one scan reported: the data
@@ -120,7 +120,7 @@ def test_idus_asks_the_status_first_once_an_exposure_could_be_over():
     ccd = IDus(lib := idus_lib(outputs={"GetAcquisitionTimings": (0.0, 0.035, 0.035)}))
     del lib.calls[:]
     ccd.acquire_single(0.0)
-    assert lib.names()[3:] == ["StartAcquisition", "GetStatus", "GetAcquiredData"]
+    assert lib.names()[2:] == ["StartAcquisition", "GetStatus", "GetAcquiredData"]
 
 
 def test_idus_waits_for_a_readout_still_running_after_the_last_scan_event():
@@ -130,7 +130,7 @@ def test_idus_waits_for_a_readout_still_running_after_the_last_scan_event():
                                returns={"GetTemperatureF": 20034, "GetAcquiredData": [20072, OK]}))
     del lib.calls[:]
     spectrum = ccd.acquire_single(0.5)
-    assert lib.names()[3:] == ["StartAcquisition", "WaitForAcquisitionTimeOut", "GetAcquiredData", "GetStatus",
+    assert lib.names()[2:] == ["StartAcquisition", "WaitForAcquisitionTimeOut", "GetAcquiredData", "GetStatus",
                                "GetAcquisitionProgress", "GetStatus", "GetAcquiredData"]
     np.testing.assert_array_equal(spectrum, np.arange(1024))
 

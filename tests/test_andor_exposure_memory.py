@@ -1,6 +1,7 @@
-"""The iDus driver sends an exposure it set itself only once; GetAcquisitionTimings, asked before every
-acquisition, shows when the camera was set otherwise behind its back (another program, a console), and an
-abort or a failure makes it send the exposure again. Truth: the simulated SDK2's own exposure and clock."""
+"""The iDus driver sends an exposure and an acquisition mode it set itself only once; GetAcquisitionTimings,
+asked before every acquisition, shows when the exposure was set otherwise behind its back (another program, a
+console), and an abort or a failure makes it send both again. Truth: the simulated SDK2's own exposure, mode
+and clock."""
 
 from __future__ import annotations
 
@@ -76,3 +77,21 @@ def test_an_abort_or_a_failure_forgets_the_exposure(camera):
     lib.names.clear()
     ccd.acquire_single(0.02)
     assert lib.names.count("SetExposureTime") == 1
+
+
+def test_the_acquisition_mode_is_sent_when_it_changes_and_after_an_abort(camera):
+    world, sim, lib, ccd = camera
+    ccd.acquire_single(0.02)
+    lib.names.clear()
+    ccd.acquire_single(0.02)
+    assert "SetAcquisitionMode" not in lib.names and sim._acq_mode == 1
+    ccd.acquire_accumulate(0.02, 3)
+    assert sim._acq_mode == 2
+    lib.names.clear()
+    ccd.acquire_single(0.02)  # another mode: sent
+    assert lib.names.count("SetAcquisitionMode") == 1 and sim._acq_mode == 1
+    sim.SetAcquisitionMode(3)  # behind the driver's back, then an abort (what the safe state does)
+    ccd.abort()
+    lib.names.clear()
+    ccd.acquire_single(0.02)
+    assert lib.names.count("SetAcquisitionMode") == 1 and sim._acq_mode == 1

@@ -84,7 +84,7 @@ def test_each_pixel_sends_the_same_commands_as_before(station, tmp_path):
         assert [c.split(b" ")[0] for c in commands] == [b"MOV", b"ERR?\n", b"ONT?"]
         assert commands[0].startswith(b"MOV 1 ") and b" 2 " in commands[0] and commands[0].endswith(b"\n")
         assert commands[2] == b"ONT? 1 2 3\n"
-        assert sdk[s0:s1] == ["SetAcquisitionMode", "GetAcquisitionTimings", "StartAcquisition", *per_pixel]
+        assert sdk[s0:s1] == ["GetAcquisitionTimings", "StartAcquisition", *per_pixel]
         assert len(r9[r0:r1]) == 1
 
 
