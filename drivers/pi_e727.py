@@ -196,11 +196,15 @@ class E727(Instrument):
 
     def write(self, command: str, **kwargs) -> None:
         """``command`` to the adapter (which appends LF), after resynchronising a link out of step."""
+        self._write_text(command, command, **kwargs)
+
+    def _write_text(self, text: str, command: str, **kwargs) -> None:
+        """``text`` (one or more LF-separated commands) to the adapter; ``command`` is what error messages name."""
         if not self.in_step:
             self.resynchronise()
         self.last_command = command
         try:
-            self.adapter.write(command, **kwargs)  # what pymeasure's Instrument.write does, one call less
+            self.adapter.write(text, **kwargs)  # what pymeasure's Instrument.write does, one call less
         except LINK_ERRORS as exc:
             raise self._link_error("sending", exc) from exc
 
@@ -293,11 +297,12 @@ class E727(Instrument):
         self.write(command)
         return self.read_lines()
 
-    def check_error(self, command: str | None = None, allowed: Iterable[int] = ()) -> int:
-        """Read ``ERR?``; raise GCSError unless the code is 0 or in ``allowed``. Returns the code."""
+    def check_error(self, command: str | None = None, allowed: Iterable[int] = (), asked: bool = False) -> int:
+        """Read ``ERR?`` (``asked``: sent already, after the command); raise GCSError unless the code is 0 or in
+        ``allowed``. Returns the code."""
         command = self.last_command if command is None else command
         try:
-            code = self.error_code
+            code = parse_int(self.read()) if asked else self.error_code
         except DeviceError as exc:
             raise self.out_of_step(f"ERR? after {command!r}: {exc}") from None
         if code and code not in set(allowed):
@@ -309,9 +314,10 @@ class E727(Instrument):
         return []
 
     def send(self, command: str) -> None:
-        """A set-command followed by ``ERR?``."""
-        self.write(command)
-        self.check_error(command)
+        """A set-command and ``ERR?`` in one write (the controller runs them in turn: ERR? answers once the
+        command has run; one packet on the link instead of two)."""
+        self._write_text(f"{command}\nERR?", command)
+        self.check_error(command, asked=True)
 
     # ---- axes
     def axes(self) -> list[str]:

@@ -98,14 +98,14 @@ def test_error_register_query():
 
 # ---------------------------------------------------------------------------------------- set-commands
 def test_servo_set_checks_error():
-    with expected_protocol(E727, [("SVO 1 1", None), OK, ("SVO 1 1 2 1 3 0", None), OK]) as inst:
+    with expected_protocol(E727, [("SVO 1 1", None), OK, ("SVO 1 1 2 1 3 0\nERR?", "0")]) as inst:
         inst.axis_1.servo_enabled = True
         inst.set_servo({"1": True, "2": 1, "3": False})
 
 
 def test_move_absolute_float_format():
-    pairs = [("MOV 1 10", None), OK, ("MOV 1 12.5", None), OK, ("MOV 1 10 2 20.5", None), OK,
-             ("MOV 3 0.000125", None), OK]
+    pairs = [("MOV 1 10\nERR?", "0"), ("MOV 1 12.5", None), OK, ("MOV 1 10 2 20.5\nERR?", "0"),
+             ("MOV 3 0.000125\nERR?", "0")]
     with expected_protocol(E727, pairs) as inst:
         inst.move_um({"1": 10.0})
         inst.axis_1.target_um = 12.5
@@ -114,8 +114,8 @@ def test_move_absolute_float_format():
 
 
 def test_move_relative_and_velocity():
-    pairs = [("MVR 3 -0.25", None), OK, ("VCO 1 1 2 1", None), OK, ("VEL 1 1000 2 2500.5", None), OK,
-             ("VCO 3 1", None), OK, ("VEL 3 10000", None), OK]
+    pairs = [("MVR 3 -0.25\nERR?", "0"), ("VCO 1 1 2 1\nERR?", "0"), ("VEL 1 1000 2 2500.5\nERR?", "0"),
+             ("VCO 3 1\nERR?", "0"), ("VEL 3 10000\nERR?", "0")]
     with expected_protocol(E727, pairs) as inst:
         inst.move_relative_um({"3": -0.25})
         inst.set_velocity_um_s({"1": 1000, "2": 2500.5})
@@ -123,7 +123,7 @@ def test_move_relative_and_velocity():
 
 
 def test_move_error_raises_with_code_meaning_and_command():
-    with expected_protocol(E727, [("MOV 1 150", None), ("ERR?", "7")]) as inst:
+    with expected_protocol(E727, [("MOV 1 150\nERR?", "7")]) as inst:
         with pytest.raises(GCSError, match=r"E-727 error 7: position out of limits \(MOV 1 150\)") as err:
             inst.move_um({"1": 150})
         assert err.value.code == 7
@@ -252,8 +252,8 @@ def test_wire_bytes_of_set_commands_and_stop(wire):
     inst.move_um({"1": 10.0})
     inst.axis_1.target_um = 12.5
     inst.stop()
-    assert sent == [b"SVO 1 1\n", b"ERR?\n", b"MOV 1 10\n", b"ERR?\n", b"MOV 1 12.5\n", b"ERR?\n",
-                    b"\x18", b"ERR?\n"]
+    assert sent == [b"SVO 1 1\nERR?\n", b"MOV 1 10\nERR?\n",  # a set-command and its ERR? in one write
+                    b"MOV 1 12.5\n", b"ERR?\n", b"\x18", b"ERR?\n"]
 
 
 def test_wire_bytes_of_queries_and_single_byte_commands(wire):

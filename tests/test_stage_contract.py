@@ -111,7 +111,7 @@ def test_one_mov_per_move(instrument, controller, world):
     feed = instrument.adapter.connection.feed
     instrument.adapter.connection.feed = lambda data: sent.append(bytes(data)) or feed(data)
     stage.move_to_um(x=12.5, y=60.0, z=50.0)
-    assert sent == [b"MOV 1 12.5 2 60 3 50\n", b"ERR?\n"]
+    assert sent == [b"MOV 1 12.5 2 60 3 50\nERR?\n"]
 
 
 def test_wait_on_target_times_out_with_device_error(instrument, world):

@@ -1,6 +1,7 @@
 """E727Stage after a move asks ONT? only once the settling time has passed: at zero latency a short step costs
-MOV, ERR? and one ONT?, and the stage is truly on target (the simulated controller's own state) when the wait
-returns; a longer move is still polled until it settles; a wait with no move before it asks at once."""
+MOV and its ERR? (one write) and one ONT?, and the stage is truly on target (the simulated controller's own
+state) when the wait returns; a longer move is still polled until it settles; a wait with no move before it
+asks at once."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_a_short_step_asks_on_target_once_and_is_settled(rig):
     sent.clear()
     t0 = world.clock.now()
     stage.move_and_wait_um(x=50.002, y=50.0)
-    assert sent == [b"MOV 1 50.002 2 50\n", b"ERR?\n", b"ONT? 1 2 3\n"]
+    assert sent == [b"MOV 1 50.002 2 50\nERR?\n", b"ONT? 1 2 3\n"]
     assert _on_target(controller, world) and world.stage_um[0] == pytest.approx(50.002)
     assert world.clock.now() - t0 >= SETTLE_S
 
@@ -67,6 +68,6 @@ def test_settle_s_zero_asks_at_once_and_a_settle_s_beyond_the_timeout_is_refused
     stage = E727Stage(instrument, sleep=world.clock.advance, settle_s=0.0)
     sent.clear()
     stage.move_and_wait_um(x=50.002)
-    assert sent[:3] == [b"MOV 1 50.002\n", b"ERR?\n", b"ONT? 1 2 3\n"] and sent.count(b"ONT? 1 2 3\n") == 2
+    assert sent[:2] == [b"MOV 1 50.002\nERR?\n", b"ONT? 1 2 3\n"] and sent.count(b"ONT? 1 2 3\n") == 2
     with pytest.raises(ValueError, match="settle_s"):
         E727Stage(instrument, sleep=world.clock.advance, settle_timeout_s=1.0, settle_s=2.0)

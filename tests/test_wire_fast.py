@@ -53,7 +53,7 @@ def _raster(station, path, **values):
 
 
 def test_each_pixel_sends_the_same_commands_as_before(station, tmp_path):
-    """Per pixel: MOV, ERR?, ONT? to the E-727 (one command each, LF-terminated), one R9 channel read, and the
+    """Per pixel: MOV with its ERR? in one write, then ONT? to the E-727 (LF-terminated), one R9 channel read, and the
     SDK2 calls of one single-scan acquisition in the order Andor's examples make them."""
     _raster(station, tmp_path / "warm.h5")  # the exposure is set once; later pixels do not send it again
     gcs, sdk, r9 = [], [], []
@@ -81,9 +81,9 @@ def test_each_pixel_sends_the_same_commands_as_before(station, tmp_path):
     per_pixel = ["WaitForAcquisitionTimeOut", "GetAcquiredData"]  # the data once the pixel's one scan is reported
     for (g0, s0, r0), (g1, s1, r1) in zip(pixels[:-1], pixels[1:], strict=True):
         commands = gcs[g0:g1]
-        assert [c.split(b" ")[0] for c in commands] == [b"MOV", b"ERR?\n", b"ONT?"]
-        assert commands[0].startswith(b"MOV 1 ") and b" 2 " in commands[0] and commands[0].endswith(b"\n")
-        assert commands[2] == b"ONT? 1 2 3\n"
+        assert [c.split(b" ")[0] for c in commands] == [b"MOV", b"ONT?"]
+        assert commands[0].startswith(b"MOV 1 ") and b" 2 " in commands[0] and commands[0].endswith(b"\nERR?\n")
+        assert commands[1] == b"ONT? 1 2 3\n"
         assert sdk[s0:s1] == ["GetAcquisitionTimings", "StartAcquisition", *per_pixel]
         assert len(r9[r0:r1]) == 1
 
