@@ -63,15 +63,17 @@ def plot_distance_sweep(run: Run, out_dir: Path, stem: str) -> list[Path]:
 
 
 # -------------------------------------------------------------------------------------- pressure ramp
-def _ramp_reference_eV(run: Run, center_eV: np.ndarray, gap: np.ndarray,
-                       direction: np.ndarray) -> tuple[float, str]:
-    """The ramp's unstrained peak energy (``summarize_ramp``'s bright plateau before pressing) and what it
-    is; the first fitted step when the ramp has no such plateau (or no recorded gaps)."""
+def _ramp_reference_eV(run: Run, center_eV: np.ndarray, gap: np.ndarray, direction: np.ndarray,
+                       spectra: np.ndarray | None = None) -> tuple[float, str]:
+    """The ramp's unstrained peak energy (``summarize_ramp``'s bright plateau before pressing, of ``spectra``:
+    default the run's, or those with cosmic-ray spikes removed) and what it is; the first fitted step when the
+    ramp has no such plateau (or no recorded gaps)."""
     from tepl.analysis.ramp import summarize_ramp
 
     if "gap_nm" in run.data:
         try:
-            summary = summarize_ramp(run.data["wavelength_nm"], run.data["spectra"], gap, direction,
+            spectra = run.data["spectra"] if spectra is None else spectra
+            summary = summarize_ramp(run.data["wavelength_nm"], spectra, gap, direction,
                                      window_nm=FIT_WINDOW_NM)
             return summary.reference_eV, "the unstrained plateau"
         except ValueError:
@@ -81,12 +83,18 @@ def _ramp_reference_eV(run: Run, center_eV: np.ndarray, gap: np.ndarray,
 
 
 def _ramp_peaks(run: Run, spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(peak energy eV, fitted peak area) per step: the stored fit when the file has one, else fitted here;
-    and whether the energies are the stored ones."""
+    """(peak energy eV, fitted peak area) per step from ``spectra`` (cosmic-ray spikes removed), and whether
+    energies the run stored are shown: the run's own (live) fit where it has one and the step's spectrum had no
+    spike; a step whose spectrum lost a spike is fitted again here (the live fit saw the spike, which can pull a
+    broad peak by several meV), as is every step of a run without a stored fit."""
     fit = peak_energy_map(run.data["wavelength_nm"], spectra, FIT_WINDOW_NM)
-    if "peak_energy_eV" in run.data:
-        return np.asarray(run.data["peak_energy_eV"], float), fit.amplitude, True
-    return fit.center_eV, fit.amplitude, False
+    if "peak_energy_eV" not in run.data:
+        return fit.center_eV, fit.amplitude, False
+    energies = np.array(run.data["peak_energy_eV"], float)
+    raw = np.asarray(run.data["spectra"], float)
+    despiked = np.any((raw != spectra) & np.isfinite(raw), axis=-1)
+    energies[despiked] = fit.center_eV[despiked]
+    return energies, fit.amplitude, True
 
 
 def _ramp_contour(ax, fig, x, energy, spectra, sel, peaks, window, xlabel, gid, norm):
@@ -150,7 +158,7 @@ def pressure_ramp_panels(run: Run) -> dict[str, Panel]:
 
     def draw_shift(fig):
         ax_shift, ax_int = fig.subplots(2, 1, sharex=True)
-        reference, from_what = _ramp_reference_eV(run, peaks, gap, direction)
+        reference, from_what = _ramp_reference_eV(run, peaks, gap, direction, spectra)
         shift_meV = (peaks - reference) * 1000.0
         styles = ((1, "pressing", dict(marker="v", ls="-", color="tab:red", ms=6)),
                   (-1, "releasing", dict(marker="^", ls="--", color="tab:blue", ms=4, mfc="none")))

@@ -420,3 +420,30 @@ def test_the_rig_figures_pass_the_demo_figure_check(rig_runs):
         for kind, (fig, title) in drawn.items():
             check_figure(fig, f"{name} {kind}")
             assert title and ".h5" not in title, (name, kind, title)
+
+
+def test_a_ramp_step_that_lost_a_cosmic_ray_spike_is_fitted_again(tmp_path):
+    """The run's live fits are shown, except at a step whose spectrum had a spike: the live fit saw it, the
+    figure fits the spectrum the spike was removed from (and says so in its cosmic-ray note)."""
+    from tepl.plot_spectra import cleaned
+    from tepl.plotting_gap import _ramp_peaks
+    from tepl.units import FIT_WINDOW_NM
+
+    path = gap_file(tmp_path / "ramp.h5", "pressure-ramp")
+    k, pixel = 16, int(np.searchsorted(WL_NM, 700.0))  # a releasing step; the peak's red flank
+    with h5py.File(path, "r+") as f:
+        spectra = f["entry/data/spectra"]
+        truth = peak_energy_map(WL_NM, spectra[...], FIT_WINDOW_NM).center_eV
+        hit = spectra[k]
+        hit[pixel] += 3000.0
+        spectra[k] = hit
+        live = peak_energy_map(WL_NM, spectra[...], FIT_WINDOW_NM).center_eV  # what the run's own fit saw
+        f["entry/data"].create_dataset("peak_energy_eV", data=live.astype(np.float32))
+    assert abs(live[k] - truth[k]) > 0.003  # the spike pulls the live fit by several meV
+    run = read_run(path)
+    despiked, n_spikes = cleaned(run.data["spectra"])
+    assert n_spikes == 1
+    energies, _, stored = _ramp_peaks(run, despiked)
+    assert stored and energies[k] == pytest.approx(truth[k], abs=2e-4)
+    others = np.arange(energies.size) != k
+    np.testing.assert_array_equal(energies[others], run.data["peak_energy_eV"][others].astype(float))
