@@ -20,6 +20,18 @@ from tests.kernel_paths import both
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 
 
+def _decoded_alike(decoder, code, pieces):
+    """The outputs of one ``decoder(code)`` fed ``pieces`` in turn, concatenated; the compiled and the numpy
+    paths must give the same arrays (dtype included). Returns the compiled path's."""
+    def run():
+        dec = decoder(code)
+        out = [dec.decode(p) for p in pieces]
+        return [np.concatenate([o[f] for o in out]) for f in range(len(out[0]))]
+    fast, slow = both(run)
+    assert all(a.dtype == c.dtype and np.array_equal(a, c) for a, c in zip(fast, slow, strict=True))
+    return fast
+
+
 def _scan_records(name: str, rng: np.random.Generator) -> np.ndarray:
     """A scan of 3 frames, 6 lines of varied length each, with the irregular markers a real scanner can leave."""
     starts, stops, frames = [], [], []
@@ -104,12 +116,7 @@ def test_decode_with_special_records_on_and_beside_block_edges(name):
     assert np.array_equal(np.flatnonzero(records >= b.special)[np.isin(np.flatnonzero(records >= b.special), at)],
                           at) and records.size % 32 != 0
     for pieces in ([records], np.array_split(records, [1, 33, 64, 700, 701])):
-        def run(parts=pieces):
-            dec = decoder(lay.code)
-            out = [dec.decode(p) for p in parts]
-            return [np.concatenate([o[f] for o in out]) for f in range(len(out[0]))]
-        fast, slow = both(run)
-        assert all(a.dtype == c.dtype and np.array_equal(a, c) for a, c in zip(fast, slow, strict=True))
+        fast = _decoded_alike(decoder, lay.code, pieces)
         assert fast[-1].size == at.size  # every marker found
 
 
@@ -184,12 +191,7 @@ def test_decode_with_dense_special_records(name):
     special = records >= b.special
     assert special[-1] and special[:2].all() and special.mean() > 0.3 and (special[1:] & special[:-1]).sum() > 500
     for pieces in ([records], np.array_split(records, [1, 2, 3, 500, 501, 4000])):
-        def run(parts=pieces):
-            dec = decoder(lay.code)
-            out = [dec.decode(p) for p in parts]
-            return [np.concatenate([o[f] for o in out]) for f in range(len(out[0]))]
-        fast, slow = both(run)
-        assert all(a.dtype == c.dtype and np.array_equal(a, c) for a, c in zip(fast, slow, strict=True))
+        fast = _decoded_alike(decoder, lay.code, pieces)
         assert all(np.array_equal(got, want) for got, want in zip(fast[:len(truth)], truth, strict=True))
         assert np.array_equal(fast[len(truth) + 1], marker_bits)
     if lay.mode == "T3":  # outputs longer than the records: the markers wait at the end of the records' length
