@@ -61,7 +61,7 @@ PHOTON_PANELS = {
 def figure_panels(run: Run) -> dict[str, Panel]:
     """The panels of the run's figures by kind, as ``plot_run`` draws them (spectral and photon-counting
     procedures; the rig's own procedures have ``tepl.plotting_rig.*_figures``)."""
-    if run.procedure in plotting_rig.__dict__.get("RIG_PROCEDURES", ()):
+    if run.procedure in RIG_PLOTTERS:
         raise ValueError(f"{run.path}: {run.procedure} figures are drawn by tepl.plotting_rig")
     maker = {**SPECTRAL_PANELS, **PHOTON_PANELS}.get(run.procedure, plotting_spectrum.spectrum_panels)
     return maker(run)

@@ -447,3 +447,14 @@ def test_a_ramp_step_that_lost_a_cosmic_ray_spike_is_fitted_again(tmp_path):
     assert stored and energies[k] == pytest.approx(truth[k], abs=2e-4)
     others = np.arange(energies.size) != k
     np.testing.assert_array_equal(energies[others], run.data["peak_energy_eV"][others].astype(float))
+
+
+def test_the_rigs_procedures_have_no_panels_of_the_spectral_kind(tmp_path):
+    """The approach, the alignment and temperature series are drawn by tepl.plotting_rig: asking for the
+    spectral / photon panels of one is an error naming the run, not a spectrum figure of the wrong kind."""
+    from tepl.plotting import figure_panels, open_run
+
+    rec = recorder(tmp_path / "approach.h5", "approach")
+    rec.close("complete")
+    with pytest.raises(ValueError, match=r"approach\.h5: approach figures are drawn by tepl.plotting_rig"):
+        figure_panels(open_run(tmp_path / "approach.h5"))
