@@ -420,6 +420,7 @@ def test_kinetic_series_shows_the_latest_spectrum_and_spectra_vs_frame(qtbot, cr
     rect = _image_rect(console)
     np.testing.assert_allclose([rect.top(), rect.bottom()], [-0.5, 2.5])
     assert shown_label(console.views.map_plot.getAxis("left")) == "frame"
+    assert shown_label(console.views.map.colorbar.axis).startswith("spectra (")  # each pixel's counts
 
 
 def test_a_kinetic_series_after_a_confocal_scan_shows_no_pixel_of_that_scan(qtbot, cryo_station, tmp_path):

@@ -27,6 +27,7 @@ class FramesView(MainView):
         self.first_frame = 0
         w.set_labels(w.spectrum_plot, "latest spectrum", "wavelength (nm)", COUNTS_LABEL)
         w.set_labels(w.map_plot, view.title, "wavelength (nm)", "frame")
+        w.map.set_quantity("spectra", "counts")  # the colour is each pixel's counts, not a sum over the spectrum
         w.map.clear()  # the last run's image and outlined pixel go (its grid is set as frames come)
         w.show_map_as(2, lock_aspect=False)
 
