@@ -136,7 +136,7 @@ def test_bad_input_is_named():
 def test_calibrates_the_simulated_spectrograph_and_lamp():
     """The simulators' own optics and lamp: the World's Ar-Hg line model seen through the Kymera model's
     true axis (focal length 0.4 % off, chip shifted by ~1.7 px), calibrated from its nominal axis."""
-    from tepl.sims.andor_shamrock import grating_wavelengths_nm
+    from tepl.sims.andor_shamrock_grating import grating_wavelengths_nm
     from tepl.sims.world import World
 
     optics = dict(center_wavelength_nm=700.0, lines_per_mm=150.0, deviation_deg=14.0, tilt_deg=0.0,

@@ -287,7 +287,7 @@ def test_peak_energy_map_with_the_real_fitter():
 
 def test_spots_of_a_simulated_tepl_raster():
     """A 150 nm raster of the simulated sample (World + Kymera axis): spots land on the true dots."""
-    from tepl.sims.andor_shamrock import grating_wavelengths_nm
+    from tepl.sims.andor_shamrock_grating import grating_wavelengths_nm
     from tepl.sims.world import World
 
     wavelength_nm = grating_wavelengths_nm(700.0, 150.0, 328.0, 14.0, 0.0, 26.0, 1024)

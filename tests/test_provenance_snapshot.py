@@ -18,7 +18,7 @@ import pytest
 from tepl.data.recorder import Recorder
 from tepl.data.runfile import read_run
 from tepl.procedures import PROCEDURES, make_procedure, run
-from tepl.sims.andor_shamrock import PORT_NAMES, SLIT_INPUT_DIRECT
+from tepl.sims.andor_shamrock_ports import PORT_NAMES, SLIT_INPUT_DIRECT
 from tepl.sims.picoquant_spec import MODE_T2
 from tests.fault_matrix import SMALL, station_for
 

@@ -22,7 +22,8 @@ from tepl.sims.pi_e727_controller import GCSController
 from tepl.sims.world import World
 
 DRIVERS = Path(__file__).resolve().parent.parent / "drivers"
-INSTRUMENT_MODULES = ("pi_e727.py", "pi_gcs.py", "newport_8742.py", "lakeshore_336.py", "line_instrument.py")
+INSTRUMENT_MODULES = ("pi_e727.py", "pi_e727_link.py", "pi_e727_axis.py", "pi_gcs.py", "newport_8742.py",
+                      "lakeshore_336.py", "line_instrument.py")
 
 
 @pytest.fixture

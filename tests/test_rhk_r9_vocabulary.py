@@ -1,6 +1,6 @@
 """The R9 vocabulary: one table in the driver, its own copy in the simulator, overridable from the config.
 
-The simulator's words are written on their own (``tepl.sims.rhk_r9.WORDS``), not imported from the driver's
+The simulator's words are written on their own (``tepl.sims.rhk_r9_protocol.WORDS``), not imported from the driver's
 table, so the comparison below catches a word changed on one side only."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from tepl.config import ConfigError, load_config
 from tepl.config_schema import R9_VOCABULARY_KEYS
 from tepl.drivers.rhk_r9 import R9
 from tepl.drivers.rhk_r9_vocabulary import DEFAULTS, SOURCES, WORDS, VocabularyError, vocabulary
-from tepl.sims import rhk_r9 as sim
+from tepl.sims import rhk_r9_protocol as sim
 from tepl.sims.rhk_r9 import R9Controller, R9InProcess
 from tepl.sims.world import World
 from tests.standins import BumpSample

@@ -17,7 +17,8 @@ from tepl.drivers.andor_sdk2 import IDus
 from tepl.drivers.andor_shamrock import Kymera
 from tepl.sims.andor import SATURATION_COUNTS, FvbSensor
 from tepl.sims.andor_sdk2 import SimSDK2
-from tepl.sims.andor_shamrock import SimShamrock, grating_wavelengths_nm
+from tepl.sims.andor_shamrock import SimShamrock
+from tepl.sims.andor_shamrock_grating import grating_wavelengths_nm
 from tepl.sims.world import Clock, World
 from tests.standins import BandSample
 
