@@ -41,6 +41,13 @@ def _searchsorted_sorted(haystack: np.ndarray, keys: np.ndarray, block: int = 1 
     return out
 
 
+def _count_lags(counts: np.ndarray, lag_ps: np.ndarray, half: float, bin_ps: float) -> None:
+    """Add ``lag_ps`` to the lag histogram ``counts`` (bins of ``bin_ps`` from -``half``; the numpy paths)."""
+    b = np.floor((lag_ps + half) / bin_ps).astype(np.int64)
+    np.clip(b, 0, counts.size - 1, out=b)
+    counts += np.bincount(b, minlength=counts.size)
+
+
 def _correlate_merged(time: np.ndarray, code: np.ndarray, bin_ps: float, k_max: int) -> np.ndarray:
     """Lag histogram (as ``cross_correlate``) from one sorted stream with ``code`` 0 = start channel,
     1 = stop channel, 2 = neither: loops over the neighbour rank r, pairing tag i with tag i + r."""
@@ -71,10 +78,7 @@ def _correlate_merged(time: np.ndarray, code: np.ndarray, bin_ps: float, k_max: 
         c_i, c_j = code[idx], code[j]
         forward = (c_i == 0) & (c_j == 1) & ((dt < hi_pos) if time.dtype.kind == "i" else (dt < half))
         backward = (c_i == 1) & (c_j == 0) & (dt <= hi_neg)
-        lag = np.concatenate([dt[forward], -dt[backward]]).astype(np.float64)
-        b = np.floor((lag + half) / bin_ps).astype(np.int64)
-        np.clip(b, 0, n_bins - 1, out=b)
-        counts += np.bincount(b, minlength=n_bins)
+        _count_lags(counts, np.concatenate([dt[forward], -dt[backward]]).astype(np.float64), half, bin_ps)
         r += 1
     return counts
 
@@ -109,10 +113,7 @@ def cross_correlate(t1_ps: np.ndarray, t2_ps: np.ndarray, bin_ps: float,
     idx = np.flatnonzero(stop > start)
     j, stop, t1 = start[idx], stop[idx], t1[idx]
     while j.size:
-        dt = (t2[j] - t1).astype(np.float64)
-        b = np.floor((dt + half) / bin_ps).astype(np.int64)
-        np.clip(b, 0, n_bins - 1, out=b)
-        counts += np.bincount(b, minlength=n_bins)
+        _count_lags(counts, (t2[j] - t1).astype(np.float64), half, bin_ps)
         j += 1
         more = j < stop
         if not more.all():
