@@ -20,7 +20,8 @@ import time
 t0 = time.perf_counter()
 import numpy as np
 from tepl import kernels
-from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
+from tepl.analysis.correlation import cross_correlate, g2_from_tags
+from tepl.analysis.flim_decode import decode_t3_to_flim
 from tepl.drivers.tttr import T2Encoder, T3Encoder, decode_t2, decode_t3
 assert kernels.ENABLED
 t1 = time.perf_counter()

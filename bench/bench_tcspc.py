@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from tepl import kernels
-from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
+from tepl.analysis.correlation import cross_correlate, g2_from_tags
+from tepl.analysis.flim_decode import decode_t3_to_flim
 from tepl.data.ptu import write_ptu
 from tepl.drivers.tttr_decode import T3Decoder, decode_t2, decode_t3
 from tepl.drivers.tttr_encode import T3Encoder, encode_t2

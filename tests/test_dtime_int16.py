@@ -13,7 +13,8 @@ import numpy as np
 import ptufile
 import pytest
 
-from tepl.analysis.tcspc import decay_histogram, decode_t3_to_flim, flim_cube
+from tepl.analysis.flim_decode import decode_t3_to_flim
+from tepl.analysis.tcspc import decay_histogram, flim_cube
 from tepl.data.ptu_export import export_ptu
 from tepl.data.recorder import Recorder
 from tepl.data.tags import add_tags, append_tags, read_tags

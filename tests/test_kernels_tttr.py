@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from tepl import kernels
-from tepl.analysis.tcspc import cross_correlate, decode_t3_to_flim, g2_from_tags
+from tepl.analysis.correlation import cross_correlate, g2_from_tags
+from tepl.analysis.flim_decode import decode_t3_to_flim
 from tepl.drivers.tttr import T2Decoder, T2Encoder, T3Decoder, T3Encoder, record_layout
 from tests.kernel_paths import both
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tepl.analysis.tcspc import g2_normalisation
+from tepl.analysis.normalisation import g2_normalisation
 from tepl.config import CONFIG_DIR
 from tepl.data.ptu import read_ptu
 from tepl.data.ptu_export import export_ptu

@@ -49,7 +49,7 @@ def _fit_channel0(run):
     import h5py
 
     from tepl.analysis.flim import fit_flim
-    from tepl.analysis.tcspc import dead_time_correction
+    from tepl.analysis.normalisation import dead_time_correction
 
     d = run.data
     t_ns = np.asarray(d["tcspc_time_ns"], float)
@@ -176,7 +176,7 @@ def test_g2_of_the_reference_qd(hbt_station, tmp_path):
     sigma = np.maximum(model, 1e-3) / np.sqrt(np.maximum(r.data["coincidences"], 1))  # Poisson, relative
     assert np.mean(((r.data["g2"] - model) / sigma) ** 2) < 2.0
     # the raw tags are in the file and give the same histogram again
-    from tepl.analysis.tcspc import g2_from_tags
+    from tepl.analysis.correlation import g2_from_tags
     from tepl.data.tags import read_tags
 
     tags = read_tags(path)

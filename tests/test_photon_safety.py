@@ -101,7 +101,7 @@ def test_count_rate_limit_refuses_before_counting(hbt, tmp_path):
 
 def test_g2_histogram_is_independent_of_the_block_size(hbt, tmp_path):
     """Pairs across block edges are counted once: 50 ms blocks give the histogram of the tags as a whole."""
-    from tepl.analysis.tcspc import g2_from_tags
+    from tepl.analysis.correlation import g2_from_tags
 
     path = run(make_procedure("g2", acquisition_s=2.0, block_s=0.05, window_ns=100.0), hbt, tmp_path / "g2.h5")
     r = read_run(path)

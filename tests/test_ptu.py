@@ -12,7 +12,7 @@ import numpy as np
 import ptufile
 import pytest
 
-from tepl.analysis.tcspc import g2_from_tags
+from tepl.analysis.correlation import g2_from_tags
 from tepl.data.ptu import PtuImportError, read_ptu
 from tepl.data.ptu_export import export_ptu
 from tepl.data.recorder import Recorder

@@ -6,7 +6,7 @@ import numpy as np
 import ptufile
 import pytest
 
-from tepl.analysis import tcspc
+from tepl.analysis import correlation, flim_decode, tcspc
 from tepl.data.ptu import write_ptu
 from tepl.drivers import tttr
 
@@ -27,14 +27,14 @@ def test_cross_correlate_equals_brute_force(bin_ps, window_ps):
     # times on a 25 ps grid: many lags fall exactly on bin edges and many photons share a time
     t1 = np.sort(rng.integers(0, 40_000, 1500)) * 25
     t2 = np.sort(rng.integers(0, 40_000, 1200)) * 25
-    lag_ps, counts = tcspc.cross_correlate(t1, t2, bin_ps, window_ps)
+    lag_ps, counts = correlation.cross_correlate(t1, t2, bin_ps, window_ps)
     expected = _brute_force(t1, t2, bin_ps, window_ps)
     np.testing.assert_array_equal(counts, expected)
     k_max = (lag_ps.size - 1) // 2
     np.testing.assert_allclose(lag_ps, np.arange(-k_max, k_max + 1) * bin_ps)
     assert (k_max + 0.5) * bin_ps >= window_ps
     # float times give the same histogram
-    _, counts_f = tcspc.cross_correlate(t1.astype(float), t2.astype(float), bin_ps, window_ps)
+    _, counts_f = correlation.cross_correlate(t1.astype(float), t2.astype(float), bin_ps, window_ps)
     np.testing.assert_array_equal(counts_f, expected)
 
 
@@ -43,15 +43,15 @@ def test_g2_from_tags_equals_cross_correlate_and_brute_force():
     n = 6000
     time_ps = np.sort(rng.integers(0, 3_000_000, n)) * 4
     channel = rng.integers(0, 3, n).astype(np.int8)  # a third channel must be ignored
-    lag_ns, g2, counts = tcspc.g2_from_tags(time_ps, channel, 200.0, 5_000.0, 0.012, ch_a=0, ch_b=1)
+    lag_ns, g2, counts = correlation.g2_from_tags(time_ps, channel, 200.0, 5_000.0, 0.012, ch_a=0, ch_b=1)
     t_a, t_b = time_ps[channel == 0], time_ps[channel == 1]
     np.testing.assert_array_equal(counts, _brute_force(t_a, t_b, 200.0, 5_000.0))
-    np.testing.assert_array_equal(counts, tcspc.cross_correlate(t_a, t_b, 200.0, 5_000.0)[1])
+    np.testing.assert_array_equal(counts, correlation.cross_correlate(t_a, t_b, 200.0, 5_000.0)[1])
     np.testing.assert_allclose(g2, counts / (t_a.size * t_b.size * 200e-12 / 0.012))
     np.testing.assert_allclose(lag_ns, np.arange(-25, 26) * 0.2)
     # lag = t_b - t_a changes sign with the channels (a 201 ps bin keeps integer lags off the bin edges)
-    _, _, forward = tcspc.g2_from_tags(time_ps, channel, 201.0, 5_000.0, 0.012, ch_a=0, ch_b=1)
-    _, _, swapped = tcspc.g2_from_tags(time_ps, channel, 201.0, 5_000.0, 0.012, ch_a=1, ch_b=0)
+    _, _, forward = correlation.g2_from_tags(time_ps, channel, 201.0, 5_000.0, 0.012, ch_a=0, ch_b=1)
+    _, _, swapped = correlation.g2_from_tags(time_ps, channel, 201.0, 5_000.0, 0.012, ch_a=1, ch_b=0)
     np.testing.assert_array_equal(swapped, forward[::-1])
 
 
@@ -66,7 +66,7 @@ def test_g2_of_a_simulated_single_emitter_follows_the_renewal_model():
     channel = rng.integers(0, 2, n).astype(np.int8)
     duration_s = time_ps[-1] * 1e-12
     bin_ps = 1000.0
-    lag_ns, g2, counts = tcspc.g2_from_tags(time_ps, channel, bin_ps, 100_000.0, duration_s)
+    lag_ns, g2, counts = correlation.g2_from_tags(time_ps, channel, bin_ps, 100_000.0, duration_s)
     fine = lag_ns[:, None] + np.linspace(-0.5, 0.5, 201)[None, :]  # the model averaged over each bin
     model = (1.0 - np.exp(-(a_per_ns + b_per_ns) * np.abs(fine))).mean(axis=1)
     norm = counts.sum() / g2.sum()
@@ -115,7 +115,7 @@ def test_flim_from_sync_ranges_equals_ptufile_point_decoding(tmp_path):
                           "ImgHdr_TimePerPixel": ("Float8", sync_per_pixel * 500e-9 * 1e3)})  # ms
     with ptufile.PtuFile(path) as ptu:
         theirs = ptu.decode_image(dtype=np.uint32)  # (time, channel, bin)
-    cube = tcspc.decode_t3_to_flim(records, "HydraHarp2T3", 256, 2, sync_per_pixel=sync_per_pixel,
+    cube = flim_decode.decode_t3_to_flim(records, "HydraHarp2T3", 256, 2, sync_per_pixel=sync_per_pixel,
                                    n_pixels=n_pixels)
     m = theirs.shape[0]
     assert m > 3000 and cube.sum() == n
@@ -145,7 +145,7 @@ def test_flim_from_scanner_markers_equals_ptufile_image_decoding(tmp_path):
     with ptufile.PtuFile(path) as ptu:
         assert ptu.shape[:3] == (n_frames, n_y, n_x)
         theirs = ptu.decode_image(dtype=np.uint32, frame=-1, dtime=64)[0]  # frames summed: (y, x, channel, bin)
-    cube = tcspc.decode_t3_to_flim(records, "HydraHarp2T3", 64, 2, image_shape=(n_y, n_x))
+    cube = flim_decode.decode_t3_to_flim(records, "HydraHarp2T3", 64, 2, image_shape=(n_y, n_x))
     np.testing.assert_array_equal(np.moveaxis(theirs, 2, 0), cube)
     assert 0 < cube.sum() < n  # photons during retraces are left out
 
@@ -169,25 +169,25 @@ def test_bin_trace_against_numpy_and_ptufile(tmp_path):
 
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="t2_ps must be sorted"):
-        tcspc.cross_correlate([1, 2, 3], [5, 4], 10.0, 100.0)
+        correlation.cross_correlate([1, 2, 3], [5, 4], 10.0, 100.0)
     with pytest.raises(ValueError, match="bin_ps must be a positive"):
-        tcspc.cross_correlate([1], [2], 0.0, 100.0)
+        correlation.cross_correlate([1], [2], 0.0, 100.0)
     with pytest.raises(ValueError, match="window_ps"):
-        tcspc.cross_correlate([1], [2], 1.0, -5.0)
+        correlation.cross_correlate([1], [2], 1.0, -5.0)
     with pytest.raises(ValueError, match="differ in length"):
         tcspc.decay_histogram([1, 2], [0], 10, 1)
     with pytest.raises(ValueError, match="n_bins must be a positive integer"):
         tcspc.decay_histogram([1], [0], 0, 1)
     with pytest.raises(ValueError, match="duration_s must be positive"):
-        tcspc.g2_from_tags([1, 2], [0, 1], 10.0, 100.0, 0.0)
+        correlation.g2_from_tags([1, 2], [0, 1], 10.0, 100.0, 0.0)
     with pytest.raises(ValueError, match="sync_per_pixel and n_pixels, or image_shape"):
-        tcspc.decode_t3_to_flim(np.zeros(0, np.uint32), "HydraHarp2T3", 10, 1)
+        flim_decode.decode_t3_to_flim(np.zeros(0, np.uint32), "HydraHarp2T3", 10, 1)
 
 
 def test_dead_time_correction_undoes_pile_up():
     """Photons at ~8 % per pulse through a 22 ns non-paralysable detector (the simulator's own filter): the
     corrected decay matches the decay of every photon within Poisson noise; the raw one does not."""
-    from tepl.analysis.tcspc import dead_time_correction
+    from tepl.analysis.normalisation import dead_time_correction
     from tepl.sims.detection import dead_time_filter
 
     rng = np.random.default_rng(12)

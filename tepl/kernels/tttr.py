@@ -3,7 +3,7 @@ pair histograms by a merge of sorted streams.
 
 The field positions come in as plain integers (``tepl.drivers.tttr_layouts.BitFields``), so one compiled
 kernel serves every record type. Results equal the numpy paths of ``tepl.drivers.tttr_decode`` and
-``tepl.analysis.tcspc`` exactly.
+``tepl.analysis`` (``tcspc``, ``flim_decode``, ``correlation``) exactly.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tepl.analysis.tcspc import g2_normalisation
+from tepl.analysis.normalisation import g2_normalisation
 from tepl.plan import PlanBuilder
 from tepl.procedures import interlocks
 from tepl.procedures.base import Procedure, RunContext
@@ -164,7 +164,7 @@ class G2(_TagProcedure):
     @staticmethod
     def _histogram(t_a: np.ndarray, t_b: np.ndarray, edges: np.ndarray, bin_ps: float,
                    window_ps: float) -> np.ndarray:
-        from tepl.analysis.tcspc import cross_correlate
+        from tepl.analysis.correlation import cross_correlate
 
         if t_a.size == 0 or t_b.size == 0:
             return np.zeros(edges.size - 1, np.int64)
