@@ -33,10 +33,6 @@ WORDS: dict[str, str] = {
 }
 CONTROLLER_ALIASES = ("Z PI Controller",)  # hoopdev/RHK-interface writes the controller without its number
 DONE = WORDS["done"]
-TIP_CONTROL_WORDS = (WORDS["unlimit"], WORDS["freeze"], WORDS["retract"])
-CONTROLLER_NAMES = (WORDS["controller"], *CONTROLLER_ALIASES)
-Z_POSITION_PARAMETER = WORDS["z_position"]
-PROCEDURES = (WORDS["step_in"], WORDS["step_out"])
 
 WIRE_TIME_S = 5e-4  # one command on the wire and through the R9 software
 AMPLITUDE_NOISE = 1e-3  # rms, fraction of the free amplitude
