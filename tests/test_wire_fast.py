@@ -49,7 +49,8 @@ def station():
 
 def _raster(station, path, **values):
     return run_procedure("raster", station, path, size_x_um=0.002 * (N - 1), size_y_um=0.002 * (N - 1),
-                         pixel_um=0.002, exposure_s=0.01, **values)
+                         pixel_um=0.002, exposure_s=0.5, **values)  # simulated seconds: no wall time at zero
+    # latency, and a pause of the test process shorter than the exposure keeps the per-pixel calls as pinned below
 
 
 def test_each_pixel_sends_the_same_commands_as_before(station, tmp_path):
