@@ -64,10 +64,6 @@ _VALUE = re.compile(rb"=" + _NUMBER.pattern)
 _MIRROR = bytes.maketrans(b"0123456789", b"9876543210")
 
 
-_SWITCHES = frozenset({"stall", "delay_s", "garble", "error_code", "disconnect", "nan_reply", "interrupt",
-                       "retract_ignored"})
-
-
 @dataclass
 class Faults:
     """Which faults are on (all off by default). See the module's docstring for what each does."""
@@ -105,11 +101,9 @@ class Faults:
 
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
-        if name in _SWITCHES:
+        if name in KINDS:  # a switch is on when it is neither False nor None (a delay of 0.0 s is on)
             d = self.__dict__
-            object.__setattr__(self, "any", bool(
-                d.get("stall") or d.get("delay_s") is not None or d.get("garble") or d.get("error_code") is not None
-                or d.get("disconnect") or d.get("nan_reply") or d.get("interrupt") or d.get("retract_ignored")))
+            object.__setattr__(self, "any", any(d.get(k) is not None and d.get(k) is not False for k in KINDS))
 
     def hit(self, name: str = "") -> Faults | None:
         """The faults that apply to the call or command ``name`` (a copy, so a ``count`` running out does not
