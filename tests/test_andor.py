@@ -7,7 +7,8 @@ import ctypes
 import numpy as np
 import pytest
 
-from tepl.drivers.andor_sdk2 import AC_FEATURES_SHUTTER, SDK2_SIGNATURES, IDus, default_config_dir, load_sdk2
+from tepl.drivers.andor_sdk2 import IDus, default_config_dir, load_sdk2
+from tepl.drivers.andor_sdk2_header import AC_FEATURES_SHUTTER, SDK2_SIGNATURES
 from tepl.drivers.andor_shamrock import SHAMROCK_SIGNATURES, Kymera, load_shamrock
 from tepl.roles import DeviceError
 from tepl.sims.andor import FvbSensor, quantum_efficiency

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tepl.drivers.andor_sdk2 import SDK2_SIGNATURES, IDus, load_sdk2
+from tepl.drivers.andor_sdk2 import IDus, load_sdk2
+from tepl.drivers.andor_sdk2_header import SDK2_SIGNATURES
 from tepl.drivers.andor_shamrock import Kymera, load_shamrock
 from tepl.roles import DeviceError
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from tepl.config import ConfigError, parse_config
-from tepl.drivers.andor_sdk2 import SDK2_SIGNATURES, IDus
+from tepl.drivers.andor_sdk2 import IDus
+from tepl.drivers.andor_sdk2_header import SDK2_SIGNATURES
 from tepl.drivers.andor_shamrock import Kymera
 from tepl.roles import DeviceError
 from tepl.sims.andor_sdk2 import SimSDK2
